@@ -1,0 +1,22 @@
+//! Tickertape's web application: the wire protocol, candle aggregation and the Leptos dashboard.
+//!
+//! The same crate is compiled twice: with `ssr` into the server, which renders the first page
+//! with real prices, and with `hydrate` into WebAssembly, which takes that page over in the
+//! browser and keeps it live from the stream.
+
+pub mod candles;
+pub mod dashboard;
+pub mod format;
+#[cfg(feature = "hydrate")]
+mod live;
+pub mod protocol;
+
+pub use dashboard::{App, shell};
+
+/// Entry point of the WASM bundle: attaches the dashboard to the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

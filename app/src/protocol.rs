@@ -1,0 +1,201 @@
+//! The wire protocol of the stream: event ids, quotes, tick frames and snapshots.
+//!
+//! These types are shared verbatim by the server (which encodes them) and the browser (which
+//! decodes them), so the two sides cannot drift. Nothing here knows about HTTP or the DOM.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Name of the SSE event that opens a fresh subscription: the full state of the selection.
+pub const EVENT_SNAPSHOT: &str = "snapshot";
+/// Name of the SSE event carrying one frame of price changes.
+pub const EVENT_TICK: &str = "tick";
+/// Name of the SSE event that replaces the client's state when it cannot be resumed exactly.
+pub const EVENT_RESYNC: &str = "resync";
+
+/// Identifies one frame of one server run: `<epoch>-<seq>` on the wire, epoch in hex.
+///
+/// The epoch changes on every server start, so an id from an earlier run is recognised as
+/// foreign (and answered with a resync) instead of being confused with a frame of this run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId {
+    pub epoch: u64,
+    pub seq: u64,
+}
+
+impl EventId {
+    pub fn new(epoch: u64, seq: u64) -> Self {
+        Self { epoch, seq }
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:x}-{}", self.epoch, self.seq)
+    }
+}
+
+/// Why a string is not an [`EventId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed event id {0:?}: expected <epoch hex>-<seq>, e.g. \"1f3a9c-42\"")]
+pub struct EventIdError(pub String);
+
+impl FromStr for EventId {
+    type Err = EventIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || EventIdError(s.chars().take(64).collect());
+        let (epoch, seq) = s.split_once('-').ok_or_else(err)?;
+        let hex_ok =
+            !epoch.is_empty() && epoch.len() <= 16 && epoch.bytes().all(|b| b.is_ascii_hexdigit());
+        let dec_ok = !seq.is_empty() && seq.len() <= 20 && seq.bytes().all(|b| b.is_ascii_digit());
+        if !hex_ok || !dec_ok {
+            return Err(err());
+        }
+        Ok(EventId {
+            epoch: u64::from_str_radix(epoch, 16).map_err(|_| err())?,
+            seq: seq.parse().map_err(|_| err())?,
+        })
+    }
+}
+
+impl Serialize for EventId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What kind of market an instrument trades in; it decides the defaults of unknown symbols
+/// and lets the UI group or label rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AssetClass {
+    Equity,
+    Crypto,
+    Fx,
+}
+
+/// Static facts about one instrument, sent once (in snapshots and `/api/symbols`), never per tick.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Instrument {
+    pub symbol: String,
+    pub name: String,
+    pub class: AssetClass,
+    /// Smallest price increment.
+    pub tick_size: f64,
+    /// Decimals needed to print a price at tick-size precision.
+    pub decimals: u8,
+}
+
+/// The state of one instrument after a frame: last trade, best bid/ask, session figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quote {
+    pub symbol: String,
+    /// Last traded price.
+    pub price: f64,
+    pub bid: f64,
+    pub ask: f64,
+    /// Cumulative quantity traded this session.
+    pub volume: u64,
+    /// Session open, high and low, so the UI can show change and range.
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    /// `price - open`, at tick precision.
+    pub change: f64,
+    /// `change / open * 100`, rounded to 2 decimals.
+    pub change_pct: f64,
+}
+
+/// One generator frame as a `tick` event: only the selected instruments that traded in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TickFrame {
+    pub seq: u64,
+    /// Generation time, milliseconds since the Unix epoch.
+    pub ts: i64,
+    pub quotes: Vec<Quote>,
+}
+
+/// The full state of a selection at one frame: the payload of `snapshot` and `resync` events
+/// and of `GET /api/snapshot`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Id of the last frame included; resume from here.
+    pub id: Option<EventId>,
+    pub seq: u64,
+    pub ts: i64,
+    pub instruments: Vec<Instrument>,
+    pub quotes: Vec<Quote>,
+}
+
+/// Body of every 4xx answer of the API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_id_round_trips() {
+        let id = EventId::new(0x1f3a9c, 42);
+        assert_eq!(id.to_string(), "1f3a9c-42");
+        assert_eq!("1f3a9c-42".parse::<EventId>(), Ok(id));
+        assert_eq!(
+            "FFFFFFFFFFFFFFFF-0".parse::<EventId>(),
+            Ok(EventId::new(u64::MAX, 0))
+        );
+    }
+
+    #[test]
+    fn event_id_rejects_malformed() {
+        for bad in [
+            "",
+            "-",
+            "abc",
+            "abc-",
+            "-12",
+            "xyz-1",
+            "1f-1.5",
+            "1f-+1",
+            "1f--1",
+            "1f-1-2",
+            "12345678901234567-1",
+            "1-123456789012345678901",
+            "1- 2",
+            "1f-99999999999999999999",
+        ] {
+            assert!(
+                bad.parse::<EventId>().is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn event_id_error_is_bounded() {
+        let long = "z".repeat(10_000);
+        let err = long.parse::<EventId>().unwrap_err();
+        assert!(err.to_string().len() < 200);
+    }
+
+    #[test]
+    fn event_id_serialises_as_string() {
+        let json = serde_json::to_string(&EventId::new(255, 7)).unwrap();
+        assert_eq!(json, "\"ff-7\"");
+        assert_eq!(
+            serde_json::from_str::<EventId>(&json).unwrap(),
+            EventId::new(255, 7)
+        );
+    }
+}

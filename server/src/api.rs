@@ -1,0 +1,188 @@
+//! The REST endpoints, request parameters shared by the transports, and the API's error type.
+
+use crate::AppState;
+use crate::hub::SelectError;
+use app::candles::{Candle, Interval};
+use app::protocol::{ApiErrorBody, EventId, EventIdError, Instrument, Snapshot};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+/// Longest query string accepted, in bytes.
+pub const MAX_QUERY_LEN: usize = 2048;
+/// Most candles one `/api/history` call returns (and its default).
+pub const MAX_HISTORY_LIMIT: usize = crate::hub::CANDLE_CAP;
+
+/// Everything a request can get wrong; each maps to a 4xx with a short JSON reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Symbols(#[from] SelectError),
+    #[error("query string too long: at most {MAX_QUERY_LEN} bytes")]
+    QueryTooLong,
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("Last-Event-ID: {0}")]
+    BadLastEventId(EventIdError),
+    #[error("last_event_id: {0}")]
+    BadLastEventIdParam(EventIdError),
+    #[error("no such endpoint")]
+    NotFound,
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadQuery(rejection.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        (
+            status,
+            Json(ApiErrorBody {
+                error: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+/// Refuses oversized query strings before anything parses them.
+pub fn check_query_len(raw: &Option<String>) -> Result<(), ApiError> {
+    match raw {
+        Some(q) if q.len() > MAX_QUERY_LEN => Err(ApiError::QueryTooLong),
+        _ => Ok(()),
+    }
+}
+
+/// Parameters of the streaming endpoints.
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamParams {
+    pub symbols: Option<String>,
+    pub last_event_id: Option<String>,
+}
+
+/// The resume point of a streaming request: the `Last-Event-ID` header (what a browser's
+/// EventSource sends when it reconnects) wins over the `last_event_id` query parameter (what a
+/// page that already holds data sends on its first connection).
+pub fn resume_point(
+    headers: &HeaderMap,
+    params: &StreamParams,
+) -> Result<Option<EventId>, ApiError> {
+    if let Some(value) = headers.get("last-event-id") {
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::BadLastEventId(EventIdError("<non-ASCII>".into())))?;
+        if !text.is_empty() {
+            return text.parse().map(Some).map_err(ApiError::BadLastEventId);
+        }
+    }
+    match params.last_event_id.as_deref() {
+        None | Some("") => Ok(None),
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(ApiError::BadLastEventIdParam),
+    }
+}
+
+pub async fn symbols(State(app): State<AppState>) -> Json<Vec<Instrument>> {
+    Json(app.hub.instruments().to_vec())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SnapshotParams {
+    symbols: Option<String>,
+}
+
+pub async fn snapshot(
+    State(app): State<AppState>,
+    RawQuery(raw): RawQuery,
+    params: Result<Query<SnapshotParams>, QueryRejection>,
+) -> Result<Json<Snapshot>, ApiError> {
+    check_query_len(&raw)?;
+    let Query(params) = params?;
+    let selection = app.hub.select(params.symbols.as_deref())?;
+    Ok(Json(app.hub.snapshot(&selection)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryParams {
+    symbol: Option<String>,
+    interval: Option<String>,
+    limit: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct History {
+    symbol: String,
+    interval: Interval,
+    candles: Vec<Candle>,
+}
+
+pub async fn history(
+    State(app): State<AppState>,
+    RawQuery(raw): RawQuery,
+    params: Result<Query<HistoryParams>, QueryRejection>,
+) -> Result<Json<History>, ApiError> {
+    check_query_len(&raw)?;
+    let Query(params) = params?;
+    let symbol = params
+        .symbol
+        .map(|s| s.trim().to_ascii_uppercase())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::BadQuery("symbol is required, e.g. ?symbol=AAPL".into()))?;
+    let interval = match params.interval.as_deref() {
+        None | Some("") => Interval::S1,
+        Some(text) => text
+            .parse()
+            .map_err(|e: app::candles::IntervalError| ApiError::BadQuery(e.to_string()))?,
+    };
+    let limit = match params.limit.as_deref() {
+        None | Some("") => MAX_HISTORY_LIMIT,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_HISTORY_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadQuery(format!(
+                    "limit must be an integer from 1 to {MAX_HISTORY_LIMIT}"
+                ))
+            })?,
+    };
+    let candles = app.hub.candles(&symbol, interval, limit).ok_or_else(|| {
+        ApiError::Symbols(SelectError::Unknown(symbol.chars().take(32).collect()))
+    })?;
+    Ok(Json(History {
+        symbol,
+        interval,
+        candles,
+    }))
+}
+
+pub async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
+    let id = app.hub.last_id();
+    Json(serde_json::json!({ "status": "ok", "epoch": format!("{:x}", id.epoch), "seq": id.seq }))
+}
+
+pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.hub.metrics().render(),
+    )
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,0 +1,194 @@
+//! Typed configuration, parsed once at start-up from environment variables (or the matching
+//! `--flags`; `tickertape --help` lists them). An invalid value stops start-up with a message
+//! that names the variable and its accepted values.
+//!
+//! The listen address and site paths are Leptos settings (`LEPTOS_SITE_ADDR`, ...), read from
+//! `Leptos.toml` and the environment by `leptos_config`, not here.
+
+use crate::market::{InstrumentSpec, default_universe};
+use clap::Parser;
+use std::time::Duration;
+
+/// Most symbols a universe may hold (and so the most one request can select).
+pub const MAX_SYMBOLS: usize = 100;
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "tickertape",
+    version,
+    about = "Tickertape: a live market-data dashboard over SSE"
+)]
+pub struct Config {
+    /// Frames per second produced by the simulated market, from 0.1 to 1000.
+    #[arg(long, env = "TICK_RATE_HZ", default_value_t = 10.0, value_parser = parse_rate)]
+    pub tick_rate_hz: f64,
+
+    /// Instruments to simulate, comma-separated: SYMBOL or SYMBOL@OPEN (e.g. "AAPL,BTC-USD,ACME@42.5").
+    /// Known symbols keep their parameters; others become equities quoted in cents opening at
+    /// OPEN (default 100). Default: the built-in universe of 19 stocks, crypto and FX pairs.
+    #[arg(long, env = "SYMBOLS", value_parser = parse_universe)]
+    pub symbols: Option<Universe>,
+
+    /// Seed of the market's random walk (0 to 2^64-1). Same seed and settings replay the same
+    /// frames. Default: a random seed, logged at start-up.
+    #[arg(long, env = "MARKET_SEED")]
+    pub market_seed: Option<u64>,
+
+    /// Frames kept for resuming clients, from 10 to 1000000 (default 1200: 2 minutes at 10 Hz).
+    #[arg(long, env = "HISTORY_FRAMES", default_value_t = 1200, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
+    pub history_frames: u64,
+
+    /// Seconds of silence after which an SSE stream gets a keep-alive comment, from 1 to 15.
+    #[arg(long, env = "SSE_KEEPALIVE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=15))]
+    pub sse_keepalive_secs: u64,
+}
+
+impl Config {
+    pub fn universe(&self) -> Vec<InstrumentSpec> {
+        match &self.symbols {
+            Some(u) => u.0.clone(),
+            None => default_universe(),
+        }
+    }
+
+    pub fn keepalive(&self) -> Duration {
+        Duration::from_secs(self.sse_keepalive_secs)
+    }
+
+    /// Frames the live channel buffers for a slow subscriber before it is resynced: ten seconds
+    /// of frames, at least 256 and at most 16384.
+    pub fn live_buffer(&self) -> usize {
+        ((self.tick_rate_hz * 10.0) as usize).clamp(256, 16_384)
+    }
+}
+
+/// The instruments chosen with `SYMBOLS`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Universe(pub Vec<InstrumentSpec>);
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let accepted = "TICK_RATE_HZ must be a number of frames per second from 0.1 to 1000";
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.1..=1000.0).contains(&v) => Ok(v),
+        _ => Err(accepted.to_string()),
+    }
+}
+
+fn parse_universe(s: &str) -> Result<Universe, String> {
+    let known = default_universe();
+    let mut specs: Vec<InstrumentSpec> = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (symbol, open) = match item.split_once('@') {
+            Some((sym, open)) => {
+                let open = open.parse::<f64>().ok().filter(|p| p.is_finite() && *p > 0.0 && *p < 1e9).ok_or_else(|| {
+                    format!("SYMBOLS: opening price of {sym:?} must be a positive number below 1e9, got {open:?}")
+                })?;
+                (sym.to_ascii_uppercase(), Some(open))
+            }
+            None => (item.to_ascii_uppercase(), None),
+        };
+        if symbol.is_empty()
+            || symbol.len() > 12
+            || !symbol
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            return Err(format!(
+                "SYMBOLS: {symbol:?} is not a symbol (1 to 12 of A-Z, 0-9, '-', '.')"
+            ));
+        }
+        if specs.iter().any(|s| s.symbol == symbol) {
+            return Err(format!("SYMBOLS: {symbol} is listed twice"));
+        }
+        let spec = match (known.iter().find(|k| k.symbol == symbol), open) {
+            (Some(k), Some(open)) => k.opening_at(open),
+            (Some(k), None) => k.clone(),
+            (None, open) => InstrumentSpec::custom(&symbol, open),
+        };
+        specs.push(spec);
+    }
+    if specs.is_empty() || specs.len() > MAX_SYMBOLS {
+        return Err(format!(
+            "SYMBOLS must list 1 to {MAX_SYMBOLS} symbols, comma-separated, e.g. AAPL,BTC-USD,ACME@42.5"
+        ));
+    }
+    Ok(Universe(specs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("tickertape").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.tick_rate_hz, 10.0);
+        assert_eq!(c.history_frames, 1200);
+        assert_eq!(c.universe().len(), default_universe().len());
+        assert_eq!(c.live_buffer(), 256);
+    }
+
+    #[test]
+    fn rate_bounds_are_enforced_and_named() {
+        assert_eq!(parse(&["--tick-rate-hz", "0.1"]).unwrap().tick_rate_hz, 0.1);
+        assert_eq!(
+            parse(&["--tick-rate-hz", "1000"]).unwrap().tick_rate_hz,
+            1000.0
+        );
+        for bad in ["0", "0.05", "1000.5", "fast", "NaN", "-3"] {
+            let err = parse(&[&format!("--tick-rate-hz={bad}")])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("TICK_RATE_HZ") && err.contains("0.1 to 1000"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn symbols_parse_known_custom_and_priced() {
+        let u = parse_universe("aapl, BTC-USD ,ACME@42.5,NEW").unwrap().0;
+        let names: Vec<_> = u.iter().map(|s| s.symbol.as_str()).collect();
+        assert_eq!(names, ["AAPL", "BTC-USD", "ACME", "NEW"]);
+        assert_eq!(u[2].open_units, 4250);
+        assert_eq!(u[3].open_units, 10_000);
+        assert_eq!(parse_universe("AAPL@200").unwrap().0[0].open_units, 20_000);
+    }
+
+    #[test]
+    fn symbols_errors_name_the_variable() {
+        for bad in [
+            "",
+            ",,",
+            "AAPL,AAPL",
+            "BAD SYMBOL",
+            "TOOLONGSYMBOL1",
+            "X@-1",
+            "X@abc",
+            "X@",
+        ] {
+            let err = parse_universe(bad).unwrap_err();
+            assert!(err.starts_with("SYMBOLS"), "{bad:?}: {err}");
+        }
+        let many: Vec<String> = (0..=MAX_SYMBOLS).map(|i| format!("S{i}")).collect();
+        assert!(parse_universe(&many.join(",")).is_err());
+    }
+
+    #[test]
+    fn integer_settings_have_ranges() {
+        assert!(parse(&["--history-frames", "9"]).is_err());
+        assert!(parse(&["--sse-keepalive-secs", "16"]).is_err());
+        assert!(parse(&["--market-seed=-1"]).is_err());
+        assert_eq!(
+            parse(&["--market-seed", "18446744073709551615"])
+                .unwrap()
+                .market_seed,
+            Some(u64::MAX)
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! Tickertape's server: the simulated market ([`market`]), the fan-out hub ([`hub`]), and the
+//! transports and endpoints over it ([`transport`], [`api`]). [`router`] builds the whole app,
+//! so tests can bind it to port 0 and talk to it over real HTTP.
+
+pub mod api;
+pub mod config;
+pub mod generator;
+pub mod hub;
+pub mod market;
+pub mod metrics;
+pub mod transport;
+
+use app::protocol::Snapshot;
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::{any, get};
+use axum::serve::ListenerExt;
+use hub::{Hub, Selection};
+use leptos::prelude::{LeptosOptions, provide_context};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// How long shutdown waits for connections to finish after every stream has ended.
+pub const DRAIN: Duration = Duration::from_millis(800);
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub hub: Arc<Hub>,
+    /// Cancelled on Ctrl-C / SIGTERM: every open stream ends.
+    pub shutdown: CancellationToken,
+    /// Quiet time after which an SSE stream gets a keep-alive comment.
+    pub keepalive: Duration,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The whole application: API, SSE stream, server-rendered pages and static files.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/stream", get(transport::sse::stream))
+        .route("/symbols", get(api::symbols))
+        .route("/snapshot", get(api::snapshot))
+        .route("/history", get(api::history))
+        .route("/{*rest}", any(api::not_found));
+
+    let routes = generate_route_list(app::App);
+    let hub = state.hub.clone();
+    // Each page render gets the current prices, so the first HTML already shows them.
+    let page_context = move || provide_context::<Snapshot>(hub.snapshot(&Selection::all()));
+    let options = state.leptos_options.clone();
+
+    Router::new()
+        .nest("/api", api)
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .leptos_routes_with_context(&state, routes, page_context, move || {
+            app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .with_state(state)
+}
+
+/// Serves `app` until `shutdown` is cancelled, then drains for at most [`DRAIN`].
+/// Sockets use TCP_NODELAY: a tick is a small write that must leave at once.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "could not set TCP_NODELAY");
+        }
+    });
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(DRAIN).await;
+    };
+    tokio::select! {
+        result = std::future::IntoFuture::into_future(server) => result,
+        () = deadline => {
+            tracing::warn!("drain deadline passed; closing the remaining connections");
+            Ok(())
+        }
+    }
+}

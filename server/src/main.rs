@@ -1,0 +1,127 @@
+//! The `tickertape` binary: reads the configuration, starts the market and serves the app until
+//! Ctrl-C or SIGTERM.
+
+use clap::Parser;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tickertape_server::config::Config;
+use tickertape_server::generator::Generator;
+use tickertape_server::hub::{Hub, HubConfig};
+use tickertape_server::market::Market;
+use tickertape_server::metrics::Metrics;
+use tickertape_server::{AppState, router, serve};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let config = match Config::try_parse() {
+        Ok(config) => config,
+        Err(err) => {
+            // --help and --version print and exit 0; invalid settings print the reason and exit 2.
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    // Leptos.toml holds the site settings when the binary runs on its own; LEPTOS_* variables
+    // (set by cargo-leptos, or by hand) override it. Without the file, variables and defaults.
+    let leptos_file = std::path::Path::new("Leptos.toml")
+        .exists()
+        .then_some("Leptos.toml");
+    let leptos_options = leptos::prelude::get_configuration(leptos_file)
+        .map_err(|e| format!("invalid site settings (Leptos.toml or LEPTOS_* variables, e.g. LEPTOS_SITE_ADDR=127.0.0.1:3000): {e}"))?
+        .leptos_options;
+    let addr = leptos_options.site_addr;
+
+    let seed = config.market_seed.unwrap_or_else(rand::random);
+    let epoch = rand::random::<u32>() as u64;
+    let market = Market::new(config.universe(), seed, config.tick_rate_hz);
+    tracing::info!(
+        seed,
+        epoch = format!("{epoch:x}"),
+        symbols = market.len(),
+        rate_hz = config.tick_rate_hz,
+        "market ready (replay it with MARKET_SEED={seed})"
+    );
+
+    let hub = Arc::new(Hub::new(
+        epoch,
+        market.instruments(),
+        market.quotes(),
+        HubConfig {
+            history_frames: config.history_frames as usize,
+            live_buffer: config.live_buffer(),
+        },
+        Arc::new(Metrics::default()),
+    ));
+    let shutdown = CancellationToken::new();
+    tokio::spawn(Generator::new(market, hub.clone()).run(config.tick_rate_hz, shutdown.clone()));
+
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        format!("cannot listen on {addr} (set LEPTOS_SITE_ADDR to another address): {e}")
+    })?;
+    tracing::info!("Tickertape is live at http://{addr}");
+
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    let app = router(AppState {
+        leptos_options,
+        hub,
+        shutdown: shutdown.clone(),
+        keepalive: config.keepalive(),
+    });
+    serve(listener, app, shutdown)
+        .await
+        .map_err(|e| format!("server failed: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Cancels `shutdown` on Ctrl-C or SIGTERM.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: ending every stream");
+    shutdown.cancel();
+}

@@ -1,0 +1,114 @@
+//! Operational counters, exported in the Prometheus text format at `GET /metrics`.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// The ways a client can receive the feed.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum Transport {
+    Sse,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabels {
+    transport: Transport,
+}
+
+/// Every metric of the process. Handles are cheap clones of shared atomics.
+pub struct Metrics {
+    registry: Registry,
+    clients: Family<TransportLabels, Gauge>,
+    delivered: Family<TransportLabels, Counter>,
+    /// Frames produced by the generator.
+    pub frames: Counter,
+    /// Resync snapshots sent (foreign or expired resume points, lagging subscribers).
+    pub resyncs: Counter,
+    /// Subscribers that fell behind the live channel.
+    pub lagged: Counter,
+    /// Frames currently held for resuming clients.
+    pub history: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let (clients, delivered) = (Family::default(), Family::default());
+        let (frames, resyncs, lagged, history) = Default::default();
+        let mut registry = Registry::with_prefix("tickertape");
+        registry.register(
+            "clients",
+            "Connected streaming clients",
+            Family::clone(&clients),
+        );
+        registry.register(
+            "events_delivered",
+            "Events handed to clients",
+            Family::clone(&delivered),
+        );
+        registry.register(
+            "frames_generated",
+            "Frames produced by the market generator",
+            Counter::clone(&frames),
+        );
+        registry.register("resyncs", "Resync snapshots sent", Counter::clone(&resyncs));
+        registry.register(
+            "lagged_subscribers",
+            "Subscribers that fell behind the live channel",
+            Counter::clone(&lagged),
+        );
+        registry.register(
+            "history_frames",
+            "Frames held for resuming clients",
+            Gauge::clone(&history),
+        );
+        Metrics {
+            registry,
+            clients,
+            delivered,
+            frames,
+            resyncs,
+            lagged,
+            history,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a connected client until the returned guard is dropped.
+    pub fn client(&self, transport: Transport) -> ClientGuard {
+        let labels = TransportLabels { transport };
+        let clients = self.clients.get_or_create(&labels).clone();
+        clients.inc();
+        ClientGuard {
+            clients,
+            delivered: self.delivered.get_or_create(&labels).clone(),
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// One connected client: holds its transport's gauge up, and counts what it was sent.
+pub struct ClientGuard {
+    clients: Gauge,
+    delivered: Counter,
+}
+
+impl ClientGuard {
+    pub fn delivered(&self) {
+        self.delivered.inc();
+    }
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.clients.dec();
+    }
+}
