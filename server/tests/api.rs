@@ -1,0 +1,141 @@
+//! REST endpoints, the server-rendered page and every bad input, against a real server.
+
+mod support;
+
+use app::protocol::{ApiErrorBody, Instrument, Snapshot};
+use support::*;
+
+async fn get(url: &str, last_event_id: Option<&str>) -> (u16, String) {
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(id) = last_event_id {
+        req = req.header("Last-Event-ID", id);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn bad_inputs_get_400_with_a_json_reason() {
+    let server = TestServer::start().await;
+    let long = format!("/api/stream?symbols={}", "A,".repeat(1500));
+    let many = format!("/api/stream?symbols={}", vec!["AAPL"; 101].join(","));
+    let cases: Vec<(String, Option<&str>, &str)> = vec![
+        (
+            "/api/stream?symbols=AAPL,NOPE".into(),
+            None,
+            "unknown symbol \"NOPE\"",
+        ),
+        (many, None, "too many symbols"),
+        (long, None, "too long"),
+        ("/api/stream".into(), Some("not-an-id"), "Last-Event-ID"),
+        ("/api/stream?last_event_id=12".into(), None, "last_event_id"),
+        ("/api/snapshot?symbols=ZZZ".into(), None, "unknown symbol"),
+        ("/api/history".into(), None, "symbol is required"),
+        ("/api/history?symbol=NOPE".into(), None, "unknown symbol"),
+        (
+            "/api/history?symbol=AAPL&interval=2s".into(),
+            None,
+            "interval",
+        ),
+        ("/api/history?symbol=AAPL&limit=0".into(), None, "limit"),
+        ("/api/history?symbol=AAPL&limit=abc".into(), None, "limit"),
+    ];
+    for (path, header, needle) in cases {
+        let (status, body) = get(&server.url(&path), header).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        let body: ApiErrorBody =
+            serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: JSON body, got {body}"));
+        assert!(
+            body.error.contains(needle),
+            "{path}: {:?} should mention {needle:?}",
+            body.error
+        );
+        assert!(body.error.len() < 200, "short reason");
+    }
+    let (status, body) = get(&server.url("/api/nope"), None).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("\"error\""));
+    // A well-formed id from another run is not an error: it is answered with a resync.
+    let (status, _) = get(&server.url("/api/snapshot?symbols=AAPL"), Some("ffff-1")).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn rest_endpoints_describe_the_market() {
+    let mut server = TestServer::start().await;
+    let last = server.step(50);
+
+    let (status, body) = get(&server.url("/api/symbols"), None).await;
+    assert_eq!(status, 200);
+    let instruments: Vec<Instrument> = serde_json::from_str(&body).unwrap();
+    assert_eq!(instruments.len(), server.hub.instruments().len());
+
+    let (_, body) = get(&server.url("/api/snapshot?symbols=MSFT,AAPL"), None).await;
+    let snapshot: Snapshot = serde_json::from_str(&body).unwrap();
+    assert_eq!(snapshot.seq, last);
+    assert_eq!(snapshot.id.unwrap().to_string(), format!("7e57-{last}"));
+    assert_eq!(
+        snapshot
+            .quotes
+            .iter()
+            .map(|q| q.symbol.as_str())
+            .collect::<Vec<_>>(),
+        ["AAPL", "MSFT"]
+    );
+
+    let (status, body) = get(
+        &server.url("/api/history?symbol=aapl&interval=1s&limit=3"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let history: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(history["symbol"], "AAPL");
+    assert_eq!(history["interval"], "1s");
+    let candles = history["candles"].as_array().unwrap();
+    assert_eq!(candles.len(), 3);
+    assert_eq!(candles[2]["close"], snapshot.quotes[0].price);
+
+    let (status, body) = get(&server.url("/healthz"), None).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"ok\""));
+
+    let (status, body) = get(&server.url("/metrics"), None).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(&format!("tickertape_frames_generated_total {last}")),
+        "{body}"
+    );
+    assert!(body.contains("tickertape_history_frames 50"), "{body}");
+}
+
+#[tokio::test]
+async fn first_page_is_server_rendered_with_prices() {
+    let mut server = TestServer::start().await;
+    server.step(5);
+    let snapshot = server.hub.snapshot(&Default::default());
+    let (status, html) = get(&server.url("/"), None).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("data-testid=\"quote-row\""), "{html}");
+    for (quote, instrument) in snapshot.quotes.iter().zip(&snapshot.instruments) {
+        let price = app::format::price(quote.price, instrument.decimals);
+        assert!(html.contains(&format!("data-symbol=\"{}\"", quote.symbol)));
+        assert!(
+            html.contains(&price),
+            "{} at {price} is in the page",
+            quote.symbol
+        );
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_connected_clients() {
+    let server = TestServer::start().await;
+    let mut a = open(&server.url("/api/stream"), None).await;
+    next(&mut a).await;
+    let (_, body) = get(&server.url("/metrics"), None).await;
+    assert!(
+        body.contains("tickertape_clients{transport=\"Sse\"} 1"),
+        "{body}"
+    );
+}

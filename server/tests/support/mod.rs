@@ -1,0 +1,173 @@
+//! A real server on an ephemeral port, with a market the test steps by hand (no timers), and a
+//! real SSE client (reqwest + eventsource-stream) to talk to it.
+
+#![allow(dead_code)]
+
+use eventsource_stream::{Event, EventStreamError, Eventsource};
+use futures_util::{Stream, StreamExt};
+use leptos::prelude::LeptosOptions;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tickertape_server::generator::Generator;
+use tickertape_server::hub::{Hub, HubConfig};
+use tickertape_server::market::{Market, default_universe};
+use tickertape_server::metrics::Metrics;
+use tickertape_server::{AppState, router, serve};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const EPOCH: u64 = 0x7e57;
+/// Upper bound for anything a test waits for; reaching it is a failure, not a pause.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+pub const T0: i64 = 1_700_000_000_000;
+
+pub struct TestServer {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub hub: Arc<Hub>,
+    generator: Generator,
+    ts: i64,
+    pub shutdown: CancellationToken,
+    pub task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::with(
+            HubConfig {
+                history_frames: 1000,
+                live_buffer: 1000,
+            },
+            Duration::from_secs(15),
+        )
+        .await
+    }
+
+    pub async fn with(config: HubConfig, keepalive: Duration) -> Self {
+        let market = Market::new(default_universe(), 1234, 10.0);
+        let hub = Arc::new(Hub::new(
+            EPOCH,
+            market.instruments(),
+            market.quotes(),
+            config,
+            Arc::new(Metrics::default()),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let state = AppState {
+            leptos_options: LeptosOptions::builder().output_name("tickertape").build(),
+            hub: hub.clone(),
+            shutdown: shutdown.clone(),
+            keepalive,
+        };
+        let task = tokio::spawn(serve(listener, router(state), shutdown.clone()));
+        TestServer {
+            base: format!("http://{addr}"),
+            addr,
+            hub: hub.clone(),
+            generator: Generator::new(market, hub),
+            ts: T0,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// Publishes `n` frames, 100 ms apart in market time; returns the last seq.
+    pub fn step(&mut self, n: usize) -> u64 {
+        let mut seq = 0;
+        for _ in 0..n {
+            self.ts += 100;
+            seq = self.generator.step(self.ts);
+        }
+        seq
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub type Events<E = reqwest::Error> =
+    Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<E>>> + Send>>;
+
+/// Opens an SSE stream; panics unless the server answers 200.
+pub async fn open(url: &str, last_event_id: Option<&str>) -> Events {
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(id) = last_event_id {
+        req = req.header("Last-Event-ID", id);
+    }
+    let resp = tokio::time::timeout(PATIENCE, req.send())
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    assert_eq!(resp.status(), 200, "{url}");
+    Box::pin(resp.bytes_stream().eventsource())
+}
+
+/// Opens an SSE stream over a socket with a tiny receive buffer, through hyper's client: a
+/// reader that stops polling it applies back-pressure to the server within a few kilobytes.
+pub async fn open_slow(addr: SocketAddr, path: &str) -> Events<std::io::Error> {
+    use http_body_util::BodyExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(8 * 1024).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header("host", addr.to_string())
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.into_body().into_data_stream();
+    Box::pin(body.map(|r| r.map_err(std::io::Error::other)).eventsource())
+}
+
+/// The next snapshot, tick or resync event (skipping the retry preamble).
+pub async fn next<E: std::fmt::Debug>(events: &mut Events<E>) -> Event {
+    loop {
+        let item = tokio::time::timeout(PATIENCE, events.next())
+            .await
+            .expect("an event in time");
+        let event = item.expect("stream still open").expect("well-formed SSE");
+        if !event.event.is_empty() && event.event != "message" {
+            return event;
+        }
+    }
+}
+
+/// Reads events until one with id `<EPOCH>-<seq>` (inclusive); returns them all.
+pub async fn until_seq<E: std::fmt::Debug>(events: &mut Events<E>, seq: u64) -> Vec<Event> {
+    let target = format!("{EPOCH:x}-{seq}");
+    let mut out = Vec::new();
+    loop {
+        let event = next(events).await;
+        let done = event.id == target;
+        out.push(event);
+        if done {
+            return out;
+        }
+    }
+}
+
+pub fn seq_of(event: &Event) -> u64 {
+    event
+        .id
+        .rsplit_once('-')
+        .and_then(|(_, s)| s.parse().ok())
+        .expect("id <epoch>-<seq>")
+}
