@@ -1,0 +1,64 @@
+# Tickertape's two commands:
+#   make run    set up what is missing, build the release site, serve it on http://127.0.0.1:3000
+#   make test   set up what is missing (Chromium too), run cargo test, build, run the browser suite
+# Every set-up step checks before it installs, so a second run goes straight to the work.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := run
+
+CARGO_LEPTOS_VERSION := 0.3.10
+# The wasm-bindgen CLI must match the library in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' Cargo.lock)
+# wasm-opt comes from npm's binaryen (Debian's is too old: the page would not hydrate).
+export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: run test setup browser build rust-tests e2e wasm-target cargo-leptos wasm-bindgen npm-deps
+
+run: setup
+	@echo "==> building and serving Tickertape at http://$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops it)"
+	cargo leptos serve --release
+
+test: setup browser rust-tests build e2e
+	@echo "==> all tests passed"
+
+rust-tests:
+	@echo "==> cargo test (workspace)"
+	cargo test --workspace
+
+build:
+	@echo "==> building the release site (server binary, WASM, CSS)"
+	cargo leptos build --release
+
+e2e:
+	@echo "==> Playwright suite in headless Chromium"
+	cd end2end && npx playwright test
+
+setup: wasm-target cargo-leptos wasm-bindgen npm-deps
+
+wasm-target:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || { \
+	  echo "==> adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown; }
+
+cargo-leptos:
+	@[ "$$(cargo leptos --version 2>/dev/null)" = "cargo-leptos $(CARGO_LEPTOS_VERSION)" ] || { \
+	  echo "==> installing cargo-leptos $(CARGO_LEPTOS_VERSION) (once; about 15 minutes on 2 cores)"; \
+	  cargo install cargo-leptos@$(CARGO_LEPTOS_VERSION) --locked; }
+
+wasm-bindgen:
+	@[ -n "$(WASM_BINDGEN_VERSION)" ] || { echo "error: no wasm-bindgen version in Cargo.lock" >&2; exit 1; }
+	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || { \
+	  echo "==> installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (once; about 3 minutes)"; \
+	  cargo install wasm-bindgen-cli@$(WASM_BINDGEN_VERSION); }
+
+npm-deps:
+	@command -v npm >/dev/null || { echo "error: Node.js and npm are required (apt-get install nodejs npm)" >&2; exit 1; }
+	@[ end2end/node_modules/.package-lock.json -nt end2end/package-lock.json ] || { \
+	  echo "==> installing end2end npm packages (Playwright, binaryen's wasm-opt; no browser download)"; \
+	  cd end2end && npm ci --no-audit --no-fund; }
+
+browser:
+	@[ -x "$${CHROMIUM_PATH:-/usr/bin/chromium}" ] || { \
+	  echo "==> installing Chromium from Debian's packages"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }

@@ -1,0 +1,16 @@
+import { test, expect } from "./fixtures";
+
+test("the first HTML response already contains live prices", async ({ request }) => {
+  const snapshot = await (await request.get("/api/snapshot")).json();
+  const res = await request.get("/");
+  expect(res.status()).toBe(200);
+  const html = await res.text();
+  expect(html).toContain('data-testid="connection-status"');
+  for (const quote of snapshot.quotes) {
+    expect(html).toContain(`data-symbol="${quote.symbol}"`);
+  }
+  // Every row's last price is rendered on the server, not filled in by the browser.
+  const prices = [...html.matchAll(/data-testid="quote-last"[^>]*>([^<]+)</g)].map((m) => m[1]);
+  expect(prices).toHaveLength(snapshot.quotes.length);
+  for (const p of prices) expect(p).toMatch(/^\d+\.\d+$/);
+});
