@@ -226,7 +226,9 @@ fn update_stats(live: &Shared) {
     lat.sort_by(f64::total_cmp);
     let median = (!lat.is_empty()).then(|| lat[lat.len() / 2].max(0.0));
     l.board.latency_ms.set(median);
-    l.board
-        .event_rate
-        .set(lat.len() as f64 / (STATS_WINDOW_MS / 1000.0));
+    // Over the span actually observed, so a page open for two seconds does not under-report.
+    let span = l.samples.front().map_or(STATS_WINDOW_MS, |(t, _)| {
+        (now - t).clamp(1_000.0, STATS_WINDOW_MS)
+    });
+    l.board.event_rate.set(lat.len() as f64 / (span / 1000.0));
 }
