@@ -49,3 +49,50 @@ impl Generator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::HubConfig;
+    use crate::market::default_universe;
+    use crate::metrics::Metrics;
+
+    fn generator() -> (Generator, Arc<Hub>) {
+        let market = Market::new(default_universe(), 5, 10.0);
+        let config = HubConfig {
+            history_frames: 100,
+            live_buffer: 16,
+        };
+        let hub = Arc::new(Hub::new(
+            1,
+            market.instruments(),
+            market.quotes(),
+            config,
+            Arc::new(Metrics::default()),
+        ));
+        (Generator::new(market, hub.clone()), hub)
+    }
+
+    #[test]
+    fn each_step_publishes_one_numbered_frame() {
+        let (mut g, hub) = generator();
+        assert_eq!(g.step(1_000), 1);
+        assert_eq!(g.step(1_100), 2);
+        let snap = hub.snapshot(&Default::default());
+        assert_eq!((snap.seq, snap.ts), (2, 1_100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn runs_at_the_configured_rate_until_cancelled() {
+        let (g, hub) = generator();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(g.run(10.0, shutdown.clone()));
+        // The first tick fires at once, then one every 100 ms of (paused, simulated) time.
+        tokio::time::sleep(Duration::from_millis(1_050)).await;
+        assert_eq!(hub.last_id().seq, 11);
+        shutdown.cancel();
+        task.await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(hub.last_id().seq, 11, "no frame after cancel");
+    }
+}

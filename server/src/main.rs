@@ -86,6 +86,9 @@ async fn run(config: Config) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         format!("cannot listen on {addr} (set LEPTOS_SITE_ADDR to another address): {e}")
     })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
     tracing::info!("Tickertape is live at http://{addr}");
 
     tokio::spawn(stop_on_signal(shutdown.clone()));

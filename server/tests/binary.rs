@@ -1,0 +1,111 @@
+//! The `tickertape` binary as a user runs it: configuration errors, start-up, SIGTERM.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+fn tickertape() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickertape"));
+    // Run where no Leptos.toml is, so only variables and defaults apply.
+    cmd.current_dir(std::env::temp_dir())
+        .env_remove("TICK_RATE_HZ")
+        .env_remove("SYMBOLS")
+        .env_remove("MARKET_SEED")
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+#[tokio::test]
+async fn invalid_settings_stop_start_up_naming_the_variable() {
+    let cases = [
+        ("TICK_RATE_HZ", "0", "0.1 to 1000"),
+        ("TICK_RATE_HZ", "fast", "0.1 to 1000"),
+        ("SYMBOLS", "AAPL,AAPL", "listed twice"),
+        ("MARKET_SEED", "-5", "MARKET_SEED"),
+        ("HISTORY_FRAMES", "5", "10..=1000000"),
+        ("LEPTOS_SITE_ADDR", "nowhere", "LEPTOS_SITE_ADDR"),
+    ];
+    for (var, value, accepted) in cases {
+        let out = tickertape().env(var, value).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{var}={value} must not start");
+        assert!(
+            stderr.contains(var),
+            "{var}={value}: message names the variable: {stderr}"
+        );
+        assert!(
+            stderr.contains(accepted),
+            "{var}={value}: message says what is accepted: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn help_lists_every_variable() {
+    let out = tickertape().arg("--help").output().await.unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "TICK_RATE_HZ",
+        "SYMBOLS",
+        "MARKET_SEED",
+        "HISTORY_FRAMES",
+        "SSE_KEEPALIVE_SECS",
+    ] {
+        assert!(help.contains(var), "{var} in --help");
+    }
+}
+
+/// SIGTERM with a stream open: the stream ends and the process exits 0 within a second.
+#[tokio::test]
+async fn sigterm_with_open_streams_exits_cleanly_and_promptly() {
+    let mut child = tickertape().env("TICK_RATE_HZ", "50").spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = tokio::time::timeout(support::PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.split("live at ").nth(1) {
+                return url.trim().to_string();
+            }
+        }
+        panic!("the server exited before saying where it listens");
+    })
+    .await
+    .expect("start-up in time");
+
+    let mut events = support::open(&format!("{base}/api/stream"), None).await;
+    assert_eq!(support::next(&mut events).await.event, "snapshot");
+    assert_eq!(support::next(&mut events).await.event, "tick");
+
+    let pid = child.id().unwrap().to_string();
+    let sent = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(1), child.wait())
+        .await
+        .expect("exits within 1 s")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(sent.elapsed() < Duration::from_secs(1));
+    // The open stream ended rather than hanging.
+    let end = tokio::time::timeout(Duration::from_secs(1), async {
+        use futures_util::StreamExt;
+        while let Some(Ok(_)) = events.next().await {}
+    });
+    end.await.expect("the stream ended with the server");
+}
