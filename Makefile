@@ -14,7 +14,7 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version 
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test setup browser build rust-tests e2e wasm-target cargo-leptos wasm-bindgen npm-deps
+.PHONY: run test setup browser build rust-tests e2e screenshots wasm-target cargo-leptos wasm-bindgen npm-deps
 
 run: setup
 	@echo "==> building and serving Tickertape at http://$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops it)"
@@ -34,6 +34,10 @@ build:
 e2e:
 	@echo "==> Playwright suite in headless Chromium"
 	cd end2end && npx playwright test
+
+screenshots: setup browser build
+	@echo "==> rendering the README screenshots into end2end/screenshots/"
+	cd end2end && npx playwright test -c screenshots.config.ts
 
 setup: wasm-target cargo-leptos wasm-bindgen npm-deps
 

@@ -1,0 +1,330 @@
+//! The charts, drawn as SVG by hand: the main [`PriceChart`] (candles or line, axes, crosshair,
+//! last-price marker) and the watchlist's [`Sparkline`].
+//!
+//! Why not a chart crate: leptos-chartistry (the maintained Leptos option) draws lines and bars
+//! but not candlesticks, and a generic chart re-lays out far more than a live market screen
+//! needs per frame. These components draw in a fixed 0–1000 coordinate space stretched to the
+//! container (so they are responsive without measuring it) and put text in HTML overlays
+//! positioned in percent (so labels never stretch).
+
+use crate::candles::{Candle, CandleSeries, Interval};
+use crate::format;
+use crate::view::ChartMode;
+use leptos::prelude::*;
+
+/// Candles shown in the main chart.
+pub const VISIBLE_CANDLES: usize = 90;
+/// Width and height of the drawing space.
+const W: f64 = 1000.0;
+const H: f64 = 1000.0;
+
+/// About `target` round numbers covering `[min, max]` (1, 2 or 5 times a power of ten apart).
+pub fn nice_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
+    if !(min.is_finite() && max.is_finite()) || max <= min || target == 0 {
+        return Vec::new();
+    }
+    let raw = (max - min) / target as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    let first = (min / step).ceil() as i64;
+    let last = (max / step).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
+}
+
+/// Time ticks (ms since the Unix epoch) at a round step giving about `target` ticks.
+pub fn time_ticks(t0: i64, t1: i64, target: usize) -> Vec<i64> {
+    const STEPS: [i64; 13] =
+        [1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000];
+    if t1 <= t0 || target == 0 {
+        return Vec::new();
+    }
+    let raw = (t1 - t0) / target as i64;
+    let step = STEPS.into_iter().find(|s| *s >= raw).unwrap_or(3_600_000);
+    let first = (t0 + step - 1).div_euclid(step) * step;
+    (0..).map(|i| first + i * step).take_while(|t| *t <= t1).collect()
+}
+
+/// `HH:MM:SS` in UTC (the server and every viewer agree on it; the axis says "UTC").
+pub fn clock(ms: i64) -> String {
+    let s = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Maps prices and times onto the drawing space.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Frame {
+    t0: i64,
+    t1: i64,
+    lo: f64,
+    hi: f64,
+}
+
+impl Frame {
+    fn x(&self, t: i64) -> f64 {
+        (t - self.t0) as f64 / (self.t1 - self.t0).max(1) as f64 * W
+    }
+    fn y(&self, p: f64) -> f64 {
+        H - (p - self.lo) / (self.hi - self.lo).max(f64::EPSILON) * H
+    }
+}
+
+/// What the main chart shows: the candles of one symbol at one interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChartData {
+    pub symbol: String,
+    pub decimals: u8,
+    pub series: CandleSeries,
+    /// The last price, for the marker (also right after a resync, before any new trade).
+    pub last: Option<f64>,
+}
+
+impl ChartData {
+    pub fn new(symbol: String, decimals: u8, interval: Interval) -> Self {
+        ChartData { symbol, decimals, series: CandleSeries::new(interval, VISIBLE_CANDLES * 4), last: None }
+    }
+}
+
+#[component]
+pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl IntoView {
+    // Index of the hovered candle among the visible ones (crosshair), if any.
+    let hover = RwSignal::new(None::<(usize, f64)>);
+    let layout = Memo::new(move |_| {
+        data.with(|d| {
+            let candles = d.series.tail(VISIBLE_CANDLES);
+            let step = d.series.interval().millis();
+            let (t0, t1) = match (candles.first(), candles.last()) {
+                (Some(a), Some(b)) => (b.t + step - step * VISIBLE_CANDLES as i64, b.t + step),
+                _ => (0, step),
+            };
+            let lo = candles.iter().map(|c| c.low).fold(f64::INFINITY, f64::min);
+            let hi = candles.iter().map(|c| c.high).fold(f64::NEG_INFINITY, f64::max);
+            let (lo, hi) = if lo.is_finite() {
+                let pad = ((hi - lo) * 0.08).max(hi.abs() * 1e-4).max(1e-9);
+                (lo - pad, hi + pad)
+            } else {
+                (0.0, 1.0)
+            };
+            let _ = candles.first();
+            (candles, Frame { t0, t1, lo, hi }, step, d.decimals, d.last)
+        })
+    });
+
+    let body = move || {
+        let (candles, f, step, _, _) = layout.get();
+        let bw = (step as f64 / (f.t1 - f.t0).max(1) as f64 * W * 0.7).max(1.0);
+        match mode.get() {
+            ChartMode::Line => {
+                let points = candles
+                    .iter()
+                    .map(|c| format!("{:.1},{:.1}", f.x(c.t) + bw / 0.7 / 2.0, f.y(c.close)))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                view! { <polyline class="line" points=points vector-effect="non-scaling-stroke"/> }.into_any()
+            }
+            ChartMode::Candles => candles
+                .iter()
+                .map(|c| {
+                    let x = f.x(c.t) + bw * 0.2;
+                    let cx = x + bw / 2.0;
+                    let (top, bottom) = (f.y(c.open.max(c.close)), f.y(c.open.min(c.close)));
+                    let class = if c.close >= c.open { "candle up" } else { "candle down" };
+                    view! {
+                        <g class=class>
+                            <line x1=cx x2=cx y1=f.y(c.high) y2=f.y(c.low) vector-effect="non-scaling-stroke"/>
+                            <rect x=x width=bw y=top height=(bottom - top).max(1.5)/>
+                        </g>
+                    }
+                })
+                .collect_view()
+                .into_any(),
+        }
+    };
+
+    let price_labels = move || {
+        let (_, f, _, d, _) = layout.get();
+        nice_ticks(f.lo, f.hi, 6)
+            .into_iter()
+            .map(|p| {
+                let top = format!("top:{:.2}%", f.y(p) / H * 100.0);
+                view! { <span class="ylabel" style=top>{format::price(p, d)}</span> }
+            })
+            .collect_view()
+    };
+    let grid = move || {
+        let (_, f, _, _, _) = layout.get();
+        let h = nice_ticks(f.lo, f.hi, 6)
+            .into_iter()
+            .map(|p| view! { <line class="grid" x1=0 x2=W y1=f.y(p) y2=f.y(p) vector-effect="non-scaling-stroke"/> })
+            .collect_view();
+        let v = time_ticks(f.t0, f.t1, 6)
+            .into_iter()
+            .map(|t| view! { <line class="grid" x1=f.x(t) x2=f.x(t) y1=0 y2=H vector-effect="non-scaling-stroke"/> })
+            .collect_view();
+        (h, v)
+    };
+    let time_labels = move || {
+        let (_, f, _, _, _) = layout.get();
+        time_ticks(f.t0, f.t1, 6)
+            .into_iter()
+            .map(|t| {
+                let left = format!("left:{:.2}%", f.x(t) / W * 100.0);
+                view! { <span class="xlabel" style=left>{clock(t)}</span> }
+            })
+            .collect_view()
+    };
+    let last_marker = move || {
+        let (_, f, _, d, last) = layout.get();
+        last.filter(|p| *p >= f.lo && *p <= f.hi).map(|p| {
+            let y = f.y(p);
+            let top = format!("top:{:.2}%", y / H * 100.0);
+            view! {
+                <svg class="overlay" viewBox="0 0 1000 1000" preserveAspectRatio="none" aria-hidden="true">
+                    <line class="last-line" x1=0 x2=W y1=y y2=y vector-effect="non-scaling-stroke"/>
+                </svg>
+                <span class="last-tag" style=top data-testid="chart-last">{format::price(p, d)}</span>
+            }
+        })
+    };
+
+    let on_move = move |ev: leptos::ev::PointerEvent| {
+        let (candles, f, _, _, _) = layout.get_untracked();
+        let Some(target) = event_target_rect(&ev) else { return };
+        let (fx, fy) = target;
+        let t = f.t0 + ((f.t1 - f.t0) as f64 * fx) as i64;
+        let idx = candles.iter().rposition(|c| c.t <= t);
+        hover.set(idx.map(|i| (i, fy)));
+    };
+    let crosshair = move || {
+        let (candles, f, step, d, _) = layout.get();
+        let (i, fy) = hover.get()?;
+        let c: Candle = *candles.get(i)?;
+        let x = f.x(c.t) + f.x(f.t0 + step) / 2.0 - f.x(f.t0);
+        let y = fy * H;
+        let left_pct = x / W * 100.0;
+        let price = f.hi - fy * (f.hi - f.lo);
+        let side = if left_pct > 60.0 { "right:calc(100% - " } else { "left:calc(" };
+        let tip_style = format!("{side}{left_pct:.2}% + 12px)");
+        Some(view! {
+            <svg class="overlay" viewBox="0 0 1000 1000" preserveAspectRatio="none" aria-hidden="true">
+                <line class="cross" x1=x x2=x y1=0 y2=H vector-effect="non-scaling-stroke"/>
+                <line class="cross" x1=0 x2=W y1=y y2=y vector-effect="non-scaling-stroke"/>
+            </svg>
+            <span class="ylabel cross-tag" style=format!("top:{:.2}%", fy * 100.0)>{format::price(price, d)}</span>
+            <div class="tooltip" style=tip_style role="tooltip" data-testid="chart-tooltip">
+                <div class="tt-time">{clock(c.t)} " UTC"</div>
+                <dl>
+                    <dt>"O"</dt><dd>{format::price(c.open, d)}</dd>
+                    <dt>"H"</dt><dd>{format::price(c.high, d)}</dd>
+                    <dt>"L"</dt><dd>{format::price(c.low, d)}</dd>
+                    <dt>"C"</dt><dd>{format::price(c.close, d)}</dd>
+                    <dt>"V"</dt><dd>{format::volume(c.volume)}</dd>
+                </dl>
+            </div>
+        })
+    };
+    let candle_count = move || layout.with(|(c, ..)| c.len());
+
+    view! {
+        <div class="chart" data-testid="price-chart" data-mode=move || mode.get().as_str() data-candles=candle_count>
+            <div
+                class="plot"
+                on:pointermove=on_move
+                on:pointerleave=move |_| hover.set(None)
+                role="img"
+                aria-label=move || data.with(|d| format!("{} price chart", d.symbol))
+            >
+                <svg viewBox="0 0 1000 1000" preserveAspectRatio="none" aria-hidden="true">
+                    {grid}
+                    <g class="series">{body}</g>
+                </svg>
+                {last_marker}
+                {crosshair}
+            </div>
+            <div class="yaxis" aria-hidden="true">{price_labels}</div>
+            <div class="xaxis" aria-hidden="true">{time_labels} <span class="utc">"UTC"</span></div>
+        </div>
+    }
+}
+
+/// The pointer's position inside the event's current target, as fractions of its size.
+fn event_target_rect(ev: &leptos::ev::PointerEvent) -> Option<(f64, f64)> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let el = ev.current_target()?.dyn_into::<web_sys::Element>().ok()?;
+        let r = el.get_bounding_client_rect();
+        if r.width() <= 0.0 || r.height() <= 0.0 {
+            return None;
+        }
+        let fx = ((ev.client_x() as f64 - r.left()) / r.width()).clamp(0.0, 1.0);
+        let fy = ((ev.client_y() as f64 - r.top()) / r.height()).clamp(0.0, 1.0);
+        Some((fx, fy))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
+        None
+    }
+}
+
+/// A minute of prices as a small line; green when the minute ended higher than it began.
+#[component]
+pub fn Sparkline(points: Signal<Vec<f64>>) -> impl IntoView {
+    let path = move || {
+        points.with(|p| {
+            let lo = p.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let span = (hi - lo).max(f64::EPSILON);
+            let n = p.len().max(2) - 1;
+            p.iter()
+                .enumerate()
+                .map(|(i, v)| format!("{:.1},{:.1}", i as f64 / n as f64 * 100.0, 28.0 - (v - lo) / span * 26.0))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    };
+    let trend = move || {
+        points.with(|p| match (p.first(), p.last()) {
+            (Some(a), Some(b)) if b > a => "up",
+            (Some(a), Some(b)) if b < a => "down",
+            _ => "flat",
+        })
+    };
+    view! {
+        <svg class="spark" data-testid="sparkline" data-trend=trend viewBox="0 0 100 30" preserveAspectRatio="none" aria-hidden="true">
+            <polyline points=path vector-effect="non-scaling-stroke"/>
+        </svg>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nice_ticks_are_round_and_inside() {
+        assert_eq!(nice_ticks(0.0, 10.0, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        let t = nice_ticks(187.13, 188.91, 6);
+        assert!(t.len() >= 3 && t.len() <= 10, "{t:?}");
+        assert!(t.iter().all(|v| (187.13..=188.91).contains(v)));
+        assert!(t.windows(2).all(|w| ((w[1] - w[0]) - (t[1] - t[0])).abs() < 1e-9));
+        assert!(nice_ticks(1.0, 1.0, 5).is_empty());
+        assert!(nice_ticks(f64::NAN, 1.0, 5).is_empty());
+    }
+
+    #[test]
+    fn time_ticks_use_round_steps() {
+        let t0 = 1_700_000_001_500;
+        let ticks = time_ticks(t0, t0 + 90_000, 6);
+        assert!(ticks.iter().all(|t| t % 15_000 == 0), "{ticks:?}");
+        assert!(ticks.len() >= 5 && ticks.len() <= 7);
+        assert!(time_ticks(5, 5, 3).is_empty());
+    }
+
+    #[test]
+    fn clock_is_utc_time_of_day() {
+        assert_eq!(clock(0), "00:00:00");
+        assert_eq!(clock(1_700_000_000_000), "22:13:20");
+        assert_eq!(clock(-1_000), "23:59:59");
+    }
+}

@@ -1,0 +1,166 @@
+//! What the user is looking at, as it lives in the URL
+//! (`?symbols=AAPL,MSFT&symbol=MSFT&mode=line&interval=5s`), so a copied link reproduces the
+//! view. Parsed identically on the server (to render the first page) and in the browser.
+
+use crate::candles::Interval;
+use serde::{Deserialize, Serialize};
+
+/// How the main chart draws prices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChartMode {
+    #[default]
+    Candles,
+    Line,
+}
+
+impl ChartMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChartMode::Candles => "candles",
+            ChartMode::Line => "line",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [ChartMode::Candles, ChartMode::Line].into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// The view's state. Unknown or malformed parameters fall back to defaults: a link should open
+/// something sensible rather than an error page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ViewState {
+    /// Watched symbols, in the user's order; `None` watches every instrument.
+    pub symbols: Option<Vec<String>>,
+    /// The symbol in the main chart; `None` picks the first watched one.
+    pub symbol: Option<String>,
+    pub mode: ChartMode,
+    pub interval: Interval,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        ViewState { symbols: None, symbol: None, mode: ChartMode::default(), interval: Interval::S1 }
+    }
+}
+
+impl ViewState {
+    /// Parses a query string, with or without its leading `?`.
+    pub fn from_query(query: &str) -> Self {
+        let mut view = ViewState::default();
+        for pair in query.trim_start_matches('?').split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_decode(value);
+            match key {
+                "symbols" => {
+                    let list: Vec<String> = value
+                        .split(',')
+                        .map(|s| s.trim().to_ascii_uppercase())
+                        .filter(|s| is_symbol(s))
+                        .fold(Vec::new(), |mut acc, s| {
+                            if !acc.contains(&s) && acc.len() < 100 {
+                                acc.push(s);
+                            }
+                            acc
+                        });
+                    view.symbols = (!list.is_empty()).then_some(list);
+                }
+                "symbol" => {
+                    let s = value.trim().to_ascii_uppercase();
+                    view.symbol = is_symbol(&s).then_some(s);
+                }
+                "mode" => view.mode = ChartMode::parse(&value).unwrap_or_default(),
+                "interval" => view.interval = value.parse().unwrap_or(Interval::S1),
+                _ => {}
+            }
+        }
+        view
+    }
+
+    /// The query string for this view (empty for the default view), defaults left out.
+    pub fn to_query(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(symbols) = &self.symbols {
+            parts.push(format!("symbols={}", symbols.join(",")));
+        }
+        if let Some(symbol) = &self.symbol {
+            parts.push(format!("symbol={symbol}"));
+        }
+        if self.mode != ChartMode::default() {
+            parts.push(format!("mode={}", self.mode.as_str()));
+        }
+        if self.interval != Interval::S1 {
+            parts.push(format!("interval={}", self.interval));
+        }
+        if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+    }
+
+    /// Whether `symbol` is on the watchlist.
+    pub fn watches(&self, symbol: &str) -> bool {
+        self.symbols.as_ref().is_none_or(|list| list.iter().any(|s| s == symbol))
+    }
+}
+
+fn is_symbol(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// Decodes `%XX` escapes and `+` (as a space); invalid escapes are kept literally.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let v = ViewState {
+            symbols: Some(vec!["AAPL".into(), "BTC-USD".into()]),
+            symbol: Some("BTC-USD".into()),
+            mode: ChartMode::Line,
+            interval: Interval::S5,
+        };
+        assert_eq!(v.to_query(), "?symbols=AAPL,BTC-USD&symbol=BTC-USD&mode=line&interval=5s");
+        assert_eq!(ViewState::from_query(&v.to_query()), v);
+        assert_eq!(ViewState::default().to_query(), "");
+        assert_eq!(ViewState::from_query(""), ViewState::default());
+    }
+
+    #[test]
+    fn tolerates_encoding_case_and_junk() {
+        let v = ViewState::from_query("symbols=aapl%2Cmsft,,AAPL,bad%20sym&symbol=msft&mode=bars&interval=7s&x=1&%");
+        assert_eq!(v.symbols, Some(vec!["AAPL".to_string(), "MSFT".to_string()]));
+        assert_eq!(v.symbol.as_deref(), Some("MSFT"));
+        assert_eq!((v.mode, v.interval), (ChartMode::Candles, Interval::S1));
+        assert!(v.watches("AAPL") && !v.watches("TSLA"));
+        assert!(ViewState::default().watches("TSLA"));
+        assert_eq!(ViewState::from_query("symbols=").symbols, None);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%2Cb+c%zz%4"), "a,b c%zz%4");
+    }
+}
