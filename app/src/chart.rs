@@ -25,7 +25,11 @@ pub fn nice_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
     }
     let raw = (max - min) / target as f64;
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
     let first = (min / step).ceil() as i64;
     let last = (max / step).floor() as i64;
     (first..=last).map(|i| i as f64 * step).collect()
@@ -33,15 +37,20 @@ pub fn nice_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
 
 /// Time ticks (ms since the Unix epoch) at a round step giving about `target` ticks.
 pub fn time_ticks(t0: i64, t1: i64, target: usize) -> Vec<i64> {
-    const STEPS: [i64; 13] =
-        [1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000];
+    const STEPS: [i64; 13] = [
+        1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000,
+        1_800_000, 3_600_000,
+    ];
     if t1 <= t0 || target == 0 {
         return Vec::new();
     }
     let raw = (t1 - t0) / target as i64;
     let step = STEPS.into_iter().find(|s| *s >= raw).unwrap_or(3_600_000);
     let first = (t0 + step - 1).div_euclid(step) * step;
-    (0..).map(|i| first + i * step).take_while(|t| *t <= t1).collect()
+    (0..)
+        .map(|i| first + i * step)
+        .take_while(|t| *t <= t1)
+        .collect()
 }
 
 /// `HH:MM:SS` in UTC (the server and every viewer agree on it; the axis says "UTC").
@@ -80,7 +89,12 @@ pub struct ChartData {
 
 impl ChartData {
     pub fn new(symbol: String, decimals: u8, interval: Interval) -> Self {
-        ChartData { symbol, decimals, series: CandleSeries::new(interval, VISIBLE_CANDLES * 4), last: None }
+        ChartData {
+            symbol,
+            decimals,
+            series: CandleSeries::new(interval, VISIBLE_CANDLES * 4),
+            last: None,
+        }
     }
 }
 
@@ -92,31 +106,34 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         data.with(|d| {
             let candles = d.series.tail(VISIBLE_CANDLES);
             let step = d.series.interval().millis();
-            let (t0, t1) = match (candles.first(), candles.last()) {
-                (Some(a), Some(b)) => (b.t + step - step * VISIBLE_CANDLES as i64, b.t + step),
-                _ => (0, step),
-            };
+            // The newest candle sits at the right edge; the window is VISIBLE_CANDLES wide.
+            let t1 = candles.last().map_or(step, |c| c.t + step);
+            let t0 = t1 - step * VISIBLE_CANDLES as i64;
             let lo = candles.iter().map(|c| c.low).fold(f64::INFINITY, f64::min);
-            let hi = candles.iter().map(|c| c.high).fold(f64::NEG_INFINITY, f64::max);
+            let hi = candles
+                .iter()
+                .map(|c| c.high)
+                .fold(f64::NEG_INFINITY, f64::max);
             let (lo, hi) = if lo.is_finite() {
                 let pad = ((hi - lo) * 0.08).max(hi.abs() * 1e-4).max(1e-9);
                 (lo - pad, hi + pad)
             } else {
                 (0.0, 1.0)
             };
-            let _ = candles.first();
             (candles, Frame { t0, t1, lo, hi }, step, d.decimals, d.last)
         })
     });
 
     let body = move || {
         let (candles, f, step, _, _) = layout.get();
-        let bw = (step as f64 / (f.t1 - f.t0).max(1) as f64 * W * 0.7).max(1.0);
+        // Each candle owns a slot one interval wide; its body fills 70 % of it.
+        let slot = f.x(f.t0 + step);
+        let bw = (slot * 0.7).max(1.0);
         match mode.get() {
             ChartMode::Line => {
                 let points = candles
                     .iter()
-                    .map(|c| format!("{:.1},{:.1}", f.x(c.t) + bw / 0.7 / 2.0, f.y(c.close)))
+                    .map(|c| format!("{:.1},{:.1}", f.x(c.t + step / 2), f.y(c.close)))
                     .collect::<Vec<_>>()
                     .join(" ");
                 view! { <polyline class="line" points=points vector-effect="non-scaling-stroke"/> }.into_any()
@@ -124,14 +141,13 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
             ChartMode::Candles => candles
                 .iter()
                 .map(|c| {
-                    let x = f.x(c.t) + bw * 0.2;
-                    let cx = x + bw / 2.0;
+                    let cx = f.x(c.t + step / 2);
                     let (top, bottom) = (f.y(c.open.max(c.close)), f.y(c.open.min(c.close)));
                     let class = if c.close >= c.open { "candle up" } else { "candle down" };
                     view! {
                         <g class=class>
                             <line x1=cx x2=cx y1=f.y(c.high) y2=f.y(c.low) vector-effect="non-scaling-stroke"/>
-                            <rect x=x width=bw y=top height=(bottom - top).max(1.5)/>
+                            <rect x=cx - bw / 2.0 width=bw y=top height=(bottom - top).max(1.5)/>
                         </g>
                     }
                 })
@@ -188,7 +204,9 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
 
     let on_move = move |ev: leptos::ev::PointerEvent| {
         let (candles, f, _, _, _) = layout.get_untracked();
-        let Some(target) = event_target_rect(&ev) else { return };
+        let Some(target) = event_target_rect(&ev) else {
+            return;
+        };
         let (fx, fy) = target;
         let t = f.t0 + ((f.t1 - f.t0) as f64 * fx) as i64;
         let idx = candles.iter().rposition(|c| c.t <= t);
@@ -198,11 +216,15 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         let (candles, f, step, d, _) = layout.get();
         let (i, fy) = hover.get()?;
         let c: Candle = *candles.get(i)?;
-        let x = f.x(c.t) + f.x(f.t0 + step) / 2.0 - f.x(f.t0);
+        let x = f.x(c.t + step / 2);
         let y = fy * H;
         let left_pct = x / W * 100.0;
         let price = f.hi - fy * (f.hi - f.lo);
-        let side = if left_pct > 60.0 { "right:calc(100% - " } else { "left:calc(" };
+        let side = if left_pct > 60.0 {
+            "right:calc(100% - "
+        } else {
+            "left:calc("
+        };
         let tip_style = format!("{side}{left_pct:.2}% + 12px)");
         Some(view! {
             <svg class="overlay" viewBox="0 0 1000 1000" preserveAspectRatio="none" aria-hidden="true">
@@ -278,7 +300,13 @@ pub fn Sparkline(points: Signal<Vec<f64>>) -> impl IntoView {
             let n = p.len().max(2) - 1;
             p.iter()
                 .enumerate()
-                .map(|(i, v)| format!("{:.1},{:.1}", i as f64 / n as f64 * 100.0, 28.0 - (v - lo) / span * 26.0))
+                .map(|(i, v)| {
+                    format!(
+                        "{:.1},{:.1}",
+                        i as f64 / n as f64 * 100.0,
+                        28.0 - (v - lo) / span * 26.0
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         })
@@ -303,11 +331,17 @@ mod tests {
 
     #[test]
     fn nice_ticks_are_round_and_inside() {
-        assert_eq!(nice_ticks(0.0, 10.0, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(
+            nice_ticks(0.0, 10.0, 5),
+            vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+        );
         let t = nice_ticks(187.13, 188.91, 6);
         assert!(t.len() >= 3 && t.len() <= 10, "{t:?}");
         assert!(t.iter().all(|v| (187.13..=188.91).contains(v)));
-        assert!(t.windows(2).all(|w| ((w[1] - w[0]) - (t[1] - t[0])).abs() < 1e-9));
+        assert!(
+            t.windows(2)
+                .all(|w| ((w[1] - w[0]) - (t[1] - t[0])).abs() < 1e-9)
+        );
         assert!(nice_ticks(1.0, 1.0, 5).is_empty());
         assert!(nice_ticks(f64::NAN, 1.0, 5).is_empty());
     }

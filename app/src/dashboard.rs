@@ -1,11 +1,63 @@
 //! The dashboard: where a tick is drawn. Components are named after what the user sees.
 //!
-//! State flows one way: the live feed (browser only, see `live.rs`) writes into [`Board`]'s
-//! signals at most once per animation frame, and the components read them.
+//! State flows one way: the live feed (browser only, `live.rs`) stores incoming data in
+//! [`Board`]'s signals *without* notifying, then notifies the changed ones once per animation
+//! frame; the components read them. The server renders the same components from [`PageData`].
 
+use crate::candles::{Candle, CandleSeries, Interval};
+use crate::chart::{ChartData, PriceChart, Sparkline, VISIBLE_CANDLES};
 use crate::format;
-use crate::protocol::{Instrument, Quote, Snapshot};
+use crate::protocol::{History, Instrument, Quote, Snapshot};
+use crate::view::{ChartMode, ViewState};
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Seconds of prices in a sparkline.
+pub const SPARK_SECONDS: usize = 60;
+
+/// Everything the first render needs, computed by the server for the requested URL and
+/// serialised into the page, so hydration starts from identical data.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PageData {
+    /// Every instrument and its latest quote (the picker offers all of them).
+    pub snapshot: Snapshot,
+    pub view: ViewState,
+    /// Per instrument (snapshot order): the last minute as 1-second closes.
+    pub sparks: Vec<Spark>,
+    /// Backfill of the main chart's symbol and interval.
+    pub chart: Option<History>,
+    /// The server's SSE keep-alive period: silence for twice as long means `Stale`.
+    pub keepalive_ms: u64,
+}
+
+/// A sparkline's data: closes of consecutive 1-second buckets ending at `t_last`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spark {
+    pub t_last: i64,
+    pub closes: Vec<f64>,
+}
+
+impl Spark {
+    pub fn from_candles(candles: &[Candle]) -> Self {
+        Spark {
+            t_last: candles.last().map_or(0, |c| c.t),
+            closes: candles.iter().map(|c| c.close).collect(),
+        }
+    }
+
+    fn series(&self) -> CandleSeries {
+        let n = self.closes.len() as i64;
+        let candles = self.closes.iter().enumerate().map(|(i, &p)| Candle {
+            t: self.t_last - (n - 1 - i as i64) * 1_000,
+            open: p,
+            high: p,
+            low: p,
+            close: p,
+            volume: 0,
+        });
+        CandleSeries::from_candles(Interval::S1, SPARK_SECONDS, candles)
+    }
+}
 
 /// The connection badge's states, as shown to the user (and asserted by the end-to-end tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,7 +66,6 @@ pub enum Connection {
     Live,
     Reconnecting,
     Stale,
-    Paused,
 }
 
 impl Connection {
@@ -24,84 +75,178 @@ impl Connection {
             Connection::Live => "Live",
             Connection::Reconnecting => "Reconnecting",
             Connection::Stale => "Stale",
-            Connection::Paused => "Paused",
         }
     }
 }
 
-/// One watchlist row: the instrument's fixed facts and its latest quote.
-#[derive(Clone)]
+/// One instrument's live state. Every field is a signal handle, so a row is `Copy`.
+#[derive(Clone, Copy)]
 pub struct Row {
-    pub instrument: Instrument,
     pub quote: RwSignal<Quote>,
-    /// +1 when the last update raised the price, -1 when it lowered it, 0 otherwise.
-    pub direction: RwSignal<i8>,
+    /// The last minute of 1-second closes, for the sparkline.
+    pub spark: RwSignal<CandleSeries>,
+    /// Direction of the last rendered move: +1 up, -1 down, 0 none yet.
+    pub tick: RwSignal<i8>,
+    /// The row's flash: +1 green, -1 red, 0 none. Held while the price keeps moving, so a fast
+    /// tape shows a steady tint instead of strobing.
+    pub flash: RwSignal<i8>,
 }
 
-/// Everything the page shows, as signals. Cheap to copy into closures.
-#[derive(Clone)]
+/// Everything the page shows, as signals. `Copy`, so closures capture it freely.
+#[derive(Clone, Copy)]
 pub struct Board {
+    pub instruments: StoredValue<Vec<Instrument>>,
+    /// One per instrument, same order.
     pub rows: StoredValue<Vec<Row>>,
+    pub view: RwSignal<ViewState>,
+    pub chart: RwSignal<ChartData>,
     pub connection: RwSignal<Connection>,
+    pub paused: RwSignal<bool>,
     /// Median of (arrival − tick `ts`) over the last few seconds, in ms.
     pub latency_ms: RwSignal<Option<f64>>,
-    /// Events received per second, over the last few seconds.
+    /// Tick events received per second, over the last few seconds.
     pub event_rate: RwSignal<f64>,
+    /// Id of the last event received (refreshed a few times a second, also while paused).
+    pub last_event: RwSignal<Option<String>>,
+    pub keepalive_ms: u64,
 }
 
 impl Board {
-    fn from_snapshot(snapshot: &Snapshot) -> Self {
-        let rows = snapshot
-            .instruments
+    pub fn new(page: &PageData) -> Self {
+        let snapshot = &page.snapshot;
+        let instruments: Vec<Instrument> = snapshot.instruments.clone();
+        let rows = instruments
             .iter()
-            .filter_map(|instrument| {
+            .enumerate()
+            .map(|(i, ins)| {
                 let quote = snapshot
                     .quotes
                     .iter()
-                    .find(|q| q.symbol == instrument.symbol)?;
-                Some(Row {
-                    instrument: instrument.clone(),
-                    quote: RwSignal::new(quote.clone()),
-                    direction: RwSignal::new(0),
-                })
+                    .find(|q| q.symbol == ins.symbol)
+                    .cloned()
+                    .unwrap_or_else(|| Quote {
+                        symbol: ins.symbol.clone(),
+                        price: 0.0,
+                        bid: 0.0,
+                        ask: 0.0,
+                        volume: 0,
+                        open: 0.0,
+                        high: 0.0,
+                        low: 0.0,
+                        change: 0.0,
+                        change_pct: 0.0,
+                    });
+                let spark = page
+                    .sparks
+                    .get(i)
+                    .map(Spark::series)
+                    .unwrap_or_else(|| CandleSeries::new(Interval::S1, SPARK_SECONDS));
+                Row {
+                    quote: RwSignal::new(quote),
+                    spark: RwSignal::new(spark),
+                    tick: RwSignal::new(0),
+                    flash: RwSignal::new(0),
+                }
             })
             .collect();
-        Board {
+        let board = Board {
+            instruments: StoredValue::new(instruments),
             rows: StoredValue::new(rows),
+            view: RwSignal::new(page.view.clone()),
+            chart: RwSignal::new(ChartData::new(String::new(), 2, page.view.interval)),
             connection: RwSignal::new(Connection::Connecting),
+            paused: RwSignal::new(false),
             latency_ms: RwSignal::new(None),
             event_rate: RwSignal::new(0.0),
+            last_event: RwSignal::new(page.snapshot.id.map(|id| id.to_string())),
+            keepalive_ms: page.keepalive_ms.max(1_000),
+        };
+        let symbol = board.chart_symbol_untracked();
+        let mut chart = board.empty_chart(&symbol, page.view.interval);
+        if let Some(history) = page
+            .chart
+            .as_ref()
+            .filter(|h| h.symbol == symbol && h.interval == page.view.interval)
+        {
+            chart.series = CandleSeries::from_candles(
+                history.interval,
+                VISIBLE_CANDLES * 2,
+                history.candles.iter().copied(),
+            );
+        }
+        board.chart.set(chart);
+        board
+    }
+
+    /// Index of `symbol` in the universe.
+    pub fn index_of(&self, symbol: &str) -> Option<usize> {
+        self.instruments
+            .with_value(|list| list.iter().position(|i| i.symbol == symbol))
+    }
+
+    pub fn row(&self, index: usize) -> Option<Row> {
+        self.rows.with_value(|rows| rows.get(index).copied())
+    }
+
+    /// Indices of the watched instruments, in the order the user listed them.
+    pub fn watched(&self, view: &ViewState) -> Vec<usize> {
+        match &view.symbols {
+            Some(list) => list.iter().filter_map(|s| self.index_of(s)).collect(),
+            None => (0..self.instruments.with_value(Vec::len)).collect(),
         }
     }
 
-    /// Applies a batch of quotes (one animation frame's worth): one signal write per moved row.
-    pub fn apply(&self, quotes: impl IntoIterator<Item = Quote>) {
-        self.rows.with_value(|rows| {
-            for quote in quotes {
-                if let Some(row) = rows.iter().find(|r| r.instrument.symbol == quote.symbol) {
-                    let before = row.quote.with_untracked(|q| q.price);
-                    let dir = (quote.price > before) as i8 - (quote.price < before) as i8;
-                    if dir != 0 {
-                        row.direction.set(dir);
-                    }
-                    row.quote.set(quote);
-                }
-            }
-        });
+    /// The main chart's symbol: the one in the URL if it is watched, else the first watched.
+    pub fn chart_symbol(view: &ViewState, watched: &[usize], instruments: &[Instrument]) -> String {
+        let watched_symbol = |s: &String| watched.iter().any(|&i| instruments[i].symbol == *s);
+        view.symbol
+            .clone()
+            .filter(watched_symbol)
+            .or_else(|| watched.first().map(|&i| instruments[i].symbol.clone()))
+            .unwrap_or_default()
+    }
+
+    pub fn chart_symbol_untracked(&self) -> String {
+        let view = self.view.get_untracked();
+        let watched = self.watched(&view);
+        self.instruments
+            .with_value(|ins| Self::chart_symbol(&view, &watched, ins))
+    }
+
+    /// An empty chart for `symbol`, showing its current price.
+    pub fn empty_chart(&self, symbol: &str, interval: Interval) -> ChartData {
+        let decimals = self
+            .index_of(symbol)
+            .map_or(2, |i| self.instruments.with_value(|ins| ins[i].decimals));
+        let mut chart = ChartData::new(symbol.to_string(), decimals, interval);
+        chart.last = self
+            .index_of(symbol)
+            .and_then(|i| self.row(i))
+            .map(|r| r.quote.with_untracked(|q| q.price));
+        chart
+    }
+
+    /// Changes the view; the URL and the live feed follow (see `live.rs`).
+    pub fn update_view(&self, f: impl FnOnce(&mut ViewState)) {
+        self.view.update(f);
     }
 }
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    // Applies the remembered theme before the first paint, so a dark-mode user never sees a
+    // light flash. It only reads localStorage and sets an attribute.
+    let theme = "try{var t=localStorage.getItem('tickertape-theme');if(t==='light'||t==='dark')document.documentElement.dataset.theme=t}catch(e){}";
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="color-scheme" content="light dark"/>
+                <meta name="description" content="Live market data over Server-Sent Events"/>
                 <title>"Tickertape — live market data"</title>
+                <script inner_html=theme></script>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <link rel="stylesheet" href=css/>
                 <AutoReload options=options.clone()/>
@@ -114,35 +259,43 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The dashboard. Its first render uses the snapshot the server put in context; the same
-/// snapshot is serialised into the page so hydration starts from identical data.
+/// The dashboard.
 #[component]
 pub fn App() -> impl IntoView {
-    let snapshot = SharedValue::new(|| use_context::<Snapshot>().unwrap_or_default()).into_inner();
-    let board = Board::from_snapshot(&snapshot);
+    let page = SharedValue::new(|| use_context::<PageData>().unwrap_or_default()).into_inner();
+    let board = Board::new(&page);
 
     #[cfg(feature = "hydrate")]
-    crate::live::start(board.clone(), snapshot.id);
+    crate::live::start(board, page.snapshot.id);
 
     view! {
-        <Header board=board.clone()/>
+        <Header board/>
         <main class="layout">
-            <Watchlist board/>
+            <section class="panel watch" aria-labelledby="watchlist-title">
+                <div class="panel-head">
+                    <h2 id="watchlist-title">"Watchlist"</h2>
+                    <SymbolPicker board/>
+                </div>
+                <Watchlist board/>
+            </section>
+            <ChartPanel board/>
         </main>
     }
 }
 
 #[component]
 fn Header(board: Board) -> impl IntoView {
-    let latency = move || match board.latency_ms.get() {
-        Some(ms) => format!("{ms:.0} ms"),
-        None => "—".to_string(),
+    let latency = move || {
+        board
+            .latency_ms
+            .get()
+            .map_or_else(|| "—".to_string(), |ms| format!("{ms:.0} ms"))
     };
     let rate = move || format!("{:.0}/s", board.event_rate.get());
     view! {
         <header class="topbar">
             <h1 class="brand">"Tickertape"</h1>
-            <ConnectionBadge connection=board.connection/>
+            <ConnectionBadge board/>
             <dl class="stats">
                 <div>
                     <dt>"Latency"</dt>
@@ -153,85 +306,307 @@ fn Header(board: Board) -> impl IntoView {
                     <dd data-testid="event-rate">{rate}</dd>
                 </div>
             </dl>
+            <div class="controls">
+                <PauseToggle paused=board.paused/>
+                <ThemeToggle/>
+            </div>
         </header>
     }
 }
 
 #[component]
-fn ConnectionBadge(connection: RwSignal<Connection>) -> impl IntoView {
+fn ConnectionBadge(board: Board) -> impl IntoView {
+    let label = move || {
+        if board.paused.get() {
+            "Paused"
+        } else {
+            board.connection.get().label()
+        }
+    };
     view! {
         <span
             class="badge"
-            data-state=move || connection.get().label().to_lowercase()
+            data-state=move || label().to_lowercase()
             data-testid="connection-status"
             role="status"
             aria-live="polite"
+            aria-label=move || format!("Connection: {}", label())
+            title=move || board.last_event.get().map(|id| format!("Last event {id}"))
+            data-last-event=move || board.last_event.get()
         >
-            {move || connection.get().label()}
+            {label}
         </span>
     }
 }
 
 #[component]
-fn Watchlist(board: Board) -> impl IntoView {
-    let rows = board.rows.get_value();
+fn PauseToggle(paused: RwSignal<bool>) -> impl IntoView {
     view! {
-        <section class="watchlist" aria-label="Watchlist">
-            <table>
+        <button
+            type="button"
+            class="btn"
+            data-testid="pause-toggle"
+            aria-pressed=move || paused.get().to_string()
+            on:click=move |_| paused.update(|p| *p = !*p)
+        >
+            {move || if paused.get() { "Resume" } else { "Pause" }}
+        </button>
+    }
+}
+
+/// Light/dark switch. Defaults to the system preference; a choice is remembered in
+/// localStorage and applied before first paint by the shell's inline script.
+#[component]
+fn ThemeToggle() -> impl IntoView {
+    // None until hydrated: the server cannot know the visitor's theme, so it renders neutral.
+    let dark = RwSignal::new(None::<bool>);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| dark.set(Some(crate::live::theme_is_dark())));
+    let toggle = move |_| {
+        let next = !dark.get_untracked().unwrap_or(false);
+        dark.set(Some(next));
+        #[cfg(feature = "hydrate")]
+        crate::live::set_theme(if next { "dark" } else { "light" });
+    };
+    view! {
+        <button
+            type="button"
+            class="btn"
+            data-testid="theme-toggle"
+            data-theme=move || match dark.get() { Some(true) => "dark", Some(false) => "light", None => "" }
+            aria-pressed=move || dark.get().unwrap_or(false).to_string()
+            aria-label="Dark theme"
+            on:click=toggle
+        >
+            {move || match dark.get() { Some(true) => "Light theme", Some(false) => "Dark theme", None => "Theme" }}
+        </button>
+    }
+}
+
+#[component]
+fn SymbolPicker(board: Board) -> impl IntoView {
+    let instruments = board.instruments.get_value();
+    let count = move || board.view.with(|v| board.watched(v).len());
+    let toggle = move |symbol: String| {
+        board.update_view(|v| {
+            let all: Vec<String> = board
+                .instruments
+                .with_value(|ins| ins.iter().map(|i| i.symbol.clone()).collect());
+            let mut list = v.symbols.clone().unwrap_or_else(|| all.clone());
+            if let Some(pos) = list.iter().position(|s| *s == symbol) {
+                if list.len() > 1 {
+                    list.remove(pos);
+                }
+            } else {
+                list.push(symbol);
+            }
+            v.symbols = if list.len() == all.len() {
+                None
+            } else {
+                Some(list)
+            };
+        });
+    };
+    view! {
+        <details class="picker" data-testid="symbol-picker">
+            <summary>"Symbols " <span class="count">{count}</span></summary>
+            <fieldset>
+                <legend class="sr-only">"Watched symbols"</legend>
+                {instruments
+                    .into_iter()
+                    .map(|ins| {
+                        let symbol = ins.symbol.clone();
+                        let checked = {
+                            let symbol = symbol.clone();
+                            move || board.view.with(|v| v.watches(&symbol))
+                        };
+                        let on_change = {
+                            let symbol = symbol.clone();
+                            move |_| toggle(symbol.clone())
+                        };
+                        view! {
+                            <label class="pick">
+                                <input type="checkbox" value=symbol.clone() prop:checked=checked on:change=on_change/>
+                                <span class="sym">{symbol.clone()}</span>
+                                <span class="name">{ins.name.clone()}</span>
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+            </fieldset>
+        </details>
+    }
+}
+
+#[component]
+fn Watchlist(board: Board) -> impl IntoView {
+    let watched = Memo::new(move |_| board.view.with(|v| board.watched(v)));
+    let selected = Memo::new(move |_| {
+        board.view.with(|v| {
+            board
+                .instruments
+                .with_value(|ins| Board::chart_symbol(v, &watched.get(), ins))
+        })
+    });
+    view! {
+        <div class="table-wrap">
+            <table class="quotes">
+                <caption class="sr-only">"Live quotes; select a row to chart it"</caption>
                 <thead>
                     <tr>
                         <th scope="col">"Symbol"</th>
                         <th scope="col" class="num">"Last"</th>
                         <th scope="col" class="num">"Change"</th>
-                        <th scope="col" class="num">"Bid"</th>
-                        <th scope="col" class="num">"Ask"</th>
-                        <th scope="col" class="num">"Volume"</th>
+                        <th scope="col" class="num hide-sm">"Bid"</th>
+                        <th scope="col" class="num hide-sm">"Ask"</th>
+                        <th scope="col" class="num hide-md">"Volume"</th>
+                        <th scope="col" class="hide-sm">"1 min"</th>
                     </tr>
                 </thead>
-                <tbody>{rows.into_iter().map(|row| view! { <QuoteRow row/> }).collect_view()}</tbody>
+                <tbody>
+                    <For each=move || watched.get() key=|i| *i let:index>
+                        <QuoteRow board index selected=Signal::derive(move || board.instruments.with_value(|ins| ins[index].symbol == selected.get()))/>
+                    </For>
+                </tbody>
             </table>
-        </section>
+        </div>
     }
 }
 
 #[component]
-fn QuoteRow(row: Row) -> impl IntoView {
-    let Row {
-        instrument,
-        quote,
-        direction,
-    } = row;
-    let d = instrument.decimals;
-    let trend = move || {
-        let c = quote.with(|q| q.change);
-        if c > 0.0 {
-            "up"
-        } else if c < 0.0 {
-            "down"
-        } else {
-            "flat"
-        }
+fn QuoteRow(board: Board, index: usize, selected: Signal<bool>) -> impl IntoView {
+    let ins = board.instruments.with_value(|list| list[index].clone());
+    let Some(row) = board.row(index) else {
+        return ().into_any();
     };
-    let tick = move || match direction.get() {
-        1 => "up",
-        -1 => "down",
+    let d = ins.decimals;
+    let quote = row.quote;
+    let trend = move || match quote.with(|q| q.change.partial_cmp(&0.0)) {
+        Some(std::cmp::Ordering::Greater) => "up",
+        Some(std::cmp::Ordering::Less) => "down",
         _ => "flat",
     };
+    let dir = |v: i8| match v {
+        1 => "up",
+        -1 => "down",
+        _ => "",
+    };
+    let select = {
+        let symbol = ins.symbol.clone();
+        move || {
+            let symbol = symbol.clone();
+            board.update_view(move |v| v.symbol = Some(symbol));
+        }
+    };
+    let on_click = {
+        let select = select.clone();
+        move |_| select()
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Enter" || ev.key() == " " {
+            ev.prevent_default();
+            select();
+        }
+    };
+    let points = Signal::derive(move || {
+        row.spark
+            .with(|s| s.iter().map(|c| c.close).collect::<Vec<_>>())
+    });
     view! {
-        <tr data-testid="quote-row" data-symbol=instrument.symbol.clone()>
+        <tr
+            data-testid="quote-row"
+            data-symbol=ins.symbol.clone()
+            aria-selected=move || selected.get().to_string()
+            tabindex="0"
+            on:click=on_click
+            on:keydown=on_key
+        >
             <th scope="row">
-                <span class="sym">{instrument.symbol.clone()}</span>
-                <span class="name">{instrument.name.clone()}</span>
+                <span class="sym">{ins.symbol.clone()}</span>
+                <span class="name">{ins.name.clone()}</span>
             </th>
-            <td class="num last" data-testid="quote-last" data-tick=tick>
+            <td
+                class="num last"
+                data-testid="quote-last"
+                data-tick=move || dir(row.tick.get())
+                data-flash=move || dir(row.flash.get())
+            >
                 {move || quote.with(|q| format::price(q.price, d))}
             </td>
             <td class="num change" data-testid="quote-change" data-trend=trend>
                 {move || quote.with(|q| format::change(q.change, q.change_pct, d))}
             </td>
-            <td class="num">{move || quote.with(|q| format::price(q.bid, d))}</td>
-            <td class="num">{move || quote.with(|q| format::price(q.ask, d))}</td>
-            <td class="num">{move || quote.with(|q| format::volume(q.volume))}</td>
+            <td class="num hide-sm">{move || quote.with(|q| format::price(q.bid, d))}</td>
+            <td class="num hide-sm">{move || quote.with(|q| format::price(q.ask, d))}</td>
+            <td class="num hide-md">{move || quote.with(|q| format::volume(q.volume))}</td>
+            <td class="hide-sm"><Sparkline points/></td>
         </tr>
+    }
+    .into_any()
+}
+
+#[component]
+fn ChartPanel(board: Board) -> impl IntoView {
+    let mode = Signal::derive(move || board.view.with(|v| v.mode));
+    let title = move || {
+        board.chart.with(|c| {
+            let name = board
+                .index_of(&c.symbol)
+                .map(|i| board.instruments.with_value(|ins| ins[i].name.clone()));
+            (c.symbol.clone(), name.unwrap_or_default())
+        })
+    };
+    let last = move || {
+        let symbol = board.chart.with(|c| c.symbol.clone());
+        let (i, d) = board
+            .index_of(&symbol)
+            .map(|i| (i, board.instruments.with_value(|ins| ins[i].decimals)))?;
+        let row = board.row(i)?;
+        Some(row.quote.with(|q| {
+            (
+                format::price(q.price, d),
+                format::change(q.change, q.change_pct, d),
+            )
+        }))
+    };
+    let on_mode = move |ev| {
+        let mode = if event_target_value(&ev) == "line" {
+            ChartMode::Line
+        } else {
+            ChartMode::Candles
+        };
+        board.update_view(|v| v.mode = mode);
+    };
+    let on_interval = move |ev| {
+        if let Ok(interval) = event_target_value(&ev).parse::<Interval>() {
+            board.update_view(|v| v.interval = interval);
+        }
+    };
+    view! {
+        <section class="panel chart-panel" aria-labelledby="chart-title">
+            <div class="panel-head">
+                <h2 id="chart-title">
+                    <span data-testid="chart-symbol">{move || title().0}</span>
+                    <span class="name">{move || title().1}</span>
+                </h2>
+                <div class="chart-last">{move || last().map(|(p, c)| view! { <strong>{p}</strong> <span>{c}</span> })}</div>
+                <div class="chart-controls">
+                    <label>
+                        <span class="sr-only">"Chart type"</span>
+                        <select data-testid="chart-mode" on:change=on_mode prop:value=move || mode.get().as_str()>
+                            <option value="candles">"Candles"</option>
+                            <option value="line">"Line"</option>
+                        </select>
+                    </label>
+                    <label>
+                        <span class="sr-only">"Candle interval"</span>
+                        <select data-testid="chart-interval" on:change=on_interval prop:value=move || board.view.with(|v| v.interval.as_str())>
+                            {Interval::ALL.map(|i| view! { <option value=i.as_str()>{i.as_str()}</option> }).to_vec()}
+                        </select>
+                    </label>
+                </div>
+            </div>
+            <PriceChart data=board.chart mode/>
+        </section>
     }
 }

@@ -5,11 +5,14 @@
 //! browser and keeps it live from the stream.
 
 pub mod candles;
+pub mod chart;
 pub mod dashboard;
 pub mod format;
 #[cfg(feature = "hydrate")]
 mod live;
 pub mod protocol;
+pub mod sse;
+pub mod view;
 
 pub use dashboard::{App, shell};
 

@@ -136,6 +136,17 @@ pub struct Snapshot {
     pub quotes: Vec<Quote>,
 }
 
+/// Recent candles of one symbol: the answer of `GET /api/history`, used to backfill charts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub symbol: String,
+    pub interval: crate::candles::Interval,
+    /// The last frame the candles include: a client applies only ticks after it, so the
+    /// backfill and the live stream meet without a gap or a double count.
+    pub seq: u64,
+    pub candles: Vec<crate::candles::Candle>,
+}
+
 /// Body of every 4xx answer of the API.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiErrorBody {

@@ -6,7 +6,11 @@
 /// One dispatched event, or a comment line (keep-alive).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {
-    Event { event: String, id: String, data: String },
+    Event {
+        event: String,
+        id: String,
+        data: String,
+    },
     Comment,
     /// A `retry:` field: the reconnection delay the server asks for, in ms.
     Retry(u64),
@@ -60,7 +64,15 @@ impl Parser {
                     data.pop();
                 }
                 let event = std::mem::take(&mut self.event);
-                out.push(Item::Event { event: if event.is_empty() { "message".into() } else { event }, id: self.last_id.clone(), data });
+                out.push(Item::Event {
+                    event: if event.is_empty() {
+                        "message".into()
+                    } else {
+                        event
+                    },
+                    id: self.last_id.clone(),
+                    data,
+                });
             }
             self.event.clear();
             self.has_data = false;
@@ -106,7 +118,11 @@ mod tests {
     }
 
     fn ev(event: &str, id: &str, data: &str) -> Item {
-        Item::Event { event: event.into(), id: id.into(), data: data.into() }
+        Item::Event {
+            event: event.into(),
+            id: id.into(),
+            data: data.into(),
+        }
     }
 
     #[test]
@@ -114,7 +130,13 @@ mod tests {
         let text = ": hello\nretry: 1000\n\nevent: tick\nid: ab-1\ndata: {\"a\":1}\n\n:\n\nevent: tick\ndata: x\n\n";
         assert_eq!(
             parse_chunks(&[text]),
-            vec![Item::Comment, Item::Retry(1000), ev("tick", "ab-1", "{\"a\":1}"), Item::Comment, ev("tick", "ab-1", "x")]
+            vec![
+                Item::Comment,
+                Item::Retry(1000),
+                ev("tick", "ab-1", "{\"a\":1}"),
+                Item::Comment,
+                ev("tick", "ab-1", "x")
+            ]
         );
     }
 

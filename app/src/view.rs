@@ -22,7 +22,9 @@ impl ChartMode {
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [ChartMode::Candles, ChartMode::Line].into_iter().find(|m| m.as_str() == s)
+        [ChartMode::Candles, ChartMode::Line]
+            .into_iter()
+            .find(|m| m.as_str() == s)
     }
 }
 
@@ -40,7 +42,12 @@ pub struct ViewState {
 
 impl Default for ViewState {
     fn default() -> Self {
-        ViewState { symbols: None, symbol: None, mode: ChartMode::default(), interval: Interval::S1 }
+        ViewState {
+            symbols: None,
+            symbol: None,
+            mode: ChartMode::default(),
+            interval: Interval::S1,
+        }
     }
 }
 
@@ -92,17 +99,26 @@ impl ViewState {
         if self.interval != Interval::S1 {
             parts.push(format!("interval={}", self.interval));
         }
-        if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", parts.join("&"))
+        }
     }
 
     /// Whether `symbol` is on the watchlist.
     pub fn watches(&self, symbol: &str) -> bool {
-        self.symbols.as_ref().is_none_or(|list| list.iter().any(|s| s == symbol))
+        self.symbols
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|s| s == symbol))
     }
 }
 
 fn is_symbol(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !s.is_empty()
+        && s.len() <= 12
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// Decodes `%XX` escapes and `+` (as a space); invalid escapes are kept literally.
@@ -113,7 +129,10 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 3;
@@ -142,7 +161,10 @@ mod tests {
             mode: ChartMode::Line,
             interval: Interval::S5,
         };
-        assert_eq!(v.to_query(), "?symbols=AAPL,BTC-USD&symbol=BTC-USD&mode=line&interval=5s");
+        assert_eq!(
+            v.to_query(),
+            "?symbols=AAPL,BTC-USD&symbol=BTC-USD&mode=line&interval=5s"
+        );
         assert_eq!(ViewState::from_query(&v.to_query()), v);
         assert_eq!(ViewState::default().to_query(), "");
         assert_eq!(ViewState::from_query(""), ViewState::default());
@@ -150,8 +172,13 @@ mod tests {
 
     #[test]
     fn tolerates_encoding_case_and_junk() {
-        let v = ViewState::from_query("symbols=aapl%2Cmsft,,AAPL,bad%20sym&symbol=msft&mode=bars&interval=7s&x=1&%");
-        assert_eq!(v.symbols, Some(vec!["AAPL".to_string(), "MSFT".to_string()]));
+        let v = ViewState::from_query(
+            "symbols=aapl%2Cmsft,,AAPL,bad%20sym&symbol=msft&mode=bars&interval=7s&x=1&%",
+        );
+        assert_eq!(
+            v.symbols,
+            Some(vec!["AAPL".to_string(), "MSFT".to_string()])
+        );
         assert_eq!(v.symbol.as_deref(), Some("MSFT"));
         assert_eq!((v.mode, v.interval), (ChartMode::Candles, Interval::S1));
         assert!(v.watches("AAPL") && !v.watches("TSLA"));

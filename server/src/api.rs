@@ -2,14 +2,14 @@
 
 use crate::AppState;
 use crate::hub::SelectError;
-use app::candles::{Candle, Interval};
-use app::protocol::{ApiErrorBody, EventId, EventIdError, Instrument, Snapshot};
+use app::candles::Interval;
+use app::protocol::{ApiErrorBody, EventId, EventIdError, History, Instrument, Snapshot};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// Longest query string accepted, in bytes.
 pub const MAX_QUERY_LEN: usize = 2048;
@@ -121,13 +121,6 @@ pub struct HistoryParams {
     limit: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct History {
-    symbol: String,
-    interval: Interval,
-    candles: Vec<Candle>,
-}
-
 pub async fn history(
     State(app): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -158,14 +151,10 @@ pub async fn history(
                 ))
             })?,
     };
-    let candles = app.hub.candles(&symbol, interval, limit).ok_or_else(|| {
+    let history = app.hub.history(&symbol, interval, limit).ok_or_else(|| {
         ApiError::Symbols(SelectError::Unknown(symbol.chars().take(32).collect()))
     })?;
-    Ok(Json(History {
-        symbol,
-        interval,
-        candles,
-    }))
+    Ok(Json(history))
 }
 
 pub async fn healthz(State(app): State<AppState>) -> impl IntoResponse {

@@ -15,9 +15,9 @@
 //!   and the lag is never a silent gap.
 
 use crate::metrics::Metrics;
-use app::candles::{Candle, CandleSeries, Interval};
+use app::candles::{CandleSeries, Interval};
 use app::protocol::{
-    EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, Instrument, Quote, Snapshot,
+    EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Instrument, Quote, Snapshot,
 };
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -330,11 +330,46 @@ impl Hub {
         self.snapshot_locked(&self.lock(), selection)
     }
 
-    /// The newest `limit` candles of `symbol`.
-    pub fn candles(&self, symbol: &str, interval: Interval, limit: usize) -> Option<Vec<Candle>> {
+    /// The newest `limit` candles of `symbol`, and the frame they are current at.
+    pub fn history(&self, symbol: &str, interval: Interval, limit: usize) -> Option<History> {
         let i = *self.index.get(symbol)?;
         let k = Interval::ALL.iter().position(|x| *x == interval)?;
-        Some(self.lock().candles[i][k].tail(limit))
+        let st = self.lock();
+        Some(History {
+            symbol: symbol.to_string(),
+            interval,
+            seq: st.seq,
+            candles: st.candles[i][k].tail(limit),
+        })
+    }
+
+    /// Everything the first page needs, taken at one frame so it all agrees: the snapshot of
+    /// every instrument, the last `spark_len` 1-second candles of each, and the newest
+    /// `chart_limit` candles of `chart` (symbol, interval), if known.
+    pub fn page(
+        &self,
+        spark_len: usize,
+        chart: Option<(&str, Interval)>,
+        chart_limit: usize,
+    ) -> PageState {
+        let st = self.lock();
+        let snapshot = self.snapshot_locked(&st, &Selection::all());
+        let sparks = st.candles.iter().map(|c| c[0].tail(spark_len)).collect();
+        let chart = chart.and_then(|(symbol, interval)| {
+            let i = *self.index.get(symbol)?;
+            let k = Interval::ALL.iter().position(|x| *x == interval)?;
+            Some(History {
+                symbol: symbol.to_string(),
+                interval,
+                seq: st.seq,
+                candles: st.candles[i][k].tail(chart_limit),
+            })
+        });
+        PageState {
+            snapshot,
+            sparks,
+            chart,
+        }
     }
 
     /// Subscribes to the feed for `selection`, resuming after `from` when it can.
@@ -368,6 +403,14 @@ impl Hub {
         }
         sub
     }
+}
+
+/// See [`Hub::page`].
+pub struct PageState {
+    pub snapshot: Snapshot,
+    /// 1-second candles per instrument, universe order.
+    pub sparks: Vec<Vec<app::candles::Candle>>,
+    pub chart: Option<History>,
 }
 
 /// Why a symbol list was refused.
@@ -675,9 +718,11 @@ mod tests {
     fn candles_follow_trades() {
         let (hub, mut market) = hub_with(10, 8);
         step(&hub, &mut market, 50);
-        let c = hub.candles("AAPL", Interval::S1, 10).unwrap();
+        let h = hub.history("AAPL", Interval::S1, 10).unwrap();
+        assert_eq!(h.seq, 50);
+        let c = h.candles;
         assert_eq!(c.len(), 1, "all frames were stamped in the same second");
         assert_eq!(c[0].close, hub.snapshot(&Selection::all()).quotes[0].price);
-        assert!(hub.candles("NOPE", Interval::S1, 10).is_none());
+        assert!(hub.history("NOPE", Interval::S1, 10).is_none());
     }
 }

@@ -10,13 +10,16 @@ pub mod market;
 pub mod metrics;
 pub mod transport;
 
-use app::protocol::Snapshot;
+use app::chart::VISIBLE_CANDLES;
+use app::dashboard::{PageData, SPARK_SECONDS, Spark};
+use app::view::ViewState;
 use axum::Router;
 use axum::extract::FromRef;
+use axum::http::request::Parts;
 use axum::routing::{any, get};
 use axum::serve::ListenerExt;
-use hub::{Hub, Selection};
-use leptos::prelude::{LeptosOptions, provide_context};
+use hub::Hub;
+use leptos::prelude::{LeptosOptions, provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,8 +57,15 @@ pub fn router(state: AppState) -> Router {
 
     let routes = generate_route_list(app::App);
     let hub = state.hub.clone();
-    // Each page render gets the current prices, so the first HTML already shows them.
-    let page_context = move || provide_context::<Snapshot>(hub.snapshot(&Selection::all()));
+    let keepalive_ms = state.keepalive.as_millis() as u64;
+    // Each page render gets the current market for the requested view, so the first HTML
+    // already shows real prices, sparklines and the chart.
+    let page_context = move || {
+        let query = use_context::<Parts>()
+            .and_then(|p| p.uri.query().map(str::to_string))
+            .unwrap_or_default();
+        provide_context(page_data(&hub, ViewState::from_query(&query), keepalive_ms));
+    };
     let options = state.leptos_options.clone();
 
     Router::new()
@@ -69,6 +79,31 @@ pub fn router(state: AppState) -> Router {
             app::shell,
         ))
         .with_state(state)
+}
+
+/// The data the dashboard's first render needs for `view`.
+pub fn page_data(hub: &Hub, view: ViewState, keepalive_ms: u64) -> PageData {
+    let instruments = hub.instruments();
+    let watched: Vec<usize> = (0..instruments.len())
+        .filter(|&i| view.watches(&instruments[i].symbol))
+        .collect();
+    let watched: Vec<usize> = match &view.symbols {
+        Some(list) => list
+            .iter()
+            .filter_map(|s| instruments.iter().position(|i| i.symbol == *s))
+            .collect(),
+        None => watched,
+    };
+    let chart_symbol = app::dashboard::Board::chart_symbol(&view, &watched, instruments);
+    let chart = (!chart_symbol.is_empty()).then_some((chart_symbol.as_str(), view.interval));
+    let page = hub.page(SPARK_SECONDS, chart, VISIBLE_CANDLES * 2);
+    PageData {
+        sparks: page.sparks.iter().map(|c| Spark::from_candles(c)).collect(),
+        snapshot: page.snapshot,
+        chart: page.chart,
+        view,
+        keepalive_ms,
+    }
 }
 
 /// Serves `app` until `shutdown` is cancelled, then drains for at most [`DRAIN`].
