@@ -14,6 +14,8 @@ use leptos::prelude::*;
 
 /// Candles shown in the main chart.
 pub const VISIBLE_CANDLES: usize = 90;
+/// Narrowest time window of the main chart, in candles.
+const MIN_WINDOW: usize = 30;
 /// Width and height of the drawing space.
 const W: f64 = 1000.0;
 const H: f64 = 1000.0;
@@ -106,9 +108,11 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         data.with(|d| {
             let candles = d.series.tail(VISIBLE_CANDLES);
             let step = d.series.interval().millis();
-            // The newest candle sits at the right edge; the window is VISIBLE_CANDLES wide.
+            // The newest candle sits at the right edge. The window is VISIBLE_CANDLES wide, or
+            // narrower (down to MIN_WINDOW) while there is less history, so a fresh chart fills.
+            let window = candles.len().clamp(MIN_WINDOW, VISIBLE_CANDLES) as i64;
             let t1 = candles.last().map_or(step, |c| c.t + step);
-            let t0 = t1 - step * VISIBLE_CANDLES as i64;
+            let t0 = t1 - step * window;
             let lo = candles.iter().map(|c| c.low).fold(f64::INFINITY, f64::min);
             let hi = candles
                 .iter()
@@ -182,6 +186,8 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         let (_, f, _, _, _) = layout.get();
         time_ticks(f.t0, f.t1, 6)
             .into_iter()
+            // A label at the very right edge would run into the "UTC" unit.
+            .filter(|t| f.x(*t) < W * 0.93)
             .map(|t| {
                 let left = format!("left:{:.2}%", f.x(t) / W * 100.0);
                 view! { <span class="xlabel" style=left>{clock(t)}</span> }
