@@ -110,11 +110,7 @@ impl CandleSeries {
     }
 
     /// Rebuilds a series from candles received from `/api/history` (oldest first).
-    pub fn from_candles(
-        interval: Interval,
-        cap: usize,
-        candles: impl IntoIterator<Item = Candle>,
-    ) -> Self {
+    pub fn from_candles(interval: Interval, cap: usize, candles: impl IntoIterator<Item = Candle>) -> Self {
         let mut series = Self::new(interval, cap);
         for c in candles {
             if series.candles.back().is_none_or(|last| c.t > last.t) {

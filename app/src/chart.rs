@@ -40,8 +40,7 @@ pub fn nice_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
 /// Time ticks (ms since the Unix epoch) at a round step giving about `target` ticks.
 pub fn time_ticks(t0: i64, t1: i64, target: usize) -> Vec<i64> {
     const STEPS: [i64; 13] = [
-        1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000,
-        1_800_000, 3_600_000,
+        1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000,
     ];
     if t1 <= t0 || target == 0 {
         return Vec::new();
@@ -49,10 +48,7 @@ pub fn time_ticks(t0: i64, t1: i64, target: usize) -> Vec<i64> {
     let raw = (t1 - t0) / target as i64;
     let step = STEPS.into_iter().find(|s| *s >= raw).unwrap_or(3_600_000);
     let first = (t0 + step - 1).div_euclid(step) * step;
-    (0..)
-        .map(|i| first + i * step)
-        .take_while(|t| *t <= t1)
-        .collect()
+    (0..).map(|i| first + i * step).take_while(|t| *t <= t1).collect()
 }
 
 /// `HH:MM:SS` in UTC (the server and every viewer agree on it; the axis says "UTC").
@@ -114,10 +110,7 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
             let t1 = candles.last().map_or(step, |c| c.t + step);
             let t0 = t1 - step * window;
             let lo = candles.iter().map(|c| c.low).fold(f64::INFINITY, f64::min);
-            let hi = candles
-                .iter()
-                .map(|c| c.high)
-                .fold(f64::NEG_INFINITY, f64::max);
+            let hi = candles.iter().map(|c| c.high).fold(f64::NEG_INFINITY, f64::max);
             let (lo, hi) = if lo.is_finite() {
                 let pad = ((hi - lo) * 0.08).max(hi.abs() * 1e-4).max(1e-9);
                 (lo - pad, hi + pad)
@@ -337,17 +330,11 @@ mod tests {
 
     #[test]
     fn nice_ticks_are_round_and_inside() {
-        assert_eq!(
-            nice_ticks(0.0, 10.0, 5),
-            vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
-        );
+        assert_eq!(nice_ticks(0.0, 10.0, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
         let t = nice_ticks(187.13, 188.91, 6);
         assert!(t.len() >= 3 && t.len() <= 10, "{t:?}");
         assert!(t.iter().all(|v| (187.13..=188.91).contains(v)));
-        assert!(
-            t.windows(2)
-                .all(|w| ((w[1] - w[0]) - (t[1] - t[0])).abs() < 1e-9)
-        );
+        assert!(t.windows(2).all(|w| ((w[1] - w[0]) - (t[1] - t[0])).abs() < 1e-9));
         assert!(nice_ticks(1.0, 1.0, 5).is_empty());
         assert!(nice_ticks(f64::NAN, 1.0, 5).is_empty());
     }

@@ -168,11 +168,8 @@ impl Board {
             .as_ref()
             .filter(|h| h.symbol == symbol && h.interval == page.view.interval)
         {
-            chart.series = CandleSeries::from_candles(
-                history.interval,
-                VISIBLE_CANDLES * 2,
-                history.candles.iter().copied(),
-            );
+            chart.series =
+                CandleSeries::from_candles(history.interval, VISIBLE_CANDLES * 2, history.candles.iter().copied());
         }
         board.chart.set(chart);
         board
@@ -400,11 +397,7 @@ fn SymbolPicker(board: Board) -> impl IntoView {
             } else {
                 list.push(symbol);
             }
-            v.symbols = if list.len() == all.len() {
-                None
-            } else {
-                Some(list)
-            };
+            v.symbols = if list.len() == all.len() { None } else { Some(list) };
         });
     };
     view! {
@@ -508,10 +501,7 @@ fn QuoteRow(board: Board, index: usize, selected: Signal<bool>) -> impl IntoView
             select();
         }
     };
-    let points = Signal::derive(move || {
-        row.spark
-            .with(|s| s.iter().map(|c| c.close).collect::<Vec<_>>())
-    });
+    let points = Signal::derive(move || row.spark.with(|s| s.iter().map(|c| c.close).collect::<Vec<_>>()));
     view! {
         <tr
             data-testid="quote-row"
@@ -562,12 +552,10 @@ fn ChartPanel(board: Board) -> impl IntoView {
             .index_of(&symbol)
             .map(|i| (i, board.instruments.with_value(|ins| ins[i].decimals)))?;
         let row = board.row(i)?;
-        Some(row.quote.with(|q| {
-            (
-                format::price(q.price, d),
-                format::change(q.change, q.change_pct, d),
-            )
-        }))
+        Some(
+            row.quote
+                .with(|q| (format::price(q.price, d), format::change(q.change, q.change_pct, d))),
+        )
     };
     let on_mode = move |ev| {
         let mode = if event_target_value(&ev) == "line" {

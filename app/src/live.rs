@@ -13,9 +13,7 @@
 use crate::candles::{CandleSeries, Interval};
 use crate::chart::VISIBLE_CANDLES;
 use crate::dashboard::{Board, Connection};
-use crate::protocol::{
-    EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Snapshot, TickFrame,
-};
+use crate::protocol::{EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Snapshot, TickFrame};
 use crate::sse::{Item, Parser};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -65,16 +63,12 @@ type Shared = Rc<RefCell<Live>>;
 /// Connects the board to the stream, resuming after the server-rendered snapshot `from`.
 pub fn start(board: Board, from: Option<EventId>) {
     let n = board.instruments.with_value(Vec::len);
-    let rendered = board.rows.with_value(|rows| {
-        rows.iter()
-            .map(|r| r.quote.with_untracked(|q| q.price))
-            .collect()
-    });
-    let volume = board.rows.with_value(|rows| {
-        rows.iter()
-            .map(|r| r.quote.with_untracked(|q| q.volume))
-            .collect()
-    });
+    let rendered = board
+        .rows
+        .with_value(|rows| rows.iter().map(|r| r.quote.with_untracked(|q| q.price)).collect());
+    let volume = board
+        .rows
+        .with_value(|rows| rows.iter().map(|r| r.quote.with_untracked(|q| q.volume)).collect());
     let live: Shared = Rc::new(RefCell::new(Live {
         board,
         last_id: from.map(|id| id.to_string()),
@@ -130,33 +124,27 @@ pub fn start(board: Board, from: Option<EventId>) {
 fn follow_view(live: &Shared) {
     let board = live.borrow().board;
     let live = live.clone();
-    Effect::new(
-        move |previous: Option<(Option<Vec<String>>, String, Interval)>| {
-            let view = board.view.get();
-            if let Some(window) = web_sys::window() {
-                let query = view.to_query();
-                let url = if query.is_empty() {
-                    "/".to_string()
-                } else {
-                    query
-                };
-                if let Ok(history) = window.history() {
-                    let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
-                }
+    Effect::new(move |previous: Option<(Option<Vec<String>>, String, Interval)>| {
+        let view = board.view.get();
+        if let Some(window) = web_sys::window() {
+            let query = view.to_query();
+            let url = if query.is_empty() { "/".to_string() } else { query };
+            if let Ok(history) = window.history() {
+                let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
             }
-            let symbol = board.chart_symbol_untracked();
-            let current = (view.symbols.clone(), symbol.clone(), view.interval);
-            if let Some((symbols, old_symbol, old_interval)) = previous {
-                if symbols != view.symbols {
-                    resubscribe(&live);
-                }
-                if old_symbol != symbol || old_interval != view.interval {
-                    load_chart(&live, symbol, view.interval);
-                }
+        }
+        let symbol = board.chart_symbol_untracked();
+        let current = (view.symbols.clone(), symbol.clone(), view.interval);
+        if let Some((symbols, old_symbol, old_interval)) = previous {
+            if symbols != view.symbols {
+                resubscribe(&live);
             }
-            current
-        },
-    );
+            if old_symbol != symbol || old_interval != view.interval {
+                load_chart(&live, symbol, view.interval);
+            }
+        }
+        current
+    });
 }
 
 /// Drops the current stream; the loop reconnects with the new filter and a fresh snapshot.
@@ -194,11 +182,7 @@ fn load_chart(live: &Shared, symbol: String, interval: Interval) {
         let backlog = l.chart_backlog.take().unwrap_or_default();
         board.chart.update(|chart| {
             if let Some(h) = &history {
-                chart.series = CandleSeries::from_candles(
-                    interval,
-                    VISIBLE_CANDLES * 2,
-                    h.candles.iter().copied(),
-                );
+                chart.series = CandleSeries::from_candles(interval, VISIBLE_CANDLES * 2, h.candles.iter().copied());
             }
             let after = history.as_ref().map_or(0, |h| h.seq);
             for (seq, ts, price, qty) in backlog {
@@ -214,11 +198,7 @@ fn load_chart(live: &Shared, symbol: String, interval: Interval) {
 
 async fn fetch_json<T: serde::de::DeserializeOwned>(url: &str) -> Option<T> {
     let window = web_sys::window()?;
-    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
-        .await
-        .ok()?
-        .dyn_into()
-        .ok()?;
+    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(url)).await.ok()?.dyn_into().ok()?;
     if !resp.ok() {
         return None;
     }
@@ -250,11 +230,7 @@ async fn run(live: Shared) {
         if l.generation != generation {
             continue; // a new subscription was asked for: no backoff
         }
-        l.failures = if opened {
-            1
-        } else {
-            l.failures.saturating_add(1)
-        };
+        l.failures = if opened { 1 } else { l.failures.saturating_add(1) };
         l.board.connection.set(Connection::Reconnecting);
         // Exponential backoff with full jitter spreads a crowd of clients after a restart.
         let ceiling = (500.0 * 2f64.powi(l.failures.min(16) as i32 - 1)).min(MAX_BACKOFF_MS);
@@ -289,11 +265,12 @@ async fn read_stream(live: &Shared, url: &str, last_id: Option<&str>) -> bool {
     let Ok(resp) = resp.dyn_into::<web_sys::Response>() else {
         return false;
     };
-    let Some(reader) = resp.ok().then(|| resp.body()).flatten().and_then(|b| {
-        b.get_reader()
-            .dyn_into::<web_sys::ReadableStreamDefaultReader>()
-            .ok()
-    }) else {
+    let Some(reader) = resp
+        .ok()
+        .then(|| resp.body())
+        .flatten()
+        .and_then(|b| b.get_reader().dyn_into::<web_sys::ReadableStreamDefaultReader>().ok())
+    else {
         return false;
     };
     {
@@ -367,9 +344,7 @@ fn handle(live: &Shared, item: Item) {
             if resync {
                 // Trades were skipped: rebuild the chart from the server's candles.
                 let board = live.borrow().board;
-                let (symbol, interval) = board
-                    .chart
-                    .with_untracked(|c| (c.symbol.clone(), c.series.interval()));
+                let (symbol, interval) = board.chart.with_untracked(|c| (c.symbol.clone(), c.series.interval()));
                 load_chart(live, symbol, interval);
             }
         }
@@ -435,11 +410,7 @@ fn render(live: &Shared) {
     // A render counter for the page-cost measurement (end2end/tests/perf.spec.ts).
     l.renders += 1;
     if let Some(window) = web_sys::window() {
-        let _ = js_sys::Reflect::set(
-            &window,
-            &"__tickertapeRenders".into(),
-            &(l.renders as f64).into(),
-        );
+        let _ = js_sys::Reflect::set(&window, &"__tickertapeRenders".into(), &(l.renders as f64).into());
     }
     let board = l.board;
     for i in 0..l.dirty.len() {
@@ -493,20 +464,17 @@ fn housekeeping(live: &Shared) {
         }
     }
 
-    while l
-        .samples
-        .front()
-        .is_some_and(|(t, _)| now - t > STATS_WINDOW_MS)
-    {
+    while l.samples.front().is_some_and(|(t, _)| now - t > STATS_WINDOW_MS) {
         l.samples.pop_front();
     }
     let mut lat: Vec<f64> = l.samples.iter().map(|(_, ms)| *ms).collect();
     lat.sort_by(f64::total_cmp);
     let median = (!lat.is_empty()).then(|| lat[lat.len() / 2].max(0.0));
     // Over the span actually observed, so a page open for two seconds does not under-report.
-    let span = l.samples.front().map_or(STATS_WINDOW_MS, |(t, _)| {
-        (now - t).clamp(1_000.0, STATS_WINDOW_MS)
-    });
+    let span = l
+        .samples
+        .front()
+        .map_or(STATS_WINDOW_MS, |(t, _)| (now - t).clamp(1_000.0, STATS_WINDOW_MS));
     let rate = lat.len() as f64 / (span / 1000.0);
     let last_id = l.last_id.clone();
     drop(l);
@@ -537,8 +505,7 @@ fn housekeeping(live: &Shared) {
 fn sleep_ms(ms: f64) -> JsFuture {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Some(window) = web_sys::window() {
-            let _ =
-                window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
         }
     });
     JsFuture::from(promise)

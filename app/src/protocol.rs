@@ -47,8 +47,7 @@ impl FromStr for EventId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || EventIdError(s.chars().take(64).collect());
         let (epoch, seq) = s.split_once('-').ok_or_else(err)?;
-        let hex_ok =
-            !epoch.is_empty() && epoch.len() <= 16 && epoch.bytes().all(|b| b.is_ascii_hexdigit());
+        let hex_ok = !epoch.is_empty() && epoch.len() <= 16 && epoch.bytes().all(|b| b.is_ascii_hexdigit());
         let dec_ok = !seq.is_empty() && seq.len() <= 20 && seq.bytes().all(|b| b.is_ascii_digit());
         if !hex_ok || !dec_ok {
             return Err(err());
@@ -162,10 +161,7 @@ mod tests {
         let id = EventId::new(0x1f3a9c, 42);
         assert_eq!(id.to_string(), "1f3a9c-42");
         assert_eq!("1f3a9c-42".parse::<EventId>(), Ok(id));
-        assert_eq!(
-            "FFFFFFFFFFFFFFFF-0".parse::<EventId>(),
-            Ok(EventId::new(u64::MAX, 0))
-        );
+        assert_eq!("FFFFFFFFFFFFFFFF-0".parse::<EventId>(), Ok(EventId::new(u64::MAX, 0)));
     }
 
     #[test]
@@ -186,10 +182,7 @@ mod tests {
             "1- 2",
             "1f-99999999999999999999",
         ] {
-            assert!(
-                bad.parse::<EventId>().is_err(),
-                "{bad:?} should be rejected"
-            );
+            assert!(bad.parse::<EventId>().is_err(), "{bad:?} should be rejected");
         }
     }
 
@@ -204,9 +197,6 @@ mod tests {
     fn event_id_serialises_as_string() {
         let json = serde_json::to_string(&EventId::new(255, 7)).unwrap();
         assert_eq!(json, "\"ff-7\"");
-        assert_eq!(
-            serde_json::from_str::<EventId>(&json).unwrap(),
-            EventId::new(255, 7)
-        );
+        assert_eq!(serde_json::from_str::<EventId>(&json).unwrap(), EventId::new(255, 7));
     }
 }

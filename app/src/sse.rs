@@ -65,11 +65,7 @@ impl Parser {
                 }
                 let event = std::mem::take(&mut self.event);
                 out.push(Item::Event {
-                    event: if event.is_empty() {
-                        "message".into()
-                    } else {
-                        event
-                    },
+                    event: if event.is_empty() { "message".into() } else { event },
                     id: self.last_id.clone(),
                     data,
                 });
@@ -142,7 +138,8 @@ mod tests {
 
     #[test]
     fn any_chunking_gives_the_same_items() {
-        let text = "event: snapshot\r\nid: 1-2\r\ndata: line one\r\ndata: line two\r\n\r\n: ka\r\n\r\nid: 1-3\ndata: y\n\n";
+        let text =
+            "event: snapshot\r\nid: 1-2\r\ndata: line one\r\ndata: line two\r\n\r\n: ka\r\n\r\nid: 1-3\ndata: y\n\n";
         let whole = parse_chunks(&[text]);
         assert_eq!(whole[0], ev("snapshot", "1-2", "line one\nline two"));
         assert_eq!(whole.last().unwrap(), &ev("message", "1-3", "y"));

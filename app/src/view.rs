@@ -115,10 +115,7 @@ impl ViewState {
 }
 
 fn is_symbol(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 12
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// Decodes `%XX` escapes and `+` (as a space); invalid escapes are kept literally.
@@ -129,10 +126,7 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
                     Ok(b) => {
                         out.push(b);
                         i += 3;
@@ -172,13 +166,8 @@ mod tests {
 
     #[test]
     fn tolerates_encoding_case_and_junk() {
-        let v = ViewState::from_query(
-            "symbols=aapl%2Cmsft,,AAPL,bad%20sym&symbol=msft&mode=bars&interval=7s&x=1&%",
-        );
-        assert_eq!(
-            v.symbols,
-            Some(vec!["AAPL".to_string(), "MSFT".to_string()])
-        );
+        let v = ViewState::from_query("symbols=aapl%2Cmsft,,AAPL,bad%20sym&symbol=msft&mode=bars&interval=7s&x=1&%");
+        assert_eq!(v.symbols, Some(vec!["AAPL".to_string(), "MSFT".to_string()]));
         assert_eq!(v.symbol.as_deref(), Some("MSFT"));
         assert_eq!((v.mode, v.interval), (ChartMode::Candles, Interval::S1));
         assert!(v.watches("AAPL") && !v.watches("TSLA"));

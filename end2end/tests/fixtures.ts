@@ -65,7 +65,8 @@ export const test = base.extend<Fixtures>({
     async ({ page }, use) => {
       const errors: string[] = [];
       page.on("console", (msg) => {
-        if (msg.type() === "error") errors.push(msg.text());
+        // Errors, and any warning about hydration (Leptos reports mismatches there).
+        if (msg.type() === "error" || (msg.type() === "warning" && /hydrat/i.test(msg.text()))) errors.push(msg.text());
       });
       page.on("pageerror", (err) => errors.push(String(err)));
       await use(errors);

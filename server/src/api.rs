@@ -73,10 +73,7 @@ pub struct StreamParams {
 /// The resume point of a streaming request: the `Last-Event-ID` header (what a browser's
 /// EventSource sends when it reconnects) wins over the `last_event_id` query parameter (what a
 /// page that already holds data sends on its first connection).
-pub fn resume_point(
-    headers: &HeaderMap,
-    params: &StreamParams,
-) -> Result<Option<EventId>, ApiError> {
+pub fn resume_point(headers: &HeaderMap, params: &StreamParams) -> Result<Option<EventId>, ApiError> {
     if let Some(value) = headers.get("last-event-id") {
         let text = value
             .to_str()
@@ -87,10 +84,7 @@ pub fn resume_point(
     }
     match params.last_event_id.as_deref() {
         None | Some("") => Ok(None),
-        Some(text) => text
-            .parse()
-            .map(Some)
-            .map_err(ApiError::BadLastEventIdParam),
+        Some(text) => text.parse().map(Some).map_err(ApiError::BadLastEventIdParam),
     }
 }
 
@@ -145,15 +139,12 @@ pub async fn history(
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_HISTORY_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::BadQuery(format!(
-                    "limit must be an integer from 1 to {MAX_HISTORY_LIMIT}"
-                ))
-            })?,
+            .ok_or_else(|| ApiError::BadQuery(format!("limit must be an integer from 1 to {MAX_HISTORY_LIMIT}")))?,
     };
-    let history = app.hub.history(&symbol, interval, limit).ok_or_else(|| {
-        ApiError::Symbols(SelectError::Unknown(symbol.chars().take(32).collect()))
-    })?;
+    let history = app
+        .hub
+        .history(&symbol, interval, limit)
+        .ok_or_else(|| ApiError::Symbols(SelectError::Unknown(symbol.chars().take(32).collect())))?;
     Ok(Json(history))
 }
 

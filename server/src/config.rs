@@ -80,9 +80,13 @@ fn parse_universe(s: &str) -> Result<Universe, String> {
     for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let (symbol, open) = match item.split_once('@') {
             Some((sym, open)) => {
-                let open = open.parse::<f64>().ok().filter(|p| p.is_finite() && *p > 0.0 && *p < 1e9).ok_or_else(|| {
-                    format!("SYMBOLS: opening price of {sym:?} must be a positive number below 1e9, got {open:?}")
-                })?;
+                let open = open
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|p| p.is_finite() && *p > 0.0 && *p < 1e9)
+                    .ok_or_else(|| {
+                        format!("SYMBOLS: opening price of {sym:?} must be a positive number below 1e9, got {open:?}")
+                    })?;
                 (sym.to_ascii_uppercase(), Some(open))
             }
             None => (item.to_ascii_uppercase(), None),
@@ -135,18 +139,10 @@ mod tests {
     #[test]
     fn rate_bounds_are_enforced_and_named() {
         assert_eq!(parse(&["--tick-rate-hz", "0.1"]).unwrap().tick_rate_hz, 0.1);
-        assert_eq!(
-            parse(&["--tick-rate-hz", "1000"]).unwrap().tick_rate_hz,
-            1000.0
-        );
+        assert_eq!(parse(&["--tick-rate-hz", "1000"]).unwrap().tick_rate_hz, 1000.0);
         for bad in ["0", "0.05", "1000.5", "fast", "NaN", "-3"] {
-            let err = parse(&[&format!("--tick-rate-hz={bad}")])
-                .unwrap_err()
-                .to_string();
-            assert!(
-                err.contains("TICK_RATE_HZ") && err.contains("0.1 to 1000"),
-                "{err}"
-            );
+            let err = parse(&[&format!("--tick-rate-hz={bad}")]).unwrap_err().to_string();
+            assert!(err.contains("TICK_RATE_HZ") && err.contains("0.1 to 1000"), "{err}");
         }
     }
 
@@ -185,9 +181,7 @@ mod tests {
         assert!(parse(&["--sse-keepalive-secs", "16"]).is_err());
         assert!(parse(&["--market-seed=-1"]).is_err());
         assert_eq!(
-            parse(&["--market-seed", "18446744073709551615"])
-                .unwrap()
-                .market_seed,
+            parse(&["--market-seed", "18446744073709551615"]).unwrap().market_seed,
             Some(u64::MAX)
         );
     }

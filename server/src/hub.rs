@@ -16,9 +16,7 @@
 
 use crate::metrics::Metrics;
 use app::candles::{CandleSeries, Interval};
-use app::protocol::{
-    EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Instrument, Quote, Snapshot,
-};
+use app::protocol::{EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Instrument, Quote, Snapshot};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -114,8 +112,7 @@ impl Frame {
         if chosen.len() == self.pieces.len() {
             return Some(self.json.clone());
         }
-        let mut json =
-            String::with_capacity(64 + chosen.iter().map(|(_, r)| r.len() + 1).sum::<usize>());
+        let mut json = String::with_capacity(64 + chosen.iter().map(|(_, r)| r.len() + 1).sum::<usize>());
         json.push_str(&self.json[..self.pieces[0].1.start]);
         for (n, (_, range)) in chosen.iter().enumerate() {
             if n > 0 {
@@ -261,12 +258,7 @@ impl Hub {
             return Ok(Selection::all());
         };
         let mut mask = vec![false; self.instruments.len()];
-        for (n, raw) in list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .enumerate()
-        {
+        for (n, raw) in list.split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
             if n >= crate::config::MAX_SYMBOLS {
                 return Err(SelectError::TooMany {
                     max: crate::config::MAX_SYMBOLS,
@@ -346,12 +338,7 @@ impl Hub {
     /// Everything the first page needs, taken at one frame so it all agrees: the snapshot of
     /// every instrument, the last `spark_len` 1-second candles of each, and the newest
     /// `chart_limit` candles of `chart` (symbol, interval), if known.
-    pub fn page(
-        &self,
-        spark_len: usize,
-        chart: Option<(&str, Interval)>,
-        chart_limit: usize,
-    ) -> PageState {
+    pub fn page(&self, spark_len: usize, chart: Option<(&str, Interval)>, chart_limit: usize) -> PageState {
         let st = self.lock();
         let snapshot = self.snapshot_locked(&st, &Selection::all());
         let sparks = st.candles.iter().map(|c| c[0].tail(spark_len)).collect();
@@ -373,11 +360,7 @@ impl Hub {
     }
 
     /// Subscribes to the feed for `selection`, resuming after `from` when it can.
-    pub fn subscribe(
-        self: &Arc<Self>,
-        from: Option<EventId>,
-        selection: Selection,
-    ) -> Subscription {
+    pub fn subscribe(self: &Arc<Self>, from: Option<EventId>, selection: Selection) -> Subscription {
         let st = self.lock();
         let rx = self.live.subscribe();
         let start = decide_start(from, self.epoch, st.history.front().map(|f| f.seq), st.seq);
@@ -440,9 +423,7 @@ impl Subscription {
         Event {
             kind,
             id: EventId::new(self.hub.epoch, st.seq),
-            data: serde_json::to_string(&snapshot)
-                .expect("snapshot serialises")
-                .into(),
+            data: serde_json::to_string(&snapshot).expect("snapshot serialises").into(),
         }
     }
 
@@ -538,30 +519,19 @@ mod tests {
     fn start_decisions() {
         let id = |e, s| Some(EventId::new(e, s));
         assert_eq!(decide_start(None, 1, Some(5), 10), Start::Snapshot);
-        assert_eq!(
-            decide_start(id(2, 7), 1, Some(5), 10),
-            Start::Resync,
-            "foreign epoch"
-        );
+        assert_eq!(decide_start(id(2, 7), 1, Some(5), 10), Start::Resync, "foreign epoch");
         assert_eq!(
             decide_start(id(1, 11), 1, Some(5), 10),
             Start::Resync,
             "from the future"
         );
-        assert_eq!(
-            decide_start(id(1, 7), 1, Some(5), 10),
-            Start::Replay { after: 7 }
-        );
+        assert_eq!(decide_start(id(1, 7), 1, Some(5), 10), Start::Replay { after: 7 });
         assert_eq!(
             decide_start(id(1, 4), 1, Some(5), 10),
             Start::Replay { after: 4 },
             "oldest is the next frame"
         );
-        assert_eq!(
-            decide_start(id(1, 3), 1, Some(5), 10),
-            Start::Resync,
-            "past history"
-        );
+        assert_eq!(decide_start(id(1, 3), 1, Some(5), 10), Start::Resync, "past history");
         assert_eq!(
             decide_start(id(1, 10), 1, Some(5), 10),
             Start::Replay { after: 10 },
@@ -605,29 +575,18 @@ mod tests {
         let mut resumed = hub.subscribe(Some(cut), Selection::all());
         assert_eq!(resumed.drain_ready(), seen[3..].to_vec());
         step(&hub, &mut market, 4);
-        assert_eq!(
-            resumed.drain_ready(),
-            always.drain_ready(),
-            "then live, in step"
-        );
+        assert_eq!(resumed.drain_ready(), always.drain_ready(), "then live, in step");
     }
 
     #[tokio::test]
     async fn resume_outside_history_or_epoch_resyncs() {
         let (hub, mut market) = hub_with(10, 64);
         step(&hub, &mut market, 30);
-        for from in [
-            EventId::new(0xabc, 5),
-            EventId::new(0xdef, 29),
-            EventId::new(0xabc, 31),
-        ] {
+        for from in [EventId::new(0xabc, 5), EventId::new(0xdef, 29), EventId::new(0xabc, 31)] {
             let mut sub = hub.subscribe(Some(from), Selection::all());
             let ev = sub.drain_ready();
             assert_eq!(ev.len(), 1, "{from}: a single resync and nothing else");
-            assert_eq!(
-                (ev[0].kind, ev[0].id),
-                (EventKind::Resync, EventId::new(0xabc, 30))
-            );
+            assert_eq!((ev[0].kind, ev[0].id), (EventKind::Resync, EventId::new(0xabc, 30)));
         }
         assert_eq!(hub.metrics.resyncs.get(), 3);
     }
@@ -639,10 +598,7 @@ mod tests {
         let mut sub = hub.subscribe(None, sel);
         let snap: Snapshot = serde_json::from_str(&sub.next().await.data).unwrap();
         assert_eq!(
-            snap.quotes
-                .iter()
-                .map(|q| q.symbol.as_str())
-                .collect::<Vec<_>>(),
+            snap.quotes.iter().map(|q| q.symbol.as_str()).collect::<Vec<_>>(),
             ["AAPL", "BTC-USD"]
         );
         step(&hub, &mut market, 200);
@@ -655,12 +611,7 @@ mod tests {
             let frame: TickFrame = serde_json::from_str(&e.data).unwrap();
             assert_eq!(frame.seq, e.id.seq);
             assert!(!frame.quotes.is_empty());
-            assert!(
-                frame
-                    .quotes
-                    .iter()
-                    .all(|q| q.symbol == "AAPL" || q.symbol == "BTC-USD")
-            );
+            assert!(frame.quotes.iter().all(|q| q.symbol == "AAPL" || q.symbol == "BTC-USD"));
         }
     }
 
@@ -702,15 +653,9 @@ mod tests {
     #[test]
     fn unknown_and_too_many_symbols_are_refused() {
         let (hub, _) = hub_with(10, 8);
-        assert_eq!(
-            hub.select(Some("AAPL,NOPE")),
-            Err(SelectError::Unknown("NOPE".into()))
-        );
+        assert_eq!(hub.select(Some("AAPL,NOPE")), Err(SelectError::Unknown("NOPE".into())));
         let many = vec!["AAPL"; crate::config::MAX_SYMBOLS + 1].join(",");
-        assert!(matches!(
-            hub.select(Some(&many)),
-            Err(SelectError::TooMany { .. })
-        ));
+        assert!(matches!(hub.select(Some(&many)), Err(SelectError::TooMany { .. })));
         assert_eq!(hub.select(Some(" ")), Ok(Selection::all()));
     }
 

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::compression::CompressionLayer;
 
 /// How long shutdown waits for connections to finish after every stream has ended.
 pub const DRAIN: Duration = Duration::from_millis(800);
@@ -72,12 +73,12 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api)
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
-        .leptos_routes_with_context(&state, routes, page_context, move || {
-            app::shell(options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .leptos_routes_with_context(&state, routes, page_context, move || app::shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        // Pages, JS, CSS, WASM and JSON are compressed (brotli or gzip, as the client accepts).
+        // The default predicate never compresses `text/event-stream`: an event must leave the
+        // moment it is written, not when a compressor's buffer fills.
+        .layer(CompressionLayer::new())
         .with_state(state)
 }
 
@@ -108,18 +109,13 @@ pub fn page_data(hub: &Hub, view: ViewState, keepalive_ms: u64) -> PageData {
 
 /// Serves `app` until `shutdown` is cancelled, then drains for at most [`DRAIN`].
 /// Sockets use TCP_NODELAY: a tick is a small write that must leave at once.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) -> std::io::Result<()> {
     let listener = listener.tap_io(|tcp| {
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(%err, "could not set TCP_NODELAY");
         }
     });
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(DRAIN).await;

@@ -27,9 +27,7 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
 
     let runtime = match tokio::runtime::Runtime::new() {
@@ -51,11 +49,13 @@ fn main() -> ExitCode {
 async fn run(config: Config) -> Result<(), String> {
     // Leptos.toml holds the site settings when the binary runs on its own; LEPTOS_* variables
     // (set by cargo-leptos, or by hand) override it. Without the file, variables and defaults.
-    let leptos_file = std::path::Path::new("Leptos.toml")
-        .exists()
-        .then_some("Leptos.toml");
+    let leptos_file = std::path::Path::new("Leptos.toml").exists().then_some("Leptos.toml");
     let leptos_options = leptos::prelude::get_configuration(leptos_file)
-        .map_err(|e| format!("invalid site settings (Leptos.toml or LEPTOS_* variables, e.g. LEPTOS_SITE_ADDR=127.0.0.1:3000): {e}"))?
+        .map_err(|e| {
+            format!(
+                "invalid site settings (Leptos.toml or LEPTOS_* variables, e.g. LEPTOS_SITE_ADDR=127.0.0.1:3000): {e}"
+            )
+        })?
         .leptos_options;
     let addr = leptos_options.site_addr;
 
@@ -83,9 +83,9 @@ async fn run(config: Config) -> Result<(), String> {
     let shutdown = CancellationToken::new();
     tokio::spawn(Generator::new(market, hub.clone()).run(config.tick_rate_hz, shutdown.clone()));
 
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        format!("cannot listen on {addr} (set LEPTOS_SITE_ADDR to another address): {e}")
-    })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} (set LEPTOS_SITE_ADDR to another address): {e}"))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;

@@ -35,14 +35,7 @@ pub struct InstrumentSpec {
 }
 
 impl InstrumentSpec {
-    fn new(
-        symbol: &str,
-        name: &str,
-        class: AssetClass,
-        open: f64,
-        decimals: u8,
-        tick_units: i64,
-    ) -> Self {
+    fn new(symbol: &str, name: &str, class: AssetClass, open: f64, decimals: u8, tick_units: i64) -> Self {
         let (vol, activity, half_spread_ticks, lot) = match class {
             AssetClass::Equity => (0.0006, 0.35, 1, 100),
             AssetClass::Crypto => (0.0012, 0.6, 2, 1),
@@ -73,14 +66,7 @@ impl InstrumentSpec {
     /// Parameters for a symbol the default universe does not know: a mid-volatility equity
     /// quoted in cents, opening at `open` (100.00 when not given).
     pub fn custom(symbol: &str, open: Option<f64>) -> Self {
-        Self::new(
-            symbol,
-            symbol,
-            AssetClass::Equity,
-            open.unwrap_or(100.0),
-            2,
-            1,
-        )
+        Self::new(symbol, symbol, AssetClass::Equity, open.unwrap_or(100.0), 2, 1)
     }
 
     /// Returns a copy that opens at `open` instead (kept on the instrument's tick grid).
@@ -231,17 +217,11 @@ impl Market {
             // The variance of the skipped frames accrues to the next trade, so volatility per
             // second does not depend on activity or tick rate.
             let horizon = dt / spec.activity;
-            let mut r = spec.drift_per_sec * horizon
-                + spec.vol_per_sqrt_sec * horizon.sqrt() * normal(&mut self.rng);
+            let mut r = spec.drift_per_sec * horizon + spec.vol_per_sqrt_sec * horizon.sqrt() * normal(&mut self.rng);
             if self.rng.random_bool(0.002) {
                 // A rare jump of 5 to 15 typical moves, either way: news hits the tape.
-                let size =
-                    self.rng.random_range(5.0..15.0) * spec.vol_per_sqrt_sec * horizon.sqrt();
-                r += if self.rng.random_bool(0.5) {
-                    size
-                } else {
-                    -size
-                };
+                let size = self.rng.random_range(5.0..15.0) * spec.vol_per_sqrt_sec * horizon.sqrt();
+                r += if self.rng.random_bool(0.5) { size } else { -size };
             }
             let tick = spec.tick_units;
             let target = st.price as f64 * r.exp();
@@ -319,14 +299,8 @@ mod tests {
                 let q = m.quote(i);
                 let tick = ticks[i];
                 assert!(q.price > 0.0 && q.bid > 0.0, "{q:?}");
-                assert!(
-                    q.bid <= q.price && q.price <= q.ask && q.bid < q.ask,
-                    "{q:?}"
-                );
-                assert!(
-                    q.ask - q.bid >= tick * 0.999,
-                    "spread of at least one tick: {q:?}"
-                );
+                assert!(q.bid <= q.price && q.price <= q.ask && q.bid < q.ask, "{q:?}");
+                assert!(q.ask - q.bid >= tick * 0.999, "spread of at least one tick: {q:?}");
                 for p in [q.price, q.bid, q.ask] {
                     let n = p / tick;
                     assert!((n - n.round()).abs() < 1e-6, "{p} is on the {tick} grid");
@@ -371,10 +345,7 @@ mod tests {
     #[test]
     fn prices_print_without_float_noise() {
         let q = Market::new(default_universe(), 1, 10.0).quote(0);
-        assert_eq!(
-            serde_json::to_value(&q).unwrap()["price"].to_string(),
-            "189.84"
-        );
+        assert_eq!(serde_json::to_value(&q).unwrap()["price"].to_string(), "189.84");
         let eur = Market::new(vec![InstrumentSpec::custom("X", Some(1.085))], 1, 10.0).quote(0);
         assert_eq!(eur.price.to_string(), "1.09"); // custom symbols quote in cents
     }

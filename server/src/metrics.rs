@@ -37,11 +37,7 @@ impl Default for Metrics {
         let (clients, delivered) = (Family::default(), Family::default());
         let (frames, resyncs, lagged, history) = Default::default();
         let mut registry = Registry::with_prefix("tickertape");
-        registry.register(
-            "clients",
-            "Connected streaming clients",
-            Family::clone(&clients),
-        );
+        registry.register("clients", "Connected streaming clients", Family::clone(&clients));
         registry.register(
             "events_delivered",
             "Events handed to clients",
@@ -89,8 +85,7 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            .expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
 }

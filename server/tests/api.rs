@@ -20,11 +20,7 @@ async fn bad_inputs_get_400_with_a_json_reason() {
     let long = format!("/api/stream?symbols={}", "A,".repeat(1500));
     let many = format!("/api/stream?symbols={}", vec!["AAPL"; 101].join(","));
     let cases: Vec<(String, Option<&str>, &str)> = vec![
-        (
-            "/api/stream?symbols=AAPL,NOPE".into(),
-            None,
-            "unknown symbol \"NOPE\"",
-        ),
+        ("/api/stream?symbols=AAPL,NOPE".into(), None, "unknown symbol \"NOPE\""),
         (many, None, "too many symbols"),
         (long, None, "too long"),
         ("/api/stream".into(), Some("not-an-id"), "Last-Event-ID"),
@@ -32,11 +28,7 @@ async fn bad_inputs_get_400_with_a_json_reason() {
         ("/api/snapshot?symbols=ZZZ".into(), None, "unknown symbol"),
         ("/api/history".into(), None, "symbol is required"),
         ("/api/history?symbol=NOPE".into(), None, "unknown symbol"),
-        (
-            "/api/history?symbol=AAPL&interval=2s".into(),
-            None,
-            "interval",
-        ),
+        ("/api/history?symbol=AAPL&interval=2s".into(), None, "interval"),
         ("/api/history?symbol=AAPL&limit=0".into(), None, "limit"),
         ("/api/history?symbol=AAPL&limit=abc".into(), None, "limit"),
     ];
@@ -75,19 +67,11 @@ async fn rest_endpoints_describe_the_market() {
     assert_eq!(snapshot.seq, last);
     assert_eq!(snapshot.id.unwrap().to_string(), format!("7e57-{last}"));
     assert_eq!(
-        snapshot
-            .quotes
-            .iter()
-            .map(|q| q.symbol.as_str())
-            .collect::<Vec<_>>(),
+        snapshot.quotes.iter().map(|q| q.symbol.as_str()).collect::<Vec<_>>(),
         ["AAPL", "MSFT"]
     );
 
-    let (status, body) = get(
-        &server.url("/api/history?symbol=aapl&interval=1s&limit=3"),
-        None,
-    )
-    .await;
+    let (status, body) = get(&server.url("/api/history?symbol=aapl&interval=1s&limit=3"), None).await;
     assert_eq!(status, 200, "{body}");
     let history: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(history["symbol"], "AAPL");
@@ -120,11 +104,7 @@ async fn first_page_is_server_rendered_with_prices() {
     for (quote, instrument) in snapshot.quotes.iter().zip(&snapshot.instruments) {
         let price = app::format::price(quote.price, instrument.decimals);
         assert!(html.contains(&format!("data-symbol=\"{}\"", quote.symbol)));
-        assert!(
-            html.contains(&price),
-            "{} at {price} is in the page",
-            quote.symbol
-        );
+        assert!(html.contains(&price), "{} at {price} is in the page", quote.symbol);
     }
 }
 
@@ -134,8 +114,19 @@ async fn metrics_count_connected_clients() {
     let mut a = open(&server.url("/api/stream"), None).await;
     next(&mut a).await;
     let (_, body) = get(&server.url("/metrics"), None).await;
-    assert!(
-        body.contains("tickertape_clients{transport=\"Sse\"} 1"),
-        "{body}"
-    );
+    assert!(body.contains("tickertape_clients{transport=\"Sse\"} 1"), "{body}");
+}
+
+/// Pages and assets are compressed; the event stream never is, whatever the client accepts.
+#[tokio::test]
+async fn compression_skips_the_event_stream() {
+    let server = TestServer::start().await;
+    let client = reqwest::Client::new();
+    let page = client.get(server.url("/")).header("accept-encoding", "br, gzip").send().await.unwrap();
+    assert_eq!(page.headers()["content-encoding"], "br");
+    let json = client.get(server.url("/api/symbols")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(json.headers()["content-encoding"], "gzip");
+    let stream = client.get(server.url("/api/stream")).header("accept-encoding", "br, gzip").send().await.unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    assert!(stream.headers().get("content-encoding").is_none());
 }

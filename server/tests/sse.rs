@@ -31,10 +31,7 @@ async fn snapshot_first_then_ticks_with_ids() {
 
     let mut events = open(&server.url("/api/stream"), None).await;
     let snap = next(&mut events).await;
-    assert_eq!(
-        (snap.event.as_str(), snap.id.as_str()),
-        ("snapshot", "7e57-3")
-    );
+    assert_eq!((snap.event.as_str(), snap.id.as_str()), ("snapshot", "7e57-3"));
     let snapshot: Snapshot = serde_json::from_str(&snap.data).unwrap();
     assert_eq!(snapshot.quotes.len(), server.hub.instruments().len());
     assert_eq!(snapshot.instruments.len(), snapshot.quotes.len());
@@ -47,10 +44,7 @@ async fn snapshot_first_then_ticks_with_ids() {
         let frame: TickFrame = serde_json::from_str(&tick.data).unwrap();
         assert_eq!(seq_of(tick), frame.seq);
         assert!(frame.seq > prev, "ids strictly increase");
-        assert!(
-            !frame.quotes.is_empty(),
-            "frames where nothing moved are skipped"
-        );
+        assert!(!frame.quotes.is_empty(), "frames where nothing moved are skipped");
         prev = frame.seq;
     }
     assert_eq!(prev, last);
@@ -72,9 +66,7 @@ async fn symbol_filter_selects_quotes() {
         .iter()
         .filter(|e| {
             let f: TickFrame = serde_json::from_str(&e.data).unwrap();
-            f.quotes
-                .iter()
-                .any(|q| q.symbol == "AAPL" || q.symbol == "EUR-USD")
+            f.quotes.iter().any(|q| q.symbol == "AAPL" || q.symbol == "EUR-USD")
         })
         .map(|e| e.id.clone())
         .collect();
@@ -83,11 +75,7 @@ async fn symbol_filter_selects_quotes() {
     while got.len() < expected.len() {
         let e = next(&mut events).await;
         let f: TickFrame = serde_json::from_str(&e.data).unwrap();
-        assert!(
-            f.quotes
-                .iter()
-                .all(|q| q.symbol == "AAPL" || q.symbol == "EUR-USD")
-        );
+        assert!(f.quotes.iter().all(|q| q.symbol == "AAPL" || q.symbol == "EUR-USD"));
         got.push(e.id);
     }
     assert_eq!(got, expected);
@@ -132,11 +120,7 @@ async fn resume_with_query_parameter() {
     assert_eq!(first.event, "tick", "no snapshot when resuming");
     assert!(seq_of(&first) > 2);
     // The header wins over the parameter (a browser reconnecting keeps the original URL).
-    let mut events = open(
-        &server.url("/api/stream?last_event_id=7e57-1"),
-        Some("7e57-4"),
-    )
-    .await;
+    let mut events = open(&server.url("/api/stream?last_event_id=7e57-1"), Some("7e57-4")).await;
     assert!(seq_of(&next(&mut events).await) > 4);
 }
 
@@ -154,11 +138,7 @@ async fn resume_past_history_or_from_another_epoch_resyncs() {
     for from in ["7e57-3", "abc-39", "7e57-99"] {
         let mut events = open(&server.url("/api/stream"), Some(from)).await;
         let first = next(&mut events).await;
-        assert_eq!(
-            (first.event.as_str(), seq_of(&first)),
-            ("resync", last),
-            "from {from}"
-        );
+        assert_eq!((first.event.as_str(), seq_of(&first)), ("resync", last), "from {from}");
         let snapshot: Snapshot = serde_json::from_str(&first.data).unwrap();
         assert_eq!(snapshot.id.unwrap().to_string(), first.id);
         assert_eq!(snapshot.quotes.len(), server.hub.instruments().len());
@@ -213,17 +193,11 @@ async fn slow_reader_is_resynced_and_normal_reader_is_unaffected() {
         }
         assert_eq!(e.event, "tick");
     };
-    assert!(
-        resync_seq >= last - 64,
-        "the resync is recent: {resync_seq} vs {last}"
-    );
+    assert!(resync_seq >= last - 64, "the resync is recent: {resync_seq} vs {last}");
     assert_eq!(server.hub.metrics().lagged.get(), 1);
     let more = server.step(5);
     let tail = until_seq(&mut slow, more).await;
-    assert!(
-        tail.iter()
-            .all(|e| e.event == "tick" && seq_of(e) > resync_seq)
-    );
+    assert!(tail.iter().all(|e| e.event == "tick" && seq_of(e) > resync_seq));
 }
 
 /// The kernel's largest TCP send buffer (autotuning limit), or 4 MiB where it cannot be read.
@@ -256,21 +230,23 @@ async fn keep_alive_comment_when_quiet() {
             text.push_str(&String::from_utf8_lossy(&chunk));
         }
     });
-    found
-        .await
-        .expect("a keep-alive comment within the patience window");
+    found.await.expect("a keep-alive comment within the patience window");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_every_stream_promptly() {
     let mut server = TestServer::start().await;
     server.step(1);
+    // Thousands of streams where the file-descriptor limit allows (each costs two here).
+    let count = open_files_limit().saturating_sub(256).min(4_000) / 2;
     let mut streams = Vec::new();
-    for _ in 0..200 {
+    for _ in 0..count {
         let mut s = open(&server.url("/api/stream"), None).await;
         next(&mut s).await;
         streams.push(s);
     }
+    let clients = format!("tickertape_clients{{transport=\"Sse\"}} {count}");
+    assert!(server.hub.metrics().render().contains(&clients), "{count} streams open");
     server.shutdown.cancel();
     let task = server.task.take().unwrap();
     tokio::time::timeout(Duration::from_secs(1), task)
@@ -284,4 +260,12 @@ async fn shutdown_ends_every_stream_promptly() {
         });
         end.await.expect("each stream ends");
     }
+}
+
+/// The soft limit on open files of this process (Linux), or 1024.
+fn open_files_limit() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Max open files"))?.split_whitespace().nth(3)?.parse().ok())
+        .unwrap_or(1024)
 }

@@ -34,14 +34,11 @@ pub async fn stream(
 
     let subscription = app.hub.subscribe(from, selection);
     let client = app.hub.metrics().client(Transport::Sse);
-    let events = stream::unfold(
-        (subscription, client),
-        |(mut subscription, client)| async move {
-            let event = subscription.next().await;
-            client.delivered();
-            Some((Ok::<_, Infallible>(to_sse(&event)), (subscription, client)))
-        },
-    );
+    let events = stream::unfold((subscription, client), |(mut subscription, client)| async move {
+        let event = subscription.next().await;
+        client.delivered();
+        Some((Ok::<_, Infallible>(to_sse(&event)), (subscription, client)))
+    });
     let preamble = stream::once(async { Ok(Event::default().retry(RETRY).comment("tickertape")) });
     let body = preamble
         .chain(events)

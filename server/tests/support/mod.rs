@@ -54,9 +54,7 @@ impl TestServer {
             config,
             Arc::new(Metrics::default()),
         ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind port 0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let state = AppState {
@@ -98,8 +96,7 @@ impl Drop for TestServer {
     }
 }
 
-pub type Events<E = reqwest::Error> =
-    Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<E>>> + Send>>;
+pub type Events<E = reqwest::Error> = Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<E>>> + Send>>;
 
 /// Opens an SSE stream; panics unless the server answers 200.
 pub async fn open(url: &str, last_event_id: Option<&str>) -> Events {
@@ -122,10 +119,9 @@ pub async fn open_slow(addr: SocketAddr, path: &str) -> Events<std::io::Error> {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(8 * 1024).unwrap();
     let stream = socket.connect(addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let req = hyper::Request::get(path)
         .header("host", addr.to_string())
