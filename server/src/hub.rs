@@ -276,6 +276,29 @@ impl Hub {
         })
     }
 
+    /// `current` with the symbols of `add` added and those of `remove` taken away.
+    pub fn reselect(&self, current: &Selection, add: &[String], remove: &[String]) -> Result<Selection, SelectError> {
+        if add.len() + remove.len() > crate::config::MAX_SYMBOLS {
+            return Err(SelectError::TooMany {
+                max: crate::config::MAX_SYMBOLS,
+            });
+        }
+        let mut mask: Vec<bool> = (0..self.instruments.len()).map(|i| current.contains(i)).collect();
+        for (list, value) in [(add, true), (remove, false)] {
+            for raw in list {
+                let symbol = raw.trim().to_ascii_uppercase();
+                let i = *self
+                    .index
+                    .get(&symbol)
+                    .ok_or_else(|| SelectError::Unknown(raw.chars().take(32).collect()))?;
+                mask[i] = value;
+            }
+        }
+        Ok(Selection {
+            mask: Some(mask.into()),
+        })
+    }
+
     /// Publishes one frame of trades (in universe order) generated at `ts`; returns its seq.
     pub fn publish(&self, ts: i64, trades: Vec<Trade>) -> u64 {
         let mut st = self.lock();
@@ -460,6 +483,17 @@ impl Subscription {
         }
     }
 
+    /// Switches to `selection` without resubscribing: returns a `snapshot` of the new selection
+    /// at the current frame; frames up to it are then skipped (the snapshot covers them).
+    pub fn reselect(&mut self, selection: Selection) -> Event {
+        self.selection = selection;
+        self.replay.clear();
+        self.initial = None;
+        let st = self.hub.lock();
+        self.covered = st.seq;
+        self.encode_snapshot(&st, EventKind::Snapshot)
+    }
+
     fn tick(&self, frame: &Frame) -> Option<Event> {
         let data = frame.payload(&self.selection)?;
         Some(Event {
@@ -471,11 +505,24 @@ impl Subscription {
 
     /// Takes every event available without waiting (for long polling and tests).
     pub fn drain_ready(&mut self) -> Vec<Event> {
+        self.take_ready(usize::MAX)
+    }
+
+    /// Takes up to `max` events available without waiting; the rest stay for the next call.
+    pub fn take_ready(&mut self, max: usize) -> Vec<Event> {
         let mut out = Vec::new();
-        while let Some(event) = futures_util::FutureExt::now_or_never(self.next()) {
-            out.push(event);
+        while out.len() < max {
+            match futures_util::FutureExt::now_or_never(self.next()) {
+                Some(event) => out.push(event),
+                None => break,
+            }
         }
         out
+    }
+
+    /// The current selection.
+    pub fn selection(&self) -> &Selection {
+        &self.selection
     }
 }
 

@@ -51,6 +51,8 @@ impl FromRef<AppState> for LeptosOptions {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/stream", get(transport::sse::stream))
+        .route("/ws", get(transport::ws::ws))
+        .route("/poll", get(transport::poll::poll))
         .route("/symbols", get(api::symbols))
         .route("/snapshot", get(api::snapshot))
         .route("/history", get(api::history))

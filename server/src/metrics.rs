@@ -10,6 +10,8 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
 pub enum Transport {
     Sse,
+    Ws,
+    Poll,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -21,6 +23,7 @@ struct TransportLabels {
 pub struct Metrics {
     registry: Registry,
     clients: Family<TransportLabels, Gauge>,
+    opened: Family<TransportLabels, Counter>,
     delivered: Family<TransportLabels, Counter>,
     /// Frames produced by the generator.
     pub frames: Counter,
@@ -34,7 +37,7 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let (clients, delivered) = (Family::default(), Family::default());
+        let (clients, opened, delivered) = (Family::default(), Family::default(), Family::default());
         let (frames, resyncs, lagged, history) = Default::default();
         let mut registry = Registry::with_prefix("tickertape");
         registry.register("clients", "Connected streaming clients", Family::clone(&clients));
@@ -62,6 +65,7 @@ impl Default for Metrics {
         Metrics {
             registry,
             clients,
+            opened,
             delivered,
             frames,
             resyncs,
@@ -77,6 +81,7 @@ impl Metrics {
         let labels = TransportLabels { transport };
         let clients = self.clients.get_or_create(&labels).clone();
         clients.inc();
+        self.opened.get_or_create(&labels).inc();
         ClientGuard {
             clients,
             delivered: self.delivered.get_or_create(&labels).clone(),
@@ -91,6 +96,7 @@ impl Metrics {
 }
 
 /// One connected client: holds its transport's gauge up, and counts what it was sent.
+/// (The label values are `Sse`, `Ws` and `Poll`; a poll counts as connected while it waits.)
 pub struct ClientGuard {
     clients: Gauge,
     delivered: Counter,

@@ -122,11 +122,26 @@ async fn metrics_count_connected_clients() {
 async fn compression_skips_the_event_stream() {
     let server = TestServer::start().await;
     let client = reqwest::Client::new();
-    let page = client.get(server.url("/")).header("accept-encoding", "br, gzip").send().await.unwrap();
+    let page = client
+        .get(server.url("/"))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.headers()["content-encoding"], "br");
-    let json = client.get(server.url("/api/symbols")).header("accept-encoding", "gzip").send().await.unwrap();
+    let json = client
+        .get(server.url("/api/symbols"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json.headers()["content-encoding"], "gzip");
-    let stream = client.get(server.url("/api/stream")).header("accept-encoding", "br, gzip").send().await.unwrap();
+    let stream = client
+        .get(server.url("/api/stream"))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
     assert!(stream.headers().get("content-encoding").is_none());
 }

@@ -266,6 +266,13 @@ async fn shutdown_ends_every_stream_promptly() {
 fn open_files_limit() -> usize {
     std::fs::read_to_string("/proc/self/limits")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Max open files"))?.split_whitespace().nth(3)?.parse().ok())
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Max open files"))?
+                .split_whitespace()
+                .nth(3)?
+                .parse()
+                .ok()
+        })
         .unwrap_or(1024)
 }

@@ -167,3 +167,79 @@ pub fn seq_of(event: &Event) -> u64 {
         .and_then(|(_, s)| s.parse().ok())
         .expect("id <epoch>-<seq>")
 }
+
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a WebSocket; panics unless the upgrade succeeds.
+pub async fn ws_open(url: &str) -> Ws {
+    let url = url.replacen("http://", "ws://", 1);
+    let (ws, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("in time")
+        .expect("upgrade");
+    ws
+}
+
+/// The next text message as JSON (skipping pings and pongs); `None` when the socket closed.
+pub async fn ws_next(ws: &mut Ws) -> Option<serde_json::Value> {
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("a message in time")?
+            .ok()?;
+        match msg {
+            Message::Text(text) => return Some(serde_json::from_str(text.as_str()).expect("JSON message")),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
+/// Reads WebSocket events until the one with `<EPOCH>-<seq>` (inclusive).
+pub async fn ws_until_seq(ws: &mut Ws, seq: u64) -> Vec<serde_json::Value> {
+    let target = format!("{EPOCH:x}-{seq}");
+    let mut out = Vec::new();
+    loop {
+        let msg = ws_next(ws).await.expect("socket open");
+        let done = msg["id"] == target.as_str();
+        out.push(msg);
+        if done {
+            return out;
+        }
+    }
+}
+
+/// One long poll: (events, next id).
+pub async fn poll(base: &str, query: &str) -> (Vec<serde_json::Value>, String) {
+    let resp = tokio::time::timeout(PATIENCE, reqwest::get(format!("{base}/api/poll?{query}")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{query}");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    (
+        body["events"].as_array().unwrap().clone(),
+        body["next"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Polls from `after` until the event with `<EPOCH>-<seq>` (inclusive) arrives.
+pub async fn poll_until_seq(base: &str, symbols: &str, mut after: String, seq: u64) -> Vec<serde_json::Value> {
+    let target = format!("{EPOCH:x}-{seq}");
+    let mut out = Vec::new();
+    loop {
+        let (events, next) = poll(base, &format!("symbols={symbols}&after={after}&timeout_ms=5000")).await;
+        let done = events.iter().any(|e| e["id"] == target.as_str());
+        out.extend(events);
+        after = next;
+        if done {
+            return out;
+        }
+    }
+}
+
+/// An SSE event as the JSON object the other transports send.
+pub fn as_json(event: &Event) -> serde_json::Value {
+    serde_json::json!({ "type": event.event, "id": event.id, "data": serde_json::from_str::<serde_json::Value>(&event.data).unwrap() })
+}

@@ -1,0 +1,90 @@
+//! Long polling: `GET /api/poll?symbols=..&after=<id>&timeout_ms=..`.
+//!
+//! Each request is a short-lived subscription resuming after `after`: it answers at once with
+//! what is already there (at most [`MAX_EVENTS`]), otherwise waits for the next event or the
+//! timeout. The answer says which id to poll after next, so nothing falls between two polls;
+//! an `after` outside the history or from another run gets a `resync`, as on the other
+//! transports.
+
+use crate::AppState;
+use crate::api::{ApiError, check_query_len};
+use crate::metrics::Transport;
+use crate::transport::event_json;
+use app::protocol::EventId;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Default wait when nothing is available.
+pub const DEFAULT_TIMEOUT_MS: u64 = 25_000;
+/// Longest wait a client may ask for.
+pub const MAX_TIMEOUT_MS: u64 = 60_000;
+/// Most events in one answer; a client further behind polls again at once.
+pub const MAX_EVENTS: usize = 500;
+
+#[derive(Debug, Deserialize)]
+pub struct PollParams {
+    symbols: Option<String>,
+    after: Option<String>,
+    timeout_ms: Option<String>,
+}
+
+pub async fn poll(
+    State(app): State<AppState>,
+    RawQuery(raw): RawQuery,
+    params: Result<Query<PollParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    check_query_len(&raw)?;
+    let Query(params) = params?;
+    let selection = app.hub.select(params.symbols.as_deref())?;
+    let after: Option<EventId> = match params.after.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(text.parse().map_err(|e| ApiError::BadQuery(format!("after: {e}")))?),
+    };
+    let timeout = match params.timeout_ms.as_deref() {
+        None | Some("") => DEFAULT_TIMEOUT_MS,
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms <= MAX_TIMEOUT_MS)
+            .ok_or_else(|| ApiError::BadQuery(format!("timeout_ms must be an integer from 0 to {MAX_TIMEOUT_MS}")))?,
+    };
+
+    let client = app.hub.metrics().client(Transport::Poll);
+    let mut subscription = app.hub.subscribe(after, selection);
+    let mut events = subscription.take_ready(MAX_EVENTS);
+    if events.is_empty() && timeout > 0 {
+        tokio::select! {
+            event = subscription.next() => events.push(event),
+            () = tokio::time::sleep(Duration::from_millis(timeout)) => {}
+            () = app.shutdown.cancelled() => {}
+        }
+        events.extend(subscription.take_ready(MAX_EVENTS - events.len()));
+    }
+    let next = events
+        .last()
+        .map(|e| e.id)
+        .or(after)
+        .unwrap_or_else(|| app.hub.last_id());
+
+    let mut body = String::from(r#"{"events":["#);
+    for (n, event) in events.iter().enumerate() {
+        if n > 0 {
+            body.push(',');
+        }
+        body.push_str(&event_json(event));
+        client.delivered();
+    }
+    body.push_str(&format!(r#"],"next":"{next}"}}"#));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,134 @@
+//! WebSocket: `GET /api/ws?symbols=..&last_event_id=..`, the two-way transport.
+//!
+//! Parameters are checked before the upgrade (a bad request gets the same 400 JSON as the other
+//! transports). After it, the server sends one text message per event,
+//! `{"type":"snapshot"|"tick"|"resync","id":"…","data":{…}}`, with the same resume and resync
+//! rules as SSE. The client may change its subscription without reconnecting:
+//! `{"op":"subscribe","symbols":["TSLA"]}`, `{"op":"unsubscribe","symbols":["AAPL"]}` or
+//! `{"op":"set","symbols":["AAPL","MSFT"]}` (`null` = all); the answer is a `snapshot` of the new
+//! selection, after which ticks follow it. A message the server cannot use gets
+//! `{"type":"error","error":"…"}` and the connection stays open.
+//!
+//! Close codes: 1001 when the server shuts down, 1003 for a binary message, 1008 when the peer
+//! stopped answering pings (two keep-alive periods of silence). A message over
+//! [`MAX_MESSAGE_BYTES`] ends the connection.
+
+use crate::AppState;
+use crate::api::{ApiError, StreamParams, check_query_len, resume_point};
+use crate::hub::Subscription;
+use crate::metrics::Transport;
+use crate::transport::event_json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use std::time::Instant;
+
+/// Largest message a client may send.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
+
+pub async fn ws(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    params: Result<Query<StreamParams>, QueryRejection>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    check_query_len(&raw)?;
+    let Query(params) = params?;
+    let selection = app.hub.select(params.symbols.as_deref())?;
+    let from = resume_point(&headers, &params)?;
+    let upgrade =
+        upgrade.map_err(|e| ApiError::BadQuery(format!("expected a WebSocket upgrade: {}", e.body_text())))?;
+    let subscription = app.hub.subscribe(from, selection);
+    Ok(upgrade
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| session(socket, subscription, app)))
+}
+
+/// A message from the client.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
+enum Command {
+    Subscribe { symbols: Vec<String> },
+    Unsubscribe { symbols: Vec<String> },
+    Set { symbols: Option<Vec<String>> },
+}
+
+async fn session(mut socket: WebSocket, mut subscription: Subscription, app: AppState) {
+    let client = app.hub.metrics().client(Transport::Ws);
+    let mut heartbeat = tokio::time::interval(app.keepalive);
+    heartbeat.tick().await; // the first tick is immediate
+    let mut last_heard = Instant::now();
+    let close = |code: u16, reason: &'static str| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
+    loop {
+        tokio::select! {
+            biased;
+            () = app.shutdown.cancelled() => {
+                let _ = socket.send(close(1001, "server shutting down")).await;
+                break;
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { break };
+                last_heard = Instant::now();
+                let reply = match message {
+                    Message::Text(text) => match command(&app, &mut subscription, text.as_str()) {
+                        Ok(event) => event_json(&event),
+                        Err(reason) => serde_json::json!({ "type": "error", "error": reason }).to_string(),
+                    },
+                    Message::Binary(_) => {
+                        let _ = socket.send(close(1003, "binary messages are not supported")).await;
+                        break;
+                    }
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                };
+                if socket.send(Message::Text(reply.into())).await.is_err() {
+                    break;
+                }
+            }
+            event = subscription.next() => {
+                if socket.send(Message::Text(event_json(&event).into())).await.is_err() {
+                    break;
+                }
+                client.delivered();
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > app.keepalive * 2 {
+                    let _ = socket.send(close(1008, "no pong")).await;
+                    break;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Applies a client command; the answer is a snapshot of the new selection.
+fn command(app: &AppState, subscription: &mut Subscription, text: &str) -> Result<crate::hub::Event, String> {
+    let command: Command = serde_json::from_str(text).map_err(|e| {
+        let mut reason = format!("bad message: {e}; expected e.g. {{\"op\":\"subscribe\",\"symbols\":[\"AAPL\"]}}");
+        reason.truncate(200);
+        reason
+    })?;
+    let hub = &app.hub;
+    let selection = match command {
+        Command::Subscribe { symbols } => hub.reselect(subscription.selection(), &symbols, &[]),
+        Command::Unsubscribe { symbols } => hub.reselect(subscription.selection(), &[], &symbols),
+        Command::Set { symbols: None } => Ok(crate::hub::Selection::all()),
+        Command::Set { symbols: Some(symbols) } => hub.select(Some(&symbols.join(","))),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(subscription.reselect(selection))
+}

@@ -1,0 +1,334 @@
+//! WebSocket and long polling against a real server, checked against SSE: one event model, one
+//! resume model.
+
+mod support;
+
+use futures_util::SinkExt;
+use serde_json::Value;
+use support::*;
+use tickertape_server::hub::HubConfig;
+use tokio_tungstenite::tungstenite::Message;
+
+fn seq(v: &Value) -> u64 {
+    v["id"]
+        .as_str()
+        .and_then(|id| id.rsplit_once('-')?.1.parse().ok())
+        .expect("an id")
+}
+
+/// For a seeded market, SSE, WebSocket and long polling deliver the identical frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_transports_deliver_identical_frames() {
+    let mut server = TestServer::start().await;
+    server.step(2);
+    let symbols = "AAPL,BTC-USD";
+    let mut sse_all = open(&server.url("/api/stream"), None).await;
+    let mut sse = open(&server.url(&format!("/api/stream?symbols={symbols}")), None).await;
+    let mut ws = ws_open(&server.url(&format!("/api/ws?symbols={symbols}"))).await;
+    let (first_poll, _) = poll(&server.base, &format!("symbols={symbols}")).await;
+
+    // All three open with the same snapshot.
+    let sse_snapshot = as_json(&next(&mut sse).await);
+    assert_eq!(sse_snapshot["type"], "snapshot");
+    assert_eq!(ws_next(&mut ws).await.unwrap(), sse_snapshot);
+    assert_eq!(first_poll, vec![sse_snapshot.clone()]);
+    next(&mut sse_all).await;
+
+    let last = server.step(150);
+    // What the filter should let through, derived from the unfiltered stream.
+    let expected: Vec<Value> = until_seq(&mut sse_all, last)
+        .await
+        .iter()
+        .map(as_json)
+        .filter(|e| {
+            e["data"]["quotes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|q| q["symbol"] == "AAPL" || q["symbol"] == "BTC-USD")
+        })
+        .collect();
+    let last_selected = seq(expected.last().unwrap());
+    let filtered = |e: &Value| {
+        let mut e = e.clone();
+        let quotes = e["data"]["quotes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|q| q["symbol"] == "AAPL" || q["symbol"] == "BTC-USD")
+            .cloned()
+            .collect();
+        e["data"]["quotes"] = Value::Array(quotes);
+        e
+    };
+    let expected: Vec<Value> = expected.iter().map(filtered).collect();
+
+    let via_sse: Vec<Value> = until_seq(&mut sse, last_selected).await.iter().map(as_json).collect();
+    let via_ws = ws_until_seq(&mut ws, last_selected).await;
+    let via_poll = poll_until_seq(
+        &server.base,
+        symbols,
+        sse_snapshot["id"].as_str().unwrap().into(),
+        last_selected,
+    )
+    .await;
+    assert!(expected.len() > 10);
+    assert_eq!(via_sse, expected);
+    assert_eq!(via_ws, expected);
+    assert_eq!(via_poll, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_resumes_without_loss_or_duplicate() {
+    let mut server = TestServer::start().await;
+    let mut steady = open(&server.url("/api/stream"), None).await;
+    next(&mut steady).await;
+    let mut ws = ws_open(&server.url("/api/ws")).await;
+    assert_eq!(ws_next(&mut ws).await.unwrap()["type"], "snapshot");
+    let cut = server.step(8);
+    let before = ws_until_seq(&mut ws, cut).await;
+    drop(ws);
+    server.step(20);
+    let resume = before.last().unwrap()["id"].as_str().unwrap().to_string();
+    let mut ws = ws_open(&server.url(&format!("/api/ws?last_event_id={resume}"))).await;
+    let last = server.step(5);
+    let got = ws_until_seq(&mut ws, last).await;
+    let expected: Vec<Value> = until_seq(&mut steady, last)
+        .await
+        .iter()
+        .map(as_json)
+        .filter(|e| seq(e) > cut)
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polling_resumes_without_loss_or_duplicate() {
+    let mut server = TestServer::start().await;
+    let mut steady = open(&server.url("/api/stream"), None).await;
+    next(&mut steady).await;
+    let (events, mut after) = poll(&server.base, "").await;
+    assert_eq!(events[0]["type"], "snapshot");
+    let mut got = Vec::new();
+    // Polls at irregular moments, frames published in between: nothing lost, nothing twice.
+    for batch in [3, 1, 7, 2, 10] {
+        server.step(batch);
+        let (events, next) = poll(&server.base, &format!("after={after}&timeout_ms=0")).await;
+        got.extend(events);
+        after = next;
+    }
+    let last = seq(got.last().unwrap());
+    let expected: Vec<Value> = until_seq(&mut steady, last).await.iter().map(as_json).collect();
+    assert_eq!(got, expected);
+
+    // Nothing new: an empty answer at the timeout, same resume point.
+    let (events, next) = poll(&server.base, &format!("after={after}&timeout_ms=0")).await;
+    assert!(events.is_empty());
+    assert_eq!(next, after);
+
+    // A waiting poll answers as soon as a frame is published.
+    let base = server.base.clone();
+    let waiting = tokio::spawn(async move { poll(&base, &format!("after={after}&timeout_ms=30000")).await });
+    while server
+        .hub
+        .metrics()
+        .render()
+        .contains("tickertape_clients{transport=\"Poll\"} 0")
+    {
+        tokio::task::yield_now().await;
+    }
+    let published = server.step(1);
+    let (events, _) = waiting.await.unwrap();
+    assert_eq!(seq(&events[0]), published);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_or_foreign_resume_points_get_a_resync_on_every_transport() {
+    let mut server = TestServer::with(
+        HubConfig {
+            history_frames: 10,
+            live_buffer: 64,
+        },
+        std::time::Duration::from_secs(15),
+    )
+    .await;
+    let last = server.step(30);
+    for from in ["7e57-2", "beef-29"] {
+        let (events, next) = poll(&server.base, &format!("after={from}")).await;
+        assert_eq!(events.len(), 1);
+        assert_eq!((events[0]["type"].as_str(), seq(&events[0])), (Some("resync"), last));
+        assert_eq!(next, format!("7e57-{last}"));
+        let mut ws = ws_open(&server.url(&format!("/api/ws?last_event_id={from}"))).await;
+        let first = ws_next(&mut ws).await.unwrap();
+        assert_eq!((first["type"].as_str(), seq(&first)), (Some("resync"), last));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_subscription_changes_mid_stream() {
+    let mut server = TestServer::start().await;
+    let mut ws = ws_open(&server.url("/api/ws?symbols=AAPL")).await;
+    assert_eq!(
+        ws_next(&mut ws).await.unwrap()["data"]["quotes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    server.step(20);
+
+    ws.send(Message::text(r#"{"op":"subscribe","symbols":["TSLA","eth-usd"]}"#))
+        .await
+        .unwrap();
+    // Ticks already queued for AAPL may come first; then the snapshot of the new selection.
+    let snapshot = loop {
+        let m = ws_next(&mut ws).await.unwrap();
+        if m["type"] == "snapshot" {
+            break m;
+        }
+        assert_eq!(m["type"], "tick");
+    };
+    let symbols: Vec<&str> = snapshot["data"]["quotes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["symbol"].as_str().unwrap())
+        .collect();
+    assert_eq!(symbols, ["AAPL", "TSLA", "ETH-USD"]);
+    let last = server.step(60);
+    let ticks = ws_until_seq(&mut ws, last).await;
+    let mut seen = std::collections::HashSet::new();
+    for t in &ticks {
+        assert!(
+            seq(t) > seq(&snapshot),
+            "frames covered by the snapshot are not repeated"
+        );
+        for q in t["data"]["quotes"].as_array().unwrap() {
+            seen.insert(q["symbol"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(seen.contains("TSLA") && seen.is_subset(&["AAPL", "TSLA", "ETH-USD"].map(String::from).into()));
+
+    ws.send(Message::text(r#"{"op":"unsubscribe","symbols":["AAPL","TSLA"]}"#))
+        .await
+        .unwrap();
+    let snapshot = ws_next(&mut ws).await.unwrap();
+    assert_eq!(snapshot["data"]["quotes"].as_array().unwrap().len(), 1);
+
+    // Bad messages get an error reply and the connection stays usable.
+    for bad in [
+        "not json",
+        r#"{"op":"dance"}"#,
+        r#"{"op":"subscribe","symbols":["NOPE"]}"#,
+    ] {
+        ws.send(Message::text(bad)).await.unwrap();
+        let reply = ws_next(&mut ws).await.unwrap();
+        assert_eq!(reply["type"], "error", "{bad}");
+        assert!(reply["error"].as_str().unwrap().len() <= 200);
+    }
+    ws.send(Message::text(r#"{"op":"set","symbols":null}"#)).await.unwrap();
+    let all = ws_next(&mut ws).await.unwrap();
+    assert_eq!(
+        all["data"]["quotes"].as_array().unwrap().len(),
+        server.hub.instruments().len()
+    );
+
+    // A binary message closes with 1003.
+    ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    let close = loop {
+        match tokio::time::timeout(PATIENCE, futures_util::StreamExt::next(&mut ws))
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.unwrap().code), 1003);
+}
+
+#[tokio::test]
+async fn bad_inputs_are_refused_before_upgrade_or_poll() {
+    let server = TestServer::start().await;
+    for path in ["/api/ws?symbols=NOPE", "/api/ws?last_event_id=zz"] {
+        let err = tokio_tungstenite::connect_async(server.url(path).replacen("http", "ws", 1))
+            .await
+            .unwrap_err();
+        let tokio_tungstenite::tungstenite::Error::Http(resp) = err else {
+            panic!("{path}: an HTTP refusal")
+        };
+        assert_eq!(resp.status(), 400, "{path}");
+        let body: Value = serde_json::from_slice(resp.body().as_deref().unwrap()).unwrap();
+        assert!(body["error"].is_string());
+    }
+    let plain = reqwest::get(server.url("/api/ws")).await.unwrap();
+    assert_eq!(plain.status(), 400, "a plain GET is not an upgrade");
+    for query in ["after=nope", "timeout_ms=60001", "timeout_ms=-1", "symbols=NOPE"] {
+        let resp = reqwest::get(server.url(&format!("/api/poll?{query}"))).await.unwrap();
+        assert_eq!(resp.status(), 400, "{query}");
+        let body: Value = resp.json().await.unwrap();
+        assert!(body["error"].is_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_websockets_with_1001_and_ends_polls() {
+    let mut server = TestServer::start().await;
+    server.step(1);
+    let mut ws = ws_open(&server.url("/api/ws")).await;
+    ws_next(&mut ws).await.unwrap();
+    let (_, after) = poll(&server.base, "").await;
+    let base = server.base.clone();
+    let waiting = tokio::spawn(async move { poll(&base, &format!("after={after}&timeout_ms=60000")).await });
+    while server
+        .hub
+        .metrics()
+        .render()
+        .contains("tickertape_clients{transport=\"Poll\"} 0")
+    {
+        tokio::task::yield_now().await;
+    }
+    server.shutdown.cancel();
+    let (events, _) = tokio::time::timeout(std::time::Duration::from_secs(1), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(events.is_empty());
+    let close = loop {
+        match tokio::time::timeout(PATIENCE, futures_util::StreamExt::next(&mut ws))
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.unwrap().code), 1001);
+}
+
+/// A peer that stops answering pings is closed after two keep-alive periods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_websocket_peers_are_reaped() {
+    let server = TestServer::with(
+        HubConfig {
+            history_frames: 10,
+            live_buffer: 64,
+        },
+        std::time::Duration::from_secs(1),
+    )
+    .await;
+    let mut ws = ws_open(&server.url("/api/ws")).await;
+    ws_next(&mut ws).await.unwrap();
+    let connected = "tickertape_clients{transport=\"Ws\"} 1";
+    assert!(server.hub.metrics().render().contains(connected));
+    // Stop reading: the client library answers pings only while it is read, like a hung peer.
+    let reaped = tokio::time::timeout(PATIENCE, async {
+        while server.hub.metrics().render().contains(connected) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+    reaped.await.expect("the server closes a peer that stopped answering");
+    drop(ws);
+}
