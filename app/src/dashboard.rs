@@ -8,7 +8,7 @@ use crate::candles::{Candle, CandleSeries, Interval};
 use crate::chart::{ChartData, PriceChart, Sparkline, VISIBLE_CANDLES};
 use crate::format;
 use crate::protocol::{History, Instrument, Quote, Snapshot};
-use crate::view::{ChartMode, ViewState};
+use crate::view::{ChartMode, Screen, Transport, ViewState};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +79,18 @@ impl Connection {
     }
 }
 
+/// How well the connection is doing, for the Transports view.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LinkStats {
+    pub latency_p50: Option<f64>,
+    pub latency_p99: Option<f64>,
+    /// Wire bytes received per event (payload bytes after HTTP framing).
+    pub bytes_per_event: Option<f64>,
+    /// SSE streams or WebSockets opened, or polls made.
+    pub opened: u64,
+    pub reconnects: u64,
+}
+
 /// One instrument's live state. Every field is a signal handle, so a row is `Copy`.
 #[derive(Clone, Copy)]
 pub struct Row {
@@ -108,6 +120,7 @@ pub struct Board {
     pub event_rate: RwSignal<f64>,
     /// Id of the last event received (refreshed a few times a second, also while paused).
     pub last_event: RwSignal<Option<String>>,
+    pub link: RwSignal<LinkStats>,
     pub keepalive_ms: u64,
 }
 
@@ -159,6 +172,7 @@ impl Board {
             latency_ms: RwSignal::new(None),
             event_rate: RwSignal::new(0.0),
             last_event: RwSignal::new(page.snapshot.id.map(|id| id.to_string())),
+            link: RwSignal::new(LinkStats::default()),
             keepalive_ms: page.keepalive_ms.max(1_000),
         };
         let symbol = board.chart_symbol_untracked();
@@ -256,14 +270,22 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The dashboard.
+/// The application: the dashboard, or the Transports view (`?view=transports`).
 #[component]
 pub fn App() -> impl IntoView {
     let page = SharedValue::new(|| use_context::<PageData>().unwrap_or_default()).into_inner();
+    match page.view.screen {
+        Screen::Dashboard => view! { <Dashboard page/> }.into_any(),
+        Screen::Transports => view! { <TransportsView page/> }.into_any(),
+    }
+}
+
+#[component]
+fn Dashboard(page: PageData) -> impl IntoView {
     let board = Board::new(&page);
 
     #[cfg(feature = "hydrate")]
-    crate::live::start(board, page.snapshot.id);
+    crate::live::start(board, page.snapshot.id, true);
 
     view! {
         <Header board/>
@@ -304,10 +326,42 @@ fn Header(board: Board) -> impl IntoView {
                 </div>
             </dl>
             <div class="controls">
+                <TransportSelect board/>
+                <a class="btn" href=move || board.view.with(|v| transports_href(v))>"Compare transports"</a>
                 <PauseToggle paused=board.paused/>
                 <ThemeToggle/>
             </div>
         </header>
+    }
+}
+
+/// The link to the Transports view for the same symbols.
+fn transports_href(view: &ViewState) -> String {
+    ViewState {
+        symbols: view.symbols.clone(),
+        screen: Screen::Transports,
+        ..ViewState::default()
+    }
+    .to_query()
+}
+
+#[component]
+fn TransportSelect(board: Board) -> impl IntoView {
+    let current = move || board.view.with(|v| v.transport);
+    let on_change = move |ev| {
+        if let Some(transport) = Transport::parse(&event_target_value(&ev)) {
+            board.update_view(|v| v.transport = transport);
+        }
+    };
+    view! {
+        <label>
+            <span class="sr-only">"Transport"</span>
+            <select data-testid="transport" on:change=on_change prop:value=move || current().as_str()>
+                {Transport::ALL
+                    .map(|t| view! { <option value=t.as_str() selected=move || current() == t>{t.label()}</option> })
+                    .to_vec()}
+            </select>
+        </label>
     }
 }
 
@@ -595,6 +649,98 @@ fn ChartPanel(board: Board) -> impl IntoView {
                 </div>
             </div>
             <PriceChart data=board.chart mode/>
+        </section>
+    }
+}
+
+/// SSE, WebSocket and long polling side by side on the same symbols, each with its own
+/// connection, measured live: the trade-offs of the three approaches made visible.
+#[component]
+fn TransportsView(page: PageData) -> impl IntoView {
+    let boards: Vec<(Transport, Board)> = Transport::ALL
+        .into_iter()
+        .map(|t| {
+            let mut page = page.clone();
+            page.view.transport = t;
+            page.view.screen = Screen::Dashboard;
+            (t, Board::new(&page))
+        })
+        .collect();
+    #[cfg(feature = "hydrate")]
+    for (_, board) in &boards {
+        crate::live::start(*board, page.snapshot.id, false);
+    }
+    let back = ViewState {
+        symbols: page.view.symbols.clone(),
+        ..ViewState::default()
+    }
+    .to_query();
+    let back = if back.is_empty() { "/".to_string() } else { back };
+    view! {
+        <header class="topbar">
+            <h1 class="brand">"Tickertape"</h1>
+            <span class="subtitle">"Three ways to push a market feed"</span>
+            <div class="controls">
+                <a class="btn" href=back>"Back to the dashboard"</a>
+                <ThemeToggle/>
+            </div>
+        </header>
+        <main class="compare">
+            {boards.into_iter().map(|(t, board)| view! { <TransportPanel transport=t board/> }).collect_view()}
+            <section class="panel notes">
+                <h2>"What to look for"</h2>
+                <ul>
+                    <li><strong>"Server-Sent Events"</strong>" — one long HTTP response, one-way. Lowest overhead per event; the browser's resume (Last-Event-ID) is built into the protocol."</li>
+                    <li><strong>"WebSocket"</strong>" — one upgraded connection, two-way: the page can change its subscription without reconnecting. Slightly more framing per event than SSE."</li>
+                    <li><strong>"Long polling"</strong>" — a new HTTP request per batch (see the request count climb). Each answer waits for data, so latency stays low, but every round trip costs headers and server work: the server gets loaded by repeated requests."</li>
+                </ul>
+                <p>"All three carry identical events, ids and resume rules from one hub, so they show identical prices."</p>
+            </section>
+        </main>
+    }
+}
+
+#[component]
+fn TransportPanel(transport: Transport, board: Board) -> impl IntoView {
+    let ms = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |v| format!("{v:.0} ms"));
+    let link = board.link;
+    let watched = board.view.with_untracked(|v| board.watched(v));
+    let rows = watched.into_iter().take(4).collect::<Vec<_>>();
+    view! {
+        <section class="panel transport" data-testid="transport-panel" data-transport=transport.as_str()>
+            <div class="panel-head">
+                <h2>{transport.label()}</h2>
+                <ConnectionBadge board/>
+            </div>
+            <dl class="figures">
+                <div><dt>"Latency p50"</dt><dd data-testid="latency-p50">{move || ms(link.get().latency_p50)}</dd></div>
+                <div><dt>"Latency p99"</dt><dd data-testid="latency-p99">{move || ms(link.get().latency_p99)}</dd></div>
+                <div><dt>"Events/s"</dt><dd data-testid="events-per-second">{move || format!("{:.0}", board.event_rate.get())}</dd></div>
+                <div><dt>"Bytes/event"</dt><dd data-testid="bytes-per-event">{move || link.get().bytes_per_event.map_or_else(|| "—".to_string(), |b| format!("{b:.0}"))}</dd></div>
+                <div>
+                    <dt>{if transport == Transport::Poll { "Requests" } else { "Connections" }}</dt>
+                    <dd data-testid="connections">{move || link.get().opened}</dd>
+                </div>
+                <div><dt>"Reconnects"</dt><dd data-testid="reconnects">{move || link.get().reconnects}</dd></div>
+            </dl>
+            <table class="quotes mini">
+                <tbody>
+                    {rows
+                        .into_iter()
+                        .filter_map(|i| {
+                            let row = board.row(i)?;
+                            let ins = board.instruments.with_value(|list| list[i].clone());
+                            let d = ins.decimals;
+                            Some(view! {
+                                <tr data-symbol=ins.symbol.clone()>
+                                    <th scope="row">{ins.symbol.clone()}</th>
+                                    <td class="num last" data-testid="quote-last">{move || row.quote.with(|q| format::price(q.price, d))}</td>
+                                </tr>
+                            })
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
         </section>
     }
 }

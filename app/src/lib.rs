@@ -4,6 +4,9 @@
 //! with real prices, and with `hydrate` into WebAssembly, which takes that page over in the
 //! browser and keeps it live from the stream.
 
+// Leptos views are deeply nested types; the default limit is too low for the dashboard.
+#![recursion_limit = "256"]
+
 pub mod candles;
 pub mod chart;
 pub mod dashboard;

@@ -12,15 +12,17 @@
 
 use crate::candles::{CandleSeries, Interval};
 use crate::chart::VISIBLE_CANDLES;
-use crate::dashboard::{Board, Connection};
+use crate::dashboard::{Board, Connection, LinkStats};
 use crate::protocol::{EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Snapshot, TickFrame};
 use crate::sse::{Item, Parser};
+use crate::view::Transport;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -50,18 +52,27 @@ struct Live {
     last_activity: f64,
     /// Bumped to make the connection loop drop its stream and subscribe afresh.
     generation: u32,
-    abort: Option<web_sys::AbortController>,
+    /// Ends the current connection (aborts the fetch, closes the WebSocket).
+    cancel: Option<Box<dyn Fn()>>,
     failures: u32,
     /// While the chart's history is loading: ticks of the chart symbol, replayed after it.
     chart_backlog: Option<Vec<(u64, i64, f64, u64)>>,
     /// Animation frames in which something was rendered.
     renders: u64,
+    /// Bytes received on the wire (payload, after HTTP framing), events received, connections
+    /// or polls opened, and reconnections: the Transports view compares these.
+    wire_bytes: u64,
+    events: u64,
+    opened: u64,
+    reconnects: u64,
+    /// Only the main dashboard writes the URL.
+    sync_url: bool,
 }
 
 type Shared = Rc<RefCell<Live>>;
 
 /// Connects the board to the stream, resuming after the server-rendered snapshot `from`.
-pub fn start(board: Board, from: Option<EventId>) {
+pub fn start(board: Board, from: Option<EventId>, sync_url: bool) {
     let n = board.instruments.with_value(Vec::len);
     let rendered = board
         .rows
@@ -81,10 +92,15 @@ pub fn start(board: Board, from: Option<EventId>) {
         samples: VecDeque::new(),
         last_activity: js_sys::Date::now(),
         generation: 0,
-        abort: None,
+        cancel: None,
         failures: 0,
         chart_backlog: None,
         renders: 0,
+        wire_bytes: 0,
+        events: 0,
+        opened: 0,
+        reconnects: 0,
+        sync_url,
     }));
 
     spawn_local(run(live.clone()));
@@ -112,8 +128,8 @@ pub fn start(board: Board, from: Option<EventId>) {
             if let Some(live) = live.take() {
                 let mut l = live.borrow_mut();
                 l.generation = u32::MAX;
-                if let Some(abort) = l.abort.take() {
-                    abort.abort();
+                if let Some(cancel) = l.cancel.take() {
+                    cancel();
                 }
             }
         });
@@ -123,37 +139,46 @@ pub fn start(board: Board, from: Option<EventId>) {
 /// Keeps the URL, the subscription and the chart in step with the view.
 fn follow_view(live: &Shared) {
     let board = live.borrow().board;
+    let sync_url = live.borrow().sync_url;
     let live = live.clone();
-    Effect::new(move |previous: Option<(Option<Vec<String>>, String, Interval)>| {
-        let view = board.view.get();
-        if let Some(window) = web_sys::window() {
-            let query = view.to_query();
-            let url = if query.is_empty() { "/".to_string() } else { query };
-            if let Ok(history) = window.history() {
-                let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
+    Effect::new(
+        move |previous: Option<(Option<Vec<String>>, Transport, String, Interval)>| {
+            let view = board.view.get();
+            if sync_url && let Some(window) = web_sys::window() {
+                let query = view.to_query();
+                let url = if query.is_empty() { "/".to_string() } else { query };
+                if let Ok(history) = window.history() {
+                    let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
+                }
             }
-        }
-        let symbol = board.chart_symbol_untracked();
-        let current = (view.symbols.clone(), symbol.clone(), view.interval);
-        if let Some((symbols, old_symbol, old_interval)) = previous {
-            if symbols != view.symbols {
-                resubscribe(&live);
+            let symbol = board.chart_symbol_untracked();
+            let current = (view.symbols.clone(), view.transport, symbol.clone(), view.interval);
+            if let Some((symbols, transport, old_symbol, old_interval)) = previous {
+                if symbols != view.symbols {
+                    resubscribe(&live, true);
+                } else if transport != view.transport {
+                    resubscribe(&live, false);
+                }
+                if old_symbol != symbol || old_interval != view.interval {
+                    load_chart(&live, symbol, view.interval);
+                }
             }
-            if old_symbol != symbol || old_interval != view.interval {
-                load_chart(&live, symbol, view.interval);
-            }
-        }
-        current
-    });
+            current
+        },
+    );
 }
 
-/// Drops the current stream; the loop reconnects with the new filter and a fresh snapshot.
-fn resubscribe(live: &Shared) {
+/// Drops the current connection; the loop reconnects at once with the current view. With
+/// `fresh`, it starts from a new snapshot (the selection changed); without, it resumes where it
+/// was (only the transport changed).
+fn resubscribe(live: &Shared, fresh: bool) {
     let mut l = live.borrow_mut();
     l.generation = l.generation.wrapping_add(1);
-    l.last_id = None;
-    if let Some(abort) = l.abort.take() {
-        abort.abort();
+    if fresh {
+        l.last_id = None;
+    }
+    if let Some(cancel) = l.cancel.take() {
+        cancel();
     }
 }
 
@@ -206,24 +231,40 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(url: &str) -> Option<T> {
     serde_json::from_str(&text).ok()
 }
 
-/// The connection loop: connect, read until the stream ends or fails, back off, resume.
+/// The connection loop: connect, read until the connection ends or fails, back off, resume.
 async fn run(live: Shared) {
+    let mut attempts = 0u64;
     loop {
-        let (generation, url, last_id) = {
+        let (generation, transport, symbols, last_id) = {
             let l = live.borrow();
             if l.generation == u32::MAX {
                 return;
             }
-            let symbols = l.board.view.with_untracked(|v| v.symbols.clone());
-            let url = match symbols {
-                Some(list) => format!("/api/stream?symbols={}", list.join(",")),
-                None => "/api/stream".to_string(),
-            };
-            (l.generation, url, l.last_id.clone())
+            let view = l.board.view.with_untracked(|v| (v.transport, v.symbols.clone()));
+            (
+                l.generation,
+                view.0,
+                view.1.map(|list| list.join(",")),
+                l.last_id.clone(),
+            )
         };
-        let opened = read_stream(&live, &url, last_id.as_deref()).await;
+        if attempts > 0 {
+            live.borrow_mut().reconnects += 1;
+        }
+        attempts += 1;
+        let opened = match transport {
+            Transport::Sse => {
+                let url = match &symbols {
+                    Some(list) => format!("/api/stream?symbols={list}"),
+                    None => "/api/stream".to_string(),
+                };
+                read_sse(&live, &url, last_id.as_deref()).await
+            }
+            Transport::Ws => read_ws(&live, symbols.as_deref(), last_id.as_deref()).await,
+            Transport::Poll => read_poll(&live, symbols.as_deref()).await,
+        };
         let mut l = live.borrow_mut();
-        l.abort = None;
+        l.cancel = None;
         if l.generation == u32::MAX {
             return;
         }
@@ -240,8 +281,183 @@ async fn run(live: Shared) {
     }
 }
 
-/// Reads one connection to its end. Returns whether it was established.
-async fn read_stream(live: &Shared, url: &str, last_id: Option<&str>) -> bool {
+/// Marks a connection as established.
+fn established(live: &Shared) {
+    let mut l = live.borrow_mut();
+    l.opened += 1;
+    l.last_activity = js_sys::Date::now();
+    l.board.connection.set(Connection::Live);
+}
+
+/// One event as the WebSocket and long-polling transports frame it.
+#[derive(serde::Deserialize)]
+struct WireEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(default)]
+    id: &'a str,
+    #[serde(borrow, default)]
+    data: Option<&'a serde_json::value::RawValue>,
+}
+
+impl WireEvent<'_> {
+    fn item(&self) -> Item {
+        match self.data {
+            Some(data) => Item::Event {
+                event: self.kind.to_string(),
+                id: self.id.to_string(),
+                data: data.get().to_string(),
+            },
+            // `heartbeat` (and anything without data): proof of life only.
+            None => Item::Comment,
+        }
+    }
+}
+
+/// A WebSocket session, resuming after `last_id`. Returns whether it opened.
+async fn read_ws(live: &Shared, symbols: Option<&str>, last_id: Option<&str>) -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    let location = window.location();
+    let scheme = if location.protocol().ok().as_deref() == Some("https:") {
+        "wss"
+    } else {
+        "ws"
+    };
+    let host = location.host().unwrap_or_default();
+    let mut params = Vec::new();
+    if let Some(list) = symbols {
+        params.push(format!("symbols={list}"));
+    }
+    if let Some(id) = last_id {
+        params.push(format!("last_event_id={id}"));
+    }
+    let query = if params.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", params.join("&"))
+    };
+    let Ok(socket) = web_sys::WebSocket::new(&format!("{scheme}://{host}/api/ws{query}")) else {
+        return false;
+    };
+
+    let opened = Rc::new(std::cell::Cell::new(false));
+    let done: Rc<RefCell<Option<js_sys::Function>>> = Rc::new(RefCell::new(None));
+    let closed = js_sys::Promise::new(&mut |resolve, _| *done.borrow_mut() = Some(resolve));
+    let finish = {
+        let done = done.clone();
+        move || {
+            if let Some(resolve) = done.borrow_mut().take() {
+                let _ = resolve.call0(&JsValue::NULL);
+            }
+        }
+    };
+    let on_open = {
+        let (live, opened) = (live.clone(), opened.clone());
+        Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            opened.set(true);
+            established(&live);
+        })
+    };
+    let on_message = {
+        let live = live.clone();
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            let Some(text) = e.data().as_string() else { return };
+            live.borrow_mut().wire_bytes += text.len() as u64;
+            if let Ok(event) = serde_json::from_str::<WireEvent>(&text) {
+                handle(&live, event.item());
+            }
+        })
+    };
+    let on_end = {
+        let finish = finish.clone();
+        Closure::<dyn FnMut(web_sys::Event)>::new(move |_| finish())
+    };
+    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    socket.set_onclose(Some(on_end.as_ref().unchecked_ref()));
+    socket.set_onerror(Some(on_end.as_ref().unchecked_ref()));
+    {
+        let socket = socket.clone();
+        live.borrow_mut().cancel = Some(Box::new(move || {
+            let _ = socket.close();
+            finish();
+        }));
+    }
+    let _ = JsFuture::from(closed).await;
+    socket.set_onopen(None);
+    socket.set_onmessage(None);
+    socket.set_onclose(None);
+    socket.set_onerror(None);
+    let _ = socket.close();
+    opened.get()
+}
+
+/// Long polling until a poll fails. Returns whether any poll succeeded.
+async fn read_poll(live: &Shared, symbols: Option<&str>) -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    let mut any = false;
+    loop {
+        let (after, keepalive, generation) = {
+            let l = live.borrow();
+            (l.last_id.clone(), l.board.keepalive_ms, l.generation)
+        };
+        let mut params = vec![format!("timeout_ms={keepalive}")];
+        if let Some(list) = symbols {
+            params.push(format!("symbols={list}"));
+        }
+        if let Some(id) = after {
+            params.push(format!("after={id}"));
+        }
+        let Ok(abort) = web_sys::AbortController::new() else {
+            return any;
+        };
+        let init = web_sys::RequestInit::new();
+        init.set_signal(Some(&abort.signal()));
+        init.set_cache(web_sys::RequestCache::NoStore);
+        live.borrow_mut().cancel = Some(Box::new(move || abort.abort()));
+        let url = format!("/api/poll?{}", params.join("&"));
+        let Ok(resp) = JsFuture::from(window.fetch_with_str_and_init(&url, &init)).await else {
+            return any;
+        };
+        let Ok(resp) = resp.dyn_into::<web_sys::Response>() else {
+            return any;
+        };
+        if !resp.ok() {
+            return any;
+        }
+        let Some(text) = (match resp.text() {
+            Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
+            Err(_) => None,
+        }) else {
+            return any;
+        };
+        if live.borrow().generation != generation {
+            return any;
+        }
+        #[derive(serde::Deserialize)]
+        struct Batch<'a> {
+            #[serde(borrow)]
+            events: Vec<WireEvent<'a>>,
+            next: &'a str,
+        }
+        let Ok(batch) = serde_json::from_str::<Batch>(&text) else {
+            return any;
+        };
+        if !any {
+            any = true;
+        }
+        established(live);
+        live.borrow_mut().wire_bytes += text.len() as u64;
+        for event in &batch.events {
+            handle(live, event.item());
+        }
+        // The server's word on where to continue (also when the answer was empty).
+        live.borrow_mut().last_id = Some(batch.next.to_string());
+    }
+}
+
+/// Reads one SSE connection to its end. Returns whether it was established.
+async fn read_sse(live: &Shared, url: &str, last_id: Option<&str>) -> bool {
     let Some(window) = web_sys::window() else {
         return false;
     };
@@ -258,7 +474,7 @@ async fn read_stream(live: &Shared, url: &str, last_id: Option<&str>) -> bool {
         }
         init.set_headers(&headers);
     }
-    live.borrow_mut().abort = Some(abort);
+    live.borrow_mut().cancel = Some(Box::new(move || abort.abort()));
     let Ok(resp) = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await else {
         return false;
     };
@@ -273,11 +489,7 @@ async fn read_stream(live: &Shared, url: &str, last_id: Option<&str>) -> bool {
     else {
         return false;
     };
-    {
-        let mut l = live.borrow_mut();
-        l.last_activity = js_sys::Date::now();
-        l.board.connection.set(Connection::Live);
-    }
+    established(live);
     let mut parser = Parser::new();
     let mut pending_bytes: Vec<u8> = Vec::new();
     let mut items = Vec::new();
@@ -295,7 +507,9 @@ async fn read_stream(live: &Shared, url: &str, last_id: Option<&str>) -> bool {
         let Ok(bytes) = js_sys::Reflect::get(&chunk, &"value".into()) else {
             break;
         };
-        pending_bytes.extend(js_sys::Uint8Array::new(&bytes).to_vec());
+        let bytes = js_sys::Uint8Array::new(&bytes);
+        live.borrow_mut().wire_bytes += bytes.length() as u64;
+        pending_bytes.extend(bytes.to_vec());
         // Decode the valid UTF-8 prefix; keep a split multi-byte character for the next chunk.
         let valid = match std::str::from_utf8(&pending_bytes) {
             Ok(s) => s.len(),
@@ -324,6 +538,7 @@ fn handle(live: &Shared, item: Item) {
     let Item::Event { event, id, data } = item else {
         return;
     };
+    l.events += 1;
     match event.as_str() {
         EVENT_SNAPSHOT | EVENT_RESYNC => {
             let Ok(snapshot) = serde_json::from_str::<Snapshot>(&data) else {
@@ -459,8 +674,8 @@ fn housekeeping(live: &Shared) {
     }
     if board.connection.get_untracked() == Connection::Stale && silent > 4.0 * keepalive {
         // A connection this quiet is dead even if TCP has not noticed: reconnect and resume.
-        if let Some(abort) = l.abort.take() {
-            abort.abort();
+        if let Some(cancel) = l.cancel.take() {
+            cancel();
         }
     }
 
@@ -470,6 +685,14 @@ fn housekeeping(live: &Shared) {
     let mut lat: Vec<f64> = l.samples.iter().map(|(_, ms)| *ms).collect();
     lat.sort_by(f64::total_cmp);
     let median = (!lat.is_empty()).then(|| lat[lat.len() / 2].max(0.0));
+    let p99 = (!lat.is_empty()).then(|| lat[(lat.len() * 99 / 100).min(lat.len() - 1)].max(0.0));
+    let link = LinkStats {
+        latency_p50: median,
+        latency_p99: p99,
+        bytes_per_event: (l.events > 0).then(|| l.wire_bytes as f64 / l.events as f64),
+        opened: l.opened,
+        reconnects: l.reconnects,
+    };
     // Over the span actually observed, so a page open for two seconds does not under-report.
     let span = l
         .samples
@@ -486,6 +709,9 @@ fn housekeeping(live: &Shared) {
     }
     if board.event_rate.get_untracked() != rate {
         board.event_rate.set(rate);
+    }
+    if board.link.with_untracked(|old| *old != link) {
+        board.link.set(link);
     }
 
     // The time axes advance even when nothing trades (server time ≈ now − latency).

@@ -28,6 +28,49 @@ impl ChartMode {
     }
 }
 
+/// How the page receives the feed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Transport {
+    #[default]
+    Sse,
+    Ws,
+    Poll,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 3] = [Transport::Sse, Transport::Ws, Transport::Poll];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Sse => "sse",
+            Transport::Ws => "ws",
+            Transport::Poll => "poll",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::Sse => "Server-Sent Events",
+            Transport::Ws => "WebSocket",
+            Transport::Poll => "Long polling",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Transport::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Which screen is shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Screen {
+    /// Watchlist and chart.
+    #[default]
+    Dashboard,
+    /// The three transports side by side, measured live.
+    Transports,
+}
+
 /// The view's state. Unknown or malformed parameters fall back to defaults: a link should open
 /// something sensible rather than an error page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,6 +81,8 @@ pub struct ViewState {
     pub symbol: Option<String>,
     pub mode: ChartMode,
     pub interval: Interval,
+    pub transport: Transport,
+    pub screen: Screen,
 }
 
 impl Default for ViewState {
@@ -47,6 +92,8 @@ impl Default for ViewState {
             symbol: None,
             mode: ChartMode::default(),
             interval: Interval::S1,
+            transport: Transport::default(),
+            screen: Screen::default(),
         }
     }
 }
@@ -78,6 +125,14 @@ impl ViewState {
                 }
                 "mode" => view.mode = ChartMode::parse(&value).unwrap_or_default(),
                 "interval" => view.interval = value.parse().unwrap_or(Interval::S1),
+                "transport" => view.transport = Transport::parse(&value).unwrap_or_default(),
+                "view" => {
+                    view.screen = if value == "transports" {
+                        Screen::Transports
+                    } else {
+                        Screen::Dashboard
+                    }
+                }
                 _ => {}
             }
         }
@@ -98,6 +153,12 @@ impl ViewState {
         }
         if self.interval != Interval::S1 {
             parts.push(format!("interval={}", self.interval));
+        }
+        if self.transport != Transport::default() {
+            parts.push(format!("transport={}", self.transport.as_str()));
+        }
+        if self.screen == Screen::Transports {
+            parts.push("view=transports".to_string());
         }
         if parts.is_empty() {
             String::new()
@@ -154,10 +215,12 @@ mod tests {
             symbol: Some("BTC-USD".into()),
             mode: ChartMode::Line,
             interval: Interval::S5,
+            transport: Transport::Ws,
+            screen: Screen::Transports,
         };
         assert_eq!(
             v.to_query(),
-            "?symbols=AAPL,BTC-USD&symbol=BTC-USD&mode=line&interval=5s"
+            "?symbols=AAPL,BTC-USD&symbol=BTC-USD&mode=line&interval=5s&transport=ws&view=transports"
         );
         assert_eq!(ViewState::from_query(&v.to_query()), v);
         assert_eq!(ViewState::default().to_query(), "");

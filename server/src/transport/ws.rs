@@ -9,6 +9,8 @@
 //! selection, after which ticks follow it. A message the server cannot use gets
 //! `{"type":"error","error":"…"}` and the connection stays open.
 //!
+//! Every keep-alive period the server sends a ping and a `{"type":"heartbeat"}` message.
+//!
 //! Close codes: 1001 when the server shuts down, 1003 for a binary message, 1008 when the peer
 //! stopped answering pings (two keep-alive periods of silence). A message over
 //! [`MAX_MESSAGE_BYTES`] ends the connection.
@@ -26,6 +28,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use std::time::Instant;
+
+/// Sent every keep-alive period: `{"type":"heartbeat"}`.
+pub const HEARTBEAT: &str = r#"{"type":"heartbeat"}"#;
 
 /// Largest message a client may send.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
@@ -107,7 +112,11 @@ async fn session(mut socket: WebSocket, mut subscription: Subscription, app: App
                     let _ = socket.send(close(1008, "no pong")).await;
                     break;
                 }
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                // A ping for the protocol, and a `heartbeat` message for the page (browsers
+                // answer pings silently), so a quiet selection is not mistaken for a dead link.
+                if socket.send(Message::Ping(Default::default())).await.is_err()
+                    || socket.send(Message::Text(HEARTBEAT.into())).await.is_err()
+                {
                     break;
                 }
             }

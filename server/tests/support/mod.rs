@@ -189,6 +189,7 @@ pub async fn ws_next(ws: &mut Ws) -> Option<serde_json::Value> {
             .expect("a message in time")?
             .ok()?;
         match msg {
+            Message::Text(text) if text.as_str() == tickertape_server::transport::ws::HEARTBEAT => continue,
             Message::Text(text) => return Some(serde_json::from_str(text.as_str()).expect("JSON message")),
             Message::Close(_) => return None,
             _ => continue,
