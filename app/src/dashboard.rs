@@ -716,7 +716,7 @@ fn TransportPanel(transport: Transport, board: Board) -> impl IntoView {
                 <div><dt>"Latency p50"</dt><dd data-testid="latency-p50">{move || ms(link.get().latency_p50)}</dd></div>
                 <div><dt>"Latency p99"</dt><dd data-testid="latency-p99">{move || ms(link.get().latency_p99)}</dd></div>
                 <div><dt>"Events/s"</dt><dd data-testid="events-per-second">{move || format!("{:.0}", board.event_rate.get())}</dd></div>
-                <div><dt>"Bytes/event"</dt><dd data-testid="bytes-per-event">{move || link.get().bytes_per_event.map_or_else(|| "—".to_string(), |b| format!("{b:.0}"))}</dd></div>
+                <div><dt>"Body bytes/event"</dt><dd data-testid="bytes-per-event">{move || link.get().bytes_per_event.map_or_else(|| "—".to_string(), |b| format!("{b:.0}"))}</dd></div>
                 <div>
                     <dt>{if transport == Transport::Poll { "Requests" } else { "Connections" }}</dt>
                     <dd data-testid="connections">{move || link.get().opened}</dd>
