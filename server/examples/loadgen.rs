@@ -1,0 +1,654 @@
+//! Load generator: opens K clients against a running Tickertape over SSE, WebSocket or long
+//! polling, checks every event, and reports what a capacity plan needs.
+//!
+//! ```text
+//! cargo run --release -p tickertape-server --example loadgen -- \
+//!     --url http://127.0.0.1:3000 --clients 1000 --duration 60 --transport sse --server-pid "$(pidof tickertape)"
+//! ```
+//!
+//! Per run it reports: events delivered per second; lost and duplicated events (must be 0),
+//! found by comparing every client's sequence numbers with the union of what all clients saw
+//! (frames covered by a `resync` excepted); resyncs; tick→receive latency from each event's `ts`
+//! (HDR histogram: p50, p99, p99.9, max); wire bytes per event; and, given `--server-pid`, the
+//! server's CPU-seconds per million delivered events and its RSS per connection (from /proc).
+//! `--faults` makes clients drop their connection at random moments and resume with their last
+//! id (Last-Event-ID / last_event_id / after): lost and duplicated must still be 0.
+//! `BENCHMARKS.md` has the scenarios and results.
+
+use clap::{Parser, ValueEnum};
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use hdrhistogram::Histogram;
+use rand::Rng;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    Sse,
+    Ws,
+    Poll,
+}
+
+#[derive(Parser, Clone, Debug)]
+#[command(about = "Tickertape load generator")]
+pub struct Args {
+    /// Base URL of the server.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 100)]
+    pub clients: usize,
+    /// Seconds of measurement, after the ramp-up.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds over which the clients connect (no connect storm).
+    #[arg(long, default_value_t = 5.0)]
+    pub ramp: f64,
+    #[arg(long, value_enum, default_value_t = Kind::Sse)]
+    pub transport: Kind,
+    /// Comma-separated symbols each client subscribes to (default: all).
+    #[arg(long)]
+    pub symbols: Option<String>,
+    /// Drop connections at random moments and resume with the last id.
+    #[arg(long)]
+    pub faults: bool,
+    /// Mean seconds between drops per client, with --faults.
+    #[arg(long, default_value_t = 5.0)]
+    pub fault_mean: f64,
+    /// The server's process id, to read its CPU time and memory from /proc.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Comma-separated local addresses to spread client sockets over (e.g. 127.0.0.2,127.0.0.3),
+    /// when one address runs out of ephemeral ports.
+    #[arg(long)]
+    pub source_ips: Option<String>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What one client saw.
+#[derive(Default)]
+struct ClientLog {
+    /// Sequence numbers of ticks, in arrival order.
+    ticks: Vec<u64>,
+    /// (from, to]: ranges a snapshot or resync legitimately skipped.
+    covered: Vec<(u64, u64)>,
+    resyncs: u64,
+    events: u64,
+    events_in_window: u64,
+    bytes: u64,
+    bytes_in_window: u64,
+    latency: Option<Histogram<u64>>,
+    connects: u64,
+    errors: u64,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub transport: String,
+    pub clients: usize,
+    pub connected: usize,
+    pub seconds: f64,
+    pub events: u64,
+    pub events_per_sec: f64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub resyncs: u64,
+    pub reconnects: u64,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p99: f64,
+    pub latency_ms_p999: f64,
+    pub latency_ms_max: f64,
+    pub wire_bytes_per_event: f64,
+    pub server_cpu_s_per_million_events: Option<f64>,
+    pub server_rss_kb_before: Option<u64>,
+    pub server_rss_kb_connected: Option<u64>,
+    pub server_rss_kb_per_connection: Option<f64>,
+    pub tcp_kernel_kb_per_connection_both_ends: Option<f64>,
+}
+
+/// The head of every payload: enough to check ids and measure latency without the quotes.
+#[derive(Deserialize)]
+struct Head {
+    seq: u64,
+    ts: i64,
+}
+
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(borrow)]
+    data: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(Deserialize)]
+struct PollBatch<'a> {
+    #[serde(borrow)]
+    events: Vec<Wire<'a>>,
+    next: String,
+}
+
+struct Shared {
+    args: Args,
+    window_start: Instant,
+    window_end: Instant,
+    stop: AtomicBool,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl ClientLog {
+    /// Records one event; returns the new resume id.
+    fn record(&mut self, shared: &Shared, kind: &str, data: &str, wire_bytes: usize) -> Option<String> {
+        let head: Head = serde_json::from_str(data).ok()?;
+        let now = Instant::now();
+        let in_window = now >= shared.window_start && now < shared.window_end;
+        self.events += 1;
+        self.bytes += wire_bytes as u64;
+        if in_window {
+            self.events_in_window += 1;
+            self.bytes_in_window += wire_bytes as u64;
+        }
+        match kind {
+            "tick" => {
+                self.ticks.push(head.seq);
+                if in_window {
+                    let lat = (now_ms() - head.ts).max(0) as u64;
+                    let _ = self
+                        .latency
+                        .get_or_insert_with(|| Histogram::new(3).unwrap())
+                        .record(lat);
+                }
+            }
+            "snapshot" | "resync" => {
+                if kind == "resync" {
+                    self.resyncs += 1;
+                }
+                let prev = self.ticks.last().copied().unwrap_or(0);
+                self.covered.push((prev, head.seq));
+                // A snapshot stands for its frame: later ticks continue after it.
+                self.ticks.push(head.seq);
+            }
+            _ => return None,
+        }
+        Some(head.seq.to_string())
+    }
+}
+
+/// Runs the load and returns the report.
+pub async fn run(args: Args) -> Report {
+    let ramp = Duration::from_secs_f64(args.ramp);
+    let start = Instant::now();
+    let shared = Arc::new(Shared {
+        window_start: start + ramp,
+        window_end: start + ramp + Duration::from_secs_f64(args.duration),
+        args: args.clone(),
+        stop: AtomicBool::new(false),
+    });
+    let source_ips: Vec<Option<IpAddr>> = match &args.source_ips {
+        Some(list) => list
+            .split(',')
+            .map(|ip| Some(ip.trim().parse().expect("--source-ips: an IP address")))
+            .collect(),
+        None => vec![None],
+    };
+    let http: Vec<reqwest::Client> = source_ips
+        .iter()
+        .map(|ip| {
+            reqwest::Client::builder()
+                .local_address(*ip)
+                .tcp_nodelay(true)
+                .build()
+                .expect("HTTP client")
+        })
+        .collect();
+
+    let rss_before = args.server_pid.and_then(rss_kb);
+    let sock_before = tcp_kernel_pages();
+    let mut tasks = Vec::with_capacity(args.clients);
+    for i in 0..args.clients {
+        let delay = ramp.mul_f64(i as f64 / args.clients.max(1) as f64);
+        let shared = shared.clone();
+        let client = http[i % http.len()].clone();
+        let ip = source_ips[i % source_ips.len()];
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until((start + delay).into()).await;
+            client_loop(shared, client, ip).await
+        }));
+    }
+    tokio::time::sleep_until(shared.window_start.into()).await;
+    let rss_connected = args.server_pid.and_then(rss_kb);
+    let sock_connected = tcp_kernel_pages();
+    let cpu_start = args.server_pid.and_then(cpu_seconds);
+    tokio::time::sleep_until(shared.window_end.into()).await;
+    let cpu_end = args.server_pid.and_then(cpu_seconds);
+    shared.stop.store(true, Ordering::Relaxed);
+
+    let mut logs = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        logs.push(t.await.unwrap_or_default());
+    }
+    summarize(
+        &args,
+        &logs,
+        cpu_start.zip(cpu_end),
+        rss_before,
+        rss_connected,
+        sock_before.zip(sock_connected),
+    )
+}
+
+fn summarize(
+    args: &Args,
+    logs: &[ClientLog],
+    cpu: Option<(f64, f64)>,
+    rss_before: Option<u64>,
+    rss_connected: Option<u64>,
+    sock: Option<(u64, u64)>,
+) -> Report {
+    // Every frame some client saw as a tick is part of the server's sequence.
+    let mut union = BTreeSet::new();
+    for log in logs {
+        let mut covered = log.covered.iter();
+        let mut next_cover = covered.next();
+        for &seq in &log.ticks {
+            // Snapshot/resync seqs are in `ticks` too; only count real ticks for the union.
+            if next_cover.is_some_and(|(_, to)| *to == seq) {
+                next_cover = covered.next();
+                continue;
+            }
+            union.insert(seq);
+        }
+    }
+    let (mut lost, mut duplicated) = (0u64, 0u64);
+    for log in logs {
+        let mut seen = BTreeSet::new();
+        let mut last = 0u64;
+        for &seq in &log.ticks {
+            if seq <= last && last != 0 {
+                duplicated += 1;
+            }
+            last = last.max(seq);
+            seen.insert(seq);
+        }
+        let (Some(&first), Some(&end)) = (log.ticks.first(), log.ticks.last()) else {
+            continue;
+        };
+        for &seq in union.range(first..=end) {
+            let covered = log.covered.iter().any(|(from, to)| seq > *from && seq <= *to);
+            if !seen.contains(&seq) && !covered {
+                lost += 1;
+            }
+        }
+    }
+    let mut latency = Histogram::<u64>::new(3).unwrap();
+    for h in logs.iter().filter_map(|l| l.latency.as_ref()) {
+        let _ = latency.add(h);
+    }
+    let events: u64 = logs.iter().map(|l| l.events_in_window).sum();
+    let bytes: u64 = logs.iter().map(|l| l.bytes_in_window).sum();
+    let q = |p: f64| {
+        if latency.is_empty() {
+            0.0
+        } else {
+            latency.value_at_quantile(p) as f64
+        }
+    };
+    let connected = logs.iter().filter(|l| l.connects > 0).count();
+    Report {
+        transport: format!("{:?}", args.transport).to_lowercase(),
+        clients: args.clients,
+        connected,
+        seconds: args.duration,
+        events,
+        events_per_sec: events as f64 / args.duration,
+        lost,
+        duplicated,
+        resyncs: logs.iter().map(|l| l.resyncs).sum(),
+        reconnects: logs.iter().map(|l| l.connects.saturating_sub(1)).sum(),
+        latency_ms_p50: q(0.5),
+        latency_ms_p99: q(0.99),
+        latency_ms_p999: q(0.999),
+        latency_ms_max: latency.max() as f64,
+        wire_bytes_per_event: if events > 0 { bytes as f64 / events as f64 } else { 0.0 },
+        server_cpu_s_per_million_events: cpu.filter(|_| events > 0).map(|(a, b)| (b - a) / events as f64 * 1e6),
+        server_rss_kb_before: rss_before,
+        server_rss_kb_connected: rss_connected,
+        server_rss_kb_per_connection: rss_before
+            .zip(rss_connected)
+            .map(|(a, b)| (b as f64 - a as f64) / connected.max(1) as f64),
+        tcp_kernel_kb_per_connection_both_ends: sock
+            .map(|(a, b)| (b as f64 - a as f64) * page_kb() / connected.max(1) as f64),
+    }
+}
+
+/// One client: connect, read, (with --faults) drop at random and resume, until the end.
+async fn client_loop(shared: Arc<Shared>, http: reqwest::Client, ip: Option<IpAddr>) -> ClientLog {
+    let mut log = ClientLog::default();
+    let mut last_id: Option<String> = None;
+    let mut epoch: Option<String> = None;
+    while !shared.stop.load(Ordering::Relaxed) && Instant::now() < shared.window_end {
+        let drop_after = shared.args.faults.then(|| {
+            let u: f64 = rand::rng().random_range(f64::EPSILON..1.0);
+            Duration::from_secs_f64(-u.ln() * shared.args.fault_mean)
+        });
+        let deadline = match drop_after {
+            Some(d) => (Instant::now() + d).min(shared.window_end),
+            None => shared.window_end,
+        };
+        let result = tokio::time::timeout_at(deadline.into(), async {
+            match shared.args.transport {
+                Kind::Sse => sse(&shared, &http, &mut log, &mut last_id, &mut epoch).await,
+                Kind::Ws => ws(&shared, ip, &mut log, &mut last_id, &mut epoch).await,
+                Kind::Poll => poll(&shared, &http, &mut log, &mut last_id).await,
+            }
+        })
+        .await;
+        if let Ok(Err(())) = result {
+            log.errors += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    log
+}
+
+fn query(shared: &Shared, extra: &[(&str, &str)]) -> String {
+    let mut parts: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if let Some(symbols) = &shared.args.symbols {
+        parts.push(format!("symbols={symbols}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+async fn sse(
+    shared: &Shared,
+    http: &reqwest::Client,
+    log: &mut ClientLog,
+    last_id: &mut Option<String>,
+    epoch: &mut Option<String>,
+) -> Result<(), ()> {
+    let mut req = http.get(format!("{}/api/stream{}", shared.args.url, query(shared, &[])));
+    if let Some(id) = last_id.as_ref() {
+        req = req.header("Last-Event-ID", id);
+    }
+    let resp = req.send().await.map_err(|_| ())?;
+    if !resp.status().is_success() {
+        return Err(());
+    }
+    log.connects += 1;
+    let mut events = resp.bytes_stream().eventsource();
+    while let Some(event) = events.next().await {
+        let event = event.map_err(|_| ())?;
+        if event.event.is_empty() || event.event == "message" {
+            continue;
+        }
+        // Wire size of this event: its fields and the blank line.
+        let wire = event.event.len() + event.id.len() + event.data.len() + 22;
+        if let Some((e, _)) = event.id.split_once('-') {
+            *epoch = Some(e.to_string());
+        }
+        if log.record(shared, &event.event, &event.data, wire).is_some() {
+            *last_id = Some(event.id.clone());
+        }
+    }
+    Err(())
+}
+
+async fn ws(
+    shared: &Shared,
+    ip: Option<IpAddr>,
+    log: &mut ClientLog,
+    last_id: &mut Option<String>,
+    epoch: &mut Option<String>,
+) -> Result<(), ()> {
+    use tokio_tungstenite::tungstenite::Message;
+    let resume = last_id.clone();
+    let q = match &resume {
+        Some(id) => query(shared, &[("last_event_id", id)]),
+        None => query(shared, &[]),
+    };
+    let url = format!("{}/api/ws{q}", shared.args.url.replacen("http", "ws", 1));
+    let stream = match ip {
+        Some(ip) => {
+            let socket = if ip.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()
+            } else {
+                tokio::net::TcpSocket::new_v6()
+            }
+            .map_err(|_| ())?;
+            socket.bind((ip, 0).into()).map_err(|_| ())?;
+            let host = url.split('/').nth(2).ok_or(())?;
+            let addr = tokio::net::lookup_host(host).await.map_err(|_| ())?.next().ok_or(())?;
+            let tcp = socket.connect(addr).await.map_err(|_| ())?;
+            tokio_tungstenite::client_async(url.as_str(), tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+                .await
+                .map_err(|_| ())?
+                .0
+        }
+        None => tokio_tungstenite::connect_async(url.as_str()).await.map_err(|_| ())?.0,
+    };
+    log.connects += 1;
+    let (_, mut read) = stream.split();
+    while let Some(msg) = read.next().await {
+        let Message::Text(text) = msg.map_err(|_| ())? else {
+            continue;
+        };
+        let Ok(wire) = serde_json::from_str::<Wire>(text.as_str()) else {
+            continue;
+        };
+        let Some(data) = wire.data else { continue };
+        let id = text
+            .as_str()
+            .split("\"id\":\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or("");
+        if let Some((e, _)) = id.split_once('-') {
+            *epoch = Some(e.to_string());
+        }
+        if log.record(shared, wire.kind, data.get(), text.len()).is_some() {
+            *last_id = Some(id.to_string());
+        }
+    }
+    Err(())
+}
+
+async fn poll(
+    shared: &Shared,
+    http: &reqwest::Client,
+    log: &mut ClientLog,
+    last_id: &mut Option<String>,
+) -> Result<(), ()> {
+    log.connects += 1;
+    loop {
+        let q = match last_id.as_ref() {
+            Some(id) => query(shared, &[("after", id), ("timeout_ms", "25000")]),
+            None => query(shared, &[("timeout_ms", "25000")]),
+        };
+        let resp = http
+            .get(format!("{}/api/poll{q}", shared.args.url))
+            .send()
+            .await
+            .map_err(|_| ())?;
+        if !resp.status().is_success() {
+            return Err(());
+        }
+        let body = resp.text().await.map_err(|_| ())?;
+        let batch: PollBatch = serde_json::from_str(&body).map_err(|_| ())?;
+        let per_event = body.len() / batch.events.len().max(1);
+        for wire in &batch.events {
+            if let Some(data) = wire.data {
+                log.record(shared, wire.kind, data.get(), per_event);
+            }
+        }
+        // The server says where to continue, also after an empty answer.
+        *last_id = Some(batch.next);
+        if shared.stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+    }
+}
+
+fn proc_field(pid: u32, file: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()
+}
+
+/// utime + stime of the process, in seconds.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = proc_field(pid, "stat")?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+fn rss_kb(pid: u32) -> Option<u64> {
+    proc_field(pid, "status")?
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Pages of memory held by TCP sockets machine-wide (both ends of loopback connections).
+fn tcp_kernel_pages() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/sockstat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("TCP:"))?;
+    let mut it = line.split_whitespace();
+    while let Some(word) = it.next() {
+        if word == "mem" {
+            return it.next()?.parse().ok();
+        }
+    }
+    None
+}
+
+fn page_kb() -> f64 {
+    4.0
+}
+
+fn print(report: &Report, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(report).unwrap());
+        return;
+    }
+    let opt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}"));
+    println!("transport            {}", report.transport);
+    println!(
+        "clients              {} ({} connected)",
+        report.clients, report.connected
+    );
+    println!(
+        "events delivered     {} in {:.0} s = {:.0}/s",
+        report.events, report.seconds, report.events_per_sec
+    );
+    println!("lost / duplicated    {} / {}", report.lost, report.duplicated);
+    println!("resyncs / reconnects {} / {}", report.resyncs, report.reconnects);
+    println!(
+        "latency ms           p50 {} | p99 {} | p99.9 {} | max {}",
+        report.latency_ms_p50, report.latency_ms_p99, report.latency_ms_p999, report.latency_ms_max
+    );
+    println!("wire bytes / event   {:.0}", report.wire_bytes_per_event);
+    println!("server CPU-s / 1M ev {}", opt(report.server_cpu_s_per_million_events));
+    println!(
+        "server RSS           {} kB before, {} kB connected, {} kB per connection",
+        report.server_rss_kb_before.map_or("n/a".into(), |v| v.to_string()),
+        report.server_rss_kb_connected.map_or("n/a".into(), |v| v.to_string()),
+        opt(report.server_rss_kb_per_connection)
+    );
+    println!(
+        "TCP kernel memory    {} kB per connection (both ends)",
+        opt(report.tcp_kernel_kb_per_connection_both_ends)
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let json = args.json;
+    let report = run(args).await;
+    print(&report, json);
+    if report.lost > 0 || report.duplicated > 0 {
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A smoke run so the harness cannot rot: a real server, a few clients, a few seconds, with
+    //! random disconnects, on every transport. The heavy scenarios stay out of CI.
+    use super::*;
+    use leptos::prelude::LeptosOptions;
+    use tickertape_server::generator::Generator;
+    use tickertape_server::hub::{Hub, HubConfig};
+    use tickertape_server::market::{Market, default_universe};
+    use tickertape_server::metrics::Metrics;
+    use tickertape_server::{AppState, router, serve};
+    use tokio_util::sync::CancellationToken;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn smoke_run_loses_and_duplicates_nothing() {
+        let market = Market::new(default_universe(), 3, 50.0);
+        let config = HubConfig {
+            history_frames: 2_000,
+            live_buffer: 512,
+        };
+        let hub = Arc::new(Hub::new(
+            0xbeef,
+            market.instruments(),
+            market.quotes(),
+            config,
+            Arc::new(Metrics::default()),
+        ));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(Generator::new(market, hub.clone()).run(50.0, shutdown.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState {
+            leptos_options: LeptosOptions::builder().output_name("tickertape").build(),
+            hub,
+            shutdown: shutdown.clone(),
+            keepalive: Duration::from_secs(15),
+        };
+        tokio::spawn(serve(listener, router(state), shutdown.clone()));
+
+        for transport in [Kind::Sse, Kind::Ws, Kind::Poll] {
+            let report = run(Args {
+                url: url.clone(),
+                clients: 12,
+                duration: 2.0,
+                ramp: 0.3,
+                transport,
+                symbols: None,
+                faults: true,
+                fault_mean: 0.5,
+                server_pid: Some(std::process::id()),
+                source_ips: None,
+                json: false,
+            })
+            .await;
+            assert_eq!(report.connected, 12, "{transport:?}");
+            assert!(report.events > 100, "{transport:?}: {report:?}");
+            assert!(report.reconnects > 0, "{transport:?}: faults were injected");
+            assert_eq!((report.lost, report.duplicated), (0, 0), "{transport:?}: {report:?}");
+        }
+        shutdown.cancel();
+    }
+}
