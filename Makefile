@@ -14,7 +14,7 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version 
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test setup browser build rust-tests e2e screenshots wasm-target cargo-leptos wasm-bindgen npm-deps
+.PHONY: run test setup browser build rust-tests e2e screenshots bench scenario wasm-target cargo-leptos wasm-bindgen npm-deps
 
 run: setup
 	@echo "==> building and serving Tickertape at http://$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops it)"
@@ -38,6 +38,14 @@ e2e:
 screenshots: setup browser build
 	@echo "==> rendering the README screenshots into end2end/screenshots/"
 	cd end2end && npx playwright test -c screenshots.config.ts
+
+bench:
+	@echo "==> criterion micro-benchmarks (results in target/criterion)"
+	cargo bench -p tickertape-server --bench hub
+
+scenario:
+	@echo "==> load scenario $(N) (see BENCHMARKS.md)"
+	server/benches/scenarios.sh $(N)
 
 setup: wasm-target cargo-leptos wasm-bindgen npm-deps
 

@@ -49,7 +49,12 @@ pub async fn ws(
     let upgrade =
         upgrade.map_err(|e| ApiError::BadQuery(format!("expected a WebSocket upgrade: {}", e.body_text())))?;
     let subscription = app.hub.subscribe(from, selection);
+    // tungstenite's 128 KiB default read and write buffers were most of a connection's memory
+    // (136 KB per idle socket, see BENCHMARKS.md); clients send only small commands, and every
+    // event is flushed as it is written.
     Ok(upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| session(socket, subscription, app)))
