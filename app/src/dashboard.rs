@@ -495,28 +495,104 @@ fn Watchlist(board: Board) -> impl IntoView {
                 .with_value(|ins| Board::chart_symbol(v, &watched.get(), ins))
         })
     });
+    // Column sort: None keeps the user's order. Sorting by a live figure re-sorts as it moves,
+    // at most once per animation frame (quotes are notified once per frame).
+    let sort = RwSignal::new(None::<(SortKey, bool)>);
+    let order = Memo::new(move |_| {
+        let mut rows = watched.get();
+        if let Some((key, descending)) = sort.get() {
+            let value = |i: usize| -> f64 {
+                let Some(row) = board.row(i) else { return 0.0 };
+                row.quote.with(|q| match key {
+                    SortKey::Last => q.price,
+                    SortKey::Change => q.change_pct,
+                    SortKey::Volume => q.volume as f64,
+                    SortKey::Symbol => 0.0,
+                })
+            };
+            if key == SortKey::Symbol {
+                board
+                    .instruments
+                    .with_value(|ins| rows.sort_by(|a, b| ins[*a].symbol.cmp(&ins[*b].symbol)));
+            } else {
+                rows.sort_by(|a, b| value(*a).total_cmp(&value(*b)));
+            }
+            if descending {
+                rows.reverse();
+            }
+        }
+        rows
+    });
+    let header = move |key: SortKey, label: &'static str, class: &'static str| {
+        let aria = move || match sort.get() {
+            Some((k, false)) if k == key => "ascending",
+            Some((k, true)) if k == key => "descending",
+            _ => "none",
+        };
+        // Click: ascending, descending, then back to the user's order.
+        let on_click = move |_| {
+            sort.update(|s| {
+                *s = match *s {
+                    Some((k, false)) if k == key => Some((key, true)),
+                    Some((k, true)) if k == key => None,
+                    _ => Some((key, false)),
+                }
+            })
+        };
+        view! {
+            <th scope="col" class=class aria-sort=aria>
+                <button type="button" class="sort" data-sort=key.as_str() on:click=on_click>{label}</button>
+            </th>
+        }
+    };
     view! {
         <div class="table-wrap">
             <table class="quotes">
-                <caption class="sr-only">"Live quotes; select a row to chart it"</caption>
+                <caption class="sr-only">"Live quotes; select a row to chart it; column headers sort"</caption>
                 <thead>
                     <tr>
-                        <th scope="col">"Symbol"</th>
-                        <th scope="col" class="num">"Last"</th>
-                        <th scope="col" class="num">"Change"</th>
+                        {header(SortKey::Symbol, "Symbol", "")}
+                        {header(SortKey::Last, "Last", "num")}
+                        {header(SortKey::Change, "Change", "num")}
                         <th scope="col" class="num hide-sm">"Bid"</th>
                         <th scope="col" class="num hide-sm">"Ask"</th>
-                        <th scope="col" class="num hide-md">"Volume"</th>
+                        {header(SortKey::Volume, "Volume", "num hide-md")}
                         <th scope="col" class="hide-sm">"1 min"</th>
                     </tr>
                 </thead>
                 <tbody>
-                    <For each=move || watched.get() key=|i| *i let:index>
-                        <QuoteRow board index selected=Signal::derive(move || board.instruments.with_value(|ins| ins[index].symbol == selected.get()))/>
+                    <For each=move || order.get() key=|i| *i let:index>
+                        <QuoteRow
+                            board
+                            index
+                            selected=Signal::derive(move || {
+                                board.instruments.with_value(|ins| ins[index].symbol == selected.get())
+                            })
+                        />
                     </For>
                 </tbody>
             </table>
         </div>
+    }
+}
+
+/// Watchlist columns that sort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SortKey {
+    Symbol,
+    Last,
+    Change,
+    Volume,
+}
+
+impl SortKey {
+    fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Symbol => "symbol",
+            SortKey::Last => "last",
+            SortKey::Change => "change",
+            SortKey::Volume => "volume",
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::Arc;
-use tickertape_server::hub::{Hub, HubConfig, Selection, Trade};
+use tickertape_server::generator::next_trades;
+use tickertape_server::hub::{Hub, HubConfig, Selection};
 use tickertape_server::market::{Market, default_universe};
 use tickertape_server::metrics::Metrics;
 
@@ -23,18 +24,6 @@ fn hub(market: &Market, live_buffer: usize) -> Arc<Hub> {
     ))
 }
 
-fn trades(market: &mut Market) -> Vec<Trade> {
-    market
-        .step()
-        .into_iter()
-        .map(|(index, quantity)| Trade {
-            index,
-            quote: market.quote(index),
-            quantity,
-        })
-        .collect()
-}
-
 fn benches(c: &mut Criterion) {
     let mut market = Market::new(default_universe(), 1, 10.0);
     c.bench_function("market_step (19 instruments)", |b| b.iter(|| black_box(market.step())));
@@ -44,7 +33,7 @@ fn benches(c: &mut Criterion) {
     let mut ts = 0;
     c.bench_function("publish: encode + history + candles + broadcast", |b| {
         b.iter_batched(
-            || trades(&mut market),
+            || next_trades(&mut market),
             |t| {
                 ts += 100;
                 hub1.publish(ts, t)
@@ -78,7 +67,7 @@ fn benches(c: &mut Criterion) {
                     // Publish a frame where a selected symbol trades, outside the timing.
                     loop {
                         ts += 100;
-                        let t = trades(&mut market);
+                        let t = next_trades(&mut market);
                         let wanted = t.iter().any(|t| selection.contains(t.index));
                         hub.publish(ts, t);
                         if wanted {

@@ -63,6 +63,25 @@ pub fn check_query_len(raw: &Option<String>) -> Result<(), ApiError> {
     }
 }
 
+/// An optional integer query parameter: `default` when absent or empty, else within `range`.
+pub fn int_param(
+    name: &str,
+    text: Option<&str>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ApiError> {
+    match text {
+        None | Some("") => Ok(default),
+        Some(text) => text.parse::<u64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            ApiError::BadQuery(format!(
+                "{name} must be an integer from {} to {}",
+                range.start(),
+                range.end()
+            ))
+        }),
+    }
+}
+
 /// Parameters of the streaming endpoints.
 #[derive(Debug, Default, Deserialize)]
 pub struct StreamParams {
@@ -133,17 +152,15 @@ pub async fn history(
             .parse()
             .map_err(|e: app::candles::IntervalError| ApiError::BadQuery(e.to_string()))?,
     };
-    let limit = match params.limit.as_deref() {
-        None | Some("") => MAX_HISTORY_LIMIT,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_HISTORY_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::BadQuery(format!("limit must be an integer from 1 to {MAX_HISTORY_LIMIT}")))?,
-    };
+    let limit = int_param(
+        "limit",
+        params.limit.as_deref(),
+        MAX_HISTORY_LIMIT as u64,
+        1..=MAX_HISTORY_LIMIT as u64,
+    )?;
     let history = app
         .hub
-        .history(&symbol, interval, limit)
+        .history(&symbol, interval, limit as usize)
         .ok_or_else(|| ApiError::Symbols(SelectError::Unknown(symbol.chars().take(32).collect())))?;
     Ok(Json(history))
 }

@@ -8,6 +8,19 @@ use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+/// Advances `market` one frame and returns its trades, as the hub publishes them.
+pub fn next_trades(market: &mut Market) -> Vec<Trade> {
+    market
+        .step()
+        .into_iter()
+        .map(|(index, quantity)| Trade {
+            index,
+            quote: market.quote(index),
+            quantity,
+        })
+        .collect()
+}
+
 /// The market and the hub it feeds.
 pub struct Generator {
     market: Market,
@@ -21,17 +34,7 @@ impl Generator {
 
     /// Produces and publishes one frame stamped `ts` (ms since the Unix epoch); returns its seq.
     pub fn step(&mut self, ts: i64) -> u64 {
-        let market = &mut self.market;
-        let trades = market
-            .step()
-            .into_iter()
-            .map(|(index, quantity)| Trade {
-                index,
-                quote: market.quote(index),
-                quantity,
-            })
-            .collect();
-        self.hub.publish(ts, trades)
+        self.hub.publish(ts, next_trades(&mut self.market))
     }
 
     /// Steps at `rate_hz` until `shutdown`. A frame that is late (the process was starved) is

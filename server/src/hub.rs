@@ -549,16 +549,7 @@ mod tests {
 
     fn step(hub: &Hub, market: &mut Market, n: usize) {
         for _ in 0..n {
-            let trades = market
-                .step()
-                .into_iter()
-                .map(|(index, quantity)| Trade {
-                    index,
-                    quote: market.quote(index),
-                    quantity,
-                })
-                .collect();
-            hub.publish(1_700_000_000_000, trades);
+            hub.publish(1_700_000_000_000, crate::generator::next_trades(market));
         }
     }
 

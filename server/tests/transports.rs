@@ -235,17 +235,7 @@ async fn websocket_subscription_changes_mid_stream() {
 
     // A binary message closes with 1003.
     ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
-    let close = loop {
-        match tokio::time::timeout(PATIENCE, futures_util::StreamExt::next(&mut ws))
-            .await
-            .unwrap()
-        {
-            Some(Ok(Message::Close(frame))) => break frame,
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
-    assert_eq!(u16::from(close.unwrap().code), 1003);
+    assert_eq!(ws_close_code(&mut ws).await, 1003);
 }
 
 #[tokio::test]
@@ -295,17 +285,7 @@ async fn shutdown_closes_websockets_with_1001_and_ends_polls() {
         .unwrap()
         .unwrap();
     assert!(events.is_empty());
-    let close = loop {
-        match tokio::time::timeout(PATIENCE, futures_util::StreamExt::next(&mut ws))
-            .await
-            .unwrap()
-        {
-            Some(Ok(Message::Close(frame))) => break frame,
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
-    assert_eq!(u16::from(close.unwrap().code), 1001);
+    assert_eq!(ws_close_code(&mut ws).await, 1001);
 }
 
 /// A peer that stops answering pings is closed after two keep-alive periods.

@@ -7,7 +7,7 @@
 //! transports.
 
 use crate::AppState;
-use crate::api::{ApiError, check_query_len};
+use crate::api::{ApiError, check_query_len, int_param};
 use crate::metrics::Transport;
 use crate::transport::event_json;
 use app::protocol::EventId;
@@ -44,14 +44,12 @@ pub async fn poll(
         None | Some("") => None,
         Some(text) => Some(text.parse().map_err(|e| ApiError::BadQuery(format!("after: {e}")))?),
     };
-    let timeout = match params.timeout_ms.as_deref() {
-        None | Some("") => DEFAULT_TIMEOUT_MS,
-        Some(text) => text
-            .parse::<u64>()
-            .ok()
-            .filter(|ms| *ms <= MAX_TIMEOUT_MS)
-            .ok_or_else(|| ApiError::BadQuery(format!("timeout_ms must be an integer from 0 to {MAX_TIMEOUT_MS}")))?,
-    };
+    let timeout = int_param(
+        "timeout_ms",
+        params.timeout_ms.as_deref(),
+        DEFAULT_TIMEOUT_MS,
+        0..=MAX_TIMEOUT_MS,
+    )?;
 
     let client = app.hub.metrics().client(Transport::Poll);
     let mut subscription = app.hub.subscribe(after, selection);

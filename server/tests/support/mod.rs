@@ -244,3 +244,15 @@ pub async fn poll_until_seq(base: &str, symbols: &str, mut after: String, seq: u
 pub fn as_json(event: &Event) -> serde_json::Value {
     serde_json::json!({ "type": event.event, "id": event.id, "data": serde_json::from_str::<serde_json::Value>(&event.data).unwrap() })
 }
+
+/// Reads until the server's close frame; returns its code.
+pub async fn ws_close_code(ws: &mut Ws) -> u16 {
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(PATIENCE, ws.next()).await.expect("in time") {
+            Some(Ok(Message::Close(frame))) => return frame.map_or(1005, |f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
