@@ -789,15 +789,26 @@ fn TransportPanel(transport: Transport, board: Board) -> impl IntoView {
                 <ConnectionBadge board/>
             </div>
             <dl class="figures">
-                <div><dt>"Latency p50"</dt><dd data-testid="latency-p50">{move || ms(link.get().latency_p50)}</dd></div>
-                <div><dt>"Latency p99"</dt><dd data-testid="latency-p99">{move || ms(link.get().latency_p99)}</dd></div>
-                <div><dt>"Events/s"</dt><dd data-testid="events-per-second">{move || format!("{:.0}", board.event_rate.get())}</dd></div>
-                <div><dt>"Body bytes/event"</dt><dd data-testid="bytes-per-event">{move || link.get().bytes_per_event.map_or_else(|| "—".to_string(), |b| format!("{b:.0}"))}</dd></div>
-                <div>
-                    <dt>{if transport == Transport::Poll { "Requests" } else { "Connections" }}</dt>
-                    <dd data-testid="connections">{move || link.get().opened}</dd>
-                </div>
-                <div><dt>"Reconnects"</dt><dd data-testid="reconnects">{move || link.get().reconnects}</dd></div>
+                <Figure label="Latency p50" testid="latency-p50" value=Signal::derive(move || ms(link.get().latency_p50))/>
+                <Figure label="Latency p99" testid="latency-p99" value=Signal::derive(move || ms(link.get().latency_p99))/>
+                <Figure
+                    label="Events/s"
+                    testid="events-per-second"
+                    value=Signal::derive(move || format!("{:.0}", board.event_rate.get()))
+                />
+                <Figure
+                    label="Body bytes/event"
+                    testid="bytes-per-event"
+                    value=Signal::derive(move || {
+                        link.get().bytes_per_event.map_or_else(|| "—".to_string(), |b| format!("{b:.0}"))
+                    })
+                />
+                <Figure
+                    label=if transport == Transport::Poll { "Requests" } else { "Connections" }
+                    testid="connections"
+                    value=Signal::derive(move || link.get().opened.to_string())
+                />
+                <Figure label="Reconnects" testid="reconnects" value=Signal::derive(move || link.get().reconnects.to_string())/>
             </dl>
             <table class="quotes mini">
                 <tbody>
@@ -818,5 +829,16 @@ fn TransportPanel(transport: Transport, board: Board) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+    }
+}
+
+/// One labelled figure of a transport panel (one component, so the six share their code).
+#[component]
+fn Figure(label: &'static str, testid: &'static str, value: Signal<String>) -> impl IntoView {
+    view! {
+        <div>
+            <dt>{label}</dt>
+            <dd data-testid=testid>{value}</dd>
+        </div>
     }
 }
