@@ -127,16 +127,7 @@ async fn long_polling_resumes_without_loss_or_duplicate() {
     assert_eq!(next, after);
 
     // A waiting poll answers as soon as a frame is published.
-    let base = server.base.clone();
-    let waiting = tokio::spawn(async move { poll(&base, &format!("after={after}&timeout_ms=30000")).await });
-    while server
-        .hub
-        .metrics()
-        .render()
-        .contains("tickertape_clients{transport=\"Poll\"} 0")
-    {
-        tokio::task::yield_now().await;
-    }
+    let waiting = parked_poll(&server, after, 30000).await;
     let published = server.step(1);
     let (events, _) = waiting.await.unwrap();
     assert_eq!(seq(&events[0]), published);
@@ -269,16 +260,7 @@ async fn shutdown_closes_websockets_with_1001_and_ends_polls() {
     let mut ws = ws_open(&server.url("/api/ws")).await;
     ws_next(&mut ws).await.unwrap();
     let (_, after) = poll(&server.base, "").await;
-    let base = server.base.clone();
-    let waiting = tokio::spawn(async move { poll(&base, &format!("after={after}&timeout_ms=60000")).await });
-    while server
-        .hub
-        .metrics()
-        .render()
-        .contains("tickertape_clients{transport=\"Poll\"} 0")
-    {
-        tokio::task::yield_now().await;
-    }
+    let waiting = parked_poll(&server, after, 60000).await;
     server.shutdown.cancel();
     let (events, _) = tokio::time::timeout(std::time::Duration::from_secs(1), waiting)
         .await

@@ -256,3 +256,22 @@ pub async fn ws_close_code(ws: &mut Ws) -> u16 {
         }
     }
 }
+
+/// Starts a long poll after `after` and returns once the server is holding it, waiting.
+pub async fn parked_poll(
+    server: &TestServer,
+    after: String,
+    timeout_ms: u64,
+) -> tokio::task::JoinHandle<(Vec<serde_json::Value>, String)> {
+    let base = server.base.clone();
+    let waiting = tokio::spawn(async move { poll(&base, &format!("after={after}&timeout_ms={timeout_ms}")).await });
+    while server
+        .hub
+        .metrics()
+        .render()
+        .contains("tickertape_clients{transport=\"Poll\"} 0")
+    {
+        tokio::task::yield_now().await;
+    }
+    waiting
+}
