@@ -49,9 +49,12 @@ impl FromRef<AppState> for LeptosOptions {
 
 /// The whole application: API, SSE stream, server-rendered pages and static files.
 pub fn router(state: AppState) -> Router {
+    // The long-lived transports stay outside the compression layer: nothing of theirs is ever
+    // compressed, and a wrapper per event and connection is cost without benefit.
+    let streams = Router::new()
+        .route("/api/stream", get(transport::sse::stream))
+        .route("/api/ws", get(transport::ws::ws));
     let api = Router::new()
-        .route("/stream", get(transport::sse::stream))
-        .route("/ws", get(transport::ws::ws))
         .route("/poll", get(transport::poll::poll))
         .route("/symbols", get(api::symbols))
         .route("/snapshot", get(api::snapshot))
@@ -78,9 +81,11 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, page_context, move || app::shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         // Pages, JS, CSS, WASM and JSON are compressed (brotli or gzip, as the client accepts).
-        // The default predicate never compresses `text/event-stream`: an event must leave the
-        // moment it is written, not when a compressor's buffer fills.
+        // Events must leave the moment they are written, never when a compressor's buffer fills:
+        // the streams are merged in after this layer (and its default predicate would skip
+        // `text/event-stream` anyway).
         .layer(CompressionLayer::new())
+        .merge(streams)
         .with_state(state)
 }
 
