@@ -201,10 +201,7 @@ impl Board {
 
     /// Indices of the watched instruments, in the order the user listed them.
     pub fn watched(&self, view: &ViewState) -> Vec<usize> {
-        match &view.symbols {
-            Some(list) => list.iter().filter_map(|s| self.index_of(s)).collect(),
-            None => (0..self.instruments.with_value(Vec::len)).collect(),
-        }
+        self.instruments.with_value(|ins| view.watched(ins))
     }
 
     /// The main chart's symbol: the one in the URL if it is watched, else the first watched.

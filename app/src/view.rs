@@ -167,6 +167,17 @@ impl ViewState {
         }
     }
 
+    /// Indices into `instruments` of the watched ones, in the user's order (all when `None`).
+    pub fn watched(&self, instruments: &[crate::protocol::Instrument]) -> Vec<usize> {
+        match &self.symbols {
+            Some(list) => list
+                .iter()
+                .filter_map(|s| instruments.iter().position(|i| i.symbol == *s))
+                .collect(),
+            None => (0..instruments.len()).collect(),
+        }
+    }
+
     /// Whether `symbol` is on the watchlist.
     pub fn watches(&self, symbol: &str) -> bool {
         self.symbols

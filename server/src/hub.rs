@@ -264,16 +264,20 @@ impl Hub {
                     max: crate::config::MAX_SYMBOLS,
                 });
             }
-            let symbol = raw.to_ascii_uppercase();
-            let i = *self
-                .index
-                .get(&symbol)
-                .ok_or_else(|| SelectError::Unknown(raw.chars().take(32).collect()))?;
-            mask[i] = true;
+            mask[self.lookup(raw)?] = true;
         }
         Ok(Selection {
             mask: Some(mask.into()),
         })
+    }
+
+    /// The universe index of a symbol as a client wrote it (trimmed, any case).
+    fn lookup(&self, raw: &str) -> Result<usize, SelectError> {
+        let symbol = raw.trim().to_ascii_uppercase();
+        self.index
+            .get(&symbol)
+            .copied()
+            .ok_or_else(|| SelectError::Unknown(raw.chars().take(32).collect()))
     }
 
     /// `current` with the symbols of `add` added and those of `remove` taken away.
@@ -286,12 +290,7 @@ impl Hub {
         let mut mask: Vec<bool> = (0..self.instruments.len()).map(|i| current.contains(i)).collect();
         for (list, value) in [(add, true), (remove, false)] {
             for raw in list {
-                let symbol = raw.trim().to_ascii_uppercase();
-                let i = *self
-                    .index
-                    .get(&symbol)
-                    .ok_or_else(|| SelectError::Unknown(raw.chars().take(32).collect()))?;
-                mask[i] = value;
+                mask[self.lookup(raw)?] = value;
             }
         }
         Ok(Selection {
@@ -347,14 +346,18 @@ impl Hub {
 
     /// The newest `limit` candles of `symbol`, and the frame they are current at.
     pub fn history(&self, symbol: &str, interval: Interval, limit: usize) -> Option<History> {
+        self.history_locked(&self.lock(), symbol, interval, limit)
+    }
+
+    fn history_locked(&self, st: &State, symbol: &str, interval: Interval, limit: usize) -> Option<History> {
         let i = *self.index.get(symbol)?;
         let k = Interval::ALL.iter().position(|x| *x == interval)?;
-        let st = self.lock();
+        let candles = st.candles[i][k].tail(limit);
         Some(History {
             symbol: symbol.to_string(),
             interval,
             seq: st.seq,
-            candles: st.candles[i][k].tail(limit),
+            candles,
         })
     }
 
@@ -365,16 +368,7 @@ impl Hub {
         let st = self.lock();
         let snapshot = self.snapshot_locked(&st, &Selection::all());
         let sparks = st.candles.iter().map(|c| c[0].tail(spark_len)).collect();
-        let chart = chart.and_then(|(symbol, interval)| {
-            let i = *self.index.get(symbol)?;
-            let k = Interval::ALL.iter().position(|x| *x == interval)?;
-            Some(History {
-                symbol: symbol.to_string(),
-                interval,
-                seq: st.seq,
-                candles: st.candles[i][k].tail(chart_limit),
-            })
-        });
+        let chart = chart.and_then(|(symbol, interval)| self.history_locked(&st, symbol, interval, chart_limit));
         PageState {
             snapshot,
             sparks,

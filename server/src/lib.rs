@@ -92,16 +92,7 @@ pub fn router(state: AppState) -> Router {
 /// The data the dashboard's first render needs for `view`.
 pub fn page_data(hub: &Hub, view: ViewState, keepalive_ms: u64) -> PageData {
     let instruments = hub.instruments();
-    let watched: Vec<usize> = (0..instruments.len())
-        .filter(|&i| view.watches(&instruments[i].symbol))
-        .collect();
-    let watched: Vec<usize> = match &view.symbols {
-        Some(list) => list
-            .iter()
-            .filter_map(|s| instruments.iter().position(|i| i.symbol == *s))
-            .collect(),
-        None => watched,
-    };
+    let watched = view.watched(instruments);
     let chart_symbol = app::dashboard::Board::chart_symbol(&view, &watched, instruments);
     let chart = (!chart_symbol.is_empty()).then_some((chart_symbol.as_str(), view.interval));
     let page = hub.page(SPARK_SECONDS, chart, VISIBLE_CANDLES * 2);

@@ -125,7 +125,7 @@ pub async fn open_slow(addr: SocketAddr, path: &str) -> Events<std::io::Error> {
     tokio::spawn(conn);
     let req = hyper::Request::get(path)
         .header("host", addr.to_string())
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .body(http_body_util::Empty::<hyper::body::Bytes>::new())
         .unwrap();
     let resp = sender.send_request(req).await.unwrap();
     assert_eq!(resp.status(), 200);
