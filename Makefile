@@ -14,17 +14,19 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version 
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test setup browser build rust-tests e2e screenshots bench scenario wasm-target cargo-leptos wasm-bindgen npm-deps
+.PHONY: run test setup browser redis build rust-tests e2e screenshots bench scenario wasm-target cargo-leptos wasm-bindgen npm-deps
 
 run: setup
 	@echo "==> building and serving Tickertape at http://$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops it)"
 	cargo leptos serve --release
 
-test: setup browser rust-tests build e2e
+test: setup browser redis rust-tests build e2e
 	@echo "==> all tests passed"
 
+# The multi-node tests (server/tests/bus.rs) start their own redis-server on free loopback
+# ports, restart it mid-stream, and stop it when they end.
 rust-tests:
-	@echo "==> cargo test (workspace)"
+	@echo "==> cargo test (workspace; the bus tests run their own redis-server)"
 	cargo test --workspace
 
 build:
@@ -74,3 +76,8 @@ browser:
 	@[ -x "$${CHROMIUM_PATH:-/usr/bin/chromium}" ] || { \
 	  echo "==> installing Chromium from Debian's packages"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+redis:
+	@command -v redis-server >/dev/null || { \
+	  echo "==> installing redis-server from Debian's packages (for the multi-node tests)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }

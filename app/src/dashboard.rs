@@ -324,7 +324,7 @@ fn Header(board: Board) -> impl IntoView {
             </dl>
             <div class="controls">
                 <TransportSelect board/>
-                <a class="btn" href=move || board.view.with(|v| transports_href(v))>"Compare transports"</a>
+                <a class="btn" href=move || board.view.with(transports_href)>"Compare transports"</a>
                 <PauseToggle paused=board.paused/>
                 <ThemeToggle/>
             </div>

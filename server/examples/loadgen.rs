@@ -626,6 +626,8 @@ mod tests {
             hub,
             shutdown: shutdown.clone(),
             keepalive: Duration::from_secs(15),
+            role: tickertape_server::config::Role::All,
+            bus: None,
         };
         tokio::spawn(serve(listener, router(state), shutdown.clone()));
 

@@ -165,18 +165,42 @@ pub async fn history(
     Ok(Json(history))
 }
 
+/// `200 {"status":"ok",..}` while the node is serving a live market; `503` with
+/// `"status":"degraded"` while an edge has lost the market bus (its clients stay connected and
+/// get the missed frames, or a `resync`, once it is back).
 pub async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
     let id = app.hub.last_id();
-    Json(serde_json::json!({ "status": "ok", "epoch": format!("{:x}", id.epoch), "seq": id.seq }))
+    let bus = app.bus.as_ref().map(|b| b.health());
+    let healthy = bus.as_ref().is_none_or(|b| b.connected);
+    let age_ms = (chrono::Utc::now().timestamp_millis() - app.hub.last_ts()).max(0);
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "degraded" },
+        "role": if app.bus.is_some() { app.role.name() } else { "embedded" },
+        "epoch": format!("{:x}", id.epoch),
+        "seq": id.seq,
+        "last_frame_age_ms": age_ms,
+        "bus": bus,
+    });
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
 }
 
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    metrics_response(app.hub.metrics())
+}
+
+/// The Prometheus text of `metrics`.
+pub fn metrics_response(metrics: &crate::metrics::Metrics) -> impl IntoResponse + use<> {
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        app.hub.metrics().render(),
+        metrics.render(),
     )
 }
 

@@ -6,7 +6,7 @@
 //! `Leptos.toml` and the environment by `leptos_config`, not here.
 
 use crate::market::{InstrumentSpec, default_universe};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use std::time::Duration;
 
 /// Most symbols a universe may hold (and so the most one request can select).
@@ -41,9 +41,59 @@ pub struct Config {
     /// Seconds of silence after which an SSE stream gets a keep-alive comment, from 1 to 15.
     #[arg(long, env = "SSE_KEEPALIVE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=15))]
     pub sse_keepalive_secs: u64,
+
+    /// Redis server that joins several nodes into one market, e.g. redis://127.0.0.1:6379
+    /// (redis://[:PASSWORD@]HOST:PORT[/DB]). Unset (the default): one self-contained process.
+    #[arg(long, env = "MARKET_BUS", value_parser = parse_bus)]
+    pub market_bus: Option<BusUrl>,
+
+    /// What this node does with MARKET_BUS set: all = generate and serve, generator = generate
+    /// only (serves /healthz and /metrics), edge = serve the market another node generates.
+    #[arg(long, env = "ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
+}
+
+/// A node's part in a split deployment (see [`crate::bus`]).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Generator and edge in one process (through the bus when `MARKET_BUS` is set).
+    All,
+    /// Publishes the market to the bus; serves no dashboard.
+    Generator,
+    /// Serves the market read from the bus.
+    Edge,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Generator => "generator",
+            Role::Edge => "edge",
+        }
+    }
+}
+
+/// A checked `MARKET_BUS` URL.
+#[derive(Clone, Debug)]
+pub struct BusUrl(pub redis::Client);
+
+fn parse_bus(s: &str) -> Result<BusUrl, String> {
+    crate::bus::parse_url(s.trim()).map(BusUrl)
 }
 
 impl Config {
+    /// Settings that only make sense together; `Err` names them.
+    pub fn check(&self) -> Result<(), String> {
+        if self.market_bus.is_none() && self.role != Role::All {
+            return Err(format!(
+                "ROLE={} needs MARKET_BUS (e.g. MARKET_BUS=redis://127.0.0.1:6379); without it the only role is all",
+                self.role.name()
+            ));
+        }
+        Ok(())
+    }
+
     pub fn universe(&self) -> Vec<InstrumentSpec> {
         match &self.symbols {
             Some(u) => u.0.clone(),
@@ -134,6 +184,25 @@ mod tests {
         assert_eq!(c.history_frames, 1200);
         assert_eq!(c.universe().len(), default_universe().len());
         assert_eq!(c.live_buffer(), 256);
+        assert!(c.market_bus.is_none());
+        assert_eq!(c.role, Role::All);
+        assert!(c.check().is_ok());
+    }
+
+    #[test]
+    fn bus_and_role_are_checked_and_named() {
+        let c = parse(&["--market-bus", "redis://127.0.0.1:6379", "--role", "edge"]).unwrap();
+        assert_eq!(c.role, Role::Edge);
+        assert!(c.check().is_ok());
+        let err = parse(&["--market-bus", "localhost:6379"]).unwrap_err().to_string();
+        assert!(err.contains("MARKET_BUS must be a Redis URL"), "{err}");
+        let err = parse(&["--role", "leader"]).unwrap_err().to_string();
+        assert!(
+            err.contains("all") && err.contains("generator") && err.contains("edge"),
+            "{err}"
+        );
+        let err = parse(&["--role", "edge"]).unwrap().check().unwrap_err();
+        assert!(err.contains("ROLE=edge needs MARKET_BUS"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Drives the market: steps it on its own task at the configured rate, independent of how many
-//! clients are connected, and publishes each frame to the hub.
+//! clients are connected, and publishes each frame: straight to the hub in the embedded node,
+//! to the market bus ([`crate::bus`]) when nodes are split.
 
 use crate::hub::{Hub, Trade};
 use crate::market::Market;
@@ -21,20 +22,32 @@ pub fn next_trades(market: &mut Market) -> Vec<Trade> {
         .collect()
 }
 
-/// The market and the hub it feeds.
-pub struct Generator {
-    market: Market,
-    hub: Arc<Hub>,
+/// Where the generator's frames go.
+pub trait Publish: Send + 'static {
+    /// Takes the next frame (stamped `ts`, ms since the Unix epoch); returns its seq.
+    fn publish(&mut self, ts: i64, trades: Vec<Trade>) -> u64;
 }
 
-impl Generator {
-    pub fn new(market: Market, hub: Arc<Hub>) -> Self {
-        Generator { market, hub }
+impl Publish for Arc<Hub> {
+    fn publish(&mut self, ts: i64, trades: Vec<Trade>) -> u64 {
+        Hub::publish(self, ts, trades)
+    }
+}
+
+/// The market and where its frames go.
+pub struct Generator<P = Arc<Hub>> {
+    market: Market,
+    sink: P,
+}
+
+impl<P: Publish> Generator<P> {
+    pub fn new(market: Market, sink: P) -> Self {
+        Generator { market, sink }
     }
 
     /// Produces and publishes one frame stamped `ts` (ms since the Unix epoch); returns its seq.
     pub fn step(&mut self, ts: i64) -> u64 {
-        self.hub.publish(ts, next_trades(&mut self.market))
+        self.sink.publish(ts, next_trades(&mut self.market))
     }
 
     /// Steps at `rate_hz` until `shutdown`. A frame that is late (the process was starved) is

@@ -1,6 +1,11 @@
 //! The fan-out hub: where a tick is fanned out. It owns the sequence numbers, the epoch, the
-//! history ring and the live broadcast channel; transports (SSE today) are thin adapters over
-//! [`Hub::subscribe`].
+//! history ring and the live broadcast channel; transports (SSE, WebSocket, long polling) are
+//! thin adapters over [`Hub::subscribe`].
+//!
+//! Frames reach it in one of two ways: [`Hub::publish`] numbers frames itself (the embedded,
+//! single-process node), or [`Hub::apply`] takes frames numbered elsewhere (an edge node fed
+//! by the market bus, see [`crate::bus`]), with [`Hub::reset`] to start over from a checkpoint
+//! when the feed cannot continue seamlessly (a new generator epoch, frames that are gone).
 //!
 //! Guarantees:
 //! - **Encode once.** A frame is serialised to JSON once, when it is published. Subscribers of
@@ -13,10 +18,14 @@
 //!   a subscriber that falls further behind gets `Lagged` from tokio's broadcast channel, which
 //!   we turn into a `resync` snapshot (and count), then it carries on live. Memory stays bounded
 //!   and the lag is never a silent gap.
+//! - **No silent discontinuity.** Every subscriber checks that live frames follow each other
+//!   within one epoch; after a [`Hub::reset`] (or anything else that breaks the chain) it sends
+//!   a `resync` snapshot instead of a gap.
 
 use crate::metrics::Metrics;
 use app::candles::{CandleSeries, Interval};
 use app::protocol::{EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Instrument, Quote, Snapshot};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -59,16 +68,57 @@ impl EventKind {
 }
 
 /// One instrument's trade in a frame, as the generator reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trade {
+    /// The instrument's index in the universe.
+    #[serde(rename = "i")]
     pub index: usize,
+    #[serde(rename = "q")]
     pub quote: Quote,
+    /// Volume traded in this frame.
+    #[serde(rename = "n")]
     pub quantity: u64,
+}
+
+/// A frame numbered by the generator, as it travels between nodes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FrameRecord {
+    pub epoch: u64,
+    pub seq: u64,
+    pub ts: i64,
+    pub trades: Vec<Trade>,
+}
+
+/// Why [`Hub::apply`] could not take a frame: it does not follow the last one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("frame {got} does not follow {last}")]
+pub struct Discontinuity {
+    pub last: EventId,
+    pub got: EventId,
+}
+
+/// What [`Hub::apply`] did with a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Published,
+    /// Already had it (a feed that re-reads after reconnecting): ignored.
+    Duplicate,
+}
+
+/// Why [`Hub::reset`] refused a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResetError {
+    #[error("the checkpoint has no id")]
+    NoId,
+    #[error("the checkpoint's instruments differ from this node's ({0}); restart the node to follow them")]
+    Universe(String),
 }
 
 /// A published frame: its JSON (`{"seq":..,"ts":..,"quotes":[..]}`) and where each quote sits
 /// in it, so filtered subscribers can splice their subset without re-encoding.
 #[derive(Debug)]
 pub struct Frame {
+    pub epoch: u64,
     pub seq: u64,
     pub ts: i64,
     json: Arc<str>,
@@ -77,7 +127,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn encode(seq: u64, ts: i64, trades: &[Trade]) -> Frame {
+    fn encode(epoch: u64, seq: u64, ts: i64, trades: &[Trade]) -> Frame {
         let mut json = format!(r#"{{"seq":{seq},"ts":{ts},"quotes":["#);
         let mut pieces = Vec::with_capacity(trades.len());
         for (n, t) in trades.iter().enumerate() {
@@ -91,6 +141,7 @@ impl Frame {
         }
         json.push_str("]}");
         Frame {
+            epoch,
             seq,
             ts,
             json: json.into(),
@@ -175,6 +226,7 @@ pub fn decide_start(from: Option<EventId>, epoch: u64, oldest: Option<u64>, last
 }
 
 struct State {
+    epoch: u64,
     seq: u64,
     ts: i64,
     quotes: Vec<Quote>,
@@ -184,7 +236,6 @@ struct State {
 
 /// The single fan-out point of the process. Share it as `Arc<Hub>`.
 pub struct Hub {
-    epoch: u64,
     config: HubConfig,
     instruments: Arc<[Instrument]>,
     index: HashMap<String, usize>,
@@ -209,7 +260,6 @@ impl Hub {
             .map(|_| Interval::ALL.map(|i| CandleSeries::new(i, CANDLE_CAP)))
             .collect();
         Hub {
-            epoch,
             config,
             index: instruments
                 .iter()
@@ -219,6 +269,7 @@ impl Hub {
             instruments: instruments.into(),
             live,
             state: Mutex::new(State {
+                epoch,
                 seq: 0,
                 ts: 0,
                 quotes,
@@ -230,7 +281,7 @@ impl Hub {
     }
 
     pub fn epoch(&self) -> u64 {
-        self.epoch
+        self.lock().epoch
     }
 
     pub fn instruments(&self) -> &[Instrument] {
@@ -249,7 +300,23 @@ impl Hub {
 
     /// The id of the last published frame.
     pub fn last_id(&self) -> EventId {
-        EventId::new(self.epoch, self.lock().seq)
+        let st = self.lock();
+        EventId::new(st.epoch, st.seq)
+    }
+
+    /// Frames held for resuming clients now.
+    pub fn history_len(&self) -> usize {
+        self.lock().history.len()
+    }
+
+    /// Most frames held for resuming clients.
+    pub fn history_capacity(&self) -> usize {
+        self.config.history_frames
+    }
+
+    /// Generation time of the last frame (ms since the Unix epoch; 0 before the first).
+    pub fn last_ts(&self) -> i64 {
+        self.lock().ts
     }
 
     /// Resolves a comma-separated symbol list (`None` or empty: all).
@@ -298,11 +365,95 @@ impl Hub {
         })
     }
 
-    /// Publishes one frame of trades (in universe order) generated at `ts`; returns its seq.
+    /// Publishes one frame of trades (in universe order) generated at `ts`, numbered next in
+    /// this hub's epoch; returns its seq.
     pub fn publish(&self, ts: i64, trades: Vec<Trade>) -> u64 {
         let mut st = self.lock();
         let seq = st.seq + 1;
-        let frame = Arc::new(Frame::encode(seq, ts, &trades));
+        self.push_locked(&mut st, seq, ts, trades);
+        seq
+    }
+
+    /// Takes a frame numbered by the generator: it must be the next of the current epoch. One
+    /// already held is a [`Applied::Duplicate`]; anything else is a [`Discontinuity`] (the
+    /// caller then starts over with [`Hub::reset`]).
+    pub fn apply(&self, record: FrameRecord) -> Result<Applied, Discontinuity> {
+        let mut st = self.lock();
+        if record.epoch == st.epoch && record.seq <= st.seq {
+            return Ok(Applied::Duplicate);
+        }
+        if record.epoch != st.epoch || record.seq != st.seq + 1 {
+            return Err(Discontinuity {
+                last: EventId::new(st.epoch, st.seq),
+                got: EventId::new(record.epoch, record.seq),
+            });
+        }
+        self.push_locked(&mut st, record.seq, record.ts, record.trades);
+        Ok(Applied::Published)
+    }
+
+    /// Starts over from `checkpoint` (the quotes at its id) and `frames`, the newest frames of
+    /// its epoch in order (the ones after the checkpoint move the quotes on). History keeps the
+    /// contiguous run of `frames` that ends with the newest; candles take every frame this hub
+    /// had not seen. Subscribers notice the break at the next frame and get a `resync`.
+    pub fn reset(&self, checkpoint: Snapshot, frames: Vec<FrameRecord>) -> Result<(), ResetError> {
+        let id = checkpoint.id.ok_or(ResetError::NoId)?;
+        let same = checkpoint.instruments.len() == self.instruments.len()
+            && checkpoint
+                .instruments
+                .iter()
+                .zip(self.instruments.iter())
+                .all(|(a, b)| a.symbol == b.symbol);
+        if !same || checkpoint.quotes.len() != self.instruments.len() {
+            let symbols: Vec<&str> = checkpoint.instruments.iter().map(|i| i.symbol.as_str()).collect();
+            return Err(ResetError::Universe(symbols.join(",")));
+        }
+        let frames: Vec<FrameRecord> = frames.into_iter().filter(|f| f.epoch == id.epoch).collect();
+        // The contiguous run that ends with the newest frame.
+        let start = (1..frames.len())
+            .rev()
+            .find(|&k| frames[k].seq != frames[k - 1].seq + 1)
+            .unwrap_or(0);
+        let mut st = self.lock();
+        let (old_epoch, old_seq) = (st.epoch, st.seq);
+        st.epoch = id.epoch;
+        st.seq = id.seq;
+        st.ts = checkpoint.ts;
+        st.quotes = checkpoint.quotes;
+        st.history.clear();
+        for record in &frames[start..] {
+            let frame = Arc::new(Frame::encode(record.epoch, record.seq, record.ts, &record.trades));
+            let new = record.epoch != old_epoch || record.seq > old_seq;
+            for t in &record.trades {
+                if new {
+                    for series in &mut st.candles[t.index] {
+                        series.push(record.ts, t.quote.price, t.quantity);
+                    }
+                }
+                if record.seq > id.seq {
+                    st.quotes[t.index] = t.quote.clone();
+                }
+            }
+            if record.seq > st.seq {
+                st.seq = record.seq;
+                st.ts = record.ts;
+            }
+            st.history.push_back(frame);
+        }
+        // Resuming needs every frame up to the current one: a history that stops short of the
+        // checkpoint cannot be replayed from.
+        if st.history.back().is_some_and(|f| f.seq != st.seq) {
+            st.history.clear();
+        }
+        while st.history.len() > self.config.history_frames {
+            st.history.pop_front();
+        }
+        self.metrics.history.set(st.history.len() as i64);
+        Ok(())
+    }
+
+    fn push_locked(&self, st: &mut State, seq: u64, ts: i64, trades: Vec<Trade>) {
+        let frame = Arc::new(Frame::encode(st.epoch, seq, ts, &trades));
         for t in trades {
             for series in &mut st.candles[t.index] {
                 series.push(ts, t.quote.price, t.quantity);
@@ -319,13 +470,12 @@ impl Hub {
         self.metrics.frames.inc();
         // No receivers is fine: nobody is watching.
         let _ = self.live.send(frame);
-        seq
     }
 
     fn snapshot_locked(&self, st: &State, selection: &Selection) -> Snapshot {
         let chosen = |i: &usize| selection.contains(*i);
         Snapshot {
-            id: Some(EventId::new(self.epoch, st.seq)),
+            id: Some(EventId::new(st.epoch, st.seq)),
             seq: st.seq,
             ts: st.ts,
             instruments: (0..self.instruments.len())
@@ -380,14 +530,15 @@ impl Hub {
     pub fn subscribe(self: &Arc<Self>, from: Option<EventId>, selection: Selection) -> Subscription {
         let st = self.lock();
         let rx = self.live.subscribe();
-        let start = decide_start(from, self.epoch, st.history.front().map(|f| f.seq), st.seq);
+        let start = decide_start(from, st.epoch, st.history.front().map(|f| f.seq), st.seq);
         let mut sub = Subscription {
             hub: self.clone(),
             selection,
             rx,
             initial: None,
             replay: VecDeque::new(),
-            covered: st.seq,
+            epoch: st.epoch,
+            seen: st.seq,
         };
         match start {
             Start::Snapshot => sub.initial = Some(sub.encode_snapshot(&st, EventKind::Snapshot)),
@@ -430,8 +581,11 @@ pub struct Subscription {
     rx: broadcast::Receiver<Arc<Frame>>,
     initial: Option<Event>,
     replay: VecDeque<Arc<Frame>>,
-    /// Frames up to this seq are already reflected in what was sent (by a snapshot); skip them.
-    covered: u64,
+    /// The epoch of what was sent so far.
+    epoch: u64,
+    /// Frames up to this seq are accounted for (sent, filtered out, queued for replay, or
+    /// covered by a snapshot); the next live frame must be `seen + 1`.
+    seen: u64,
 }
 
 impl Subscription {
@@ -439,7 +593,7 @@ impl Subscription {
         let snapshot = self.hub.snapshot_locked(st, &self.selection);
         Event {
             kind,
-            id: EventId::new(self.hub.epoch, st.seq),
+            id: EventId::new(st.epoch, st.seq),
             data: serde_json::to_string(&snapshot).expect("snapshot serialises").into(),
         }
     }
@@ -456,25 +610,34 @@ impl Subscription {
         }
         loop {
             match self.rx.recv().await {
-                Ok(frame) if frame.seq <= self.covered => continue,
-                Ok(frame) => {
+                Ok(frame) if frame.epoch == self.epoch && frame.seq <= self.seen => continue,
+                Ok(frame) if frame.epoch == self.epoch && frame.seq == self.seen + 1 => {
+                    self.seen = frame.seq;
                     if let Some(event) = self.tick(&frame) {
                         return event;
                     }
                 }
+                // A new epoch or a gap (the hub was reset): never pass it on silently.
+                Ok(_) => return self.resync(),
                 Err(RecvError::Lagged(_)) => {
-                    let st = self.hub.lock();
-                    let event = self.encode_snapshot(&st, EventKind::Resync);
-                    self.covered = st.seq;
-                    drop(st);
                     self.hub.metrics.lagged.inc();
-                    self.hub.metrics.resyncs.inc();
-                    return event;
+                    return self.resync();
                 }
                 // The hub (and its sender) lives as long as any subscription: never closed.
                 Err(RecvError::Closed) => std::future::pending::<()>().await,
             }
         }
+    }
+
+    /// A `resync` snapshot of the current state; the frames it covers are then skipped.
+    fn resync(&mut self) -> Event {
+        let st = self.hub.lock();
+        let event = self.encode_snapshot(&st, EventKind::Resync);
+        self.epoch = st.epoch;
+        self.seen = st.seq;
+        drop(st);
+        self.hub.metrics.resyncs.inc();
+        event
     }
 
     /// Switches to `selection` without resubscribing: returns a `snapshot` of the new selection
@@ -484,7 +647,8 @@ impl Subscription {
         self.replay.clear();
         self.initial = None;
         let st = self.hub.lock();
-        self.covered = st.seq;
+        self.epoch = st.epoch;
+        self.seen = st.seq;
         self.encode_snapshot(&st, EventKind::Snapshot)
     }
 
@@ -492,7 +656,7 @@ impl Subscription {
         let data = frame.payload(&self.selection)?;
         Some(Event {
             kind: EventKind::Tick,
-            id: EventId::new(self.hub.epoch, frame.seq),
+            id: EventId::new(frame.epoch, frame.seq),
             data,
         })
     }
@@ -689,6 +853,89 @@ mod tests {
         let many = vec!["AAPL"; crate::config::MAX_SYMBOLS + 1].join(",");
         assert!(matches!(hub.select(Some(&many)), Err(SelectError::TooMany { .. })));
         assert_eq!(hub.select(Some(" ")), Ok(Selection::all()));
+    }
+
+    /// Frames numbered by a generator elsewhere, as an edge receives them.
+    fn records(market: &mut Market, epoch: u64, seqs: std::ops::RangeInclusive<u64>) -> Vec<FrameRecord> {
+        seqs.map(|seq| FrameRecord {
+            epoch,
+            seq,
+            ts: 1_700_000_000_000 + seq as i64,
+            trades: crate::generator::next_trades(market),
+        })
+        .collect()
+    }
+
+    #[tokio::test]
+    async fn applied_frames_must_follow_on_and_duplicates_are_ignored() {
+        let (hub, mut market) = hub_with(100, 64);
+        let mut sub = hub.subscribe(None, Selection::all());
+        sub.next().await;
+        let frames = records(&mut market, 0xabc, 1..=5);
+        for f in frames.iter().take(3).cloned() {
+            assert_eq!(hub.apply(f), Ok(Applied::Published));
+        }
+        assert_eq!(hub.apply(frames[1].clone()), Ok(Applied::Duplicate));
+        let gap = hub.apply(frames[4].clone()).unwrap_err();
+        assert_eq!((gap.last, gap.got), (EventId::new(0xabc, 3), EventId::new(0xabc, 5)));
+        let other_epoch = FrameRecord {
+            epoch: 0xdef,
+            ..frames[3].clone()
+        };
+        assert!(hub.apply(other_epoch).is_err());
+        let seqs: Vec<u64> = sub.drain_ready().iter().map(|e| e.id.seq).collect();
+        assert!(seqs.iter().all(|s| (1..=3).contains(s)) && !seqs.is_empty(), "{seqs:?}");
+    }
+
+    #[tokio::test]
+    async fn a_reset_to_a_new_epoch_resyncs_subscribers_and_keeps_the_tail_for_resuming() {
+        let (hub, mut market) = hub_with(100, 64);
+        step(&hub, &mut market, 5);
+        let mut sub = hub.subscribe(None, Selection::all());
+        sub.next().await;
+        // A new generator: its checkpoint at 0xbee-10, and frames 8..=12 of which 9 is gone.
+        let mut fresh = Market::new(default_universe(), 9, 10.0);
+        let checkpoint = Snapshot {
+            id: Some(EventId::new(0xbee, 10)),
+            seq: 10,
+            ts: 1,
+            instruments: hub.instruments().to_vec(),
+            quotes: fresh.quotes(),
+        };
+        let mut frames = records(&mut fresh, 0xbee, 8..=12);
+        frames.remove(1);
+        let newest = frames.last().unwrap().trades.clone();
+        hub.reset(checkpoint.clone(), frames.clone()).unwrap();
+        assert_eq!(hub.last_id(), EventId::new(0xbee, 12));
+        let snap = hub.snapshot(&Selection::all());
+        for t in &newest {
+            assert_eq!(snap.quotes[t.index], t.quote, "quotes move on past the checkpoint");
+        }
+        // History holds 10..=12, the run that ends with the newest: 9 is not claimed.
+        assert_eq!(
+            hub.subscribe(Some(EventId::new(0xbee, 9)), Selection::all())
+                .drain_ready()
+                .len(),
+            3
+        );
+        assert_eq!(
+            hub.subscribe(Some(EventId::new(0xbee, 8)), Selection::all())
+                .drain_ready()[0]
+                .kind,
+            EventKind::Resync
+        );
+
+        // The existing subscriber notices at the next frame: one resync, then live again.
+        let next = records(&mut fresh, 0xbee, 13..=13).remove(0);
+        hub.apply(next).unwrap();
+        let events = sub.drain_ready();
+        assert_eq!(events[0].kind, EventKind::Resync);
+        assert_eq!(events.len(), 1, "the resync is taken now, at 13, and covers it");
+        assert_eq!(events[0].id, EventId::new(0xbee, 13));
+
+        let mut wrong = checkpoint;
+        wrong.instruments.pop();
+        assert!(matches!(hub.reset(wrong, vec![]), Err(ResetError::Universe(_))));
     }
 
     #[test]

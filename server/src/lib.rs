@@ -3,11 +3,13 @@
 //! so tests can bind it to port 0 and talk to it over real HTTP.
 
 pub mod api;
+pub mod bus;
 pub mod config;
 pub mod generator;
 pub mod hub;
 pub mod market;
 pub mod metrics;
+pub mod node;
 pub mod transport;
 
 use app::chart::VISIBLE_CANDLES;
@@ -39,6 +41,10 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Quiet time after which an SSE stream gets a keep-alive comment.
     pub keepalive: Duration,
+    /// This node's role (see [`node`]).
+    pub role: config::Role,
+    /// The link to the market bus, when the node has one.
+    pub bus: Option<Arc<bus::BusStatus>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -3,13 +3,8 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use std::sync::Arc;
 use tickertape_server::config::Config;
-use tickertape_server::generator::Generator;
-use tickertape_server::hub::{Hub, HubConfig};
-use tickertape_server::market::Market;
-use tickertape_server::metrics::Metrics;
-use tickertape_server::{AppState, router, serve};
+use tickertape_server::{node, serve};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -26,6 +21,10 @@ fn main() -> ExitCode {
             };
         }
     };
+    if let Err(err) = config.check() {
+        eprintln!("error: {err}");
+        return ExitCode::from(2);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
@@ -59,45 +58,22 @@ async fn run(config: Config) -> Result<(), String> {
         .leptos_options;
     let addr = leptos_options.site_addr;
 
-    let seed = config.market_seed.unwrap_or_else(rand::random);
-    let epoch = rand::random::<u32>() as u64;
-    let market = Market::new(config.universe(), seed, config.tick_rate_hz);
-    tracing::info!(
-        seed,
-        epoch = format!("{epoch:x}"),
-        symbols = market.len(),
-        rate_hz = config.tick_rate_hz,
-        "market ready (replay it with MARKET_SEED={seed})"
-    );
-
-    let hub = Arc::new(Hub::new(
-        epoch,
-        market.instruments(),
-        market.quotes(),
-        HubConfig {
-            history_frames: config.history_frames as usize,
-            live_buffer: config.live_buffer(),
-        },
-        Arc::new(Metrics::default()),
-    ));
     let shutdown = CancellationToken::new();
-    tokio::spawn(Generator::new(market, hub.clone()).run(config.tick_rate_hz, shutdown.clone()));
-
+    tokio::spawn(stop_on_signal(shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr} (set LEPTOS_SITE_ADDR to another address): {e}"))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
-    tracing::info!("Tickertape is live at http://{addr}");
 
-    tokio::spawn(stop_on_signal(shutdown.clone()));
-    let app = router(AppState {
-        leptos_options,
-        hub,
-        shutdown: shutdown.clone(),
-        keepalive: config.keepalive(),
-    });
+    // An edge joins the bus (backfilling its history) before it answers anyone.
+    let Some(node) = node::start(&config, leptos_options, shutdown.clone()).await else {
+        tracing::info!("stopped before the node was ready");
+        return Ok(());
+    };
+    tracing::info!("Tickertape ({}) is live at http://{addr}", config.role.name());
+    let app = node.app;
     serve(listener, app, shutdown)
         .await
         .map_err(|e| format!("server failed: {e}"))?;

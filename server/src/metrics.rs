@@ -33,12 +33,21 @@ pub struct Metrics {
     pub lagged: Counter,
     /// Frames currently held for resuming clients.
     pub history: Gauge,
+    /// 1 while this node is connected to the market bus (always 0 without `MARKET_BUS`).
+    pub bus_connected: Gauge,
+    /// Times the link to the bus was lost.
+    pub bus_reconnects: Counter,
+    /// Times an edge started over from the checkpoint (new epoch, frames gone).
+    pub bus_resets: Counter,
+    /// Frames the generator dropped because Redis was away too long.
+    pub bus_frames_dropped: Counter,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let (clients, opened, delivered) = (Family::default(), Family::default(), Family::default());
         let (frames, resyncs, lagged, history) = Default::default();
+        let (bus_connected, bus_reconnects, bus_resets, bus_frames_dropped) = Default::default();
         let mut registry = Registry::with_prefix("tickertape");
         registry.register("clients", "Connected streaming clients", Family::clone(&clients));
         registry.register(
@@ -62,6 +71,26 @@ impl Default for Metrics {
             "Frames held for resuming clients",
             Gauge::clone(&history),
         );
+        registry.register(
+            "bus_connected",
+            "1 while connected to the market bus (MARKET_BUS)",
+            Gauge::clone(&bus_connected),
+        );
+        registry.register(
+            "bus_reconnects",
+            "Times the link to the market bus was lost",
+            Counter::clone(&bus_reconnects),
+        );
+        registry.register(
+            "bus_resets",
+            "Times this edge started over from the bus checkpoint",
+            Counter::clone(&bus_resets),
+        );
+        registry.register(
+            "bus_frames_dropped",
+            "Frames the generator dropped while the bus was away",
+            Counter::clone(&bus_frames_dropped),
+        );
         Metrics {
             registry,
             clients,
@@ -71,6 +100,10 @@ impl Default for Metrics {
             resyncs,
             lagged,
             history,
+            bus_connected,
+            bus_reconnects,
+            bus_resets,
+            bus_frames_dropped,
         }
     }
 }

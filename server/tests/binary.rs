@@ -14,6 +14,8 @@ fn tickertape() -> Command {
         .env_remove("TICK_RATE_HZ")
         .env_remove("SYMBOLS")
         .env_remove("MARKET_SEED")
+        .env_remove("MARKET_BUS")
+        .env_remove("ROLE")
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -33,6 +35,9 @@ async fn invalid_settings_stop_start_up_naming_the_variable() {
         ("MARKET_SEED", "-5", "MARKET_SEED"),
         ("HISTORY_FRAMES", "5", "10..=1000000"),
         ("LEPTOS_SITE_ADDR", "nowhere", "LEPTOS_SITE_ADDR"),
+        ("MARKET_BUS", "localhost:6379", "redis://HOST:PORT"),
+        ("ROLE", "leader", "generator"),
+        ("ROLE", "edge", "MARKET_BUS"),
     ];
     for (var, value, accepted) in cases {
         let out = tickertape().env(var, value).output().await.unwrap();
@@ -61,6 +66,8 @@ async fn help_lists_every_variable() {
         "MARKET_SEED",
         "HISTORY_FRAMES",
         "SSE_KEEPALIVE_SECS",
+        "MARKET_BUS",
+        "ROLE",
     ] {
         assert!(help.contains(var), "{var} in --help");
     }

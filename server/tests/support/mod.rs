@@ -62,6 +62,8 @@ impl TestServer {
             hub: hub.clone(),
             shutdown: shutdown.clone(),
             keepalive,
+            role: tickertape_server::config::Role::All,
+            bus: None,
         };
         let task = tokio::spawn(serve(listener, router(state), shutdown.clone()));
         TestServer {

@@ -1,0 +1,424 @@
+//! Several nodes joined by a real Redis (Debian's `redis-server`, started by each test on a free
+//! loopback port): one generator, edge nodes serving real SSE over real HTTP. Every event a
+//! client receives is audited against a local replay of the same seeded market, so a lost,
+//! duplicated or altered frame fails the test, and a discontinuity must come as a `resync`.
+
+mod support;
+
+use leptos::prelude::LeptosOptions;
+use std::sync::Arc;
+use std::time::Duration;
+use support::{Events, PATIENCE, next};
+use tickertape_server::config::Config;
+use tickertape_server::generator::next_trades;
+use tickertape_server::hub::Hub;
+use tickertape_server::market::{Market, default_universe};
+use tickertape_server::node;
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+const SEED: u64 = 4242;
+const RATE: &str = "50";
+
+/// A `redis-server` of our own, without persistence, on a free loopback port.
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    async fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Redis { port, child: None };
+        redis.launch().await;
+        redis
+    }
+
+    async fn launch(&mut self) {
+        let program = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&program)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                &std::env::temp_dir().to_string_lossy(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {program} ({e}): install Debian's redis-server (make test does) or set REDIS_SERVER"
+                )
+            });
+        self.child = Some(child);
+        let client = redis::Client::open(self.url()).unwrap();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Ok(mut c) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING").query_async::<String>(&mut c).await.is_ok()
+            {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+/// A node started exactly as the binary starts it, serving on port 0.
+struct TestNode {
+    base: String,
+    hub: Option<Arc<Hub>>,
+    shutdown: CancellationToken,
+}
+
+impl TestNode {
+    async fn start(redis: &Redis, role: &str) -> TestNode {
+        let args = [
+            "tickertape",
+            "--market-bus",
+            &redis.url(),
+            "--role",
+            role,
+            "--tick-rate-hz",
+            RATE,
+            "--market-seed",
+            &SEED.to_string(),
+            "--history-frames",
+            "2000",
+        ];
+        let config = <Config as clap::Parser>::try_parse_from(args).unwrap();
+        let shutdown = CancellationToken::new();
+        let options = LeptosOptions::builder().output_name("tickertape").build();
+        let node = tokio::time::timeout(PATIENCE, node::start(&config, options, shutdown.clone()))
+            .await
+            .expect("the node joins in time")
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(tickertape_server::serve(listener, node.app, shutdown.clone()));
+        TestNode {
+            base: format!("http://{addr}"),
+            hub: node.hub,
+            shutdown,
+        }
+    }
+
+    fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
+    async fn stream(&self, last_event_id: Option<&str>) -> Events {
+        support::open(&format!("{}/api/stream", self.base), last_event_id).await
+    }
+
+    async fn health(&self) -> (u16, serde_json::Value) {
+        let resp = reqwest::get(format!("{}/healthz", self.base)).await.unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// What the generator publishes, frame by frame: a local replay of the same seeded market.
+struct Reference {
+    market: Market,
+    /// Per seq (index 0 is seq 1): the prices traded in that frame, by symbol.
+    frames: Vec<Vec<(String, f64)>>,
+}
+
+impl Reference {
+    fn new() -> Self {
+        let rate: f64 = RATE.parse().unwrap();
+        Reference {
+            market: Market::new(default_universe(), SEED, rate),
+            frames: Vec::new(),
+        }
+    }
+
+    fn frame(&mut self, seq: u64) -> &[(String, f64)] {
+        while self.frames.len() < seq as usize {
+            let trades = next_trades(&mut self.market);
+            self.frames
+                .push(trades.into_iter().map(|t| (t.quote.symbol, t.quote.price)).collect());
+        }
+        &self.frames[seq as usize - 1]
+    }
+}
+
+/// Checks a client's events as they arrive: within an epoch, ticks carry exactly the
+/// reference frames, none missing (skipped frames must be empty), none repeated.
+struct Audit {
+    reference: Reference,
+    at: Option<(String, u64)>,
+    ticks: Vec<String>,
+    resyncs: Vec<String>,
+}
+
+impl Audit {
+    fn new() -> Self {
+        Audit {
+            reference: Reference::new(),
+            at: None,
+            ticks: Vec::new(),
+            resyncs: Vec::new(),
+        }
+    }
+
+    fn check(&mut self, event: &eventsource_stream::Event) {
+        let (epoch, seq) = event.id.split_once('-').expect("<epoch>-<seq>");
+        let seq: u64 = seq.parse().unwrap();
+        let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(data["seq"], seq, "{}", event.id);
+        match event.event.as_str() {
+            "snapshot" | "resync" => {
+                if event.event == "resync" {
+                    self.resyncs.push(event.id.clone());
+                }
+                self.at = Some((epoch.to_string(), seq));
+            }
+            "tick" => {
+                let (at_epoch, at_seq) = self.at.clone().expect("a snapshot or resync first");
+                assert_eq!(
+                    epoch, at_epoch,
+                    "a new epoch must come as a resync, got tick {}",
+                    event.id
+                );
+                assert!(seq > at_seq, "duplicate or reordered tick {} after {at_seq}", event.id);
+                for missing in at_seq + 1..seq {
+                    assert!(
+                        self.reference.frame(missing).is_empty(),
+                        "lost frame {epoch}-{missing} (before {})",
+                        event.id
+                    );
+                }
+                let got: Vec<(String, f64)> = data["quotes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|q| (q["symbol"].as_str().unwrap().to_string(), q["price"].as_f64().unwrap()))
+                    .collect();
+                assert_eq!(
+                    got,
+                    self.reference.frame(seq),
+                    "frame {} differs from the market",
+                    event.id
+                );
+                self.ticks.push(event.id.clone());
+                self.at = Some((epoch.to_string(), seq));
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+
+    /// Reads and audits `n` more ticks; returns the events read.
+    async fn read_ticks(&mut self, events: &mut Events, n: usize) -> Vec<eventsource_stream::Event> {
+        let mut out = Vec::new();
+        let target = self.ticks.len() + n;
+        while self.ticks.len() < target {
+            let event = next(events).await;
+            self.check(&event);
+            out.push(event);
+        }
+        out
+    }
+}
+
+fn ids(events: &[eventsource_stream::Event]) -> Vec<(String, String)> {
+    events.iter().map(|e| (e.id.clone(), e.data.clone())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edges_serve_identical_frames_and_a_client_moves_between_them_without_loss() {
+    let redis = Redis::start().await;
+    let _generator = TestNode::start(&redis, "generator").await;
+    let a = TestNode::start(&redis, "edge").await;
+    let b = TestNode::start(&redis, "edge").await;
+
+    let (mut on_a, mut on_b) = (a.stream(None).await, b.stream(None).await);
+    let (mut audit_a, mut audit_b) = (Audit::new(), Audit::new());
+    let seen_a = audit_a.read_ticks(&mut on_a, 30).await;
+    let seen_b = audit_b.read_ticks(&mut on_b, 30).await;
+    // Both started at a snapshot of the same market; from the later start on, identical.
+    let first_b = seen_b.iter().find(|e| e.event == "tick").unwrap().id.clone();
+    let from = seen_a
+        .iter()
+        .position(|e| e.id == first_b)
+        .expect("A saw B's first tick");
+    let overlap = seen_a.len() - from;
+    assert!(overlap > 10, "the two clients overlap");
+    assert_eq!(
+        ids(&seen_a[from..]),
+        ids(&seen_b[1..=overlap]),
+        "identical frames on A and B"
+    );
+
+    // A client of A moves to B, resuming from the last id it read.
+    let mut mover = a.stream(None).await;
+    let mut audit_m = Audit::new();
+    audit_m.read_ticks(&mut mover, 10).await;
+    let last = audit_m.ticks.last().unwrap().clone();
+    drop(mover);
+    // Let the market move on while the client is away.
+    let later = audit_a.read_ticks(&mut on_a, 20).await;
+    let mut moved = b.stream(Some(&last)).await;
+    let resumed = audit_m.read_ticks(&mut moved, 20).await;
+    assert!(
+        audit_m.resyncs.is_empty(),
+        "resumed, not resynced: {:?}",
+        audit_m.resyncs
+    );
+    assert_eq!(resumed[0].event, "tick", "replay starts with the frame after {last}");
+    let common = later.iter().position(|e| e.id == resumed[0].id);
+    if let Some(k) = common {
+        let n = (later.len() - k).min(resumed.len());
+        assert_eq!(ids(&later[k..k + n]), ids(&resumed[..n]), "same frames as A's client");
+    }
+
+    // Killing node A leaves B's clients streaming, untouched.
+    a.stop();
+    let after_kill = audit_b.read_ticks(&mut on_b, 30).await;
+    assert!(after_kill.iter().all(|e| e.event == "tick"));
+    assert!(audit_b.resyncs.is_empty());
+    let (status, health) = b.health().await;
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")), "{health}");
+    assert_eq!(health["role"], "edge");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_loses_nothing_still_in_the_stream_or_resyncs() {
+    let mut redis = Redis::start().await;
+    let _generator = TestNode::start(&redis, "generator").await;
+    let edge = TestNode::start(&redis, "edge").await;
+    let mut events = edge.stream(None).await;
+    let mut audit = Audit::new();
+    audit.read_ticks(&mut events, 10).await;
+
+    redis.stop().await;
+    // The edge notices, says so, and keeps its clients connected.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (status, health) = edge.health().await;
+        if status == 503 {
+            assert_eq!(health["status"], "degraded");
+            assert_eq!(health["bus"]["connected"], false);
+            assert!(
+                health["bus"]["error"].as_str().is_some_and(|e| !e.is_empty()),
+                "{health}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/healthz never reported the lost bus"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let metrics = reqwest::get(format!("{}/metrics", edge.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("tickertape_bus_connected 0"), "{metrics}");
+    // The market went on meanwhile (the generator queues its frames).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.launch().await;
+
+    // Every frame follows on, audited, with at most an explicit resync.
+    audit.read_ticks(&mut events, 40).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while edge.health().await.0 != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "the edge did not recover");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Seamless when the generator's queued frames reached the new Redis before the edge read
+    // on; a resync only if frames the edge had not read yet died with the old one.
+    assert!(audit.resyncs.len() <= 1, "{:?}", audit.resyncs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generator_restart_is_a_new_epoch_and_clients_resync() {
+    let redis = Redis::start().await;
+    let generator = TestNode::start(&redis, "generator").await;
+    let edge = TestNode::start(&redis, "edge").await;
+    let mut events = edge.stream(None).await;
+    let mut audit = Audit::new();
+    audit.read_ticks(&mut events, 10).await;
+    let old = audit.ticks.last().unwrap().clone();
+
+    generator.stop();
+    drop(generator);
+    let _generator = TestNode::start(&redis, "generator").await;
+    // The same seeded market starts over in a new epoch: a resync, then its frames, audited.
+    let mut audit_new = Audit::new();
+    loop {
+        let event = next(&mut events).await;
+        if event.event == "resync" {
+            audit_new.check(&event);
+            break;
+        }
+        audit.check(&event);
+    }
+    let resync = audit_new.resyncs[0].clone();
+    let epoch = |id: &str| u64::from_str_radix(id.split_once('-').unwrap().0, 16).unwrap();
+    assert!(epoch(&resync) > epoch(&old), "epochs increase: {old} then {resync}");
+    audit_new.read_ticks(&mut events, 20).await;
+
+    // A client that comes back with an id of the old epoch is resynced too.
+    let mut late = edge.stream(Some(&old)).await;
+    let first = next(&mut late).await;
+    assert_eq!(first.event, "resync");
+    assert!(epoch(&first.id) == epoch(&resync));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_in_one_node_publishes_through_redis_and_a_late_edge_backfills() {
+    let redis = Redis::start().await;
+    let all = TestNode::start(&redis, "all").await;
+    let mut events = all.stream(None).await;
+    let mut audit = Audit::new();
+    let seen = audit.read_ticks(&mut events, 30).await;
+
+    // An edge that joins now holds the past frames: a client resumes from the first tick.
+    let edge = TestNode::start(&redis, "edge").await;
+    let hub = edge.hub.as_ref().unwrap();
+    assert!(hub.history_len() >= 30, "backfilled {} frames", hub.history_len());
+    let first = seen.iter().position(|e| e.event == "tick").unwrap();
+    let mut resumed = edge.stream(Some(&seen[first].id)).await;
+    let mut audit_r = Audit::new();
+    audit_r.at = Some({
+        let (e, s) = seen[first].id.split_once('-').unwrap();
+        (e.to_string(), s.parse().unwrap())
+    });
+    let replayed = audit_r.read_ticks(&mut resumed, seen.len() - first - 1).await;
+    assert_eq!(
+        ids(&replayed),
+        ids(&seen[first + 1..]),
+        "the new edge replays what A sent"
+    );
+    let (_, health) = all.health().await;
+    assert_eq!(health["role"], "all");
+}
