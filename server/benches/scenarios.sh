@@ -4,8 +4,59 @@
 # Prints the load generator's report; exits non-zero if any event was lost or duplicated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle}
+n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop}
 port=${PORT:-3300}
+
+wait_healthy() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return; sleep 0.1; done; echo "port $1 never became healthy" >&2; exit 1; }
+
+# Scale-out over Redis: a redis-server, one generator and two edge nodes (one per core), the
+# load generator spread over both cores with half the clients on each edge (bus, bus-faults:
+# reconnecting clients resume on the other edge); then, for comparison in the same run, the
+# embedded node with the same load. bus-hop measures the latency the Redis hop adds: a light
+# load (50 clients) on an embedded node, then on a ROLE=all node publishing through Redis.
+bus_scenario() {
+  local mode=$1 rport=$((port + 10))
+  command -v redis-server >/dev/null || { echo "redis-server is needed (make test installs it)" >&2; exit 1; }
+  cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
+  ulimit -n "$(ulimit -Hn)"
+  local pids=()
+  trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  pids+=($!)
+  for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  local bus="redis://127.0.0.1:$rport" common=(env TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 RUST_LOG=warn)
+  local load=(--clients 1000 --ramp 10 --duration 60)
+  [ "$mode" = hop ] && load=(--clients 50 --ramp 2 --duration 20)
+  [ "$mode" = faults ] && load+=(--faults --fault-mean 5)
+
+  if [ "$mode" = hop ]; then
+    echo "== embedded node (core 0), load generator on core 1"
+    "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 ./target/release/tickertape & pids+=($!)
+    wait_healthy "$port"
+    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "${pids[-1]}" "${load[@]}"
+    kill "${pids[-1]}"
+    echo "== ROLE=all through Redis (node and redis-server on core 0), load generator on core 1"
+    "${common[@]}" MARKET_BUS=$bus ROLE=all LEPTOS_SITE_ADDR=127.0.0.1:$((port + 1)) taskset -c 0 ./target/release/tickertape & pids+=($!)
+    wait_healthy $((port + 1))
+    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$((port + 1))" --server-pid "${pids[-1]}" "${load[@]}"
+    return
+  fi
+  echo "== generator on core 0; edge A on core 0, edge B on core 1; load generator on both cores"
+  "${common[@]}" MARKET_BUS=$bus ROLE=generator LEPTOS_SITE_ADDR=127.0.0.1:$((port + 2)) taskset -c 0 ./target/release/tickertape & pids+=($!)
+  wait_healthy $((port + 2))
+  "${common[@]}" MARKET_BUS=$bus ROLE=edge LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 ./target/release/tickertape & pids+=($!)
+  local a=$!
+  "${common[@]}" MARKET_BUS=$bus ROLE=edge LEPTOS_SITE_ADDR=127.0.0.1:$((port + 1)) taskset -c 1 ./target/release/tickertape & pids+=($!)
+  local b=$!
+  wait_healthy "$port"; wait_healthy $((port + 1))
+  ./target/release/examples/loadgen --url "http://127.0.0.1:$port,http://127.0.0.1:$((port + 1))" \
+    --server-pid "$a,$b" "${load[@]}"
+  kill "$a" "$b"
+  echo "== embedded node on core 0 with the same load, load generator on both cores"
+  "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$((port + 3)) taskset -c 0 ./target/release/tickertape & pids+=($!)
+  wait_healthy $((port + 3))
+  ./target/release/examples/loadgen --url "http://127.0.0.1:$((port + 3))" --server-pid "${pids[-1]}" "${load[@]}"
+}
 
 case "$n" in
   1)             rate=10;   args=(--clients 1000 --ramp 10 --duration 60) ;;
@@ -17,6 +68,9 @@ case "$n" in
   5-ws-faults)   rate=10;   args=(--clients 1000 --ramp 10 --duration 60 --transport ws --faults --fault-mean 5) ;;
   5-poll-faults) rate=10;   args=(--clients 1000 --ramp 10 --duration 60 --transport poll --faults --fault-mean 5) ;;
   idle)          rate=0.1;  args=(--clients 1000 --ramp 5 --duration 5) ;;
+  bus)           bus_scenario plain; exit ;;
+  bus-faults)    bus_scenario faults; exit ;;
+  bus-hop)       bus_scenario hop; exit ;;
   *) echo "unknown scenario $n" >&2; exit 2 ;;
 esac
 

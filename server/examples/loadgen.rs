@@ -13,6 +13,9 @@
 //! server's CPU-seconds per million delivered events and its RSS per connection (from /proc).
 //! `--faults` makes clients drop their connection at random moments and resume with their last
 //! id (Last-Event-ID / last_event_id / after): lost and duplicated must still be 0.
+//! Several `--url`s (edge nodes of one market bus, comma-separated) spread the clients
+//! round-robin; a client that reconnects resumes on the *next* node, so `--faults` then checks
+//! resuming across nodes. With one `--server-pid` per URL the report has each node's share.
 //! `BENCHMARKS.md` has the scenarios and results.
 
 use clap::{Parser, ValueEnum};
@@ -37,7 +40,7 @@ pub enum Kind {
 #[derive(Parser, Clone, Debug)]
 #[command(about = "Tickertape load generator")]
 pub struct Args {
-    /// Base URL of the server.
+    /// Base URL of the server, or comma-separated URLs of several nodes of one market.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     pub url: String,
     /// Concurrent clients.
@@ -60,9 +63,10 @@ pub struct Args {
     /// Mean seconds between drops per client, with --faults.
     #[arg(long, default_value_t = 5.0)]
     pub fault_mean: f64,
-    /// The server's process id, to read its CPU time and memory from /proc.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
+    /// The server's process id, to read its CPU time and memory from /proc (one per --url,
+    /// comma-separated, for several nodes).
+    #[arg(long, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
     /// Comma-separated local addresses to spread client sockets over (e.g. 127.0.0.2,127.0.0.3),
     /// when one address runs out of ephemeral ports.
     #[arg(long)]
@@ -87,6 +91,9 @@ struct ClientLog {
     latency: Option<Histogram<u64>>,
     connects: u64,
     errors: u64,
+    /// The node (index into the URLs) the client is on now, and events in the window per node.
+    node: usize,
+    by_node: Vec<u64>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -111,6 +118,15 @@ pub struct Report {
     pub server_rss_kb_connected: Option<u64>,
     pub server_rss_kb_per_connection: Option<f64>,
     pub tcp_kernel_kb_per_connection_both_ends: Option<f64>,
+    /// Per node, with several URLs and their server pids.
+    pub nodes: Vec<NodeReport>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct NodeReport {
+    pub url: String,
+    pub events: u64,
+    pub cpu_s_per_million_events: Option<f64>,
 }
 
 /// The head of every payload: enough to check ids and measure latency without the quotes.
@@ -137,6 +153,7 @@ struct PollBatch<'a> {
 
 struct Shared {
     args: Args,
+    urls: Vec<String>,
     window_start: Instant,
     window_end: Instant,
     stop: AtomicBool,
@@ -159,6 +176,10 @@ impl ClientLog {
         if in_window {
             self.events_in_window += 1;
             self.bytes_in_window += wire_bytes as u64;
+            if self.by_node.len() <= self.node {
+                self.by_node.resize(self.node + 1, 0);
+            }
+            self.by_node[self.node] += 1;
         }
         match kind {
             "tick" => {
@@ -190,7 +211,9 @@ impl ClientLog {
 pub async fn run(args: Args) -> Report {
     let ramp = Duration::from_secs_f64(args.ramp);
     let start = Instant::now();
+    let urls: Vec<String> = args.url.split(',').map(|u| u.trim().to_string()).collect();
     let shared = Arc::new(Shared {
+        urls,
         window_start: start + ramp,
         window_end: start + ramp + Duration::from_secs_f64(args.duration),
         args: args.clone(),
@@ -214,7 +237,8 @@ pub async fn run(args: Args) -> Report {
         })
         .collect();
 
-    let rss_before = args.server_pid.and_then(rss_kb);
+    let pids = args.server_pid.clone();
+    let rss_before = sum(pids.iter().map(|&p| rss_kb(p)));
     let sock_before = tcp_kernel_pages();
     let mut tasks = Vec::with_capacity(args.clients);
     for i in 0..args.clients {
@@ -224,15 +248,16 @@ pub async fn run(args: Args) -> Report {
         let ip = source_ips[i % source_ips.len()];
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until((start + delay).into()).await;
-            client_loop(shared, client, ip).await
+            client_loop(shared, client, ip, i).await
         }));
     }
     tokio::time::sleep_until(shared.window_start.into()).await;
-    let rss_connected = args.server_pid.and_then(rss_kb);
+    let rss_connected = sum(pids.iter().map(|&p| rss_kb(p)));
     let sock_connected = tcp_kernel_pages();
-    let cpu_start = args.server_pid.and_then(cpu_seconds);
+    let cpu_start: Vec<Option<f64>> = pids.iter().map(|&p| cpu_seconds(p)).collect();
     tokio::time::sleep_until(shared.window_end.into()).await;
-    let cpu_end = args.server_pid.and_then(cpu_seconds);
+    let cpu_end: Vec<Option<f64>> = pids.iter().map(|&p| cpu_seconds(p)).collect();
+    let cpu: Vec<Option<f64>> = cpu_start.iter().zip(&cpu_end).map(|(a, b)| Some(b.as_ref()? - a.as_ref()?)).collect();
     shared.stop.store(true, Ordering::Relaxed);
 
     let mut logs = Vec::with_capacity(tasks.len());
@@ -241,18 +266,26 @@ pub async fn run(args: Args) -> Report {
     }
     summarize(
         &args,
+        &shared.urls,
         &logs,
-        cpu_start.zip(cpu_end),
+        &cpu,
         rss_before,
         rss_connected,
         sock_before.zip(sock_connected),
     )
 }
 
+/// The sum of the values, if every one is known.
+fn sum<T: std::iter::Sum<T>>(values: impl Iterator<Item = Option<T>>) -> Option<T> {
+    let all: Option<Vec<T>> = values.collect();
+    all.filter(|v| !v.is_empty()).map(|v| v.into_iter().sum())
+}
+
 fn summarize(
     args: &Args,
+    urls: &[String],
     logs: &[ClientLog],
-    cpu: Option<(f64, f64)>,
+    cpu: &[Option<f64>],
     rss_before: Option<u64>,
     rss_connected: Option<u64>,
     sock: Option<(u64, u64)>,
@@ -322,7 +355,9 @@ fn summarize(
         latency_ms_p999: q(0.999),
         latency_ms_max: latency.max() as f64,
         wire_bytes_per_event: if events > 0 { bytes as f64 / events as f64 } else { 0.0 },
-        server_cpu_s_per_million_events: cpu.filter(|_| events > 0).map(|(a, b)| (b - a) / events as f64 * 1e6),
+        server_cpu_s_per_million_events: sum(cpu.iter().copied())
+            .filter(|_| events > 0)
+            .map(|s| s / events as f64 * 1e6),
         server_rss_kb_before: rss_before,
         server_rss_kb_connected: rss_connected,
         server_rss_kb_per_connection: rss_before
@@ -330,12 +365,36 @@ fn summarize(
             .map(|(a, b)| (b as f64 - a as f64) / connected.max(1) as f64),
         tcp_kernel_kb_per_connection_both_ends: sock
             .map(|(a, b)| (b as f64 - a as f64) * page_kb() / connected.max(1) as f64),
+        nodes: if urls.len() > 1 {
+            urls.iter()
+                .enumerate()
+                .map(|(n, url)| {
+                    let events: u64 = logs.iter().map(|l| l.by_node.get(n).copied().unwrap_or(0)).sum();
+                    NodeReport {
+                        url: url.clone(),
+                        events,
+                        cpu_s_per_million_events: cpu
+                            .get(n)
+                            .copied()
+                            .flatten()
+                            .filter(|_| events > 0)
+                            .map(|s| s / events as f64 * 1e6),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 
 /// One client: connect, read, (with --faults) drop at random and resume, until the end.
-async fn client_loop(shared: Arc<Shared>, http: reqwest::Client, ip: Option<IpAddr>) -> ClientLog {
-    let mut log = ClientLog::default();
+async fn client_loop(shared: Arc<Shared>, http: reqwest::Client, ip: Option<IpAddr>, index: usize) -> ClientLog {
+    let mut log = ClientLog {
+        node: index % shared.urls.len(),
+        ..ClientLog::default()
+    };
+    let mut first = true;
     let mut last_id: Option<String> = None;
     let mut epoch: Option<String> = None;
     while !shared.stop.load(Ordering::Relaxed) && Instant::now() < shared.window_end {
@@ -347,11 +406,17 @@ async fn client_loop(shared: Arc<Shared>, http: reqwest::Client, ip: Option<IpAd
             Some(d) => (Instant::now() + d).min(shared.window_end),
             None => shared.window_end,
         };
+        // Every reconnection resumes on the next node.
+        if !first {
+            log.node = (log.node + 1) % shared.urls.len();
+        }
+        first = false;
+        let base = shared.urls[log.node].clone();
         let result = tokio::time::timeout_at(deadline.into(), async {
             match shared.args.transport {
-                Kind::Sse => sse(&shared, &http, &mut log, &mut last_id, &mut epoch).await,
-                Kind::Ws => ws(&shared, ip, &mut log, &mut last_id, &mut epoch).await,
-                Kind::Poll => poll(&shared, &http, &mut log, &mut last_id).await,
+                Kind::Sse => sse(&shared, &base, &http, &mut log, &mut last_id, &mut epoch).await,
+                Kind::Ws => ws(&shared, &base, ip, &mut log, &mut last_id, &mut epoch).await,
+                Kind::Poll => poll(&shared, &base, &http, &mut log, &mut last_id).await,
             }
         })
         .await;
@@ -377,12 +442,13 @@ fn query(shared: &Shared, extra: &[(&str, &str)]) -> String {
 
 async fn sse(
     shared: &Shared,
+    base: &str,
     http: &reqwest::Client,
     log: &mut ClientLog,
     last_id: &mut Option<String>,
     epoch: &mut Option<String>,
 ) -> Result<(), ()> {
-    let mut req = http.get(format!("{}/api/stream{}", shared.args.url, query(shared, &[])));
+    let mut req = http.get(format!("{base}/api/stream{}", query(shared, &[])));
     if let Some(id) = last_id.as_ref() {
         req = req.header("Last-Event-ID", id);
     }
@@ -411,6 +477,7 @@ async fn sse(
 
 async fn ws(
     shared: &Shared,
+    base: &str,
     ip: Option<IpAddr>,
     log: &mut ClientLog,
     last_id: &mut Option<String>,
@@ -422,7 +489,7 @@ async fn ws(
         Some(id) => query(shared, &[("last_event_id", id)]),
         None => query(shared, &[]),
     };
-    let url = format!("{}/api/ws{q}", shared.args.url.replacen("http", "ws", 1));
+    let url = format!("{}/api/ws{q}", base.replacen("http", "ws", 1));
     let stream = match ip {
         Some(ip) => {
             let socket = if ip.is_ipv4() {
@@ -470,6 +537,7 @@ async fn ws(
 
 async fn poll(
     shared: &Shared,
+    base: &str,
     http: &reqwest::Client,
     log: &mut ClientLog,
     last_id: &mut Option<String>,
@@ -481,7 +549,7 @@ async fn poll(
             None => query(shared, &[("timeout_ms", "25000")]),
         };
         let resp = http
-            .get(format!("{}/api/poll{q}", shared.args.url))
+            .get(format!("{base}/api/poll{q}"))
             .send()
             .await
             .map_err(|_| ())?;
@@ -577,6 +645,14 @@ fn print(report: &Report, json: bool) {
         "TCP kernel memory    {} kB per connection (both ends)",
         opt(report.tcp_kernel_kb_per_connection_both_ends)
     );
+    for node in &report.nodes {
+        println!(
+            "node {:<24} {} events, {} CPU-s / 1M ev",
+            node.url,
+            node.events,
+            opt(node.cpu_s_per_million_events)
+        );
+    }
 }
 
 #[tokio::main]
@@ -641,7 +717,7 @@ mod tests {
                 symbols: None,
                 faults: true,
                 fault_mean: 0.5,
-                server_pid: Some(std::process::id()),
+                server_pid: vec![std::process::id()],
                 source_ips: None,
                 json: false,
             })

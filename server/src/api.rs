@@ -171,7 +171,7 @@ pub async fn history(
 pub async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
     let id = app.hub.last_id();
     let bus = app.bus.as_ref().map(|b| b.health());
-    let healthy = bus.as_ref().is_none_or(|b| b.connected);
+    let healthy = bus.as_ref().is_none_or(|b| b.connected && b.error.is_none());
     let age_ms = (chrono::Utc::now().timestamp_millis() - app.hub.last_ts()).max(0);
     let body = serde_json::json!({
         "status": if healthy { "ok" } else { "degraded" },

@@ -138,13 +138,14 @@ async fn generator_metrics(State(state): State<GeneratorState>) -> impl IntoResp
 
 async fn generator_health(State(state): State<GeneratorState>) -> impl IntoResponse {
     let bus = state.bus.health();
-    let status = if bus.connected {
+    let healthy = bus.connected && bus.error.is_none();
+    let status = if healthy {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let body = serde_json::json!({
-        "status": if bus.connected { "ok" } else { "degraded" },
+        "status": if healthy { "ok" } else { "degraded" },
         "role": Role::Generator.name(),
         "last": bus.last_written.map(|id| id.to_string()),
         "bus": bus,
