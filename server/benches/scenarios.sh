@@ -13,13 +13,14 @@ wait_healthy() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" 
 # load generator spread over both cores with half the clients on each edge (bus, bus-faults:
 # reconnecting clients resume on the other edge); then, for comparison in the same run, the
 # embedded node with the same load. bus-hop measures the latency the Redis hop adds: a light
-# load (50 clients) on an embedded node, then on a ROLE=all node publishing through Redis.
+# load (50 clients) on an embedded node, then on a ROLE=all node publishing through Redis, then
+# the hop alone in microseconds (the events' timestamps have millisecond resolution).
 bus_scenario() {
   local mode=$1 rport=$((port + 10))
   command -v redis-server >/dev/null || { echo "redis-server is needed (make test installs it)" >&2; exit 1; }
-  cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
+  cargo build --release -q -p tickertape-server --bin tickertape --example loadgen --example bushop
   ulimit -n "$(ulimit -Hn)"
-  local pids=()
+  pids=()   # global: the EXIT trap runs after this function has returned
   trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
   redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
   pids+=($!)
@@ -39,6 +40,10 @@ bus_scenario() {
     "${common[@]}" MARKET_BUS=$bus ROLE=all LEPTOS_SITE_ADDR=127.0.0.1:$((port + 1)) taskset -c 0 ./target/release/tickertape & pids+=($!)
     wait_healthy $((port + 1))
     taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$((port + 1))" --server-pid "${pids[-1]}" "${load[@]}"
+    kill "${pids[-1]}"
+    echo "== the hop alone, in microseconds (server/examples/bushop.rs), 100 Hz"
+    redis-cli -p "$rport" flushall >/dev/null
+    ./target/release/examples/bushop --bus "$bus"
     return
   fi
   echo "== generator on core 0; edge A on core 0, edge B on core 1; load generator on both cores"

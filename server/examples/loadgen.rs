@@ -257,7 +257,11 @@ pub async fn run(args: Args) -> Report {
     let cpu_start: Vec<Option<f64>> = pids.iter().map(|&p| cpu_seconds(p)).collect();
     tokio::time::sleep_until(shared.window_end.into()).await;
     let cpu_end: Vec<Option<f64>> = pids.iter().map(|&p| cpu_seconds(p)).collect();
-    let cpu: Vec<Option<f64>> = cpu_start.iter().zip(&cpu_end).map(|(a, b)| Some(b.as_ref()? - a.as_ref()?)).collect();
+    let cpu: Vec<Option<f64>> = cpu_start
+        .iter()
+        .zip(&cpu_end)
+        .map(|(a, b)| Some(b.as_ref()? - a.as_ref()?))
+        .collect();
     shared.stop.store(true, Ordering::Relaxed);
 
     let mut logs = Vec::with_capacity(tasks.len());
@@ -318,6 +322,10 @@ fn summarize(
         let (Some(&first), Some(&end)) = (log.ticks.first(), log.ticks.last()) else {
             continue;
         };
+        if first > end {
+            // Went backwards: already counted as duplicated above.
+            continue;
+        }
         for &seq in union.range(first..=end) {
             let covered = log.covered.iter().any(|(from, to)| seq > *from && seq <= *to);
             if !seen.contains(&seq) && !covered {
@@ -548,11 +556,7 @@ async fn poll(
             Some(id) => query(shared, &[("after", id), ("timeout_ms", "25000")]),
             None => query(shared, &[("timeout_ms", "25000")]),
         };
-        let resp = http
-            .get(format!("{base}/api/poll{q}"))
-            .send()
-            .await
-            .map_err(|_| ())?;
+        let resp = http.get(format!("{base}/api/poll{q}")).send().await.map_err(|_| ())?;
         if !resp.status().is_success() {
             return Err(());
         }

@@ -595,6 +595,22 @@ pub async fn follow_loop(client: Client, hub: Arc<Hub>, status: Arc<BusStatus>, 
             reply = read.query_async::<Option<StreamReadReply>>(c) => reply,
         };
         match reply {
+            Ok(None) => {
+                // A quiet second: make sure no newer generator has started (whose ids could even
+                // sort before ours, were its clock behind).
+                status.up();
+                match redis::cmd("GET").arg(EPOCH).query_async::<Option<u64>>(c).await {
+                    Ok(Some(epoch)) if epoch != hub.epoch() => {
+                        tracing::info!(epoch = format!("{epoch:x}"), "a new generator epoch");
+                        broken = true;
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        status.down("lost the stream", &err);
+                        conn = None;
+                    }
+                }
+            }
             Ok(reply) => {
                 status.up();
                 let entries = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids);
