@@ -504,13 +504,15 @@ pub async fn join(
         };
         match attempt.await {
             Ok(Some((checkpoint, frames))) => {
+                // Peers on the bus may be a little ahead of this node when a client moves over.
                 let hub = Hub::new(
                     checkpoint.id.map_or(0, |id| id.epoch),
                     checkpoint.instruments.clone(),
                     checkpoint.quotes.clone(),
                     config,
                     status.metrics.clone(),
-                );
+                )
+                .with_resume_lead(config.live_buffer as u64);
                 match hub.reset(checkpoint, frames) {
                     Ok(()) => {
                         let id = hub.last_id();

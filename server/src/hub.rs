@@ -203,18 +203,30 @@ pub enum Start {
     Snapshot,
     /// Replay the frames after `after` from history, then live frames.
     Replay { after: u64 },
+    /// The resume point is a little ahead of this hub (another edge of the same bus got there
+    /// first): skip live frames up to `until` as they arrive, then carry on from there.
+    Ahead { until: u64 },
     /// The resume point cannot be honoured exactly: a resync snapshot, then live frames.
     Resync,
 }
 
 /// Decides how to start a subscription resuming from `from`, given this run's `epoch`, the
-/// oldest frame still in history (`oldest`, if any) and the last published sequence number.
-pub fn decide_start(from: Option<EventId>, epoch: u64, oldest: Option<u64>, last: u64) -> Start {
+/// oldest frame still in history (`oldest`, if any), the last published sequence number, and
+/// how many frames ahead of `last` a resume point may be (`lead`: 0 where ids come from this
+/// hub, so a later one was never issued).
+pub fn decide_start(from: Option<EventId>, epoch: u64, oldest: Option<u64>, last: u64, lead: u64) -> Start {
     let Some(from) = from else {
         return Start::Snapshot;
     };
-    if from.epoch != epoch || from.seq > last {
+    if from.epoch != epoch {
         return Start::Resync;
+    }
+    if from.seq > last {
+        return if from.seq - last <= lead {
+            Start::Ahead { until: from.seq }
+        } else {
+            Start::Resync
+        };
     }
     // Every frame after `from` must still be in the ring (none when `from` is the last one).
     let complete = from.seq == last || oldest.is_some_and(|oldest| oldest <= from.seq + 1);
@@ -237,6 +249,8 @@ struct State {
 /// The single fan-out point of the process. Share it as `Arc<Hub>`.
 pub struct Hub {
     config: HubConfig,
+    /// See [`Hub::with_resume_lead`].
+    resume_lead: u64,
     instruments: Arc<[Instrument]>,
     index: HashMap<String, usize>,
     live: broadcast::Sender<Arc<Frame>>,
@@ -261,6 +275,7 @@ impl Hub {
             .collect();
         Hub {
             config,
+            resume_lead: 0,
             index: instruments
                 .iter()
                 .enumerate()
@@ -278,6 +293,15 @@ impl Hub {
             }),
             metrics,
         }
+    }
+
+    /// Lets clients resume from ids up to `frames` ahead of this hub, by waiting for them: for
+    /// an edge node, whose peers on the same bus may have applied a frame or two more when a
+    /// client moves over. (A hub that numbers its own frames never issued a later id: it
+    /// resyncs such a client.)
+    pub fn with_resume_lead(mut self, frames: u64) -> Self {
+        self.resume_lead = frames;
+        self
     }
 
     pub fn epoch(&self) -> u64 {
@@ -530,7 +554,8 @@ impl Hub {
     pub fn subscribe(self: &Arc<Self>, from: Option<EventId>, selection: Selection) -> Subscription {
         let st = self.lock();
         let rx = self.live.subscribe();
-        let start = decide_start(from, st.epoch, st.history.front().map(|f| f.seq), st.seq);
+        let oldest = st.history.front().map(|f| f.seq);
+        let start = decide_start(from, st.epoch, oldest, st.seq, self.resume_lead);
         let mut sub = Subscription {
             hub: self.clone(),
             selection,
@@ -543,6 +568,7 @@ impl Hub {
         match start {
             Start::Snapshot => sub.initial = Some(sub.encode_snapshot(&st, EventKind::Snapshot)),
             Start::Resync => sub.initial = Some(sub.encode_snapshot(&st, EventKind::Resync)),
+            Start::Ahead { until } => sub.seen = until,
             Start::Replay { after } => {
                 let skip = st.history.iter().take_while(|f| f.seq <= after).count();
                 sub.replay = st.history.iter().skip(skip).cloned().collect();
@@ -714,29 +740,43 @@ mod tests {
     #[test]
     fn start_decisions() {
         let id = |e, s| Some(EventId::new(e, s));
-        assert_eq!(decide_start(None, 1, Some(5), 10), Start::Snapshot);
-        assert_eq!(decide_start(id(2, 7), 1, Some(5), 10), Start::Resync, "foreign epoch");
+        assert_eq!(decide_start(None, 1, Some(5), 10, 0), Start::Snapshot);
         assert_eq!(
-            decide_start(id(1, 11), 1, Some(5), 10),
+            decide_start(id(2, 7), 1, Some(5), 10, 0),
+            Start::Resync,
+            "foreign epoch"
+        );
+        assert_eq!(
+            decide_start(id(1, 11), 1, Some(5), 10, 0),
             Start::Resync,
             "from the future"
         );
-        assert_eq!(decide_start(id(1, 7), 1, Some(5), 10), Start::Replay { after: 7 });
+        assert_eq!(decide_start(id(1, 7), 1, Some(5), 10, 0), Start::Replay { after: 7 });
         assert_eq!(
-            decide_start(id(1, 4), 1, Some(5), 10),
+            decide_start(id(1, 4), 1, Some(5), 10, 0),
             Start::Replay { after: 4 },
             "oldest is the next frame"
         );
-        assert_eq!(decide_start(id(1, 3), 1, Some(5), 10), Start::Resync, "past history");
+        assert_eq!(decide_start(id(1, 3), 1, Some(5), 10, 0), Start::Resync, "past history");
         assert_eq!(
-            decide_start(id(1, 10), 1, Some(5), 10),
+            decide_start(id(1, 10), 1, Some(5), 10, 0),
             Start::Replay { after: 10 },
             "up to date"
         );
         assert_eq!(
-            decide_start(id(1, 0), 1, None, 0),
+            decide_start(id(1, 0), 1, None, 0, 0),
             Start::Replay { after: 0 },
             "nothing published yet"
+        );
+        assert_eq!(
+            decide_start(id(1, 12), 1, Some(5), 10, 4),
+            Start::Ahead { until: 12 },
+            "an edge a little behind"
+        );
+        assert_eq!(
+            decide_start(id(1, 15), 1, Some(5), 10, 4),
+            Start::Resync,
+            "too far ahead"
         );
     }
 
@@ -885,6 +925,35 @@ mod tests {
         assert!(hub.apply(other_epoch).is_err());
         let seqs: Vec<u64> = sub.drain_ready().iter().map(|e| e.id.seq).collect();
         assert!(seqs.iter().all(|s| (1..=3).contains(s)) && !seqs.is_empty(), "{seqs:?}");
+    }
+
+    #[tokio::test]
+    async fn an_edge_behind_a_resuming_client_waits_for_its_frames_instead_of_resyncing() {
+        let market = Market::new(default_universe(), 9, 10.0);
+        let config = HubConfig {
+            history_frames: 100,
+            live_buffer: 64,
+        };
+        let metrics = Arc::new(Metrics::default());
+        let hub = Hub::new(0xabc, market.instruments(), market.quotes(), config, metrics).with_resume_lead(64);
+        let hub = Arc::new(hub);
+        let mut source = Market::new(default_universe(), 9, 10.0);
+        let frames = records(&mut source, 0xabc, 1..=6);
+        for f in frames.iter().take(3).cloned() {
+            hub.apply(f).unwrap();
+        }
+        // The client already has frame 5 from a node that is two frames further.
+        let mut sub = hub.subscribe(Some(EventId::new(0xabc, 5)), Selection::all());
+        assert!(sub.drain_ready().is_empty(), "nothing to send yet, and no resync");
+        for f in frames.iter().skip(3).cloned() {
+            hub.apply(f).unwrap();
+        }
+        let events = sub.drain_ready();
+        assert_eq!(
+            events.iter().map(|e| (e.kind, e.id.seq)).collect::<Vec<_>>(),
+            [(EventKind::Tick, 6)]
+        );
+        assert_eq!(hub.metrics.resyncs.get(), 0);
     }
 
     #[tokio::test]
