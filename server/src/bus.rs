@@ -129,6 +129,16 @@ impl BusStatus {
         st.error = Some(message);
     }
 
+    /// Connected, but there is no market on the bus yet.
+    fn waiting(&self) {
+        let message = format!("waiting for a generator (no {CHECKPOINT} yet)");
+        let mut st = self.lock();
+        if st.error.as_deref() != Some(message.as_str()) {
+            tracing::info!(bus = %self.address, "{message}");
+        }
+        st.error = Some(message);
+    }
+
     pub fn health(&self) -> BusHealth {
         let st = self.lock();
         BusHealth {
@@ -522,7 +532,7 @@ pub async fn join(
                     Err(err) => status.problem(format!("bad checkpoint in {CHECKPOINT}: {err}")),
                 }
             }
-            Ok(None) => status.problem(format!("waiting for a generator (no {CHECKPOINT} yet)")),
+            Ok(None) => status.waiting(),
             Err(err) => status.down("cannot read the market from Redis", &err),
         }
         tokio::select! {
@@ -573,7 +583,7 @@ pub async fn follow_loop(client: Client, hub: Arc<Hub>, status: Arc<BusStatus>, 
                     }
                 },
                 Ok(None) => {
-                    status.problem(format!("waiting for a generator (no {CHECKPOINT} yet)"));
+                    status.waiting();
                     pause(&shutdown, backoff.next()).await;
                 }
                 Err(err) => {
