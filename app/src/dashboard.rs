@@ -355,8 +355,9 @@ fn TransportSelect(board: Board) -> impl IntoView {
             <span class="sr-only">"Transport"</span>
             <select data-testid="transport" on:change=on_change prop:value=move || current().as_str()>
                 {Transport::ALL
+                    .into_iter()
                     .map(|t| view! { <option value=t.as_str() selected=move || current() == t>{t.label()}</option> })
-                    .to_vec()}
+                    .collect::<Vec<_>>()}
             </select>
         </label>
     }
@@ -716,7 +717,7 @@ fn ChartPanel(board: Board) -> impl IntoView {
                     <label>
                         <span class="sr-only">"Candle interval"</span>
                         <select data-testid="chart-interval" on:change=on_interval prop:value=move || board.view.with(|v| v.interval.as_str())>
-                            {Interval::ALL.map(|i| view! { <option value=i.as_str()>{i.as_str()}</option> }).to_vec()}
+                            {Interval::ALL.into_iter().map(|i| view! { <option value=i.as_str()>{i.as_str()}</option> }).collect::<Vec<_>>()}
                         </select>
                     </label>
                 </div>

@@ -422,3 +422,50 @@ async fn all_in_one_node_publishes_through_redis_and_a_late_edge_backfills() {
     let (_, health) = all.health().await;
     assert_eq!(health["role"], "all");
 }
+
+/// A WebSocket or long-poll event (JSON `{type, id, data}`) as the SSE event it stands for.
+fn from_json(message: &serde_json::Value) -> eventsource_stream::Event {
+    eventsource_stream::Event {
+        event: message["type"].as_str().unwrap().to_string(),
+        id: message["id"].as_str().unwrap().to_string(),
+        data: message["data"].to_string(),
+        retry: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_and_long_polling_resume_across_edges_too() {
+    let redis = Redis::start().await;
+    let _generator = TestNode::start(&redis, "generator").await;
+    let a = TestNode::start(&redis, "edge").await;
+    let b = TestNode::start(&redis, "edge").await;
+    let mut on_a = a.stream(None).await;
+    let mut audit = Audit::new();
+    audit.read_ticks(&mut on_a, 5).await;
+    let at = audit.at.clone();
+    let last = audit.ticks.last().unwrap().clone();
+
+    // Long polling on B after A's last id: the frames that follow, no resync.
+    let mut polled = Audit::new();
+    polled.at = at.clone();
+    let mut after = last.clone();
+    while polled.ticks.len() < 10 {
+        let (events, next) = support::poll(&b.base, &format!("after={after}&timeout_ms=5000")).await;
+        for event in &events {
+            polled.check(&from_json(event));
+        }
+        after = next;
+    }
+    assert!(polled.resyncs.is_empty(), "{:?}", polled.resyncs);
+
+    // A WebSocket on B resuming from the same id: the same frames.
+    let mut ws = support::ws_open(&format!("{}/api/ws?last_event_id={last}", b.base)).await;
+    let mut socket = Audit::new();
+    socket.at = at;
+    while socket.ticks.len() < 10 {
+        let message = support::ws_next(&mut ws).await.expect("socket open");
+        socket.check(&from_json(&message));
+    }
+    assert!(socket.resyncs.is_empty(), "{:?}", socket.resyncs);
+    assert_eq!(socket.ticks, polled.ticks, "one sequence on every transport");
+}
