@@ -67,8 +67,23 @@ async fn run(config: Config) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
 
-    // An edge joins the bus (backfilling its history) before it answers anyone.
-    let Some(node) = node::start(&config, leptos_options, shutdown.clone()).await else {
+    // A node on a bus may wait for Redis and a generator before it can serve (an edge
+    // backfills its history first); meanwhile the port answers 503 "joining" to everything,
+    // so a health check sees a node starting, not a dead one.
+    let (listener, joining) = if config.market_bus.is_some() {
+        let (listener, placeholder) = share(listener).map_err(|e| format!("cannot share the listening socket: {e}"))?;
+        let joining = shutdown.child_token();
+        tracing::info!("listening on http://{addr} (answering 503 until the node has joined the market bus)");
+        tokio::spawn(serve(placeholder, node::joining_router(config.role), joining.clone()));
+        (listener, Some(joining))
+    } else {
+        (listener, None)
+    };
+    let started = node::start(&config, leptos_options, shutdown.clone()).await;
+    if let Some(joining) = joining {
+        joining.cancel();
+    }
+    let Some(node) = started else {
         tracing::info!("stopped before the node was ready");
         return Ok(());
     };
@@ -79,6 +94,16 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Two listeners accepting on the same socket.
+fn share(listener: tokio::net::TcpListener) -> std::io::Result<(tokio::net::TcpListener, tokio::net::TcpListener)> {
+    let std = listener.into_std()?;
+    let copy = std.try_clone()?;
+    Ok((
+        tokio::net::TcpListener::from_std(std)?,
+        tokio::net::TcpListener::from_std(copy)?,
+    ))
 }
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM.

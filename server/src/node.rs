@@ -110,6 +110,15 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
     })
 }
 
+/// What a node on a bus answers, to every request, until it has joined: `503` and
+/// `{"status":"joining","role":..}`.
+pub fn joining_router(role: Role) -> Router {
+    Router::new().fallback(move || async move {
+        let body = serde_json::json!({ "status": "joining", "role": role.name() });
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+    })
+}
+
 fn market(config: &Config) -> Market {
     let seed = config.market_seed.unwrap_or_else(rand::random);
     let market = Market::new(config.universe(), seed, config.tick_rate_hz);

@@ -116,3 +116,67 @@ async fn sigterm_with_open_streams_exits_cleanly_and_promptly() {
     });
     end.await.expect("the stream ended with the server");
 }
+
+/// An edge whose Redis is not there: it says so on /healthz (503, "joining"), does not panic,
+/// and stops cleanly on SIGTERM.
+#[tokio::test]
+async fn an_edge_without_its_redis_answers_joining_and_stops_cleanly() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tickertape()
+        .env("MARKET_BUS", format!("redis://127.0.0.1:{unused}"))
+        .env("ROLE", "edge")
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = tokio::time::timeout(support::PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                return rest.split_whitespace().next().unwrap().to_string();
+            }
+        }
+        panic!("the server exited before saying where it listens");
+    })
+    .await
+    .expect("start-up in time");
+
+    let resp = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(resp.status(), 503);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        (body["status"].as_str(), body["role"].as_str()),
+        (Some("joining"), Some("edge"))
+    );
+    // It keeps trying (and logging why) until stopped.
+    let mut saw_retry = false;
+    while !saw_retry {
+        let line = tokio::time::timeout(support::PATIENCE, lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        saw_retry = line.contains("retrying") && line.contains(&unused.to_string());
+    }
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(support::PATIENCE, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
