@@ -731,6 +731,27 @@ mod tests {
             assert!(report.reconnects > 0, "{transport:?}: faults were injected");
             assert_eq!((report.lost, report.duplicated), (0, 0), "{transport:?}: {report:?}");
         }
+
+        // Several URLs (here the same node twice): clients spread over them, move on reconnects,
+        // and the report splits the events per node.
+        let report = run(Args {
+            url: format!("{url},{url}"),
+            clients: 8,
+            duration: 1.5,
+            ramp: 0.2,
+            transport: Kind::Sse,
+            symbols: None,
+            faults: true,
+            fault_mean: 0.5,
+            server_pid: vec![std::process::id(), std::process::id()],
+            source_ips: None,
+            json: false,
+        })
+        .await;
+        assert_eq!((report.lost, report.duplicated), (0, 0), "{report:?}");
+        assert_eq!(report.nodes.len(), 2);
+        assert_eq!(report.nodes.iter().map(|n| n.events).sum::<u64>(), report.events);
+        assert!(report.nodes.iter().all(|n| n.events > 0), "{report:?}");
         shutdown.cancel();
     }
 }
