@@ -185,8 +185,8 @@ fn parse_entry_id(text: &str) -> Option<EventId> {
     Some(EventId::new(epoch.parse().ok()?, seq.parse().ok()?))
 }
 
-/// A stream entry's payload.
-#[derive(Serialize, Deserialize)]
+/// A stream entry's payload (written from an [`EntryRef`]).
+#[derive(Deserialize)]
 struct Entry {
     ts: i64,
     trades: Vec<Trade>,

@@ -25,7 +25,7 @@ pub struct Metrics {
     clients: Family<TransportLabels, Gauge>,
     opened: Family<TransportLabels, Counter>,
     delivered: Family<TransportLabels, Counter>,
-    /// Frames produced by the generator.
+    /// Frames published by this node's hub (generated here, or received from the market bus).
     pub frames: Counter,
     /// Resync snapshots sent (foreign or expired resume points, lagging subscribers).
     pub resyncs: Counter,
@@ -57,7 +57,7 @@ impl Default for Metrics {
         );
         registry.register(
             "frames_generated",
-            "Frames produced by the market generator",
+            "Frames published by this node's hub (generated here or read from the market bus)",
             Counter::clone(&frames),
         );
         registry.register("resyncs", "Resync snapshots sent", Counter::clone(&resyncs));
