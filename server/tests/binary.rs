@@ -73,36 +73,39 @@ async fn help_lists_every_variable() {
     }
 }
 
-/// SIGTERM with a stream open: the stream ends and the process exits 0 within a second.
-#[tokio::test]
-async fn sigterm_with_open_streams_exits_cleanly_and_promptly() {
-    let mut child = tickertape().env("TICK_RATE_HZ", "50").spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(support::PATIENCE, async {
+/// The URL a log line starting with `marker` names (the first word after it).
+async fn url_after(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, marker: &str) -> String {
+    tokio::time::timeout(support::PATIENCE, async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.split("live at ").nth(1) {
-                return url.trim().to_string();
+            if let Some(rest) = line.split(marker).nth(1) {
+                return rest.split_whitespace().next().unwrap().to_string();
             }
         }
         panic!("the server exited before saying where it listens");
     })
     .await
-    .expect("start-up in time");
+    .expect("start-up in time")
+}
+
+async fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().unwrap().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    assert!(status.success());
+}
+
+/// SIGTERM with a stream open: the stream ends and the process exits 0 within a second.
+#[tokio::test]
+async fn sigterm_with_open_streams_exits_cleanly_and_promptly() {
+    let mut child = tickertape().env("TICK_RATE_HZ", "50").spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = url_after(&mut lines, "live at ").await;
 
     let mut events = support::open(&format!("{base}/api/stream"), None).await;
     assert_eq!(support::next(&mut events).await.event, "snapshot");
     assert_eq!(support::next(&mut events).await.event, "tick");
 
-    let pid = child.id().unwrap().to_string();
     let sent = Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await
-            .unwrap()
-            .success()
-    );
+    sigterm(&child).await;
     let status = tokio::time::timeout(Duration::from_secs(1), child.wait())
         .await
         .expect("exits within 1 s")
@@ -132,16 +135,7 @@ async fn an_edge_without_its_redis_answers_joining_and_stops_cleanly() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(support::PATIENCE, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("the server exited before saying where it listens");
-    })
-    .await
-    .expect("start-up in time");
+    let base = url_after(&mut lines, "listening on ").await;
 
     let resp = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(resp.status(), 503);
@@ -160,15 +154,7 @@ async fn an_edge_without_its_redis_answers_joining_and_stops_cleanly() {
             .unwrap();
         saw_retry = line.contains("retrying") && line.contains(&unused.to_string());
     }
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await
-            .unwrap()
-            .success()
-    );
+    sigterm(&child).await;
     let status = tokio::time::timeout(support::PATIENCE, child.wait())
         .await
         .unwrap()
