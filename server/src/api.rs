@@ -168,25 +168,31 @@ pub async fn history(
 /// `200 {"status":"ok",..}` while the node is serving a live market; `503` with
 /// `"status":"degraded"` while an edge has lost the market bus (its clients stay connected and
 /// get the missed frames, or a `resync`, once it is back).
-pub async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
+pub async fn healthz(State(app): State<AppState>) -> Response {
     let id = app.hub.last_id();
     let bus = app.bus.as_ref().map(|b| b.health());
-    let healthy = bus.as_ref().is_none_or(|b| b.connected && b.error.is_none());
+    let healthy = bus.as_ref().is_none_or(|b| b.healthy());
     let age_ms = (chrono::Utc::now().timestamp_millis() - app.hub.last_ts()).max(0);
     let body = serde_json::json!({
-        "status": if healthy { "ok" } else { "degraded" },
         "role": if app.bus.is_some() { app.role.name() } else { "embedded" },
         "epoch": format!("{:x}", id.epoch),
         "seq": id.seq,
         "last_frame_age_ms": age_ms,
         "bus": bus,
     });
-    let status = if healthy {
-        StatusCode::OK
+    health_response(healthy, body)
+}
+
+/// `200` with `"status":"ok"` added to `body` (a JSON object) when `healthy`, else `503` with
+/// `"status":"degraded"`.
+pub fn health_response(healthy: bool, mut body: serde_json::Value) -> Response {
+    let (status, word) = if healthy {
+        (StatusCode::OK, "ok")
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        (StatusCode::SERVICE_UNAVAILABLE, "degraded")
     };
-    (status, Json(body))
+    body["status"] = word.into();
+    (status, Json(body)).into_response()
 }
 
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {

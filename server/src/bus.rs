@@ -84,6 +84,13 @@ pub struct BusHealth {
     pub last_written: Option<EventId>,
 }
 
+impl BusHealth {
+    /// Connected and following, with nothing wrong.
+    pub fn healthy(&self) -> bool {
+        self.connected && self.error.is_none()
+    }
+}
+
 impl BusStatus {
     pub fn new(client: &Client, metrics: Arc<Metrics>) -> Self {
         BusStatus {
@@ -122,21 +129,25 @@ impl BusStatus {
 
     /// A problem that is not the connection's (kept until the next success).
     fn problem(&self, message: String) {
-        let mut st = self.lock();
-        if st.error.as_deref() != Some(message.as_str()) {
+        if self.set_error(&message) {
             tracing::error!(bus = %self.address, "{message}");
         }
-        st.error = Some(message);
     }
 
     /// Connected, but there is no market on the bus yet.
     fn waiting(&self) {
         let message = format!("waiting for a generator (no {CHECKPOINT} yet)");
-        let mut st = self.lock();
-        if st.error.as_deref() != Some(message.as_str()) {
+        if self.set_error(&message) {
             tracing::info!(bus = %self.address, "{message}");
         }
-        st.error = Some(message);
+    }
+
+    /// Records `message` as the current error; true if it is news (so worth a log line).
+    fn set_error(&self, message: &str) -> bool {
+        let mut st = self.lock();
+        let news = st.error.as_deref() != Some(message);
+        st.error = Some(message.to_string());
+        news
     }
 
     pub fn health(&self) -> BusHealth {
@@ -304,8 +315,8 @@ async fn write_loop(
             }
             let attempt = async {
                 let mut c = connect(&client).await?;
-                let e = start_epoch(&mut c, epoch).await?;
                 let top = stream_top(&mut c).await?;
+                let e = start_epoch(&mut c, epoch, top).await?;
                 Ok::<_, redis::RedisError>((c, e, top))
             };
             match attempt.await {
@@ -430,19 +441,23 @@ struct EntryRef<'a> {
 /// last generator's, whichever is larger (ids must keep increasing), and stores it. One that
 /// reconnects keeps its own, stores it again if Redis lost it, and returns a newer one if
 /// another generator has started since (the caller then stops).
-async fn start_epoch(conn: &mut MultiplexedConnection, current: Option<u64>) -> redis::RedisResult<u64> {
-    if let Some(epoch) = current {
-        let stored: Option<u64> = redis::cmd("GET").arg(EPOCH).query_async(conn).await?;
-        if let Some(newer) = stored.filter(|s| *s > epoch) {
-            return Ok(newer);
+/// `top` is the newest entry of the stream (see [`stream_top`]).
+async fn start_epoch(
+    conn: &mut MultiplexedConnection,
+    current: Option<u64>,
+    top: Option<EventId>,
+) -> redis::RedisResult<u64> {
+    let stored: Option<u64> = redis::cmd("GET").arg(EPOCH).query_async(conn).await?;
+    let epoch = match current {
+        Some(mine) => match stored.filter(|s| *s > mine) {
+            Some(newer) => return Ok(newer),
+            None => mine,
+        },
+        None => {
+            let now = chrono::Utc::now().timestamp().max(0) as u64;
+            now.max(stored.max(top.map(|id| id.epoch)).map_or(0, |p| p + 1))
         }
-        let _: () = redis::cmd("SET").arg(EPOCH).arg(epoch).query_async(conn).await?;
-        return Ok(epoch);
-    }
-    let previous: Option<u64> = redis::cmd("GET").arg(EPOCH).query_async(conn).await?;
-    let top = stream_top(conn).await?.map(|id| id.epoch);
-    let now = chrono::Utc::now().timestamp().max(0) as u64;
-    let epoch = now.max(previous.max(top).map_or(0, |p| p + 1));
+    };
     let _: () = redis::cmd("SET").arg(EPOCH).arg(epoch).query_async(conn).await?;
     Ok(epoch)
 }

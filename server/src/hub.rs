@@ -469,11 +469,16 @@ impl Hub {
         if st.history.back().is_some_and(|f| f.seq != st.seq) {
             st.history.clear();
         }
+        self.trim_history_locked(&mut st);
+        Ok(())
+    }
+
+    /// Keeps history within `history_frames` (dropping the oldest) and reports its size.
+    fn trim_history_locked(&self, st: &mut State) {
         while st.history.len() > self.config.history_frames {
             st.history.pop_front();
         }
         self.metrics.history.set(st.history.len() as i64);
-        Ok(())
     }
 
     fn push_locked(&self, st: &mut State, seq: u64, ts: i64, trades: Vec<Trade>) {
@@ -487,10 +492,7 @@ impl Hub {
         st.seq = seq;
         st.ts = ts;
         st.history.push_back(frame.clone());
-        while st.history.len() > self.config.history_frames {
-            st.history.pop_front();
-        }
-        self.metrics.history.set(st.history.len() as i64);
+        self.trim_history_locked(st);
         self.metrics.frames.inc();
         // No receivers is fine: nobody is watching.
         let _ = self.live.send(frame);

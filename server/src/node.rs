@@ -147,17 +147,10 @@ async fn generator_metrics(State(state): State<GeneratorState>) -> impl IntoResp
 
 async fn generator_health(State(state): State<GeneratorState>) -> impl IntoResponse {
     let bus = state.bus.health();
-    let healthy = bus.connected && bus.error.is_none();
-    let status = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
     let body = serde_json::json!({
-        "status": if healthy { "ok" } else { "degraded" },
         "role": Role::Generator.name(),
         "last": bus.last_written.map(|id| id.to_string()),
         "bus": bus,
     });
-    (status, Json(body))
+    crate::api::health_response(bus.healthy(), body)
 }
