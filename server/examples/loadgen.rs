@@ -680,6 +680,7 @@ mod tests {
     use tickertape_server::hub::{Hub, HubConfig};
     use tickertape_server::market::{Market, default_universe};
     use tickertape_server::metrics::Metrics;
+    use tickertape_server::transport::sse::Streams;
     use tickertape_server::{AppState, router, serve};
     use tokio_util::sync::CancellationToken;
 
@@ -709,7 +710,12 @@ mod tests {
             role: tickertape_server::config::Role::All,
             bus: None,
         };
-        tokio::spawn(serve(listener, router(state), shutdown.clone()));
+        tokio::spawn(serve(
+            listener,
+            router(state.clone()),
+            Some(Streams::from(&state)),
+            shutdown.clone(),
+        ));
 
         for transport in [Kind::Sse, Kind::Ws, Kind::Poll] {
             let report = run(Args {

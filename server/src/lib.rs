@@ -5,6 +5,7 @@
 pub mod api;
 pub mod bus;
 pub mod config;
+pub mod conn;
 pub mod generator;
 pub mod hub;
 pub mod market;
@@ -19,7 +20,6 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::http::request::Parts;
 use axum::routing::{any, get};
-use axum::serve::ListenerExt;
 use hub::Hub;
 use leptos::prelude::{LeptosOptions, provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -58,7 +58,7 @@ pub fn router(state: AppState) -> Router {
     // The long-lived transports stay outside the compression layer: nothing of theirs is ever
     // compressed, and a wrapper per event and connection is cost without benefit.
     let streams = Router::new()
-        .route("/api/stream", get(transport::sse::stream))
+        .route(transport::sse::PATH, get(transport::sse::stream))
         .route("/api/ws", get(transport::ws::ws));
     let api = Router::new()
         .route("/poll", get(transport::poll::poll))
@@ -111,14 +111,16 @@ pub fn page_data(hub: &Hub, view: ViewState, keepalive_ms: u64) -> PageData {
     }
 }
 
-/// Serves `app` until `shutdown` is cancelled, then drains for at most [`DRAIN`].
-/// Sockets use TCP_NODELAY: a tick is a small write that must leave at once.
-pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(%err, "could not set TCP_NODELAY");
-        }
-    });
+/// Serves `app` until `shutdown` is cancelled, then drains for at most [`DRAIN`]. With
+/// `streams`, a connection that opens the SSE stream first is served on its own (see [`conn`]);
+/// pass the same state the router was built from.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    streams: Option<transport::sse::Streams>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let listener = conn::Listener::new(listener, streams);
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let deadline = async {
         shutdown.cancelled().await;

@@ -74,7 +74,12 @@ async fn run(config: Config) -> Result<(), String> {
         let (listener, placeholder) = share(listener).map_err(|e| format!("cannot share the listening socket: {e}"))?;
         let joining = shutdown.child_token();
         tracing::info!("listening on http://{addr} (answering 503 until the node has joined the market bus)");
-        tokio::spawn(serve(placeholder, node::joining_router(config.role), joining.clone()));
+        tokio::spawn(serve(
+            placeholder,
+            node::joining_router(config.role),
+            None,
+            joining.clone(),
+        ));
         (listener, Some(joining))
     } else {
         (listener, None)
@@ -88,8 +93,7 @@ async fn run(config: Config) -> Result<(), String> {
         return Ok(());
     };
     tracing::info!("Tickertape ({}) is live at http://{addr}", config.role.name());
-    let app = node.app;
-    serve(listener, app, shutdown)
+    serve(listener, node.app, node.streams, shutdown)
         .await
         .map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");

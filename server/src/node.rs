@@ -14,6 +14,7 @@ use crate::generator::{Generator, Publish};
 use crate::hub::{Hub, HubConfig};
 use crate::market::Market;
 use crate::metrics::Metrics;
+use crate::transport::sse::Streams;
 use crate::{AppState, router};
 use axum::Json;
 use axum::Router;
@@ -28,6 +29,8 @@ use tokio_util::sync::CancellationToken;
 /// A started node: its router, and what tests look into.
 pub struct Node {
     pub app: Router,
+    /// What [`crate::serve`] needs to serve SSE streams on their own connections.
+    pub streams: Option<Streams>,
     pub hub: Option<Arc<Hub>>,
     pub bus: Option<Arc<BusStatus>>,
 }
@@ -64,9 +67,10 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
             metrics,
         ));
         spawn_generator(market, hub.clone(), config, &shutdown);
-        let app = router(state(hub.clone(), None));
+        let state = state(hub.clone(), None);
         return Some(Node {
-            app,
+            app: router(state.clone()),
+            streams: Some(Streams::from(&state)),
             hub: Some(hub),
             bus: None,
         });
@@ -96,15 +100,17 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
             });
         return Some(Node {
             app,
+            streams: None,
             hub: None,
             bus: Some(status),
         });
     }
     let hub = bus::join(&client, hub_config, &status, &shutdown).await?;
     tokio::spawn(bus::follow_loop(client, hub.clone(), status.clone(), shutdown.clone()));
-    let app = router(state(hub.clone(), Some(status.clone())));
+    let state = state(hub.clone(), Some(status.clone()));
     Some(Node {
-        app,
+        app: router(state.clone()),
+        streams: Some(Streams::from(&state)),
         hub: Some(hub),
         bus: Some(status),
     })

@@ -114,7 +114,12 @@ impl TestNode {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(tickertape_server::serve(listener, node.app, shutdown.clone()));
+        tokio::spawn(tickertape_server::serve(
+            listener,
+            node.app,
+            node.streams,
+            shutdown.clone(),
+        ));
         TestNode {
             base: format!("http://{addr}"),
             hub: node.hub,

@@ -276,3 +276,151 @@ fn open_files_limit() -> usize {
         })
         .unwrap_or(1024)
 }
+
+/// Reads a response head from `tcp` with a real parser; returns (status, headers, body bytes
+/// already read).
+async fn read_response_head(tcp: &mut tokio::net::TcpStream) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    loop {
+        let mut chunk = [0; 4096];
+        let n = tokio::time::timeout(PATIENCE, tcp.read(&mut chunk))
+            .await
+            .expect("response in time")
+            .unwrap();
+        assert!(n > 0, "connection closed before the response head");
+        buf.extend_from_slice(&chunk[..n]);
+        let mut slots = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut slots);
+        if let httparse::Status::Complete(len) = resp.parse(&buf).unwrap() {
+            let headers = resp
+                .headers
+                .iter()
+                .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned()))
+                .collect();
+            return (resp.code.unwrap(), headers, buf[len..].to_vec());
+        }
+    }
+}
+
+/// The rest of a close-delimited body (`first` already read) as SSE events.
+fn events_from_socket(first: Vec<u8>, tcp: tokio::net::TcpStream) -> Events<std::io::Error> {
+    use eventsource_stream::Eventsource;
+    use tokio::io::AsyncReadExt;
+    let rest = futures_util::stream::unfold(tcp, |mut tcp| async move {
+        let mut chunk = vec![0; 4096];
+        match tcp.read(&mut chunk).await {
+            Ok(0) => None,
+            Ok(n) => {
+                chunk.truncate(n);
+                Some((Ok(chunk), tcp))
+            }
+            Err(err) => Some((Err(err), tcp)),
+        }
+    });
+    Box::pin(futures_util::stream::once(async { Ok(first) }).chain(rest).eventsource())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_on_a_fresh_connection_is_served_on_its_own_and_released_on_close() {
+    use tokio::io::AsyncWriteExt;
+    let mut server = TestServer::start().await;
+    server.step(2);
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /api/stream?symbols=AAPL,MSFT HTTP/1.1\r\nHost: t\r\nLast-Event-ID: 7e57-1\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, headers, body) = read_response_head(&mut tcp).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("text/event-stream"));
+    assert_eq!(header(&headers, "cache-control"), Some("no-cache"));
+    assert_eq!(header(&headers, "x-accel-buffering"), Some("no"));
+    // Served directly: the body ends with the connection, without chunk framing.
+    assert_eq!(header(&headers, "connection"), Some("close"));
+    assert_eq!(header(&headers, "transfer-encoding"), None);
+    assert_eq!(header(&headers, "content-length"), None);
+    assert!(header(&headers, "date").is_some_and(|d| d.ends_with(" GMT")));
+    assert!(body.starts_with(b"retry: 1000\n:tickertape\n\n"), "{body:?}");
+
+    // Resumed after 7e57-1: the replay, then live frames, each once and in order.
+    let mut events = events_from_socket(body, tcp);
+    let last = server.step(30);
+    let ticks = until_seq(&mut events, last).await;
+    assert!(ticks.iter().all(|t| t.event == "tick"));
+    let seqs: Vec<u64> = ticks.iter().map(seq_of).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    for tick in &ticks {
+        let frame: TickFrame = serde_json::from_str(&tick.data).unwrap();
+        assert!(frame.quotes.iter().all(|q| q.symbol == "AAPL" || q.symbol == "MSFT"));
+    }
+    let connected = "tickertape_clients{transport=\"Sse\"} 1";
+    assert!(server.hub.metrics().render().contains(connected));
+
+    // The client hangs up: the server notices without writing, and counts it.
+    drop(events);
+    let released = async {
+        while !server.hub.metrics().render().contains("tickertape_clients{transport=\"Sse\"} 0") {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, released)
+        .await
+        .expect("a closed connection is released");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_on_a_reused_connection_carries_the_same_bytes() {
+    use http_body_util::BodyExt;
+    let mut server = TestServer::start().await;
+    server.step(4);
+    // One keep-alive connection: an API call first, then the stream (what a browser may do).
+    let socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(socket))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let get = |path: &str| {
+        hyper::Request::get(path)
+            .header("host", "t")
+            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+            .unwrap()
+    };
+    let symbols = sender.send_request(get("/api/symbols")).await.unwrap();
+    assert_eq!(symbols.status(), 200);
+    symbols.into_body().collect().await.unwrap();
+    let routed = sender.send_request(get("/api/stream?last_event_id=7e57-2")).await.unwrap();
+    assert_eq!(routed.status(), 200);
+    assert_eq!(routed.headers()["content-type"], "text/event-stream");
+    assert_eq!(routed.headers()["transfer-encoding"], "chunked");
+    assert!(!routed.headers().contains_key("connection"));
+    let routed = routed
+        .into_body()
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(std::io::Error::other));
+    let mut routed: Events<std::io::Error> = Box::pin(eventsource_stream::Eventsource::eventsource(routed));
+
+    // The same request on a fresh connection, served directly.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, b"GET /api/stream?last_event_id=7e57-2 HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, headers, body) = read_response_head(&mut tcp).await;
+    assert_eq!((status, header(&headers, "connection")), (200, Some("close")));
+    let mut direct = events_from_socket(body, tcp);
+
+    let last = server.step(25);
+    let a = until_seq(&mut routed, last).await;
+    let b = until_seq(&mut direct, last).await;
+    let fields = |events: &[eventsource_stream::Event]| -> Vec<(String, String, String)> {
+        events
+            .iter()
+            .map(|e| (e.event.clone(), e.id.clone(), e.data.clone()))
+            .collect()
+    };
+    assert_eq!(fields(&a), fields(&b));
+    assert_eq!(seq_of(&a[0]), 3, "resumed right after 7e57-2");
+}

@@ -4,82 +4,298 @@
 //! stream), then forwards the hub's events: `retry:` once, then `snapshot` | replayed `tick`s,
 //! then live `tick`s and `resync`s, with a comment keep-alive when the stream is quiet. The
 //! stream ends when the client goes away or the server shuts down.
+//!
+//! A stream is served one of two ways, with byte-identical events: directly on its socket when
+//! it is a connection's first request ([`serve_direct`], picked by [`crate::conn`]), or by the
+//! router's handler ([`stream`]) on a connection that already served something else.
 
 use crate::AppState;
 use crate::api::{ApiError, StreamParams, check_query_len, resume_point};
-use crate::hub::Event as HubEvent;
+use crate::hub::{Event as HubEvent, Hub, Subscription};
 use crate::metrics::Transport;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, RawQuery, State};
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, Sse};
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt, stream};
 use std::convert::Infallible;
+use std::io::{self, IoSlice, Write as _};
+use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 use tokio_stream::wrappers::IntervalStream;
+use tokio_util::sync::CancellationToken;
 
+/// Where the stream is served.
+pub const PATH: &str = "/api/stream";
 /// How long a browser waits before reconnecting after the stream drops.
 pub const RETRY: Duration = Duration::from_millis(1_000);
+/// Sent when the stream has been quiet for a keep-alive period: an empty comment.
+const KEEP_ALIVE: &[u8] = b":\n\n";
+/// Ends every event.
+const EVENT_END: &[u8] = b"\n\n";
+/// The headers both ways of serving send; the direct way adds `connection: close` and `date`.
+/// `x-accel-buffering: no` stops reverse proxies (nginx) from buffering the stream.
+const HEADERS: [(&str, &str); 3] = [
+    ("content-type", "text/event-stream"),
+    ("cache-control", "no-cache"),
+    ("x-accel-buffering", "no"),
+];
 
-pub async fn stream(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    params: Result<Query<StreamParams>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    check_query_len(&raw)?;
-    let Query(params) = params?;
-    let selection = app.hub.select(params.symbols.as_deref())?;
-    let from = resume_point(&headers, &params)?;
+/// What a stream needs of the app: small, so each direct stream's task stays small.
+#[derive(Clone)]
+pub struct Streams {
+    pub hub: Arc<Hub>,
+    pub shutdown: CancellationToken,
+    /// Quiet time after which a stream gets a keep-alive comment.
+    pub keepalive: Duration,
+}
 
-    let subscription = app.hub.subscribe(from, selection);
+impl From<&AppState> for Streams {
+    fn from(app: &AppState) -> Self {
+        Streams {
+            hub: app.hub.clone(),
+            shutdown: app.shutdown.clone(),
+            keepalive: app.keepalive,
+        }
+    }
+}
+
+/// Checks a stream request and subscribes. Both ways of serving call it, so both refuse the
+/// same requests with the same errors.
+pub fn open(hub: &Arc<Hub>, headers: &HeaderMap, uri: &Uri) -> Result<Subscription, ApiError> {
+    check_query_len(&uri.query().map(str::to_owned))?;
+    let Query(params) = Query::<StreamParams>::try_from_uri(uri)?;
+    let selection = hub.select(params.symbols.as_deref())?;
+    let from = resume_point(headers, &params)?;
+    Ok(hub.subscribe(from, selection))
+}
+
+/// The stream's first bytes: the reconnection delay and a comment naming the server.
+fn preamble() -> String {
+    format!("retry: {}\n:tickertape\n\n", RETRY.as_millis())
+}
+
+/// Everything of an event before its payload: `event:`, `id:` and the `data:` field name,
+/// written into `out` (a stack buffer: no allocation per event and client).
+fn event_head(event: &HubEvent, out: &mut [u8; 96]) -> usize {
+    let mut cursor = io::Cursor::new(&mut out[..]);
+    // The longest head, a resync at epoch and seq u64::MAX, is 62 bytes.
+    let _ = write!(cursor, "event: {}\nid: {}\ndata: ", event.kind.name(), event.id);
+    cursor.position() as usize
+}
+
+/// One event as SSE bytes. The payload is JSON on one line (serde_json never writes a raw
+/// newline), so one `data:` field carries it.
+fn event_bytes(event: &HubEvent) -> Vec<u8> {
+    let mut head = [0; 96];
+    let len = event_head(event, &mut head);
+    let mut out = Vec::with_capacity(len + event.data.len() + EVENT_END.len());
+    out.extend_from_slice(&head[..len]);
+    out.extend_from_slice(event.data.as_bytes());
+    out.extend_from_slice(EVENT_END);
+    out
+}
+
+/// The router's handler, for a stream requested on a connection that served something before.
+pub async fn stream(State(app): State<AppState>, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+    let subscription = open(&app.hub, &headers, &uri)?;
     let client = app.hub.metrics().client(Transport::Sse);
     let events = stream::unfold((subscription, client), |(mut subscription, client)| async move {
         let event = subscription.next().await;
         client.delivered();
-        Some((Some(to_sse(&event)), (subscription, client)))
+        Some((Some(event_bytes(&event)), (subscription, client)))
     });
-    let preamble = stream::once(async { Event::default().retry(RETRY).comment("tickertape") });
-    let body = preamble
+    let body = stream::once(std::future::ready(preamble().into_bytes()))
         .chain(with_keepalive(events, app.keepalive))
         .map(Ok::<_, Infallible>)
         .take_until(app.shutdown.clone().cancelled_owned());
-
-    // Cache-Control: no-cache and the content type come from axum's Sse; this header stops
-    // reverse proxies (nginx) from buffering the stream.
-    Ok(([("x-accel-buffering", "no")], Sse::new(body)).into_response())
+    Ok((HEADERS, Body::from_stream(body)).into_response())
 }
 
-/// Adds a comment keep-alive when `events` (which yields `Some(event)`) has been quiet.
+/// Adds a keep-alive comment when `events` (which yields `Some(bytes)`) has been quiet.
 ///
 /// axum's `KeepAlive` re-arms a timer on every event; with thousands of clients at 10 Hz that
 /// is tens of thousands of timer-wheel updates a second (see BENCHMARKS.md). Here a coarse
 /// interval ticks every half period, and a tick that follows another without an event between
 /// them sends a comment: silence never exceeds one period, and events cost no timer work.
-fn with_keepalive(events: impl Stream<Item = Option<Event>>, period: Duration) -> impl Stream<Item = Event> {
-    let half = period / 2;
-    let ticks = IntervalStream::new(tokio::time::interval_at(tokio::time::Instant::now() + half, half)).map(|_| None);
-    stream::select(events, ticks)
-        .scan(false, |sent, item| {
-            let out = match item {
-                Some(event) => {
-                    *sent = true;
-                    Some(event)
-                }
-                None => {
-                    let quiet = !std::mem::replace(sent, false);
-                    quiet.then_some(Event::DEFAULT_KEEP_ALIVE)
-                }
-            };
-            std::future::ready(Some(out))
+fn with_keepalive(events: impl Stream<Item = Option<Vec<u8>>>, period: Duration) -> impl Stream<Item = Vec<u8>> {
+    let ticks = IntervalStream::new(keepalive_ticks(period)).map(|_| None);
+    let mut quiet = Quiet::default();
+    stream::select(events, ticks).filter_map(move |item| {
+        std::future::ready(match item {
+            Some(event) => {
+                quiet.event();
+                Some(event)
+            }
+            None => quiet.tick().then(|| KEEP_ALIVE.to_vec()),
         })
-        .filter_map(std::future::ready)
+    })
 }
 
-fn to_sse(event: &HubEvent) -> Event {
-    Event::default()
-        .event(event.kind.name())
-        .id(event.id.to_string())
-        .data(&*event.data)
+/// Ticks every half keep-alive period, first after half a period.
+fn keepalive_ticks(period: Duration) -> tokio::time::Interval {
+    let half = period / 2;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + half, half);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
+}
+
+/// Whether a keep-alive is due: a tick with no event since the previous tick.
+#[derive(Default)]
+struct Quiet {
+    sent: bool,
+}
+
+impl Quiet {
+    fn event(&mut self) {
+        self.sent = true;
+    }
+
+    /// True when the stream has been quiet since the previous tick.
+    fn tick(&mut self) -> bool {
+        !std::mem::replace(&mut self.sent, false)
+    }
+}
+
+/// Serves a stream on its own connection until the client goes away or the server shuts down.
+///
+/// The response has no chunk framing: its body ends when the connection closes, so each event
+/// is one `writev` of its head, the hub's shared payload and the blank line. Nothing is
+/// allocated per event; a client that stops reading only stalls its own task, and the hub
+/// resyncs it if it falls behind.
+pub async fn serve_direct(mut tcp: TcpStream, streams: Streams, mut subscription: Subscription) {
+    let client = streams.hub.metrics().client(Transport::Sse);
+    let mut stopped = pin!(streams.shutdown.cancelled());
+    let head = response_head();
+    let written = tokio::select! {
+        () = &mut stopped => return,
+        written = tcp.write_all(head.as_bytes()) => written,
+    };
+    drop(head);
+    if written.is_err() {
+        return;
+    }
+    let mut ticks = keepalive_ticks(streams.keepalive);
+    let mut quiet = Quiet::default();
+    let mut event_head_buf = [0; 96];
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = &mut stopped => return,
+            // The client sends nothing more; readable means it closed (or sent bytes to drop).
+            ready = tcp.readable() => {
+                if ready.is_err() || client_closed(&tcp) {
+                    return;
+                }
+                continue;
+            }
+            event = subscription.next() => Some(event),
+            _ = ticks.tick() => None,
+        };
+        let written = match &event {
+            Some(event) => {
+                quiet.event();
+                let len = event_head(event, &mut event_head_buf);
+                let mut slices = [
+                    IoSlice::new(&event_head_buf[..len]),
+                    IoSlice::new(event.data.as_bytes()),
+                    IoSlice::new(EVENT_END),
+                ];
+                tokio::select! {
+                    () = &mut stopped => return,
+                    written = write_all_vectored(&mut tcp, &mut slices) => written,
+                }
+            }
+            None if quiet.tick() => tokio::select! {
+                () = &mut stopped => return,
+                written = tcp.write_all(KEEP_ALIVE) => written,
+            },
+            None => continue,
+        };
+        if written.is_err() {
+            return;
+        }
+        if event.is_some() {
+            client.delivered();
+        }
+    }
+}
+
+/// The direct response's head and the stream's preamble, written together.
+fn response_head() -> String {
+    let mut head = String::from("HTTP/1.1 200 OK\r\n");
+    for (name, value) in HEADERS {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT");
+    head.push_str(&format!("connection: close\r\ndate: {date}\r\n\r\n"));
+    head.push_str(&preamble());
+    head
+}
+
+/// After a readable wake-up: true if the client closed its side (or the socket failed). Bytes a
+/// client sends after its request are read and dropped.
+fn client_closed(tcp: &TcpStream) -> bool {
+    let mut sink = [0; 64];
+    loop {
+        match tcp.try_read(&mut sink) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+async fn write_all_vectored(tcp: &mut TcpStream, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    while !slices.is_empty() {
+        match tcp.write_vectored(slices).await? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => IoSlice::advance_slices(&mut slices, n),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::EventKind;
+    use app::protocol::EventId;
+
+    #[test]
+    fn events_are_framed_as_sse() {
+        let event = HubEvent {
+            kind: EventKind::Tick,
+            id: EventId::new(0x7e57, 42),
+            data: r#"{"seq":42}"#.into(),
+        };
+        assert_eq!(
+            String::from_utf8(event_bytes(&event)).unwrap(),
+            "event: tick\nid: 7e57-42\ndata: {\"seq\":42}\n\n"
+        );
+        let longest = HubEvent {
+            kind: EventKind::Resync,
+            id: EventId::new(u64::MAX, u64::MAX),
+            data: "{}".into(),
+        };
+        let mut head = [0; 96];
+        let len = event_head(&longest, &mut head);
+        assert_eq!(
+            &head[..len],
+            format!("event: resync\nid: {:x}-{}\ndata: ", u64::MAX, u64::MAX).as_bytes()
+        );
+    }
+
+    #[test]
+    fn preamble_carries_the_retry_delay() {
+        assert_eq!(preamble(), "retry: 1000\n:tickertape\n\n");
+        let head = response_head();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"));
+        assert!(head.contains("\r\nconnection: close\r\n"));
+        assert!(head.ends_with("\r\n\r\nretry: 1000\n:tickertape\n\n"));
+    }
 }

@@ -14,6 +14,7 @@ use tickertape_server::generator::Generator;
 use tickertape_server::hub::{Hub, HubConfig};
 use tickertape_server::market::{Market, default_universe};
 use tickertape_server::metrics::Metrics;
+use tickertape_server::transport::sse::Streams;
 use tickertape_server::{AppState, router, serve};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -65,7 +66,12 @@ impl TestServer {
             role: tickertape_server::config::Role::All,
             bus: None,
         };
-        let task = tokio::spawn(serve(listener, router(state), shutdown.clone()));
+        let task = tokio::spawn(serve(
+            listener,
+            router(state.clone()),
+            Some(Streams::from(&state)),
+            shutdown.clone(),
+        ));
         TestServer {
             base: format!("http://{addr}"),
             addr,
