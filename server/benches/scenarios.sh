@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop}
 port=${PORT:-3300}
+# BIN=path runs another build of the server (an A/B pair in one session: build the other commit,
+# copy its binary aside, run both).
+bin=${BIN:-./target/release/tickertape}
 
 wait_healthy() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return; sleep 0.1; done; echo "port $1 never became healthy" >&2; exit 1; }
 
@@ -82,7 +85,7 @@ esac
 cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
 ulimit -n "$(ulimit -Hn)"
 TICK_RATE_HZ=$rate MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=warn \
-  taskset -c 0 ./target/release/tickertape &
+  taskset -c 0 "$bin" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done

@@ -118,6 +118,9 @@ pub struct Report {
     pub server_rss_kb_connected: Option<u64>,
     pub server_rss_kb_per_connection: Option<f64>,
     pub tcp_kernel_kb_per_connection_both_ends: Option<f64>,
+    /// The kernel's own objects per connection (socket, inode, file, epoll entry: the `Slab:`
+    /// line of /proc/meminfo), machine-wide, so both ends of a loopback connection.
+    pub kernel_slab_kb_per_connection_both_ends: Option<f64>,
     /// Per node, with several URLs and their server pids.
     pub nodes: Vec<NodeReport>,
 }
@@ -240,6 +243,7 @@ pub async fn run(args: Args) -> Report {
     let pids = args.server_pid.clone();
     let rss_before = sum(pids.iter().map(|&p| rss_kb(p)));
     let sock_before = tcp_kernel_pages();
+    let slab_before = slab_kb();
     let mut tasks = Vec::with_capacity(args.clients);
     for i in 0..args.clients {
         let delay = ramp.mul_f64(i as f64 / args.clients.max(1) as f64);
@@ -254,6 +258,7 @@ pub async fn run(args: Args) -> Report {
     tokio::time::sleep_until(shared.window_start.into()).await;
     let rss_connected = sum(pids.iter().map(|&p| rss_kb(p)));
     let sock_connected = tcp_kernel_pages();
+    let slab_connected = slab_kb();
     let cpu_start: Vec<Option<f64>> = pids.iter().map(|&p| cpu_seconds(p)).collect();
     tokio::time::sleep_until(shared.window_end.into()).await;
     let cpu_end: Vec<Option<f64>> = pids.iter().map(|&p| cpu_seconds(p)).collect();
@@ -273,10 +278,20 @@ pub async fn run(args: Args) -> Report {
         &shared.urls,
         &logs,
         &cpu,
-        rss_before,
-        rss_connected,
-        sock_before.zip(sock_connected),
+        Memory {
+            rss: rss_before.zip(rss_connected),
+            tcp_pages: sock_before.zip(sock_connected),
+            slab_kb: slab_before.zip(slab_connected),
+        },
     )
+}
+
+/// Memory readings (before, connected): the servers' RSS in kB, TCP buffer pages and kernel
+/// slab in kB.
+struct Memory {
+    rss: Option<(u64, u64)>,
+    tcp_pages: Option<(u64, u64)>,
+    slab_kb: Option<(u64, u64)>,
 }
 
 /// The sum of the values, if every one is known.
@@ -285,15 +300,7 @@ fn sum<T: std::iter::Sum<T>>(values: impl Iterator<Item = Option<T>>) -> Option<
     all.filter(|v| !v.is_empty()).map(|v| v.into_iter().sum())
 }
 
-fn summarize(
-    args: &Args,
-    urls: &[String],
-    logs: &[ClientLog],
-    cpu: &[Option<f64>],
-    rss_before: Option<u64>,
-    rss_connected: Option<u64>,
-    sock: Option<(u64, u64)>,
-) -> Report {
+fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: &[Option<f64>], memory: Memory) -> Report {
     // Every frame some client saw as a tick is part of the server's sequence.
     let mut union = BTreeSet::new();
     for log in logs {
@@ -347,6 +354,8 @@ fn summarize(
         }
     };
     let connected = logs.iter().filter(|l| l.connects > 0).count();
+    let per_connection =
+        |pair: Option<(u64, u64)>, kb: f64| pair.map(|(a, b)| (b as f64 - a as f64) * kb / connected.max(1) as f64);
     Report {
         transport: format!("{:?}", args.transport).to_lowercase(),
         clients: args.clients,
@@ -366,13 +375,11 @@ fn summarize(
         server_cpu_s_per_million_events: sum(cpu.iter().copied())
             .filter(|_| events > 0)
             .map(|s| s / events as f64 * 1e6),
-        server_rss_kb_before: rss_before,
-        server_rss_kb_connected: rss_connected,
-        server_rss_kb_per_connection: rss_before
-            .zip(rss_connected)
-            .map(|(a, b)| (b as f64 - a as f64) / connected.max(1) as f64),
-        tcp_kernel_kb_per_connection_both_ends: sock
-            .map(|(a, b)| (b as f64 - a as f64) * page_kb() / connected.max(1) as f64),
+        server_rss_kb_before: memory.rss.map(|(a, _)| a),
+        server_rss_kb_connected: memory.rss.map(|(_, b)| b),
+        server_rss_kb_per_connection: per_connection(memory.rss, 1.0),
+        tcp_kernel_kb_per_connection_both_ends: per_connection(memory.tcp_pages, page_kb()),
+        kernel_slab_kb_per_connection_both_ends: per_connection(memory.slab_kb, 1.0),
         nodes: if urls.len() > 1 {
             urls.iter()
                 .enumerate()
@@ -612,6 +619,13 @@ fn tcp_kernel_pages() -> Option<u64> {
     None
 }
 
+/// The kernel's slab memory in kB, machine-wide.
+fn slab_kb() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Slab:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn page_kb() -> f64 {
     4.0
 }
@@ -648,6 +662,10 @@ fn print(report: &Report, json: bool) {
     println!(
         "TCP kernel memory    {} kB per connection (both ends)",
         opt(report.tcp_kernel_kb_per_connection_both_ends)
+    );
+    println!(
+        "kernel slab          {} kB per connection (both ends: sockets, files, epoll)",
+        opt(report.kernel_slab_kb_per_connection_both_ends)
     );
     for node in &report.nodes {
         println!(

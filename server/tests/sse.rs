@@ -296,7 +296,12 @@ async fn read_response_head(tcp: &mut tokio::net::TcpStream) -> (u16, Vec<(Strin
             let headers = resp
                 .headers
                 .iter()
-                .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned()))
+                .map(|h| {
+                    (
+                        h.name.to_ascii_lowercase(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
                 .collect();
             return (resp.code.unwrap(), headers, buf[len..].to_vec());
         }
@@ -318,7 +323,11 @@ fn events_from_socket(first: Vec<u8>, tcp: tokio::net::TcpStream) -> Events<std:
             Err(err) => Some((Err(err), tcp)),
         }
     });
-    Box::pin(futures_util::stream::once(async { Ok(first) }).chain(rest).eventsource())
+    Box::pin(
+        futures_util::stream::once(async { Ok(first) })
+            .chain(rest)
+            .eventsource(),
+    )
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -363,7 +372,12 @@ async fn stream_on_a_fresh_connection_is_served_on_its_own_and_released_on_close
     // The client hangs up: the server notices without writing, and counts it.
     drop(events);
     let released = async {
-        while !server.hub.metrics().render().contains("tickertape_clients{transport=\"Sse\"} 0") {
+        while !server
+            .hub
+            .metrics()
+            .render()
+            .contains("tickertape_clients{transport=\"Sse\"} 0")
+        {
             tokio::task::yield_now().await;
         }
     };
@@ -392,7 +406,10 @@ async fn stream_on_a_reused_connection_carries_the_same_bytes() {
     let symbols = sender.send_request(get("/api/symbols")).await.unwrap();
     assert_eq!(symbols.status(), 200);
     symbols.into_body().collect().await.unwrap();
-    let routed = sender.send_request(get("/api/stream?last_event_id=7e57-2")).await.unwrap();
+    let routed = sender
+        .send_request(get("/api/stream?last_event_id=7e57-2"))
+        .await
+        .unwrap();
     assert_eq!(routed.status(), 200);
     assert_eq!(routed.headers()["content-type"], "text/event-stream");
     assert_eq!(routed.headers()["transfer-encoding"], "chunked");
