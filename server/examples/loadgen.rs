@@ -38,7 +38,8 @@ pub enum Kind {
 }
 
 #[derive(Parser, Clone, Debug)]
-#[command(about = "Tickertape load generator")]
+// A later option wins, so `scenarios.sh 1 --duration 30` shortens a scenario.
+#[command(about = "Tickertape load generator", args_override_self = true)]
 pub struct Args {
     /// Base URL of the server, or comma-separated URLs of several nodes of one market.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
