@@ -18,3 +18,16 @@ test("after hydration, prices change without a reload", async ({ dashboard, page
   await expect(page.getByTestId("latency")).toHaveText(/^\d+ ms$/);
   await expect(page.getByTestId("event-rate")).toHaveText(/^[1-9]\d*\/s$/);
 });
+
+test("the page's stream gets a connection of its own, served without hyper's buffers", async ({ dashboard, page }) => {
+  // The stream is fetched without credentials, so the browser opens a fresh connection for it
+  // instead of reusing one the page's assets left idle, and the server serves it directly
+  // (server/src/conn.rs): a close-delimited body, no chunk framing.
+  const stream = page.waitForResponse((r) => r.url().includes("/api/stream"));
+  await dashboard.open();
+  const headers = await (await stream).allHeaders();
+  expect(headers["content-type"]).toBe("text/event-stream");
+  expect(headers["connection"]).toBe("close");
+  expect(headers["transfer-encoding"]).toBeUndefined();
+  await expect(dashboard.status).toHaveText("Live");
+});
