@@ -111,7 +111,11 @@ async fn first_request(
         if head.capacity() - head.len() < 256 {
             head.reserve(1024);
         }
-        match tcp.read_buf(&mut head).await {
+        let read = tokio::select! {
+            () = streams.shutdown.cancelled() => return,
+            read = tcp.read_buf(&mut head) => read,
+        };
+        match read {
             Ok(0) if head.is_empty() => return,
             // Closed mid-head: hyper decides what that means.
             Ok(0) => break Head::Other,

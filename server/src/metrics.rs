@@ -25,6 +25,8 @@ pub struct Metrics {
     clients: Family<TransportLabels, Gauge>,
     opened: Family<TransportLabels, Counter>,
     delivered: Family<TransportLabels, Counter>,
+    /// SSE streams served on their own connection by `conn` (the others went through hyper).
+    pub sse_direct: Counter,
     /// Frames published by this node's hub (generated here, or received from the market bus).
     pub frames: Counter,
     /// Resync snapshots sent (foreign or expired resume points, lagging subscribers).
@@ -50,6 +52,17 @@ impl Default for Metrics {
         let (bus_connected, bus_reconnects, bus_resets, bus_frames_dropped) = Default::default();
         let mut registry = Registry::with_prefix("tickertape");
         registry.register("clients", "Connected streaming clients", Family::clone(&clients));
+        registry.register(
+            "connections_opened",
+            "Streaming connections opened (for long polling: polls)",
+            Family::clone(&opened),
+        );
+        let sse_direct = Counter::default();
+        registry.register(
+            "sse_direct_streams",
+            "SSE streams served on their own connection, outside hyper",
+            Counter::clone(&sse_direct),
+        );
         registry.register(
             "events_delivered",
             "Events handed to clients",
@@ -96,6 +109,7 @@ impl Default for Metrics {
             clients,
             opened,
             delivered,
+            sse_direct,
             frames,
             resyncs,
             lagged,

@@ -429,6 +429,13 @@ async fn stream_on_a_reused_connection_carries_the_same_bytes() {
     assert_eq!((status, header(&headers, "connection")), (200, Some("close")));
     let mut direct = events_from_socket(body, tcp);
 
+    let metrics = server.hub.metrics().render();
+    assert!(
+        metrics.contains("tickertape_connections_opened_total{transport=\"Sse\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("tickertape_sse_direct_streams_total 1"), "{metrics}");
+
     let last = server.step(25);
     let a = until_seq(&mut routed, last).await;
     let b = until_seq(&mut direct, last).await;

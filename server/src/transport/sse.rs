@@ -168,6 +168,7 @@ impl Quiet {
 /// resyncs it if it falls behind.
 pub async fn serve_direct(mut tcp: TcpStream, streams: Streams, mut subscription: Subscription) {
     let client = streams.hub.metrics().client(Transport::Sse);
+    streams.hub.metrics().sse_direct.inc();
     let mut stopped = pin!(streams.shutdown.cancelled());
     let head = response_head();
     let written = tokio::select! {
