@@ -8,9 +8,15 @@
 //!
 //! Per run it reports: events delivered per second; lost and duplicated events (must be 0),
 //! found by comparing every client's sequence numbers with the union of what all clients saw
-//! (frames covered by a `resync` excepted); resyncs; tick→receive latency from each event's `ts`
-//! (HDR histogram: p50, p99, p99.9, max); wire bytes per event; and, given `--server-pid`, the
-//! server's CPU-seconds per million delivered events and its RSS per connection (from /proc).
+//! (frames covered by a `resync` excepted); resyncs; latency from each event's `ts` (HDR
+//! histogram: p50, p99, p99.9, max) twice: to the event's *arrival* at the client's socket (the
+//! kernel's receive timestamp, `SO_TIMESTAMPNS`, SSE only) and to the moment this process
+//! *handled* it; wire bytes per event; this process's own CPU per event (when it exceeds the
+//! server's, the load generator is what paces a burst, and the handled latency shows it, not the
+//! arrival latency); and, given `--server-pid`, the server's CPU-seconds per million delivered
+//! events, its RSS per connection and the kernel's memory per connection (from /proc).
+//! The SSE client is a plain socket with `httparse` for the response head (close-delimited or
+//! chunked bodies), so it costs little per event and can read the kernel's timestamps.
 //! `--faults` makes clients drop their connection at random moments and resume with their last
 //! id (Last-Event-ID / last_event_id / after): lost and duplicated must still be 0.
 //! Several `--url`s (edge nodes of one market bus, comma-separated) spread the clients
@@ -19,7 +25,6 @@
 //! `BENCHMARKS.md` has the scenarios and results.
 
 use clap::{Parser, ValueEnum};
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use rand::Rng;
@@ -89,7 +94,10 @@ struct ClientLog {
     events_in_window: u64,
     bytes: u64,
     bytes_in_window: u64,
+    /// Tick → arrival at this machine's socket (kernel timestamp; SSE only, else as `handled`).
     latency: Option<Histogram<u64>>,
+    /// Tick → this process handling the event.
+    handled: Option<Histogram<u64>>,
     connects: u64,
     errors: u64,
     /// The node (index into the URLs) the client is on now, and events in the window per node.
@@ -113,8 +121,13 @@ pub struct Report {
     pub latency_ms_p99: f64,
     pub latency_ms_p999: f64,
     pub latency_ms_max: f64,
+    /// p50, p99, p99.9, max of tick → handled by the load generator.
+    pub handled_latency_ms: [f64; 4],
     pub wire_bytes_per_event: f64,
     pub server_cpu_s_per_million_events: Option<f64>,
+    /// This process's own CPU per event: when it exceeds the server's, the load generator, not
+    /// the server, sets the pace at which a burst of events is taken in (and so the latency).
+    pub load_generator_cpu_s_per_million_events: Option<f64>,
     pub server_rss_kb_before: Option<u64>,
     pub server_rss_kb_connected: Option<u64>,
     pub server_rss_kb_per_connection: Option<f64>,
@@ -170,8 +183,16 @@ fn now_ms() -> i64 {
 }
 
 impl ClientLog {
-    /// Records one event; returns the new resume id.
-    fn record(&mut self, shared: &Shared, kind: &str, data: &str, wire_bytes: usize) -> Option<String> {
+    /// Records one event that reached this machine at `arrived` (ms since 1970; `None`: now);
+    /// returns the new resume id.
+    fn record(
+        &mut self,
+        shared: &Shared,
+        kind: &str,
+        data: &str,
+        wire_bytes: usize,
+        arrived: Option<i64>,
+    ) -> Option<String> {
         let head: Head = serde_json::from_str(data).ok()?;
         let now = Instant::now();
         let in_window = now >= shared.window_start && now < shared.window_end;
@@ -189,11 +210,16 @@ impl ClientLog {
             "tick" => {
                 self.ticks.push(head.seq);
                 if in_window {
-                    let lat = (now_ms() - head.ts).max(0) as u64;
+                    let handled = now_ms();
+                    let since_tick = |at: i64| (at - head.ts).max(0) as u64;
                     let _ = self
                         .latency
                         .get_or_insert_with(|| Histogram::new(3).unwrap())
-                        .record(lat);
+                        .record(since_tick(arrived.unwrap_or(handled)));
+                    let _ = self
+                        .handled
+                        .get_or_insert_with(|| Histogram::new(3).unwrap())
+                        .record(since_tick(handled));
                 }
             }
             "snapshot" | "resync" => {
@@ -261,8 +287,10 @@ pub async fn run(args: Args) -> Report {
     let sock_connected = tcp_kernel_pages();
     let slab_connected = slab_kb();
     let cpu_start: Vec<Option<f64>> = pids.iter().map(|&p| cpu_seconds(p)).collect();
+    let own_start = cpu_seconds(std::process::id());
     tokio::time::sleep_until(shared.window_end.into()).await;
     let cpu_end: Vec<Option<f64>> = pids.iter().map(|&p| cpu_seconds(p)).collect();
+    let own_cpu = own_start.zip(cpu_seconds(std::process::id())).map(|(a, b)| b - a);
     let cpu: Vec<Option<f64>> = cpu_start
         .iter()
         .zip(&cpu_end)
@@ -278,13 +306,22 @@ pub async fn run(args: Args) -> Report {
         &args,
         &shared.urls,
         &logs,
-        &cpu,
+        Cpu {
+            servers: cpu,
+            own: own_cpu,
+        },
         Memory {
             rss: rss_before.zip(rss_connected),
             tcp_pages: sock_before.zip(sock_connected),
             slab_kb: slab_before.zip(slab_connected),
         },
     )
+}
+
+/// CPU-seconds over the measuring window: each server's, and the load generator's own.
+struct Cpu {
+    servers: Vec<Option<f64>>,
+    own: Option<f64>,
 }
 
 /// Memory readings (before, connected): the servers' RSS in kB, TCP buffer pages and kernel
@@ -301,7 +338,7 @@ fn sum<T: std::iter::Sum<T>>(values: impl Iterator<Item = Option<T>>) -> Option<
     all.filter(|v| !v.is_empty()).map(|v| v.into_iter().sum())
 }
 
-fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: &[Option<f64>], memory: Memory) -> Report {
+fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: Cpu, memory: Memory) -> Report {
     // Every frame some client saw as a tick is part of the server's sequence.
     let mut union = BTreeSet::new();
     for log in logs {
@@ -341,19 +378,28 @@ fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: &[Option<f64
             }
         }
     }
-    let mut latency = Histogram::<u64>::new(3).unwrap();
-    for h in logs.iter().filter_map(|l| l.latency.as_ref()) {
-        let _ = latency.add(h);
-    }
+    let merge = |get: fn(&ClientLog) -> Option<&Histogram<u64>>| {
+        let mut all = Histogram::<u64>::new(3).unwrap();
+        for h in logs.iter().filter_map(get) {
+            let _ = all.add(h);
+        }
+        all
+    };
+    let latency = merge(|l| l.latency.as_ref());
+    let handled = merge(|l| l.handled.as_ref());
+    let quantiles = |h: &Histogram<u64>| {
+        let q = |p: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                h.value_at_quantile(p) as f64
+            }
+        };
+        [q(0.5), q(0.99), q(0.999), h.max() as f64]
+    };
     let events: u64 = logs.iter().map(|l| l.events_in_window).sum();
     let bytes: u64 = logs.iter().map(|l| l.bytes_in_window).sum();
-    let q = |p: f64| {
-        if latency.is_empty() {
-            0.0
-        } else {
-            latency.value_at_quantile(p) as f64
-        }
-    };
+    let [p50, p99, p999, max] = quantiles(&latency);
     let connected = logs.iter().filter(|l| l.connects > 0).count();
     let per_connection =
         |pair: Option<(u64, u64)>, kb: f64| pair.map(|(a, b)| (b as f64 - a as f64) * kb / connected.max(1) as f64);
@@ -368,14 +414,16 @@ fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: &[Option<f64
         duplicated,
         resyncs: logs.iter().map(|l| l.resyncs).sum(),
         reconnects: logs.iter().map(|l| l.connects.saturating_sub(1)).sum(),
-        latency_ms_p50: q(0.5),
-        latency_ms_p99: q(0.99),
-        latency_ms_p999: q(0.999),
-        latency_ms_max: latency.max() as f64,
+        latency_ms_p50: p50,
+        latency_ms_p99: p99,
+        latency_ms_p999: p999,
+        latency_ms_max: max,
+        handled_latency_ms: quantiles(&handled),
         wire_bytes_per_event: if events > 0 { bytes as f64 / events as f64 } else { 0.0 },
-        server_cpu_s_per_million_events: sum(cpu.iter().copied())
+        server_cpu_s_per_million_events: sum(cpu.servers.iter().copied())
             .filter(|_| events > 0)
             .map(|s| s / events as f64 * 1e6),
+        load_generator_cpu_s_per_million_events: cpu.own.filter(|_| events > 0).map(|s| s / events as f64 * 1e6),
         server_rss_kb_before: memory.rss.map(|(a, _)| a),
         server_rss_kb_connected: memory.rss.map(|(_, b)| b),
         server_rss_kb_per_connection: per_connection(memory.rss, 1.0),
@@ -390,6 +438,7 @@ fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: &[Option<f64
                         url: url.clone(),
                         events,
                         cpu_s_per_million_events: cpu
+                            .servers
                             .get(n)
                             .copied()
                             .flatten()
@@ -430,7 +479,7 @@ async fn client_loop(shared: Arc<Shared>, http: reqwest::Client, ip: Option<IpAd
         let base = shared.urls[log.node].clone();
         let result = tokio::time::timeout_at(deadline.into(), async {
             match shared.args.transport {
-                Kind::Sse => sse(&shared, &base, &http, &mut log, &mut last_id, &mut epoch).await,
+                Kind::Sse => sse(&shared, &base, ip, &mut log, &mut last_id, &mut epoch).await,
                 Kind::Ws => ws(&shared, &base, ip, &mut log, &mut last_id, &mut epoch).await,
                 Kind::Poll => poll(&shared, &base, &http, &mut log, &mut last_id).await,
             }
@@ -456,39 +505,276 @@ fn query(shared: &Shared, extra: &[(&str, &str)]) -> String {
     }
 }
 
+/// SSE over a plain socket: the request written by hand, the response head parsed with
+/// `httparse`, a chunked body de-chunked ([`Dechunk`]), events split at blank lines
+/// ([`SseSplitter`]). The kernel stamps every read with the time its bytes reached this socket
+/// (`SO_TIMESTAMPNS`): an event's arrival time is the stamp of the read that completed it, so
+/// the arrival latency leaves out how long this process took to get round to it.
 async fn sse(
     shared: &Shared,
     base: &str,
-    http: &reqwest::Client,
+    ip: Option<IpAddr>,
     log: &mut ClientLog,
     last_id: &mut Option<String>,
     epoch: &mut Option<String>,
 ) -> Result<(), ()> {
-    let mut req = http.get(format!("{base}/api/stream{}", query(shared, &[])));
+    use tokio::io::AsyncWriteExt;
+    let host = base.split('/').nth(2).ok_or(())?;
+    let mut tcp = connect(ip, host).await?;
+    stamp::enable(&tcp).map_err(|_| ())?;
+    let mut request = format!(
+        "GET /api/stream{} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n",
+        query(shared, &[])
+    );
     if let Some(id) = last_id.as_ref() {
-        req = req.header("Last-Event-ID", id);
+        request.push_str(&format!("Last-Event-ID: {id}\r\n"));
     }
-    let resp = req.send().await.map_err(|_| ())?;
-    if !resp.status().is_success() {
-        return Err(());
-    }
+    request.push_str("\r\n");
+    tcp.write_all(request.as_bytes()).await.map_err(|_| ())?;
+
+    let mut raw = Vec::with_capacity(8192);
+    let mut chunk = vec![0; 16 * 1024];
+    let (body_start, chunked) = loop {
+        let (n, _) = stamp::read(&tcp, &mut chunk).await.map_err(|_| ())?;
+        if n == 0 {
+            return Err(());
+        }
+        raw.extend_from_slice(&chunk[..n]);
+        let mut slots = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut slots);
+        if let httparse::Status::Complete(len) = resp.parse(&raw).map_err(|_| ())? {
+            if resp.code != Some(200) {
+                return Err(());
+            }
+            let chunked = resp.headers.iter().any(|h| {
+                h.name.eq_ignore_ascii_case("transfer-encoding")
+                    && String::from_utf8_lossy(h.value)
+                        .to_ascii_lowercase()
+                        .contains("chunked")
+            });
+            break (len, chunked);
+        }
+    };
     log.connects += 1;
-    let mut events = resp.bytes_stream().eventsource();
-    while let Some(event) = events.next().await {
-        let event = event.map_err(|_| ())?;
-        if event.event.is_empty() || event.event == "message" {
-            continue;
+    let mut dechunk = chunked.then(Dechunk::default);
+    let mut splitter = SseSplitter::default();
+    let mut body = raw.split_off(body_start);
+    let mut arrived = now_ms();
+    loop {
+        let payload = match dechunk.as_mut() {
+            Some(d) => d.push(&body)?,
+            None => std::mem::take(&mut body),
+        };
+        splitter.push(&payload);
+        while let Some(event) = splitter.next_event() {
+            if let Some((e, _)) = event.id.split_once('-') {
+                *epoch = Some(e.to_string());
+            }
+            if log
+                .record(shared, &event.event, &event.data, event.wire, Some(arrived))
+                .is_some()
+            {
+                *last_id = Some(event.id);
+            }
         }
-        // Wire size of this event: its fields and the blank line.
-        let wire = event.event.len() + event.id.len() + event.data.len() + 22;
-        if let Some((e, _)) = event.id.split_once('-') {
-            *epoch = Some(e.to_string());
+        let (n, stamped) = stamp::read(&tcp, &mut chunk).await.map_err(|_| ())?;
+        if n == 0 {
+            return Err(());
         }
-        if log.record(shared, &event.event, &event.data, wire).is_some() {
-            *last_id = Some(event.id.clone());
+        arrived = stamped.unwrap_or_else(now_ms);
+        body.clear();
+        body.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A TCP connection to `host` (`ip:port`), from `ip` when given.
+async fn connect(ip: Option<IpAddr>, host: &str) -> Result<tokio::net::TcpStream, ()> {
+    let addr = tokio::net::lookup_host(host).await.map_err(|_| ())?.next().ok_or(())?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(|_| ())?;
+    if let Some(ip) = ip {
+        socket.bind((ip, 0).into()).map_err(|_| ())?;
+    }
+    socket.connect(addr).await.map_err(|_| ())
+}
+
+/// Undoes HTTP/1.1 chunked framing, fed the body in pieces of any size.
+#[derive(Default)]
+struct Dechunk {
+    pending: Vec<u8>,
+    /// Bytes left in the current chunk's data, then its CRLF.
+    left: Option<usize>,
+}
+
+impl Dechunk {
+    /// The payload bytes in `input`; `Err` at the last chunk or on malformed framing.
+    fn push(&mut self, input: &[u8]) -> Result<Vec<u8>, ()> {
+        self.pending.extend_from_slice(input);
+        let mut out = Vec::with_capacity(self.pending.len());
+        let mut at = 0;
+        loop {
+            match self.left {
+                None => {
+                    let Some(end) = self.pending[at..].windows(2).position(|w| w == b"\r\n") else {
+                        break;
+                    };
+                    let line = std::str::from_utf8(&self.pending[at..at + end]).map_err(|_| ())?;
+                    let size =
+                        usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16).map_err(|_| ())?;
+                    if size == 0 {
+                        return Err(());
+                    }
+                    at += end + 2;
+                    self.left = Some(size + 2);
+                }
+                Some(left) => {
+                    let available = self.pending.len() - at;
+                    if available == 0 {
+                        break;
+                    }
+                    let take = left.min(available);
+                    // The last two bytes of a chunk are its CRLF, not payload.
+                    let data_end = take.min(left.saturating_sub(2));
+                    out.extend_from_slice(&self.pending[at..at + data_end]);
+                    at += take;
+                    self.left = if take == left { None } else { Some(left - take) };
+                }
+            }
+        }
+        self.pending.drain(..at);
+        Ok(out)
+    }
+}
+
+/// One SSE event: its fields and its size on the wire.
+struct SseEvent {
+    event: String,
+    id: String,
+    data: String,
+    wire: usize,
+}
+
+/// Splits an SSE byte stream into events at blank lines (`\n\n`; Tickertape never sends `\r`).
+/// Comments and `retry:` blocks are skipped.
+#[derive(Default)]
+struct SseSplitter {
+    pending: Vec<u8>,
+    at: usize,
+}
+
+impl SseSplitter {
+    fn push(&mut self, bytes: &[u8]) {
+        if self.at > 0 {
+            self.pending.drain(..self.at);
+            self.at = 0;
+        }
+        self.pending.extend_from_slice(bytes);
+    }
+
+    fn next_event(&mut self) -> Option<SseEvent> {
+        loop {
+            let rest = &self.pending[self.at..];
+            let end = rest.windows(2).position(|w| w == b"\n\n")?;
+            let block = std::str::from_utf8(&rest[..end]).ok();
+            self.at += end + 2;
+            let Some(block) = block else { continue };
+            let mut event = SseEvent {
+                event: String::new(),
+                id: String::new(),
+                data: String::new(),
+                wire: end + 2,
+            };
+            for line in block.split('\n') {
+                let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                let value = value.strip_prefix(' ').unwrap_or(value);
+                match field {
+                    "event" => event.event = value.to_string(),
+                    "id" => event.id = value.to_string(),
+                    "data" => event.data.push_str(value),
+                    _ => {}
+                }
+            }
+            if !event.event.is_empty() && !event.data.is_empty() {
+                return Some(event);
+            }
         }
     }
-    Err(())
+}
+
+/// Kernel receive timestamps on a TCP socket (Linux `SO_TIMESTAMPNS`).
+mod stamp {
+    use std::io;
+    use std::os::fd::AsRawFd;
+    use tokio::io::Interest;
+    use tokio::net::TcpStream;
+
+    pub fn enable(tcp: &TcpStream) -> io::Result<()> {
+        let on: libc::c_int = 1;
+        // SAFETY: a valid socket and a c_int option value of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                tcp.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Reads into `buf`; returns the byte count and, when the kernel gave one, the time (ms
+    /// since 1970) the bytes were received.
+    pub async fn read(tcp: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, Option<i64>)> {
+        loop {
+            tcp.readable().await?;
+            match tcp.try_io(Interest::READABLE, || recv(tcp.as_raw_fd(), buf)) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn recv(fd: i32, buf: &mut [u8]) -> io::Result<(usize, Option<i64>)> {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut control = [0u64; 8];
+        // SAFETY: an all-zero msghdr is valid; it then points at `iov` and `control`, which
+        // outlive the call, with their true lengths.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: as above; the socket is non-blocking (tokio's), so this never blocks.
+        let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut stamp = None;
+        // SAFETY: the CMSG_* walk stays within msg_controllen, which the kernel set.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS {
+                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                    stamp = Some(ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000);
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        Ok((n as usize, stamp))
+    }
 }
 
 async fn ws(
@@ -506,25 +792,12 @@ async fn ws(
         None => query(shared, &[]),
     };
     let url = format!("{}/api/ws{q}", base.replacen("http", "ws", 1));
-    let stream = match ip {
-        Some(ip) => {
-            let socket = if ip.is_ipv4() {
-                tokio::net::TcpSocket::new_v4()
-            } else {
-                tokio::net::TcpSocket::new_v6()
-            }
-            .map_err(|_| ())?;
-            socket.bind((ip, 0).into()).map_err(|_| ())?;
-            let host = url.split('/').nth(2).ok_or(())?;
-            let addr = tokio::net::lookup_host(host).await.map_err(|_| ())?.next().ok_or(())?;
-            let tcp = socket.connect(addr).await.map_err(|_| ())?;
-            tokio_tungstenite::client_async(url.as_str(), tokio_tungstenite::MaybeTlsStream::Plain(tcp))
-                .await
-                .map_err(|_| ())?
-                .0
-        }
-        None => tokio_tungstenite::connect_async(url.as_str()).await.map_err(|_| ())?.0,
-    };
+    let host = url.split('/').nth(2).ok_or(())?;
+    let tcp = connect(ip, host).await?;
+    let stream = tokio_tungstenite::client_async(url.as_str(), tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+        .await
+        .map_err(|_| ())?
+        .0;
     log.connects += 1;
     let (_, mut read) = stream.split();
     while let Some(msg) = read.next().await {
@@ -544,7 +817,7 @@ async fn ws(
         if let Some((e, _)) = id.split_once('-') {
             *epoch = Some(e.to_string());
         }
-        if log.record(shared, wire.kind, data.get(), text.len()).is_some() {
+        if log.record(shared, wire.kind, data.get(), text.len(), None).is_some() {
             *last_id = Some(id.to_string());
         }
     }
@@ -573,7 +846,7 @@ async fn poll(
         let per_event = body.len() / batch.events.len().max(1);
         for wire in &batch.events {
             if let Some(data) = wire.data {
-                log.record(shared, wire.kind, data.get(), per_event);
+                log.record(shared, wire.kind, data.get(), per_event, None);
             }
         }
         // The server says where to continue, also after an empty answer.
@@ -649,11 +922,19 @@ fn print(report: &Report, json: bool) {
     println!("lost / duplicated    {} / {}", report.lost, report.duplicated);
     println!("resyncs / reconnects {} / {}", report.resyncs, report.reconnects);
     println!(
-        "latency ms           p50 {} | p99 {} | p99.9 {} | max {}",
+        "latency ms           p50 {} | p99 {} | p99.9 {} | max {} (tick → arrival at the client's socket)",
         report.latency_ms_p50, report.latency_ms_p99, report.latency_ms_p999, report.latency_ms_max
+    );
+    let [p50, p99, p999, max] = report.handled_latency_ms;
+    println!(
+        "  … handled          p50 {p50} | p99 {p99} | p99.9 {p999} | max {max} (when this process got to the event)"
     );
     println!("wire bytes / event   {:.0}", report.wire_bytes_per_event);
     println!("server CPU-s / 1M ev {}", opt(report.server_cpu_s_per_million_events));
+    println!(
+        "loadgen CPU-s / 1M ev {} (above the server's: the load generator is the bottleneck)",
+        opt(report.load_generator_cpu_s_per_million_events)
+    );
     println!(
         "server RSS           {} kB before, {} kB connected, {} kB per connection",
         report.server_rss_kb_before.map_or("n/a".into(), |v| v.to_string()),
@@ -778,5 +1059,62 @@ mod tests {
         assert_eq!(report.nodes.iter().map(|n| n.events).sum::<u64>(), report.events);
         assert!(report.nodes.iter().all(|n| n.events > 0), "{report:?}");
         shutdown.cancel();
+    }
+}
+
+#[cfg(test)]
+mod parser_tests {
+    use super::*;
+
+    const STREAM: &str = "retry: 1000\n:tickertape\n\nevent: snapshot\nid: 7e57-3\ndata: {\"seq\":3}\n\n:\n\nevent: tick\nid: 7e57-4\ndata: {\"seq\":4,\"ts\":1}\n\n";
+
+    fn events(splitter: &mut SseSplitter) -> Vec<(String, String, String, usize)> {
+        std::iter::from_fn(|| splitter.next_event())
+            .map(|e| (e.event, e.id, e.data, e.wire))
+            .collect()
+    }
+
+    #[test]
+    fn splits_events_wherever_the_reads_end() {
+        let whole = {
+            let mut s = SseSplitter::default();
+            s.push(STREAM.as_bytes());
+            events(&mut s)
+        };
+        assert_eq!(
+            whole,
+            [
+                ("snapshot".into(), "7e57-3".into(), "{\"seq\":3}".into(), 44),
+                ("tick".into(), "7e57-4".into(), "{\"seq\":4,\"ts\":1}".into(), 47),
+            ]
+        );
+        for cut in 1..STREAM.len() {
+            let mut s = SseSplitter::default();
+            s.push(&STREAM.as_bytes()[..cut]);
+            let mut got = events(&mut s);
+            s.push(&STREAM.as_bytes()[cut..]);
+            got.extend(events(&mut s));
+            assert_eq!(got, whole, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn dechunks_wherever_the_reads_end() {
+        // The stream as hyper frames it: one chunk per event, sizes in hex.
+        let framed: Vec<u8> = STREAM
+            .split_inclusive("\n\n")
+            .flat_map(|part| format!("{:x}\r\n{part}\r\n", part.len()).into_bytes())
+            .collect();
+        for cut in 0..framed.len() {
+            let mut d = Dechunk::default();
+            let mut out = d.push(&framed[..cut]).unwrap();
+            out.extend(d.push(&framed[cut..]).unwrap());
+            assert_eq!(String::from_utf8(out).unwrap(), STREAM, "cut at {cut}");
+        }
+        assert!(
+            Dechunk::default().push(b"0\r\n\r\n").is_err(),
+            "the last chunk ends the body"
+        );
+        assert!(Dechunk::default().push(b"zz\r\n").is_err(), "a bad size is an error");
     }
 }
