@@ -931,8 +931,16 @@ fn print(report: &Report, json: bool) {
     );
     println!("wire bytes / event   {:.0}", report.wire_bytes_per_event);
     println!("server CPU-s / 1M ev {}", opt(report.server_cpu_s_per_million_events));
+    let paced_by = match (
+        report.load_generator_cpu_s_per_million_events,
+        report.server_cpu_s_per_million_events,
+    ) {
+        (Some(own), Some(server)) if own > server => " (more than the server: this load generator paces the bursts)",
+        (Some(_), Some(_)) => " (less than the server)",
+        _ => "",
+    };
     println!(
-        "loadgen CPU-s / 1M ev {} (above the server's: the load generator is the bottleneck)",
+        "loadgen CPU-s / 1M ev {}{paced_by}",
         opt(report.load_generator_cpu_s_per_million_events)
     );
     println!(
