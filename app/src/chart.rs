@@ -10,6 +10,7 @@
 use crate::candles::{Candle, CandleSeries, Interval};
 use crate::format;
 use crate::view::ChartMode;
+use leptos::either::Either;
 use leptos::prelude::*;
 
 /// Candles shown in the main chart.
@@ -133,23 +134,24 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
                     .map(|c| format!("{:.1},{:.1}", f.x(c.t + step / 2), f.y(c.close)))
                     .collect::<Vec<_>>()
                     .join(" ");
-                view! { <polyline class="line" points=points vector-effect="non-scaling-stroke"/> }.into_any()
+                Either::Left(view! { <polyline class="line" points=points vector-effect="non-scaling-stroke"/> })
             }
-            ChartMode::Candles => candles
-                .iter()
-                .map(|c| {
-                    let cx = f.x(c.t + step / 2);
-                    let (top, bottom) = (f.y(c.open.max(c.close)), f.y(c.open.min(c.close)));
-                    let class = if c.close >= c.open { "candle up" } else { "candle down" };
-                    view! {
-                        <g class=class>
-                            <line x1=cx x2=cx y1=f.y(c.high) y2=f.y(c.low) vector-effect="non-scaling-stroke"/>
-                            <rect x=cx - bw / 2.0 width=bw y=top height=(bottom - top).max(1.5)/>
-                        </g>
-                    }
-                })
-                .collect_view()
-                .into_any(),
+            ChartMode::Candles => Either::Right(
+                candles
+                    .iter()
+                    .map(|c| {
+                        let cx = f.x(c.t + step / 2);
+                        let (top, bottom) = (f.y(c.open.max(c.close)), f.y(c.open.min(c.close)));
+                        let class = if c.close >= c.open { "candle up" } else { "candle down" };
+                        view! {
+                            <g class=class>
+                                <line x1=cx x2=cx y1=f.y(c.high) y2=f.y(c.low) vector-effect="non-scaling-stroke"/>
+                                <rect x=cx - bw / 2.0 width=bw y=top height=(bottom - top).max(1.5)/>
+                            </g>
+                        }
+                    })
+                    .collect_view(),
+            ),
         }
     };
 

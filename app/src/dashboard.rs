@@ -9,6 +9,7 @@ use crate::chart::{ChartData, PriceChart, Sparkline, VISIBLE_CANDLES};
 use crate::format;
 use crate::protocol::{History, Instrument, Quote, Snapshot};
 use crate::view::{ChartMode, Screen, Transport, ViewState};
+use leptos::either::Either;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -272,8 +273,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     let page = SharedValue::new(|| use_context::<PageData>().unwrap_or_default()).into_inner();
     match page.view.screen {
-        Screen::Dashboard => view! { <Dashboard page/> }.into_any(),
-        Screen::Transports => view! { <TransportsView page/> }.into_any(),
+        Screen::Dashboard => Either::Left(view! { <Dashboard page/> }),
+        Screen::Transports => Either::Right(view! { <TransportsView page/> }),
     }
 }
 
@@ -595,11 +596,10 @@ impl SortKey {
 }
 
 #[component]
-fn QuoteRow(board: Board, index: usize, selected: Signal<bool>) -> impl IntoView {
+/// Nothing for an index the board has no row for.
+fn QuoteRow(board: Board, index: usize, selected: Signal<bool>) -> Option<impl IntoView> {
     let ins = board.instruments.with_value(|list| list[index].clone());
-    let Some(row) = board.row(index) else {
-        return ().into_any();
-    };
+    let row = board.row(index)?;
     let d = ins.decimals;
     let quote = row.quote;
     let trend = move || match quote.with(|q| q.change.partial_cmp(&0.0)) {
@@ -630,7 +630,7 @@ fn QuoteRow(board: Board, index: usize, selected: Signal<bool>) -> impl IntoView
         }
     };
     let points = Signal::derive(move || row.spark.with(|s| s.iter().map(|c| c.close).collect::<Vec<_>>()));
-    view! {
+    Some(view! {
         <tr
             data-testid="quote-row"
             data-symbol=ins.symbol.clone()
@@ -659,8 +659,7 @@ fn QuoteRow(board: Board, index: usize, selected: Signal<bool>) -> impl IntoView
             <td class="num hide-md">{move || quote.with(|q| format::volume(q.volume))}</td>
             <td class="hide-sm"><Sparkline points/></td>
         </tr>
-    }
-    .into_any()
+    })
 }
 
 #[component]
