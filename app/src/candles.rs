@@ -51,7 +51,8 @@ impl fmt::Display for Interval {
 
 /// Why a string is not an [`Interval`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown interval {0:?}: expected 1s, 5s or 1m")]
+// Quoted by hand: `{0:?}` would ship Debug escaping and its Unicode tables to the page.
+#[error("unknown interval \"{0}\": expected 1s, 5s or 1m")]
 pub struct IntervalError(pub String);
 
 impl FromStr for Interval {

@@ -27,7 +27,8 @@ pub fn nice_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
         return Vec::new();
     }
     let raw = (max - min) / target as f64;
-    let mag = 10f64.powf(raw.log10().floor());
+    // powi, not powf: the exponent is a whole number, and powf would ship libm's pow to the page.
+    let mag = 10f64.powi(raw.log10().floor() as i32);
     let step = [1.0, 2.0, 5.0, 10.0]
         .into_iter()
         .map(|m| m * mag)

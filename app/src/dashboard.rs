@@ -376,7 +376,7 @@ fn ConnectionBadge(board: Board) -> impl IntoView {
     view! {
         <span
             class="badge"
-            data-state=move || label().to_lowercase()
+            data-state=move || label().to_ascii_lowercase()
             data-testid="connection-status"
             role="status"
             aria-live="polite"

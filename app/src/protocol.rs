@@ -38,7 +38,8 @@ impl fmt::Display for EventId {
 
 /// Why a string is not an [`EventId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("malformed event id {0:?}: expected <epoch hex>-<seq>, e.g. \"1f3a9c-42\"")]
+// Quoted by hand, as `IntervalError`.
+#[error("malformed event id \"{0}\": expected <epoch hex>-<seq>, e.g. \"1f3a9c-42\"")]
 pub struct EventIdError(pub String);
 
 impl FromStr for EventId {
