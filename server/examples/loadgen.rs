@@ -558,14 +558,13 @@ async fn sse(
     log.connects += 1;
     let mut dechunk = chunked.then(Dechunk::default);
     let mut splitter = SseSplitter::default();
-    let mut body = raw.split_off(body_start);
+    let mut bytes = &raw[body_start..];
     let mut arrived = now_ms();
     loop {
-        let payload = match dechunk.as_mut() {
-            Some(d) => d.push(&body)?,
-            None => std::mem::take(&mut body),
-        };
-        splitter.push(&payload);
+        match dechunk.as_mut() {
+            Some(d) => splitter.push(&d.push(bytes)?),
+            None => splitter.push(bytes),
+        }
         while let Some(event) = splitter.next_event() {
             if let Some((e, _)) = event.id.split_once('-') {
                 *epoch = Some(e.to_string());
@@ -582,8 +581,7 @@ async fn sse(
             return Err(());
         }
         arrived = stamped.unwrap_or_else(now_ms);
-        body.clear();
-        body.extend_from_slice(&chunk[..n]);
+        bytes = &chunk[..n];
     }
 }
 

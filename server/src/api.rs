@@ -56,7 +56,7 @@ impl IntoResponse for ApiError {
 }
 
 /// Refuses oversized query strings before anything parses them.
-pub fn check_query_len(raw: &Option<String>) -> Result<(), ApiError> {
+pub fn check_query_len(raw: Option<&str>) -> Result<(), ApiError> {
     match raw {
         Some(q) if q.len() > MAX_QUERY_LEN => Err(ApiError::QueryTooLong),
         _ => Ok(()),
@@ -121,7 +121,7 @@ pub async fn snapshot(
     RawQuery(raw): RawQuery,
     params: Result<Query<SnapshotParams>, QueryRejection>,
 ) -> Result<Json<Snapshot>, ApiError> {
-    check_query_len(&raw)?;
+    check_query_len(raw.as_deref())?;
     let Query(params) = params?;
     let selection = app.hub.select(params.symbols.as_deref())?;
     Ok(Json(app.hub.snapshot(&selection)))
@@ -139,7 +139,7 @@ pub async fn history(
     RawQuery(raw): RawQuery,
     params: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Result<Json<History>, ApiError> {
-    check_query_len(&raw)?;
+    check_query_len(raw.as_deref())?;
     let Query(params) = params?;
     let symbol = params
         .symbol

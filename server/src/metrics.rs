@@ -48,7 +48,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let (clients, opened, delivered) = (Family::default(), Family::default(), Family::default());
-        let (frames, resyncs, lagged, history) = Default::default();
+        let (sse_direct, frames, resyncs, lagged, history) = Default::default();
         let (bus_connected, bus_reconnects, bus_resets, bus_frames_dropped) = Default::default();
         let mut registry = Registry::with_prefix("tickertape");
         registry.register("clients", "Connected streaming clients", Family::clone(&clients));
@@ -57,7 +57,6 @@ impl Default for Metrics {
             "Streaming connections opened (for long polling: polls)",
             Family::clone(&opened),
         );
-        let sse_direct = Counter::default();
         registry.register(
             "sse_direct_streams",
             "SSE streams served on their own connection, outside hyper",

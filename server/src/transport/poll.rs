@@ -37,7 +37,7 @@ pub async fn poll(
     RawQuery(raw): RawQuery,
     params: Result<Query<PollParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    check_query_len(&raw)?;
+    check_query_len(raw.as_deref())?;
     let Query(params) = params?;
     let selection = app.hub.select(params.symbols.as_deref())?;
     let after: Option<EventId> = match params.after.as_deref() {

@@ -66,7 +66,7 @@ impl From<&AppState> for Streams {
 /// Checks a stream request and subscribes. Both ways of serving call it, so both refuse the
 /// same requests with the same errors.
 pub fn open(hub: &Arc<Hub>, headers: &HeaderMap, uri: &Uri) -> Result<Subscription, ApiError> {
-    check_query_len(&uri.query().map(str::to_owned))?;
+    check_query_len(uri.query())?;
     let Query(params) = Query::<StreamParams>::try_from_uri(uri)?;
     let selection = hub.select(params.symbols.as_deref())?;
     let from = resume_point(headers, &params)?;
@@ -196,25 +196,28 @@ pub async fn serve_direct(mut tcp: TcpStream, streams: Streams, mut subscription
             event = subscription.next() => Some(event),
             _ = ticks.tick() => None,
         };
-        let written = match &event {
-            Some(event) => {
-                quiet.event();
-                let len = event_head(event, &mut event_head_buf);
-                let mut slices = [
-                    IoSlice::new(&event_head_buf[..len]),
-                    IoSlice::new(event.data.as_bytes()),
-                    IoSlice::new(EVENT_END),
-                ];
-                tokio::select! {
-                    () = &mut stopped => return,
-                    written = write_all_vectored(&mut tcp, &mut slices) => written,
-                }
-            }
-            None if quiet.tick() => tokio::select! {
-                () = &mut stopped => return,
-                written = tcp.write_all(KEEP_ALIVE) => written,
-            },
+        match &event {
+            Some(_) => quiet.event(),
+            None if quiet.tick() => {}
             None => continue,
+        }
+        let write = async {
+            match &event {
+                Some(event) => {
+                    let len = event_head(event, &mut event_head_buf);
+                    let mut slices = [
+                        IoSlice::new(&event_head_buf[..len]),
+                        IoSlice::new(event.data.as_bytes()),
+                        IoSlice::new(EVENT_END),
+                    ];
+                    write_all_vectored(&mut tcp, &mut slices).await
+                }
+                None => tcp.write_all(KEEP_ALIVE).await,
+            }
+        };
+        let written = tokio::select! {
+            () = &mut stopped => return,
+            written = write => written,
         };
         if written.is_err() {
             return;

@@ -42,7 +42,7 @@ pub async fn ws(
     params: Result<Query<StreamParams>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    check_query_len(&raw)?;
+    check_query_len(raw.as_deref())?;
     let Query(params) = params?;
     let selection = app.hub.select(params.symbols.as_deref())?;
     let from = resume_point(&headers, &params)?;
