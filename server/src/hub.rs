@@ -28,7 +28,10 @@ use app::protocol::{EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, 
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 /// Candles kept per symbol and interval for `/api/history` (12 minutes of 1 s candles).
 pub const CANDLE_CAP: usize = 720;
@@ -552,6 +555,12 @@ impl Hub {
         }
     }
 
+    /// A receiver that wakes on every live frame: a task serving many subscriptions waits on
+    /// this one and then takes each subscription's events with [`Subscription::try_next`].
+    pub fn live_frames(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.live.subscribe()
+    }
+
     /// Subscribes to the feed for `selection`, resuming after `from` when it can.
     pub fn subscribe(self: &Arc<Self>, from: Option<EventId>, selection: Selection) -> Subscription {
         let st = self.lock();
@@ -601,6 +610,12 @@ pub enum SelectError {
     TooMany { max: usize },
 }
 
+/// What a subscription's live receiver gave.
+enum Live {
+    Frame(Arc<Frame>),
+    Lagged,
+}
+
 /// One subscriber's view of the feed: an initial snapshot or replay, then live frames, with
 /// lag turned into a resync. Dropping it unsubscribes.
 pub struct Subscription {
@@ -628,31 +643,58 @@ impl Subscription {
 
     /// The next event. Never ends by itself: the caller stops on shutdown or disconnect.
     pub async fn next(&mut self) -> Event {
-        if let Some(event) = self.initial.take() {
-            return event;
-        }
-        while let Some(frame) = self.replay.pop_front() {
-            if let Some(event) = self.tick(&frame) {
+        loop {
+            if let Some(event) = self.try_next() {
+                return event;
+            }
+            let live = match self.rx.recv().await {
+                Ok(frame) => Live::Frame(frame),
+                Err(RecvError::Lagged(_)) => Live::Lagged,
+                // The hub (and its sender) lives as long as any subscription: never closed.
+                Err(RecvError::Closed) => std::future::pending().await,
+            };
+            if let Some(event) = self.accept(live) {
                 return event;
             }
         }
+    }
+
+    /// The next event if one is ready, without waiting (and without registering to be woken:
+    /// a fan-out task calls this for thousands of subscriptions per frame).
+    pub fn try_next(&mut self) -> Option<Event> {
+        if let Some(event) = self.initial.take() {
+            return Some(event);
+        }
+        while let Some(frame) = self.replay.pop_front() {
+            if let Some(event) = self.tick(&frame) {
+                return Some(event);
+            }
+        }
         loop {
-            match self.rx.recv().await {
-                Ok(frame) if frame.epoch == self.epoch && frame.seq <= self.seen => continue,
-                Ok(frame) if frame.epoch == self.epoch && frame.seq == self.seen + 1 => {
-                    self.seen = frame.seq;
-                    if let Some(event) = self.tick(&frame) {
-                        return event;
-                    }
-                }
-                // A new epoch or a gap (the hub was reset): never pass it on silently.
-                Ok(_) => return self.resync(),
-                Err(RecvError::Lagged(_)) => {
-                    self.hub.metrics.lagged.inc();
-                    return self.resync();
-                }
-                // The hub (and its sender) lives as long as any subscription: never closed.
-                Err(RecvError::Closed) => std::future::pending::<()>().await,
+            let live = match self.rx.try_recv() {
+                Ok(frame) => Live::Frame(frame),
+                Err(TryRecvError::Lagged(_)) => Live::Lagged,
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
+            };
+            if let Some(event) = self.accept(live) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// Turns what the live channel gave into an event, if it makes one.
+    fn accept(&mut self, live: Live) -> Option<Event> {
+        match live {
+            Live::Frame(frame) if frame.epoch == self.epoch && frame.seq <= self.seen => None,
+            Live::Frame(frame) if frame.epoch == self.epoch && frame.seq == self.seen + 1 => {
+                self.seen = frame.seq;
+                self.tick(&frame)
+            }
+            // A new epoch or a gap (the hub was reset): never pass it on silently.
+            Live::Frame(_) => Some(self.resync()),
+            Live::Lagged => {
+                self.hub.metrics.lagged.inc();
+                Some(self.resync())
             }
         }
     }
@@ -698,7 +740,7 @@ impl Subscription {
     pub fn take_ready(&mut self, max: usize) -> Vec<Event> {
         let mut out = Vec::new();
         while out.len() < max {
-            match futures_util::FutureExt::now_or_never(self.next()) {
+            match self.try_next() {
                 Some(event) => out.push(event),
                 None => break,
             }

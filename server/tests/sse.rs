@@ -448,3 +448,53 @@ async fn stream_on_a_reused_connection_carries_the_same_bytes() {
     assert_eq!(fields(&a), fields(&b));
     assert_eq!(seq_of(&a[0]), 3, "resumed right after 7e57-2");
 }
+
+/// A direct stream whose client stops reading: once its socket is full, its fan-out group hands
+/// it back to its own task, which finishes the half-written event when the client reads again
+/// and rejoins. The client then gets every tick once, in order, with no resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_socket_stalls_only_its_stream_and_loses_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let mut server = TestServer::with(
+        HubConfig {
+            history_frames: 100,
+            // Room for everything published while the reader is stalled: no lag, no resync.
+            live_buffer: 1 << 15,
+        },
+        Duration::from_secs(15),
+    )
+    .await;
+    let first = server.step(1);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(8 * 1024).unwrap();
+    let mut tcp = socket.connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /api/stream HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
+    let (status, headers, body) = read_response_head(&mut tcp).await;
+    assert_eq!((status, header(&headers, "connection")), (200, Some("close")));
+    let mut normal = open(&server.url("/api/stream"), None).await;
+    let mut expected = vec![next(&mut normal).await];
+
+    // Publish while the stalled client reads nothing, until its group has handed it back. The
+    // normal reader keeps up, so each batch has been through the fan-out when it is checked.
+    let mut last = first;
+    while server.hub.metrics().sse_direct_stalls.get() == 0 {
+        assert!(last < (1 << 14), "the socket never filled");
+        last = server.step(16);
+        expected.extend(until_seq(&mut normal, last).await);
+    }
+    let last = server.step(40);
+    expected.extend(until_seq(&mut normal, last).await);
+    let got = until_seq(&mut events_from_socket(body, tcp), last).await;
+
+    let fields = |events: &[eventsource_stream::Event]| -> Vec<(String, String, String)> {
+        events
+            .iter()
+            .map(|e| (e.event.clone(), e.id.clone(), e.data.clone()))
+            .collect()
+    };
+    assert_eq!(got[0].event, "snapshot");
+    assert_eq!(seq_of(&got[0]), first);
+    assert!(got.len() > 100, "{} events", got.len());
+    assert_eq!(fields(&got), fields(&expected), "the same events as a reader that kept up");
+    assert_eq!(server.hub.metrics().resyncs.get(), 0);
+}

@@ -9,6 +9,8 @@
 //! it is a connection's first request ([`serve_direct`], picked by [`crate::conn`]), or by the
 //! router's handler ([`stream`]) on a connection that already served something else.
 
+mod fanout;
+
 use crate::AppState;
 use crate::api::{ApiError, StreamParams, check_query_len, resume_point};
 use crate::hub::{Event as HubEvent, Hub, Subscription};
@@ -19,11 +21,11 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt, stream};
 use std::convert::Infallible;
-use std::io::{self, IoSlice, Write as _};
+use fanout::{Fanout, Member};
+use std::io::{self, Write as _};
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_stream::wrappers::IntervalStream;
 use tokio_util::sync::CancellationToken;
@@ -44,13 +46,12 @@ const HEADERS: [(&str, &str); 3] = [
     ("x-accel-buffering", "no"),
 ];
 
-/// What a stream needs of the app: small, so each direct stream's task stays small.
+/// What a direct stream needs of the app: small, so each direct stream's task stays small.
 #[derive(Clone)]
 pub struct Streams {
     pub hub: Arc<Hub>,
     pub shutdown: CancellationToken,
-    /// Quiet time after which a stream gets a keep-alive comment.
-    pub keepalive: Duration,
+    fanout: Arc<Fanout>,
 }
 
 impl From<&AppState> for Streams {
@@ -58,7 +59,7 @@ impl From<&AppState> for Streams {
         Streams {
             hub: app.hub.clone(),
             shutdown: app.shutdown.clone(),
-            keepalive: app.keepalive,
+            fanout: Arc::new(Fanout::new(app.hub.clone(), app.shutdown.clone(), app.keepalive)),
         }
     }
 }
@@ -163,68 +164,55 @@ impl Quiet {
 /// Serves a stream on its own connection until the client goes away or the server shuts down.
 ///
 /// The response has no chunk framing: its body ends when the connection closes, so each event
-/// is one `writev` of its head, the hub's shared payload and the blank line. Nothing is
-/// allocated per event; a client that stops reading only stalls its own task, and the hub
-/// resyncs it if it falls behind.
-pub async fn serve_direct(mut tcp: TcpStream, streams: Streams, mut subscription: Subscription) {
-    let client = streams.hub.metrics().client(Transport::Sse);
+/// is one `writev` of its head, the hub's shared payload and the blank line. This task writes
+/// the response head and whatever the subscription has ready (a snapshot, or a replay), then
+/// hands the stream to a fan-out group ([`fanout`]), which writes its live events without
+/// waking this task. Meanwhile this task only waits: for the client to hang up, for shutdown,
+/// or for the group to hand the stream back because its socket is full, in which case it
+/// finishes the write once the client reads, catches up and rejoins. A client that stops
+/// reading only stalls itself, and the hub resyncs it if it falls behind.
+pub async fn serve_direct(tcp: TcpStream, streams: Streams, subscription: Subscription) {
     streams.hub.metrics().sse_direct.inc();
-    let mut stopped = pin!(streams.shutdown.cancelled());
-    let head = response_head();
-    let written = tokio::select! {
-        () = &mut stopped => return,
-        written = tcp.write_all(head.as_bytes()) => written,
+    let tcp = Arc::new(tcp);
+    let mut member = Member {
+        tcp: tcp.clone(),
+        subscription,
+        client: streams.hub.metrics().client(Transport::Sse),
+        quiet: Quiet::default(),
+        pending: response_head().into_bytes(),
     };
-    drop(head);
-    if written.is_err() {
-        return;
-    }
-    let mut ticks = keepalive_ticks(streams.keepalive);
-    let mut quiet = Quiet::default();
-    let mut event_head_buf = [0; 96];
+    let mut stopped = pin!(streams.shutdown.cancelled());
     loop {
-        let event = tokio::select! {
+        let catch_up = async {
+            write_all(&tcp, &member.pending).await?;
+            member.pending.clear();
+            while let Some(event) = member.subscription.try_next() {
+                member.quiet.event();
+                member.client.delivered();
+                write_all(&tcp, &event_bytes(&event)).await?;
+            }
+            io::Result::Ok(())
+        };
+        let caught_up = tokio::select! {
             biased;
             () = &mut stopped => return,
-            // The client sends nothing more; readable means it closed (or sent bytes to drop).
-            ready = tcp.readable() => {
-                if ready.is_err() || client_closed(&tcp) {
-                    return;
-                }
-                continue;
-            }
-            event = subscription.next() => Some(event),
-            _ = ticks.tick() => None,
+            () = hung_up(&tcp) => return,
+            caught_up = catch_up => caught_up,
         };
-        match &event {
-            Some(_) => quiet.event(),
-            None if quiet.tick() => {}
-            None => continue,
-        }
-        let write = async {
-            match &event {
-                Some(event) => {
-                    let len = event_head(event, &mut event_head_buf);
-                    let mut slices = [
-                        IoSlice::new(&event_head_buf[..len]),
-                        IoSlice::new(event.data.as_bytes()),
-                        IoSlice::new(EVENT_END),
-                    ];
-                    write_all_vectored(&mut tcp, &mut slices).await
-                }
-                None => tcp.write_all(KEEP_ALIVE).await,
-            }
-        };
-        let written = tokio::select! {
-            () = &mut stopped => return,
-            written = write => written,
-        };
-        if written.is_err() {
+        if caught_up.is_err() {
             return;
         }
-        if event.is_some() {
-            client.delivered();
-        }
+        let mut joined = streams.fanout.join(member);
+        member = tokio::select! {
+            biased;
+            () = &mut stopped => return,
+            () = hung_up(&tcp) => return,
+            back = joined.handed_back() => match back {
+                Some(member) => member,
+                // The group dropped it: a write failed, or the server is stopping.
+                None => return,
+            },
+        };
     }
 }
 
@@ -240,25 +228,35 @@ fn response_head() -> String {
     head
 }
 
-/// After a readable wake-up: true if the client closed its side (or the socket failed). Bytes a
-/// client sends after its request are read and dropped.
-fn client_closed(tcp: &TcpStream) -> bool {
+/// Returns when the client has closed its side (or the socket failed). The client sends nothing
+/// after its request; bytes it sends anyway are read and dropped.
+async fn hung_up(tcp: &TcpStream) {
     let mut sink = [0; 64];
     loop {
-        match tcp.try_read(&mut sink) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return false,
-            Err(_) => return true,
+        if tcp.readable().await.is_err() {
+            return;
+        }
+        loop {
+            match tcp.try_read(&mut sink) {
+                Ok(0) => return,
+                Ok(_) => continue,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return,
+            }
         }
     }
 }
 
-async fn write_all_vectored(tcp: &mut TcpStream, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
-    while !slices.is_empty() {
-        match tcp.write_vectored(slices).await? {
-            0 => return Err(io::ErrorKind::WriteZero.into()),
-            n => IoSlice::advance_slices(&mut slices, n),
+/// Writes all of `bytes` to a socket shared with a fan-out group (which only writes while it
+/// holds the stream, never at the same time).
+async fn write_all(tcp: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        tcp.writable().await?;
+        match tcp.try_write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) => return Err(err),
         }
     }
     Ok(())

@@ -1,0 +1,283 @@
+//! Live events of direct streams, written by one fan-out task per runtime worker instead of a
+//! task per client.
+//!
+//! Why: with a task per client, every frame woke 1 000 tasks at 10 Hz, and each wake-up (the
+//! broadcast's notify, the run queue, a `select!` over shutdown, read readiness and a keep-alive
+//! timer, then the write) cost about a fifth of the server's CPU per event, and so a fifth of the
+//! time it takes to get a frame to the last client (BENCHMARKS.md, "One fan-out task"). A group
+//! wakes once per frame and, for each member, takes the ready events of the member's own
+//! [`Subscription`] with [`Subscription::try_next`] and writes each with one non-blocking
+//! `writev`. Each member keeps its own subscription (cursor, selection, lag and resync), so a
+//! client gets exactly the events its own task would have sent it.
+//!
+//! A member whose socket cannot take a whole event is handed back to its connection's task
+//! with the bytes that did not fit ([`Member::pending`]); that task waits until the socket
+//! drains, catches up and rejoins. A slow client never holds up a group, and no client's bytes
+//! are dropped. The connection's task also watches for the client hanging up, which ends the
+//! membership at the group's next pass.
+
+use super::{EVENT_END, KEEP_ALIVE, Quiet, event_head, keepalive_ticks};
+use crate::hub::{Event, Frame, Hub, Subscription};
+use crate::metrics::ClientGuard;
+use std::io::{self, IoSlice};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// Seats a group visits between two yields, so one long pass does not starve the worker's other
+/// tasks (accepting connections, the generator, other requests).
+const SEATS_PER_YIELD: usize = 256;
+
+/// The fan-out groups of a node. They start with the first member.
+pub(super) struct Fanout {
+    hub: Arc<Hub>,
+    shutdown: CancellationToken,
+    keepalive: Duration,
+    groups: OnceLock<Vec<GroupHandle>>,
+    next: AtomicUsize,
+}
+
+/// How members reach a group.
+struct GroupHandle {
+    joins: mpsc::UnboundedSender<Seat>,
+    /// Told when a member's connection ends, so the group lets go of its socket at once.
+    left: Arc<Notify>,
+}
+
+/// A member's place in a group, held by its connection's task.
+pub(super) struct Joined {
+    back: oneshot::Receiver<Member>,
+    left: Arc<Notify>,
+    returned: bool,
+}
+
+impl Joined {
+    /// The member, once its group hands it back (its socket is full); `None` if the group
+    /// dropped it (a failed write, or shutdown).
+    pub(super) async fn handed_back(&mut self) -> Option<Member> {
+        let member = (&mut self.back).await.ok();
+        self.returned = true;
+        member
+    }
+}
+
+impl Drop for Joined {
+    /// The connection ends while its group holds the stream: the group drops it now rather than
+    /// at its next frame or keep-alive.
+    fn drop(&mut self) {
+        if !self.returned {
+            self.left.notify_one();
+        }
+    }
+}
+
+/// One direct stream, as its group holds it.
+pub(super) struct Member {
+    pub tcp: Arc<TcpStream>,
+    pub subscription: Subscription,
+    pub client: ClientGuard,
+    pub quiet: Quiet,
+    /// Bytes to write before anything else: the response head at first, then the rest of an
+    /// event the socket could not take whole.
+    pub pending: Vec<u8>,
+}
+
+/// A member in its group, with the way back to its connection's task.
+struct Seat {
+    member: Member,
+    back: oneshot::Sender<Member>,
+}
+
+impl Fanout {
+    pub(super) fn new(hub: Arc<Hub>, shutdown: CancellationToken, keepalive: Duration) -> Self {
+        Fanout {
+            hub,
+            shutdown,
+            keepalive,
+            groups: OnceLock::new(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Hands `member` (caught up, nothing pending) to a group, which writes its live events
+    /// from now on. The receiver yields it back if its socket fills up; it fails if the group
+    /// dropped it (a failed write, or shutdown).
+    pub(super) fn join(&self, member: Member) -> Joined {
+        debug_assert!(member.pending.is_empty());
+        let groups = self.groups.get_or_init(|| self.spawn_groups());
+        let group = &groups[self.next.fetch_add(1, Ordering::Relaxed) % groups.len()];
+        let (back, receiver) = oneshot::channel();
+        // A send fails only once the group has stopped (shutdown): dropping the seat then
+        // fails the receiver, and the connection ends.
+        let _ = group.joins.send(Seat { member, back });
+        Joined {
+            back: receiver,
+            left: group.left.clone(),
+            returned: false,
+        }
+    }
+
+    /// One group per runtime worker, so direct streams use every core the server was given.
+    fn spawn_groups(&self) -> Vec<GroupHandle> {
+        let workers = tokio::runtime::Handle::current().metrics().num_workers().max(1);
+        (0..workers)
+            .map(|_| {
+                let (joins, receiver) = mpsc::unbounded_channel();
+                let left = Arc::new(Notify::new());
+                let group = Group {
+                    hub: self.hub.clone(),
+                    frames: self.hub.live_frames(),
+                    joins: receiver,
+                    left: left.clone(),
+                    seats: Vec::new(),
+                    head: [0; 96],
+                    visited: 0,
+                };
+                tokio::spawn(group.run(self.shutdown.clone(), self.keepalive));
+                GroupHandle { joins, left }
+            })
+            .collect()
+    }
+}
+
+struct Group {
+    hub: Arc<Hub>,
+    /// Wakes the group on every live frame; the members' subscriptions carry the frames.
+    frames: broadcast::Receiver<Arc<Frame>>,
+    joins: mpsc::UnboundedReceiver<Seat>,
+    left: Arc<Notify>,
+    seats: Vec<Seat>,
+    /// Scratch for an event's head (`event:`, `id:`, `data: `).
+    head: [u8; 96],
+    /// Seats visited since the last yield.
+    visited: usize,
+}
+
+/// What a pass did with a seat.
+enum Outcome {
+    Keep,
+    /// Its socket is full: back to its connection's task, with the unwritten bytes.
+    HandBack,
+    /// Its client or connection is gone.
+    Drop,
+}
+
+impl Group {
+    async fn run(mut self, shutdown: CancellationToken, keepalive: Duration) {
+        let mut ticks = keepalive_ticks(keepalive);
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                joined = self.joins.recv() => {
+                    let Some(seat) = joined else { return };
+                    let from = self.seats.len();
+                    self.seats.push(seat);
+                    while let Ok(seat) = self.joins.try_recv() {
+                        self.seats.push(seat);
+                    }
+                    // Events may have come since they caught up.
+                    self.pass(from, Self::serve).await;
+                }
+                woken = self.frames.recv() => {
+                    // The hub outlives its groups; closed only if that ever changes.
+                    if matches!(woken, Err(RecvError::Closed)) {
+                        return;
+                    }
+                    // Every frame up to now is in the members' subscriptions, so one pass
+                    // serves them all; a frame that comes during the pass wakes the group again.
+                    while matches!(self.frames.try_recv(), Ok(_) | Err(TryRecvError::Lagged(_))) {}
+                    self.pass(0, Self::serve).await;
+                }
+                _ = ticks.tick() => self.pass(0, Self::keep_alive).await,
+                // A pass drops the seats whose connection has ended.
+                () = self.left.notified() => self.pass(0, |_, _| Outcome::Keep).await,
+            }
+        }
+    }
+
+    /// Applies `visit` to every seat from `from` on, then hands back or drops seats as it says.
+    async fn pass(&mut self, from: usize, visit: fn(&mut [u8; 96], &mut Member) -> Outcome) {
+        let mut i = from;
+        while i < self.seats.len() {
+            let seat = &mut self.seats[i];
+            let outcome = if seat.back.is_closed() {
+                // Its connection's task has ended: the client hung up or the server is stopping.
+                Outcome::Drop
+            } else {
+                visit(&mut self.head, &mut seat.member)
+            };
+            match outcome {
+                Outcome::Keep => i += 1,
+                Outcome::HandBack => {
+                    self.hub.metrics().sse_direct_stalls.inc();
+                    let seat = self.seats.swap_remove(i);
+                    let _ = seat.back.send(seat.member);
+                }
+                Outcome::Drop => drop(self.seats.swap_remove(i)),
+            }
+            self.visited += 1;
+            if self.visited >= SEATS_PER_YIELD {
+                self.visited = 0;
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+
+    /// Writes every event the member's subscription has ready.
+    fn serve(head: &mut [u8; 96], member: &mut Member) -> Outcome {
+        while let Some(event) = member.subscription.try_next() {
+            member.quiet.event();
+            member.client.delivered();
+            match write_event(&member.tcp, head, &event) {
+                Ok(None) => {}
+                Ok(Some(rest)) => {
+                    member.pending = rest;
+                    return Outcome::HandBack;
+                }
+                Err(_) => return Outcome::Drop,
+            }
+        }
+        Outcome::Keep
+    }
+
+    /// A keep-alive comment if the member's stream has been quiet since the previous tick.
+    fn keep_alive(_: &mut [u8; 96], member: &mut Member) -> Outcome {
+        if !member.quiet.tick() {
+            return Outcome::Keep;
+        }
+        match member.tcp.try_write(KEEP_ALIVE) {
+            Ok(n) if n == KEEP_ALIVE.len() => Outcome::Keep,
+            Ok(n) => {
+                member.pending = KEEP_ALIVE[n..].to_vec();
+                Outcome::HandBack
+            }
+            // Bytes are still queued, so the stream is not idle at the TCP level.
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => Outcome::Keep,
+            Err(_) => Outcome::Drop,
+        }
+    }
+}
+
+/// Writes `event` with one non-blocking `writev`: `None` if it all went, else the bytes that
+/// did not fit.
+fn write_event(tcp: &TcpStream, head: &mut [u8; 96], event: &Event) -> io::Result<Option<Vec<u8>>> {
+    let len = event_head(event, head);
+    let slices = [
+        IoSlice::new(&head[..len]),
+        IoSlice::new(event.data.as_bytes()),
+        IoSlice::new(EVENT_END),
+    ];
+    let total = slices.iter().map(|s| s.len()).sum::<usize>();
+    let written = match tcp.try_write_vectored(&slices) {
+        Ok(n) if n == total => return Ok(None),
+        Ok(n) => n,
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(err) => return Err(err),
+    };
+    Ok(Some(slices.iter().flat_map(|s| s.iter()).skip(written).copied().collect()))
+}
