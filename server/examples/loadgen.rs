@@ -1008,8 +1008,10 @@ mod tests {
         tokio::spawn(Generator::new(market, hub.clone()).run(50.0, shutdown.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let options = LeptosOptions::builder().output_name("tickertape").build();
         let state = AppState {
-            leptos_options: LeptosOptions::builder().output_name("tickertape").build(),
+            assets: Arc::new(tickertape_server::assets::Assets::new(&options)),
+            leptos_options: options,
             hub,
             shutdown: shutdown.clone(),
             keepalive: Duration::from_secs(15),

@@ -3,6 +3,7 @@
 //! so tests can bind it to port 0 and talk to it over real HTTP.
 
 pub mod api;
+pub mod assets;
 pub mod bus;
 pub mod config;
 pub mod conn;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub role: config::Role,
     /// The link to the market bus, when the node has one.
     pub bus: Option<Arc<bus::BusStatus>>,
+    /// The site's WASM, JS and CSS, compressed once at the best levels.
+    pub assets: Arc<assets::Assets>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -90,6 +93,9 @@ pub fn router(state: AppState) -> Router {
         // Events must leave the moment they are written, never when a compressor's buffer fills:
         // the streams are merged in after this layer (and its default predicate would skip
         // `text/event-stream` anyway).
+        // The site's build output, compressed once at the best levels, goes out as it is (the
+        // compression layer leaves a response with a `content-encoding` alone).
+        .layer(axum::middleware::from_fn_with_state(state.assets.clone(), assets::serve))
         .layer(CompressionLayer::new())
         .merge(streams)
         .with_state(state)

@@ -8,6 +8,7 @@
 //! | set          | `generator` | generator → Redis; serves `/healthz` and `/metrics` only    |
 //! | set          | `edge`      | Redis → hub; serves the dashboard and every transport       |
 
+use crate::assets::Assets;
 use crate::bus::{self, BusStatus, WriterSetup};
 use crate::config::{Config, Role};
 use crate::generator::{Generator, Publish};
@@ -33,6 +34,8 @@ pub struct Node {
     pub streams: Option<Streams>,
     pub hub: Option<Arc<Hub>>,
     pub bus: Option<Arc<BusStatus>>,
+    /// The site's compressed assets, on a node that serves the site.
+    pub assets: Option<Arc<Assets>>,
 }
 
 /// Starts the node's tasks (they end when `shutdown` is cancelled) and returns its router.
@@ -43,7 +46,9 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
         history_frames: config.history_frames as usize,
         live_buffer: config.live_buffer(),
     };
+    let assets = Arc::new(Assets::new(&leptos_options));
     let state = |hub: Arc<Hub>, bus: Option<Arc<BusStatus>>| AppState {
+        assets: assets.clone(),
         leptos_options: leptos_options.clone(),
         hub,
         shutdown: shutdown.clone(),
@@ -73,6 +78,7 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
             streams: Some(Streams::from(&state)),
             hub: Some(hub),
             bus: None,
+            assets: Some(assets),
         });
     };
 
@@ -103,6 +109,7 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
             streams: None,
             hub: None,
             bus: Some(status),
+            assets: None,
         });
     }
     let hub = bus::join(&client, hub_config, &status, &shutdown).await?;
@@ -113,6 +120,7 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
         streams: Some(Streams::from(&state)),
         hub: Some(hub),
         bus: Some(status),
+        assets: Some(assets),
     })
 }
 

@@ -145,3 +145,97 @@ async fn compression_skips_the_event_stream() {
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
     assert!(stream.headers().get("content-encoding").is_none());
 }
+
+/// The site's WASM, JS and CSS go out compressed at brotli's and gzip's best levels once
+/// compressed, with the coding the client accepts; a rebuilt file is never served stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_assets_go_out_precompressed_and_never_stale() {
+    use leptos::prelude::LeptosOptions;
+    use std::io::Read;
+    use tickertape_server::hub::HubConfig;
+
+    let root = std::env::temp_dir().join(format!("tickertape-assets-{}", std::process::id()));
+    let pkg = root.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    // Compressible like real code: repetitive text with some variety.
+    let original: Vec<u8> = (0..3_000u32)
+        .flat_map(|i| format!("fn f{}(x) {{ return x * {}; }}\n", i % 977, i % 13).into_bytes())
+        .collect();
+    std::fs::write(pkg.join("tickertape.wasm"), &original).unwrap();
+    let options = LeptosOptions::builder()
+        .output_name("tickertape")
+        .site_root(root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .build();
+    let config = HubConfig {
+        history_frames: 10,
+        live_buffer: 10,
+    };
+    let server = TestServer::with_options(config, std::time::Duration::from_secs(15), options).await;
+    server.assets.clone().warm().await;
+
+    let client = reqwest::Client::new();
+    let url = server.url("/pkg/tickertape.wasm");
+    let fetch = |encoding: Option<&'static str>| {
+        let mut req = client.get(&url);
+        if let Some(encoding) = encoding {
+            req = req.header("accept-encoding", encoding);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let headers = resp.headers().clone();
+            (headers, resp.bytes().await.unwrap().to_vec())
+        }
+    };
+
+    // Brotli at quality 11: exactly what the best level makes.
+    let (headers, body) = fetch(Some("gzip, deflate, br, zstd")).await;
+    assert_eq!(headers["content-encoding"], "br");
+    assert_eq!(headers["content-type"], "application/wasm");
+    assert_eq!(headers["vary"], "accept-encoding");
+    let mut best = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut original.as_slice(), &mut best, &params).unwrap();
+    assert_eq!(body, best);
+    let mut decoded = Vec::new();
+    brotli::BrotliDecompress(&mut body.as_slice(), &mut decoded).unwrap();
+    assert_eq!(decoded, original);
+
+    let (headers, body) = fetch(Some("gzip")).await;
+    assert_eq!(headers["content-encoding"], "gzip");
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(body.as_slice()).read_to_end(&mut decoded).unwrap();
+    assert_eq!(decoded, original);
+
+    let (headers, body) = fetch(None).await;
+    assert!(!headers.contains_key("content-encoding"));
+    assert_eq!(body, original);
+
+    // Revalidation: the same version is not sent again.
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let resp = client.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(resp.status(), 304);
+
+    // A rebuilt file: served fresh at once (by the file handler), then compressed again.
+    let rebuilt: Vec<u8> = original.iter().rev().copied().chain(*b"// rebuilt\n").collect();
+    std::fs::write(pkg.join("tickertape.wasm"), &rebuilt).unwrap();
+    let (headers, body) = fetch(None).await;
+    assert_eq!(body, rebuilt);
+    assert_ne!(headers.get("etag").map(|e| e.to_str().unwrap()), Some(etag.as_str()));
+    server.assets.clone().warm().await;
+    let (headers, body) = fetch(Some("br")).await;
+    assert_eq!(headers["content-encoding"], "br");
+    let mut decoded = Vec::new();
+    brotli::BrotliDecompress(&mut body.as_slice(), &mut decoded).unwrap();
+    assert_eq!(decoded, rebuilt);
+
+    // Only plain names of the site's file types; anything else goes on to the router.
+    let resp = client.get(server.url("/pkg/..%2FCargo.toml")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let _ = std::fs::remove_dir_all(&root);
+}

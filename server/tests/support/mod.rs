@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tickertape_server::assets::Assets;
 use tickertape_server::generator::Generator;
 use tickertape_server::hub::{Hub, HubConfig};
 use tickertape_server::market::{Market, default_universe};
@@ -28,6 +29,7 @@ pub struct TestServer {
     pub base: String,
     pub addr: SocketAddr,
     pub hub: Arc<Hub>,
+    pub assets: Arc<Assets>,
     generator: Generator,
     ts: i64,
     pub shutdown: CancellationToken,
@@ -47,6 +49,11 @@ impl TestServer {
     }
 
     pub async fn with(config: HubConfig, keepalive: Duration) -> Self {
+        Self::with_options(config, keepalive, LeptosOptions::builder().output_name("tickertape").build()).await
+    }
+
+    /// A server whose site settings (`site_root`, `site_pkg_dir`) are `options`.
+    pub async fn with_options(config: HubConfig, keepalive: Duration, options: LeptosOptions) -> Self {
         let market = Market::new(default_universe(), 1234, 10.0);
         let hub = Arc::new(Hub::new(
             EPOCH,
@@ -58,8 +65,10 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
+        let assets = Arc::new(Assets::new(&options));
         let state = AppState {
-            leptos_options: LeptosOptions::builder().output_name("tickertape").build(),
+            assets: assets.clone(),
+            leptos_options: options,
             hub: hub.clone(),
             shutdown: shutdown.clone(),
             keepalive,
@@ -76,6 +85,7 @@ impl TestServer {
             base: format!("http://{addr}"),
             addr,
             hub: hub.clone(),
+            assets,
             generator: Generator::new(market, hub),
             ts: T0,
             shutdown,
