@@ -197,7 +197,8 @@ fn respond(asset: &Asset, request: &HeaderMap) -> Response {
 }
 
 /// The coding to send for the request's `Accept-Encoding` (RFC 9110 §12.5.3): the acceptable one
-/// with the highest weight, brotli before gzip before identity on a tie. No header: identity.
+/// with the highest weight, brotli before gzip before identity on a tie; identity, unless weighed,
+/// only when nothing else is acceptable. No header: identity.
 /// `None` when nothing is acceptable (`identity;q=0` and no other).
 fn negotiate(request: &HeaderMap) -> Option<Coding> {
     let values: Vec<&str> = request
@@ -223,11 +224,12 @@ fn negotiate(request: &HeaderMap) -> Option<Coding> {
     }
     let any = weights.get("*").copied();
     let weight = |name: &str, fallback: Option<f32>| weights.get(name).copied().or(fallback).unwrap_or(0.0);
-    // Identity is acceptable unless excluded, by name or by `*;q=0`.
+    // Identity is acceptable unless excluded (by name, or by `*;q=0`), but when the client does
+    // not weigh it, it comes last: a client that lists any coding would rather have that one.
     let candidates = [
         (Coding::Br, weight("br", any)),
         (Coding::Gzip, weight("gzip", any).max(weight("x-gzip", None))),
-        (Coding::Identity, weight("identity", any.or(Some(1.0)))),
+        (Coding::Identity, weight("identity", any.or(Some(f32::MIN_POSITIVE)))),
     ];
     candidates
         .into_iter()
@@ -315,6 +317,7 @@ mod tests {
         assert_eq!(negotiate(&accept("*;q=0")), None);
         assert_eq!(negotiate(&accept("*;q=0, gzip")), Some(Coding::Gzip));
         assert_eq!(negotiate(&accept("")), Some(Coding::Identity));
+        assert_eq!(negotiate(&accept("identity, gzip;q=0.5")), Some(Coding::Identity));
     }
 
     #[test]
