@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop}
 port=${PORT:-3300}
+# Built as cargo-leptos builds it (it sets LEPTOS_OUTPUT_NAME at compile time): without it the
+# binary's page asks for `tickertape_bg.wasm` and never hydrates, and every switch between this
+# script and `make build` would recompile the Leptos crates.
+export LEPTOS_OUTPUT_NAME=tickertape
 # BIN=path runs another build of the server (an A/B pair in one session: build the other commit,
 # copy its binary aside, run both).
 bin=${BIN:-./target/release/tickertape}
