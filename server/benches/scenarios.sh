@@ -88,8 +88,10 @@ esac
 
 cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
 ulimit -n "$(ulimit -Hn)"
+# No site for the load servers: compressing the site's assets at launch (server/src/assets.rs)
+# leaves the heap 2–11 MB larger and fragmented, which would blur the RSS-per-connection figures.
 TICK_RATE_HZ=$rate MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=warn \
-  taskset -c 0 "$bin" &
+  LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done

@@ -122,6 +122,7 @@ impl Assets {
         Some(tokio::task::spawn_blocking(move || {
             let path = assets.dir.join(&name);
             let made = compress(&path, &name, stamp);
+            release_freed_memory();
             let mut files = assets.lock();
             match made {
                 Some(asset) => {
@@ -262,6 +263,17 @@ fn stamp(meta: &std::fs::Metadata) -> Stamp {
     }
 }
 
+/// Hands the heap memory the compressors freed back to the system. Brotli's best level works in
+/// tens of megabytes of buffers; glibc keeps freed heap memory for reuse, and without this the
+/// server's RSS stayed 13 MB higher after compressing the site (23.8 instead of 10.5 MB).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system; it takes no pointers.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Reads and compresses `path`; `None` if it cannot be read or is not the version `stamp`
 /// describes (it changed in between).
 fn compress(path: &Path, name: &str, stamp: Stamp) -> Option<Asset> {
@@ -269,13 +281,7 @@ fn compress(path: &Path, name: &str, stamp: Stamp) -> Option<Asset> {
     if std::fs::metadata(path).ok().map(|m| self::stamp(&m)) != Some(stamp) || raw.len() as u64 != stamp.len {
         return None;
     }
-    let mut br = Vec::with_capacity(raw.len() / 3);
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 11,
-        lgwin: 22,
-        ..Default::default()
-    };
-    brotli::BrotliCompress(&mut raw.as_slice(), &mut br, &params).ok()?;
+    let br = brotli_best(&raw)?;
     let mut gzip = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 2), flate2::Compression::best());
     gzip.write_all(&raw).ok()?;
     let gzip = gzip.finish().ok()?;
@@ -292,6 +298,23 @@ fn compress(path: &Path, name: &str, stamp: Stamp) -> Option<Asset> {
         br: br.into(),
         gzip: gzip.into(),
     })
+}
+
+/// Brotli at its best quality, with a window just large enough for the whole input. The default
+/// 4 MiB window gains nothing on files this size, but its match-finder tables take about 32 MB
+/// while compressing, and the allocator of the blocking thread keeps that memory afterwards (the
+/// server's RSS grew by 15 MB at launch).
+pub fn brotli_best(raw: &[u8]) -> Option<Vec<u8>> {
+    let bits = usize::BITS - raw.len().max(1).saturating_sub(1).leading_zeros();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: bits.clamp(10, 22) as i32,
+        size_hint: raw.len(),
+        ..Default::default()
+    };
+    let mut out = Vec::with_capacity(raw.len() / 3);
+    brotli::BrotliCompress(&mut &raw[..], &mut out, &params).ok()?;
+    Some(out)
 }
 
 #[cfg(test)]
