@@ -57,6 +57,6 @@ test("at 200 Hz × 20 symbols the page renders at most once per animation frame"
     expect(renders).toBeGreaterThan(0);
     expect(renders).toBeLessThanOrEqual(frames + 1);
   } finally {
-    await server.stop();
+    await server.stop(page);
   }
 });

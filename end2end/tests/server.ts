@@ -1,3 +1,4 @@
+import type { Page } from "@playwright/test";
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
@@ -54,8 +55,13 @@ export class OwnServer {
     }
   }
 
-  /** SIGTERM and wait for the exit. */
-  async stop(): Promise<void> {
+  /**
+   * SIGTERM and wait for the exit. Pass the page that was using this server: it leaves first,
+   * so its stream does not try to reconnect to a server that is gone (a refused connection is a
+   * console error, which the fixtures count as a failure).
+   */
+  async stop(page?: Page): Promise<void> {
+    if (page && !page.isClosed()) await page.goto("about:blank");
     const child = this.child;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((r) => child.once("exit", r));

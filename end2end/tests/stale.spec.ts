@@ -1,7 +1,7 @@
 import { test, expect } from "./fixtures";
 import { OwnServer } from "./server";
 
-test("the badge shows Stale when the stream goes silent, and Live when it resumes", async ({ dashboard }) => {
+test("the badge shows Stale when the stream goes silent, and Live when it resumes", async ({ dashboard, page }) => {
   // Keep-alive every second: silence for two seconds means stale.
   const server = await OwnServer.start({ TICK_RATE_HZ: "5", SSE_KEEPALIVE_SECS: "1" });
   try {
@@ -13,6 +13,6 @@ test("the badge shows Stale when the stream goes silent, and Live when it resume
     await dashboard.expectPricesToMove();
   } finally {
     server.thaw();
-    await server.stop();
+    await server.stop(page);
   }
 });
