@@ -31,6 +31,8 @@ pub enum ApiError {
     BadLastEventIdParam(EventIdError),
     #[error("no such endpoint")]
     NotFound,
+    #[error("none of the accepted encodings is available: br, gzip or identity")]
+    NotAcceptable,
 }
 
 impl From<QueryRejection> for ApiError {
@@ -43,6 +45,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             _ => StatusCode::BAD_REQUEST,
         };
         (

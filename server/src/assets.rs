@@ -12,6 +12,7 @@
 //! Every request compares the file's size and modification time with the compressed copy's, so
 //! a rebuilt file (`cargo leptos watch`) is never served stale.
 
+use crate::api::ApiError;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -184,15 +185,7 @@ fn respond(asset: &Asset, request: &HeaderMap) -> Response {
             asset.gzip.clone()
         }
         Some(Coding::Identity) => asset.raw.clone(),
-        None => {
-            let reason = r#"{"error":"none of the accepted encodings is available: br, gzip or identity"}"#;
-            return (
-                StatusCode::NOT_ACCEPTABLE,
-                [(header::CONTENT_TYPE, "application/json")],
-                reason,
-            )
-                .into_response();
-        }
+        None => return ApiError::NotAcceptable.into_response(),
     };
     (headers, Body::from(body)).into_response()
 }
@@ -294,7 +287,13 @@ fn compress(path: &Path, name: &str, stamp: Stamp) -> Option<Asset> {
         .modified
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    tracing::debug!(name, raw = raw.len(), br = br.len(), gzip = gzip.len(), "asset compressed");
+    tracing::debug!(
+        name,
+        raw = raw.len(),
+        br = br.len(),
+        gzip = gzip.len(),
+        "asset compressed"
+    );
     Some(Asset {
         stamp,
         content_type: HeaderValue::from_static(content_type(name)?),

@@ -95,7 +95,10 @@ pub fn router(state: AppState) -> Router {
         // `text/event-stream` anyway).
         // The site's build output, compressed once at the best levels, goes out as it is (the
         // compression layer leaves a response with a `content-encoding` alone).
-        .layer(axum::middleware::from_fn_with_state(state.assets.clone(), assets::serve))
+        .layer(axum::middleware::from_fn_with_state(
+            state.assets.clone(),
+            assets::serve,
+        ))
         .layer(CompressionLayer::new())
         .merge(streams)
         .with_state(state)

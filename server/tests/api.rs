@@ -210,7 +210,9 @@ async fn site_assets_go_out_precompressed_and_never_stale() {
     let (headers, body) = fetch(Some("gzip")).await;
     assert_eq!(headers["content-encoding"], "gzip");
     let mut decoded = Vec::new();
-    flate2::read::GzDecoder::new(body.as_slice()).read_to_end(&mut decoded).unwrap();
+    flate2::read::GzDecoder::new(body.as_slice())
+        .read_to_end(&mut decoded)
+        .unwrap();
     assert_eq!(decoded, original);
 
     let (headers, body) = fetch(None).await;

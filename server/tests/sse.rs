@@ -468,7 +468,9 @@ async fn a_full_socket_stalls_only_its_stream_and_loses_nothing() {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(8 * 1024).unwrap();
     let mut tcp = socket.connect(server.addr).await.unwrap();
-    tcp.write_all(b"GET /api/stream HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
+    tcp.write_all(b"GET /api/stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
     let (status, headers, body) = read_response_head(&mut tcp).await;
     assert_eq!((status, header(&headers, "connection")), (200, Some("close")));
     let mut normal = open(&server.url("/api/stream"), None).await;
@@ -495,6 +497,10 @@ async fn a_full_socket_stalls_only_its_stream_and_loses_nothing() {
     assert_eq!(got[0].event, "snapshot");
     assert_eq!(seq_of(&got[0]), first);
     assert!(got.len() > 100, "{} events", got.len());
-    assert_eq!(fields(&got), fields(&expected), "the same events as a reader that kept up");
+    assert_eq!(
+        fields(&got),
+        fields(&expected),
+        "the same events as a reader that kept up"
+    );
     assert_eq!(server.hub.metrics().resyncs.get(), 0);
 }

@@ -49,7 +49,12 @@ impl TestServer {
     }
 
     pub async fn with(config: HubConfig, keepalive: Duration) -> Self {
-        Self::with_options(config, keepalive, LeptosOptions::builder().output_name("tickertape").build()).await
+        Self::with_options(
+            config,
+            keepalive,
+            LeptosOptions::builder().output_name("tickertape").build(),
+        )
+        .await
     }
 
     /// A server whose site settings (`site_root`, `site_pkg_dir`) are `options`.

@@ -279,5 +279,7 @@ fn write_event(tcp: &TcpStream, head: &mut [u8; 96], event: &Event) -> io::Resul
         Err(err) if err.kind() == io::ErrorKind::WouldBlock => 0,
         Err(err) => return Err(err),
     };
-    Ok(Some(slices.iter().flat_map(|s| s.iter()).skip(written).copied().collect()))
+    Ok(Some(
+        slices.iter().flat_map(|s| s.iter()).skip(written).copied().collect(),
+    ))
 }
