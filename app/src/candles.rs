@@ -2,6 +2,7 @@
 //! `/api/history`) and the browser (which builds the live candle from ticks), so a backfilled
 //! chart and its live continuation are computed by the same code and meet without a seam.
 
+use crate::json::{from_json_names, from_json_struct};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fmt;
@@ -17,6 +18,8 @@ pub enum Interval {
     #[serde(rename = "1m")]
     M1,
 }
+
+from_json_names!(Interval { "1s" => S1, "5s" => S5, "1m" => M1 });
 
 impl Interval {
     pub const ALL: [Interval; 3] = [Interval::S1, Interval::S5, Interval::M1];
@@ -75,6 +78,15 @@ pub struct Candle {
     pub close: f64,
     pub volume: u64,
 }
+
+from_json_struct!(Candle {
+    t: "t",
+    open: "open",
+    high: "high",
+    low: "low",
+    close: "close",
+    volume: "volume"
+});
 
 impl Candle {
     fn flat(t: i64, price: f64) -> Self {

@@ -7,6 +7,7 @@
 use crate::candles::{Candle, CandleSeries, Interval};
 use crate::chart::{ChartData, PriceChart, Sparkline, VISIBLE_CANDLES};
 use crate::format;
+use crate::json::from_json_struct;
 use crate::protocol::{History, Instrument, Quote, Snapshot};
 use crate::view::{ChartMode, Screen, Transport, ViewState};
 use leptos::either::Either;
@@ -18,7 +19,7 @@ pub const SPARK_SECONDS: usize = 60;
 
 /// Everything the first render needs, computed by the server for the requested URL and
 /// serialised into the page, so hydration starts from identical data.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PageData {
     /// Every instrument and its latest quote (the picker offers all of them).
     pub snapshot: Snapshot,
@@ -31,12 +32,25 @@ pub struct PageData {
     pub keepalive_ms: u64,
 }
 
+from_json_struct!(PageData {
+    snapshot: "snapshot",
+    view: "view",
+    sparks: "sparks",
+    chart: "chart",
+    keepalive_ms: "keepalive_ms"
+});
+
 /// A sparkline's data: closes of consecutive 1-second buckets ending at `t_last`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Spark {
     pub t_last: i64,
     pub closes: Vec<f64>,
 }
+
+from_json_struct!(Spark {
+    t_last: "t_last",
+    closes: "closes"
+});
 
 impl Spark {
     pub fn from_candles(candles: &[Candle]) -> Self {
@@ -247,6 +261,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     // Applies the remembered theme before the first paint, so a dark-mode user never sees a
     // light flash. It only reads localStorage and sets an attribute.
     let theme = "try{var t=localStorage.getItem('tickertape-theme');if(t==='light'||t==='dark')document.documentElement.dataset.theme=t}catch(e){}";
+    let page = page_data_json();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -256,6 +271,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="description" content="Live market data over Server-Sent Events"/>
                 <title>"Tickertape — live market data"</title>
                 <script inner_html=theme></script>
+                <script type="application/json" id=PAGE_DATA_ID inner_html=page></script>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <link rel="stylesheet" href=css/>
                 <AutoReload options=options.clone()/>
@@ -268,10 +284,40 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Id of the `<script type="application/json">` in the page's head that carries [`PageData`].
+const PAGE_DATA_ID: &str = "page-data";
+
+/// The request's [`PageData`] as JSON for the page's head, `<` escaped so that no string in it
+/// can end the script element. Empty outside a server render.
+fn page_data_json() -> String {
+    #[cfg(feature = "ssr")]
+    if let Some(page) = use_context::<PageData>() {
+        return serde_json::to_string(&page).unwrap_or_default().replace('<', "\\u003c");
+    }
+    String::new()
+}
+
+/// The data of the first render: on the server the request's context; in the browser the JSON
+/// the server put in the page's head, so hydration starts from identical data. (Leptos's
+/// `SharedValue` does the same hand-off, but decodes with serde_json, which the page does not
+/// link: see `json.rs`.)
+fn page_data() -> PageData {
+    #[cfg(feature = "hydrate")]
+    {
+        let text = document()
+            .get_element_by_id(PAGE_DATA_ID)
+            .and_then(|e| e.text_content());
+        if let Some(page) = text.and_then(|t| crate::json::from_str::<PageData>(&t).ok()) {
+            return page;
+        }
+    }
+    use_context::<PageData>().unwrap_or_default()
+}
+
 /// The application: the dashboard, or the Transports view (`?view=transports`).
 #[component]
 pub fn App() -> impl IntoView {
-    let page = SharedValue::new(|| use_context::<PageData>().unwrap_or_default()).into_inner();
+    let page = page_data();
     match page.view.screen {
         Screen::Dashboard => Either::Left(view! { <Dashboard page/> }),
         Screen::Transports => Either::Right(view! { <TransportsView page/> }),

@@ -11,6 +11,7 @@ pub mod candles;
 pub mod chart;
 pub mod dashboard;
 pub mod format;
+pub mod json;
 #[cfg(feature = "hydrate")]
 mod live;
 pub mod protocol;

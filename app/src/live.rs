@@ -13,11 +13,13 @@
 use crate::candles::{CandleSeries, Interval};
 use crate::chart::VISIBLE_CANDLES;
 use crate::dashboard::{Board, Connection, LinkStats};
+use crate::json::{self, FromJson};
 use crate::protocol::{EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Snapshot, TickFrame};
 use crate::sse::{Item, Parser};
 use crate::view::Transport;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -221,14 +223,14 @@ fn load_chart(live: &Shared, symbol: String, interval: Interval) {
     });
 }
 
-async fn fetch_json<T: serde::de::DeserializeOwned>(url: &str) -> Option<T> {
+async fn fetch_json<T: FromJson>(url: &str) -> Option<T> {
     let window = web_sys::window()?;
     let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(url)).await.ok()?.dyn_into().ok()?;
     if !resp.ok() {
         return None;
     }
     let text = JsFuture::from(resp.text().ok()?).await.ok()?.as_string()?;
-    serde_json::from_str(&text).ok()
+    json::from_str(&text).ok()
 }
 
 /// The connection loop: connect, read until the connection ends or fails, back off, resume.
@@ -289,24 +291,41 @@ fn established(live: &Shared) {
     l.board.connection.set(Connection::Live);
 }
 
-/// One event as the WebSocket and long-polling transports frame it.
-#[derive(serde::Deserialize)]
+/// One event as the WebSocket and long-polling transports frame it:
+/// `{"type":"tick","id":"…","data":{…}}`; `id` and `data` may be missing or `null`.
 struct WireEvent<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(default)]
-    id: &'a str,
-    #[serde(borrow, default)]
-    data: Option<&'a serde_json::value::RawValue>,
+    kind: Cow<'a, str>,
+    id: Cow<'a, str>,
+    /// The payload's JSON text, decoded by [`handle`] like an SSE event's data.
+    data: Option<&'a str>,
 }
 
-impl WireEvent<'_> {
+impl<'a> WireEvent<'a> {
+    fn read(r: &mut json::Reader<'a>) -> json::Result<Self> {
+        let at = r.position();
+        let (mut kind, mut id, mut data) = (None, Cow::Borrowed(""), None);
+        r.object(&mut |r, key| {
+            match key {
+                "type" => kind = Some(r.str()?),
+                "id" => id = if r.null() { Cow::Borrowed("") } else { r.str()? },
+                "data" => data = if r.null() { None } else { Some(r.raw()?) },
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        let kind = kind.ok_or(json::Error {
+            at,
+            expected: "member \"type\"",
+        })?;
+        Ok(WireEvent { kind, id, data })
+    }
+
     fn item(&self) -> Item {
         match self.data {
             Some(data) => Item::Event {
                 event: self.kind.to_string(),
                 id: self.id.to_string(),
-                data: data.get().to_string(),
+                data: data.to_string(),
             },
             // `heartbeat` (and anything without data): proof of life only.
             None => Item::Comment,
@@ -363,7 +382,8 @@ async fn read_ws(live: &Shared, symbols: Option<&str>, last_id: Option<&str>) ->
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
             let Some(text) = e.data().as_string() else { return };
             live.borrow_mut().wire_bytes += text.len() as u64;
-            if let Ok(event) = serde_json::from_str::<WireEvent>(&text) {
+            let mut r = json::Reader::new(&text);
+            if let Ok(event) = WireEvent::read(&mut r).and_then(|e| r.end().map(|()| e)) {
                 handle(&live, event.item());
             }
         })
@@ -434,13 +454,21 @@ async fn read_poll(live: &Shared, symbols: Option<&str>) -> bool {
         if live.borrow().generation != generation {
             return any;
         }
-        #[derive(serde::Deserialize)]
-        struct Batch<'a> {
-            #[serde(borrow)]
-            events: Vec<WireEvent<'a>>,
-            next: &'a str,
-        }
-        let Ok(batch) = serde_json::from_str::<Batch>(&text) else {
+        // `{"events":[…],"next":"<id>"}`
+        let (mut events, mut next) = (Vec::new(), None);
+        let mut r = json::Reader::new(&text);
+        let read = r.object(&mut |r, key| {
+            match key {
+                "events" => r.array(&mut |r| {
+                    events.push(WireEvent::read(r)?);
+                    Ok(())
+                })?,
+                "next" => next = Some(r.str()?),
+                _ => r.skip()?,
+            }
+            Ok(())
+        });
+        let (Ok(()), Ok(()), Some(next)) = (read, r.end(), next) else {
             return any;
         };
         if !any {
@@ -448,11 +476,11 @@ async fn read_poll(live: &Shared, symbols: Option<&str>) -> bool {
         }
         established(live);
         live.borrow_mut().wire_bytes += text.len() as u64;
-        for event in &batch.events {
+        for event in &events {
             handle(live, event.item());
         }
         // The server's word on where to continue (also when the answer was empty).
-        live.borrow_mut().last_id = Some(batch.next.to_string());
+        live.borrow_mut().last_id = Some(next.into_owned());
     }
 }
 
@@ -545,7 +573,7 @@ fn handle(live: &Shared, item: Item) {
     l.events += 1;
     match event.as_str() {
         EVENT_SNAPSHOT | EVENT_RESYNC => {
-            let Ok(snapshot) = serde_json::from_str::<Snapshot>(&data) else {
+            let Ok(snapshot) = json::from_str::<Snapshot>(&data) else {
                 return;
             };
             for q in snapshot.quotes {
@@ -568,7 +596,7 @@ fn handle(live: &Shared, item: Item) {
             }
         }
         EVENT_TICK => {
-            let Ok(frame) = serde_json::from_str::<TickFrame>(&data) else {
+            let Ok(frame) = json::from_str::<TickFrame>(&data) else {
                 return;
             };
             l.samples.push_back((now, now - frame.ts as f64));

@@ -3,6 +3,7 @@
 //! These types are shared verbatim by the server (which encodes them) and the browser (which
 //! decodes them), so the two sides cannot drift. Nothing here knows about HTTP or the DOM.
 
+use crate::json::{self, FromJson, from_json_names, from_json_struct};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -73,6 +74,16 @@ impl<'de> Deserialize<'de> for EventId {
     }
 }
 
+impl FromJson for EventId {
+    fn read(r: &mut json::Reader<'_>) -> json::Result<Self> {
+        let at = r.position();
+        r.str()?.parse().map_err(|_| json::Error {
+            at,
+            expected: "an event id",
+        })
+    }
+}
+
 /// What kind of market an instrument trades in; it decides the defaults of unknown symbols
 /// and lets the UI group or label rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +93,8 @@ pub enum AssetClass {
     Crypto,
     Fx,
 }
+
+from_json_names!(AssetClass { "equity" => Equity, "crypto" => Crypto, "fx" => Fx });
 
 /// Static facts about one instrument, sent once (in snapshots and `/api/symbols`), never per tick.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,6 +107,14 @@ pub struct Instrument {
     /// Decimals needed to print a price at tick-size precision.
     pub decimals: u8,
 }
+
+from_json_struct!(Instrument {
+    symbol: "symbol",
+    name: "name",
+    class: "class",
+    tick_size: "tick_size",
+    decimals: "decimals"
+});
 
 /// The state of one instrument after a frame: last trade, best bid/ask, session figures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,6 +136,19 @@ pub struct Quote {
     pub change_pct: f64,
 }
 
+from_json_struct!(Quote {
+    symbol: "symbol",
+    price: "price",
+    bid: "bid",
+    ask: "ask",
+    volume: "volume",
+    open: "open",
+    high: "high",
+    low: "low",
+    change: "change",
+    change_pct: "change_pct",
+});
+
 /// One generator frame as a `tick` event: only the selected instruments that traded in it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TickFrame {
@@ -123,6 +157,12 @@ pub struct TickFrame {
     pub ts: i64,
     pub quotes: Vec<Quote>,
 }
+
+from_json_struct!(TickFrame {
+    seq: "seq",
+    ts: "ts",
+    quotes: "quotes"
+});
 
 /// The full state of a selection at one frame: the payload of `snapshot` and `resync` events
 /// and of `GET /api/snapshot`.
@@ -136,6 +176,14 @@ pub struct Snapshot {
     pub quotes: Vec<Quote>,
 }
 
+from_json_struct!(Snapshot {
+    id: "id",
+    seq: "seq",
+    ts: "ts",
+    instruments: "instruments",
+    quotes: "quotes"
+});
+
 /// Recent candles of one symbol: the answer of `GET /api/history`, used to backfill charts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct History {
@@ -146,6 +194,13 @@ pub struct History {
     pub seq: u64,
     pub candles: Vec<crate::candles::Candle>,
 }
+
+from_json_struct!(History {
+    symbol: "symbol",
+    interval: "interval",
+    seq: "seq",
+    candles: "candles"
+});
 
 /// Body of every 4xx answer of the API.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 //! view. Parsed identically on the server (to render the first page) and in the browser.
 
 use crate::candles::Interval;
+use crate::json::{from_json_names, from_json_struct};
 use serde::{Deserialize, Serialize};
 
 /// How the main chart draws prices.
@@ -12,6 +13,8 @@ pub enum ChartMode {
     Candles,
     Line,
 }
+
+from_json_names!(ChartMode { "Candles" => Candles, "Line" => Line });
 
 impl ChartMode {
     pub fn as_str(self) -> &'static str {
@@ -36,6 +39,8 @@ pub enum Transport {
     Ws,
     Poll,
 }
+
+from_json_names!(Transport { "Sse" => Sse, "Ws" => Ws, "Poll" => Poll });
 
 impl Transport {
     pub const ALL: [Transport; 3] = [Transport::Sse, Transport::Ws, Transport::Poll];
@@ -71,6 +76,8 @@ pub enum Screen {
     Transports,
 }
 
+from_json_names!(Screen { "Dashboard" => Dashboard, "Transports" => Transports });
+
 /// The view's state. Unknown or malformed parameters fall back to defaults: a link should open
 /// something sensible rather than an error page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,6 +91,15 @@ pub struct ViewState {
     pub transport: Transport,
     pub screen: Screen,
 }
+
+from_json_struct!(ViewState {
+    symbols: "symbols",
+    symbol: "symbol",
+    mode: "mode",
+    interval: "interval",
+    transport: "transport",
+    screen: "screen",
+});
 
 impl Default for ViewState {
     fn default() -> Self {

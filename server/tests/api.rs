@@ -2,7 +2,8 @@
 
 mod support;
 
-use app::protocol::{ApiErrorBody, Instrument, Snapshot};
+use app::dashboard::PageData;
+use app::protocol::{ApiErrorBody, History, Instrument, Snapshot};
 use support::*;
 
 async fn get(url: &str, last_event_id: Option<&str>) -> (u16, String) {
@@ -64,6 +65,8 @@ async fn rest_endpoints_describe_the_market() {
 
     let (_, body) = get(&server.url("/api/snapshot?symbols=MSFT,AAPL"), None).await;
     let snapshot: Snapshot = serde_json::from_str(&body).unwrap();
+    // The page decodes with its own reader (app::json): it must read the same.
+    assert_eq!(app::json::from_str::<Snapshot>(&body), Ok(snapshot.clone()));
     assert_eq!(snapshot.seq, last);
     assert_eq!(snapshot.id.unwrap().to_string(), format!("7e57-{last}"));
     assert_eq!(
@@ -73,6 +76,10 @@ async fn rest_endpoints_describe_the_market() {
 
     let (status, body) = get(&server.url("/api/history?symbol=aapl&interval=1s&limit=3"), None).await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app::json::from_str::<History>(&body).unwrap(),
+        serde_json::from_str(&body).unwrap()
+    );
     let history: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(history["symbol"], "AAPL");
     assert_eq!(history["interval"], "1s");
@@ -106,6 +113,15 @@ async fn first_page_is_server_rendered_with_prices() {
         assert!(html.contains(&format!("data-symbol=\"{}\"", quote.symbol)));
         assert!(html.contains(&price), "{} at {price} is in the page", quote.symbol);
     }
+    // The data hydration starts from, in the head, readable by the page's JSON reader.
+    let json = html
+        .split_once(r#"<script type="application/json" id="page-data">"#)
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(json, _)| json)
+        .expect("the page carries its data");
+    let page: PageData = app::json::from_str(json).unwrap();
+    assert_eq!(page.snapshot, snapshot);
+    assert_eq!(page.sparks.len(), snapshot.quotes.len());
 }
 
 #[tokio::test]
