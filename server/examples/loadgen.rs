@@ -123,6 +123,10 @@ pub struct Report {
     pub latency_ms_max: f64,
     /// p50, p99, p99.9, max of tick → handled by the load generator.
     pub handled_latency_ms: [f64; 4],
+    /// Fairness: each client's own median latency at arrival, for the best-served client, the
+    /// median client and the worst-served one. A server that always writes its clients in the
+    /// same order gives the last ones a worse median every time.
+    pub client_p50_ms: [f64; 3],
     pub wire_bytes_per_event: f64,
     pub server_cpu_s_per_million_events: Option<f64>,
     /// This process's own CPU per event: when it exceeds the server's, the load generator, not
@@ -397,6 +401,17 @@ fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: Cpu, memory:
         };
         [q(0.5), q(0.99), q(0.999), h.max() as f64]
     };
+    let mut medians: Vec<u64> = logs
+        .iter()
+        .filter_map(|l| l.latency.as_ref())
+        .filter(|h| !h.is_empty())
+        .map(|h| h.value_at_quantile(0.5))
+        .collect();
+    medians.sort_unstable();
+    let client_p50_ms = match (medians.first(), medians.get(medians.len() / 2), medians.last()) {
+        (Some(&best), Some(&median), Some(&worst)) => [best as f64, median as f64, worst as f64],
+        _ => [0.0; 3],
+    };
     let events: u64 = logs.iter().map(|l| l.events_in_window).sum();
     let bytes: u64 = logs.iter().map(|l| l.bytes_in_window).sum();
     let [p50, p99, p999, max] = quantiles(&latency);
@@ -419,6 +434,7 @@ fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: Cpu, memory:
         latency_ms_p999: p999,
         latency_ms_max: max,
         handled_latency_ms: quantiles(&handled),
+        client_p50_ms,
         wire_bytes_per_event: if events > 0 { bytes as f64 / events as f64 } else { 0.0 },
         server_cpu_s_per_million_events: sum(cpu.servers.iter().copied())
             .filter(|_| events > 0)
@@ -927,6 +943,8 @@ fn print(report: &Report, json: bool) {
     println!(
         "  … handled          p50 {p50} | p99 {p99} | p99.9 {p999} | max {max} (when this process got to the event)"
     );
+    let [best, median, worst] = report.client_p50_ms;
+    println!("  … per client p50   best {best} | median {median} | worst {worst} (each client's own median)");
     println!("wire bytes / event   {:.0}", report.wire_bytes_per_event);
     println!("server CPU-s / 1M ev {}", opt(report.server_cpu_s_per_million_events));
     let paced_by = match (
