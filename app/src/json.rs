@@ -804,4 +804,48 @@ mod tests {
         assert!(from_str::<Interval>("\"2s\"").is_err());
         assert!(from_str::<Snapshot>(r#"{"id":"nope","seq":1,"ts":1,"instruments":[],"quotes":[]}"#).is_err());
     }
+
+    /// Damaged documents (bytes replaced, inserted or cut anywhere) are refused or read, and
+    /// never panic: the page reads whatever the network gives it.
+    #[test]
+    fn damaged_documents_never_panic() {
+        use crate::dashboard::PageData;
+        let page = PageData {
+            snapshot: crate::protocol::Snapshot {
+                id: Some(crate::protocol::EventId::new(7, 9)),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&page).unwrap() + r#" {"x":"é\u00e9\ud83d\ude80","y":[-1.5e-3,true,null]}"#;
+        let bytes: Vec<char> = text.chars().collect();
+        let pieces = [
+            '{', '}', '[', ']', '"', '\\', ',', ':', '-', '0', '9', 'e', '.', 'n', 't', 'é', ' ', '\u{1}',
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let mut damaged = bytes.clone();
+            for _ in 0..1 + next(3) {
+                let at = next(damaged.len());
+                match next(3) {
+                    0 => damaged[at] = pieces[next(pieces.len())],
+                    1 => damaged.insert(at, pieces[next(pieces.len())]),
+                    _ => damaged.truncate(at),
+                }
+                if damaged.is_empty() {
+                    break;
+                }
+            }
+            let damaged: String = damaged.into_iter().collect();
+            let _ = from_str::<PageData>(&damaged);
+            let mut r = Reader::new(&damaged);
+            let _ = r.raw();
+        }
+    }
 }
