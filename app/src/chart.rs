@@ -8,7 +8,7 @@
 //! positioned in percent (so labels never stretch).
 
 use crate::candles::{Candle, CandleSeries, Interval};
-use crate::format;
+use crate::format::{self, Fixed, fixed};
 use crate::view::ChartMode;
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -20,6 +20,9 @@ const MIN_WINDOW: usize = 30;
 /// Width and height of the drawing space.
 const W: f64 = 1000.0;
 const H: f64 = 1000.0;
+/// `W` and `H` as attribute values (see [`Fixed`] for why not `f64`s).
+const W_ATTR: &str = "1000";
+const H_ATTR: &str = "1000";
 
 /// About `target` round numbers covering `[min, max]` (1, 2 or 5 times a power of ten apart).
 pub fn nice_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
@@ -132,7 +135,7 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
             ChartMode::Line => {
                 let points = candles
                     .iter()
-                    .map(|c| format!("{:.1},{:.1}", f.x(c.t + step / 2), f.y(c.close)))
+                    .map(|c| format!("{},{}", Fixed(f.x(c.t + step / 2), 1), Fixed(f.y(c.close), 1)))
                     .collect::<Vec<_>>()
                     .join(" ");
                 Either::Left(view! { <polyline class="line" points=points vector-effect="non-scaling-stroke"/> })
@@ -143,11 +146,12 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
                     .map(|c| {
                         let cx = f.x(c.t + step / 2);
                         let (top, bottom) = (f.y(c.open.max(c.close)), f.y(c.open.min(c.close)));
+                        let x = fixed(cx, 1);
                         let class = if c.close >= c.open { "candle up" } else { "candle down" };
                         view! {
                             <g class=class>
-                                <line x1=cx x2=cx y1=f.y(c.high) y2=f.y(c.low) vector-effect="non-scaling-stroke"/>
-                                <rect x=cx - bw / 2.0 width=bw y=top height=(bottom - top).max(1.5)/>
+                                <line x1=x.clone() x2=x y1=fixed(f.y(c.high), 1) y2=fixed(f.y(c.low), 1) vector-effect="non-scaling-stroke"/>
+                                <rect x=fixed(cx - bw / 2.0, 1) width=fixed(bw, 1) y=fixed(top, 1) height=fixed((bottom - top).max(1.5), 1)/>
                             </g>
                         }
                     })
@@ -161,7 +165,7 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         nice_ticks(f.lo, f.hi, 6)
             .into_iter()
             .map(|p| {
-                let top = format!("top:{:.2}%", f.y(p) / H * 100.0);
+                let top = format!("top:{}%", Fixed(f.y(p) / H * 100.0, 2));
                 view! { <span class="ylabel" style=top>{format::price(p, d)}</span> }
             })
             .collect_view()
@@ -170,11 +174,17 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         let (_, f, _, _, _) = layout.get();
         let h = nice_ticks(f.lo, f.hi, 6)
             .into_iter()
-            .map(|p| view! { <line class="grid" x1=0 x2=W y1=f.y(p) y2=f.y(p) vector-effect="non-scaling-stroke"/> })
+            .map(|p| {
+                let y = fixed(f.y(p), 1);
+                view! { <line class="grid" x1=0 x2=W_ATTR y1=y.clone() y2=y vector-effect="non-scaling-stroke"/> }
+            })
             .collect_view();
         let v = time_ticks(f.t0, f.t1, 6)
             .into_iter()
-            .map(|t| view! { <line class="grid" x1=f.x(t) x2=f.x(t) y1=0 y2=H vector-effect="non-scaling-stroke"/> })
+            .map(|t| {
+                let x = fixed(f.x(t), 1);
+                view! { <line class="grid" x1=x.clone() x2=x y1=0 y2=H_ATTR vector-effect="non-scaling-stroke"/> }
+            })
             .collect_view();
         (h, v)
     };
@@ -185,7 +195,7 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
             // A label at the very right edge would run into the "UTC" unit.
             .filter(|t| f.x(*t) < W * 0.93)
             .map(|t| {
-                let left = format!("left:{:.2}%", f.x(t) / W * 100.0);
+                let left = format!("left:{}%", Fixed(f.x(t) / W * 100.0, 2));
                 view! { <span class="xlabel" style=left>{clock(t)}</span> }
             })
             .collect_view()
@@ -194,10 +204,11 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         let (_, f, _, d, last) = layout.get();
         last.filter(|p| *p >= f.lo && *p <= f.hi).map(|p| {
             let y = f.y(p);
-            let top = format!("top:{:.2}%", y / H * 100.0);
+            let top = format!("top:{}%", Fixed(y / H * 100.0, 2));
+            let y = fixed(y, 1);
             view! {
                 <svg class="overlay" viewBox="0 0 1000 1000" preserveAspectRatio="none" aria-hidden="true">
-                    <line class="last-line" x1=0 x2=W y1=y y2=y vector-effect="non-scaling-stroke"/>
+                    <line class="last-line" x1=0 x2=W_ATTR y1=y.clone() y2=y vector-effect="non-scaling-stroke"/>
                 </svg>
                 <span class="last-tag" style=top data-testid="chart-last">{format::price(p, d)}</span>
             }
@@ -227,13 +238,14 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         } else {
             "left:calc("
         };
-        let tip_style = format!("{side}{left_pct:.2}% + 12px)");
+        let tip_style = format!("{side}{}% + 12px)", Fixed(left_pct, 2));
+        let (x, y) = (fixed(x, 1), fixed(y, 1));
         Some(view! {
             <svg class="overlay" viewBox="0 0 1000 1000" preserveAspectRatio="none" aria-hidden="true">
-                <line class="cross" x1=x x2=x y1=0 y2=H vector-effect="non-scaling-stroke"/>
-                <line class="cross" x1=0 x2=W y1=y y2=y vector-effect="non-scaling-stroke"/>
+                <line class="cross" x1=x.clone() x2=x y1=0 y2=H_ATTR vector-effect="non-scaling-stroke"/>
+                <line class="cross" x1=0 x2=W_ATTR y1=y.clone() y2=y vector-effect="non-scaling-stroke"/>
             </svg>
-            <span class="ylabel cross-tag" style=format!("top:{:.2}%", fy * 100.0)>{format::price(price, d)}</span>
+            <span class="ylabel cross-tag" style=format!("top:{}%", Fixed(fy * 100.0, 2))>{format::price(price, d)}</span>
             <div class="tooltip" style=tip_style role="tooltip" data-testid="chart-tooltip">
                 <div class="tt-time">{clock(c.t)} " UTC"</div>
                 <dl>
@@ -304,9 +316,9 @@ pub fn Sparkline(points: Signal<Vec<f64>>) -> impl IntoView {
                 .enumerate()
                 .map(|(i, v)| {
                     format!(
-                        "{:.1},{:.1}",
-                        i as f64 / n as f64 * 100.0,
-                        28.0 - (v - lo) / span * 26.0
+                        "{},{}",
+                        Fixed(i as f64 / n as f64 * 100.0, 1),
+                        Fixed(28.0 - (v - lo) / span * 26.0, 1)
                     )
                 })
                 .collect::<Vec<_>>()

@@ -6,7 +6,7 @@
 
 use crate::candles::{Candle, CandleSeries, Interval};
 use crate::chart::{ChartData, PriceChart, Sparkline, VISIBLE_CANDLES};
-use crate::format;
+use crate::format::{self, Fixed};
 use crate::json::from_json_struct;
 use crate::protocol::{History, Instrument, Quote, Snapshot};
 use crate::view::{ChartMode, Screen, Transport, ViewState};
@@ -352,9 +352,9 @@ fn Header(board: Board) -> impl IntoView {
         board
             .latency_ms
             .get()
-            .map_or_else(|| "—".to_string(), |ms| format!("{ms:.0} ms"))
+            .map_or_else(|| "—".to_string(), |ms| format!("{} ms", Fixed(ms, 0)))
     };
-    let rate = move || format!("{:.0}/s", board.event_rate.get());
+    let rate = move || format!("{}/s", Fixed(board.event_rate.get(), 0));
     view! {
         <header class="topbar">
             <h1 class="brand">"Tickertape"</h1>
@@ -821,7 +821,7 @@ fn TransportsView(page: PageData) -> impl IntoView {
 
 #[component]
 fn TransportPanel(transport: Transport, board: Board) -> impl IntoView {
-    let ms = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |v| format!("{v:.0} ms"));
+    let ms = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |v| format!("{} ms", Fixed(v, 0)));
     let link = board.link;
     let watched = board.view.with_untracked(|v| board.watched(v));
     let rows = watched.into_iter().take(4).collect::<Vec<_>>();
@@ -837,13 +837,13 @@ fn TransportPanel(transport: Transport, board: Board) -> impl IntoView {
                 <Figure
                     label="Events/s"
                     testid="events-per-second"
-                    value=Signal::derive(move || format!("{:.0}", board.event_rate.get()))
+                    value=Signal::derive(move || format::fixed(board.event_rate.get(), 0))
                 />
                 <Figure
                     label="Body bytes/event"
                     testid="bytes-per-event"
                     value=Signal::derive(move || {
-                        link.get().bytes_per_event.map_or_else(|| "—".to_string(), |b| format!("{b:.0}"))
+                        link.get().bytes_per_event.map_or_else(|| "—".to_string(), |b| format::fixed(b, 0))
                     })
                 />
                 <Figure

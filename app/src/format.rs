@@ -1,9 +1,52 @@
 //! Number formatting for the screen: tick-size precision, signed changes, grouped volumes.
 //! Pure functions, so the server-rendered and hydrated pages print identical text.
+//!
+//! Every fractional number the page prints goes through [`Fixed`], which prints with integer
+//! arithmetic. Why: std's float printing (`{:.2}` and `f64`'s `Display`, the Grisu and Dragon
+//! algorithms and their tables) was the largest single function in the WASM, about 14 KB.
+
+use std::fmt;
+
+/// `value` rounded to `decimals` digits after the point (at most 9), half away from zero,
+/// printed without float formatting: `Fixed(2.345, 1)` is `2.3`, `Fixed(-0.5, 0)` is `-1`.
+///
+/// Prints like std's `{:.N}` except at exact binary ties (std rounds `0.125` to `0.12`, this to
+/// `0.13`), never prints `-0`, prints NaN as `0` and magnitudes beyond 10^18 as `∞`: none of
+/// which a price, a percentage or a chart coordinate is.
+#[derive(Clone, Copy, Debug)]
+pub struct Fixed(pub f64, pub u8);
+
+impl fmt::Display for Fixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Fixed(value, decimals) = *self;
+        let decimals = decimals.min(9) as usize;
+        let scale = 10u64.pow(decimals as u32);
+        let scaled = (value.abs() * scale as f64).round();
+        if scaled >= 1e18 {
+            return f.write_str(if value < 0.0 { "−∞" } else { "∞" });
+        }
+        // `as` maps NaN to 0.
+        let units = scaled as u64;
+        if value < 0.0 && units != 0 {
+            f.write_str("-")?;
+        }
+        write!(f, "{}", units / scale)?;
+        if decimals > 0 {
+            write!(f, ".{:0decimals$}", units % scale)?;
+        }
+        Ok(())
+    }
+}
+
+/// [`Fixed`] as a string, for attributes (an `f64` attribute would print through std's float
+/// formatting).
+pub fn fixed(value: f64, decimals: u8) -> String {
+    Fixed(value, decimals).to_string()
+}
 
 /// A price at the instrument's precision, e.g. `187.42`.
 pub fn price(value: f64, decimals: u8) -> String {
-    format!("{value:.*}", decimals as usize)
+    fixed(value, decimals)
 }
 
 /// A signed change with its percentage, e.g. `+1.25 (+0.67%)`.
@@ -23,10 +66,9 @@ pub fn change(change: f64, pct: f64, decimals: u8) -> String {
         ""
     };
     format!(
-        "{sign}{:.*} ({psign}{:.2}%)",
-        decimals as usize,
-        change.abs(),
-        pct.abs()
+        "{sign}{} ({psign}{}%)",
+        Fixed(change.abs(), decimals),
+        Fixed(pct.abs(), 2)
     )
 }
 
@@ -57,5 +99,45 @@ mod tests {
         assert_eq!(volume(0), "0");
         assert_eq!(volume(1_234_567), "1\u{2009}234\u{2009}567");
         assert_eq!(volume(100), "100");
+    }
+
+    /// Prints what std's `{:.N}` prints for the numbers the page shows, without its code.
+    #[test]
+    fn fixed_prints_like_std() {
+        assert_eq!(fixed(0.0, 2), "0.00");
+        assert_eq!(fixed(-0.001, 2), "0.00");
+        assert_eq!(fixed(-2.5, 0), "-3");
+        assert_eq!(fixed(999.996, 2), "1000.00");
+        assert_eq!(fixed(64_250.5, 0), "64251");
+        assert_eq!(fixed(f64::NAN, 1), "0.0");
+        assert_eq!(fixed(1e300, 2), "∞");
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..100_000 {
+            let decimals = (next() % 7) as u8;
+            // A price on its tick grid, a percentage, a chart coordinate in 0..1000.
+            let value = match next() % 3 {
+                0 => (next() % 10_000_000_000) as f64 / 10f64.powi(decimals as i32),
+                1 => ((next() % 200_001) as f64 - 100_000.0) / 100.0,
+                _ => (next() % 1_000_000_000) as f64 / 1e6 + 1e-9,
+            };
+            let ours = fixed(value, decimals);
+            let std = format!("{value:.*}", decimals as usize);
+            // Exact binary ties round differently, and std's `-0.00` is `0.00` here
+            // (documented); no other difference.
+            let tie = (value.abs() * 10f64.powi(decimals as i32)).fract() == 0.5;
+            let negative_zero = std
+                .strip_prefix('-')
+                .is_some_and(|z| z == ours && z.chars().all(|c| c == '0' || c == '.'));
+            assert!(
+                ours == std || tie || negative_zero,
+                "{value} to {decimals}: {ours} vs {std}"
+            );
+        }
     }
 }
