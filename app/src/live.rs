@@ -14,12 +14,13 @@ use crate::candles::{CandleSeries, Interval};
 use crate::chart::VISIBLE_CANDLES;
 use crate::dashboard::{Board, Connection, LinkStats};
 use crate::json::{self, FromJson};
-use crate::protocol::{EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Snapshot, TickFrame};
+use crate::protocol::{
+    EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, PollBatch, Snapshot, TickFrame, WireEvent,
+};
 use crate::sse::{Item, Parser};
 use crate::view::Transport;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -291,45 +292,16 @@ fn established(live: &Shared) {
     l.board.connection.set(Connection::Live);
 }
 
-/// One event as the WebSocket and long-polling transports frame it:
-/// `{"type":"tick","id":"…","data":{…}}`; `id` and `data` may be missing or `null`.
-struct WireEvent<'a> {
-    kind: Cow<'a, str>,
-    id: Cow<'a, str>,
-    /// The payload's JSON text, decoded by [`handle`] like an SSE event's data.
-    data: Option<&'a str>,
-}
-
-impl<'a> WireEvent<'a> {
-    fn read(r: &mut json::Reader<'a>) -> json::Result<Self> {
-        let at = r.position();
-        let (mut kind, mut id, mut data) = (None, Cow::Borrowed(""), None);
-        r.object(&mut |r, key| {
-            match key {
-                "type" => kind = Some(r.str()?),
-                "id" => id = if r.null() { Cow::Borrowed("") } else { r.str()? },
-                "data" => data = if r.null() { None } else { Some(r.raw()?) },
-                _ => r.skip()?,
-            }
-            Ok(())
-        })?;
-        let kind = kind.ok_or(json::Error {
-            at,
-            expected: "member \"type\"",
-        })?;
-        Ok(WireEvent { kind, id, data })
-    }
-
-    fn item(&self) -> Item {
-        match self.data {
-            Some(data) => Item::Event {
-                event: self.kind.to_string(),
-                id: self.id.to_string(),
-                data: data.to_string(),
-            },
-            // `heartbeat` (and anything without data): proof of life only.
-            None => Item::Comment,
-        }
+/// A WebSocket or long-polling event as the SSE parser would have produced it.
+fn item(event: WireEvent) -> Item {
+    match event.data {
+        Some(data) => Item::Event {
+            event: event.kind,
+            id: event.id,
+            data,
+        },
+        // `heartbeat` (and anything without data): proof of life only.
+        None => Item::Comment,
     }
 }
 
@@ -382,9 +354,8 @@ async fn read_ws(live: &Shared, symbols: Option<&str>, last_id: Option<&str>) ->
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
             let Some(text) = e.data().as_string() else { return };
             live.borrow_mut().wire_bytes += text.len() as u64;
-            let mut r = json::Reader::new(&text);
-            if let Ok(event) = WireEvent::read(&mut r).and_then(|e| r.end().map(|()| e)) {
-                handle(&live, event.item());
+            if let Ok(event) = json::from_str::<WireEvent>(&text) {
+                handle(&live, item(event));
             }
         })
     };
@@ -454,21 +425,7 @@ async fn read_poll(live: &Shared, symbols: Option<&str>) -> bool {
         if live.borrow().generation != generation {
             return any;
         }
-        // `{"events":[…],"next":"<id>"}`
-        let (mut events, mut next) = (Vec::new(), None);
-        let mut r = json::Reader::new(&text);
-        let read = r.object(&mut |r, key| {
-            match key {
-                "events" => r.array(&mut |r| {
-                    events.push(WireEvent::read(r)?);
-                    Ok(())
-                })?,
-                "next" => next = Some(r.str()?),
-                _ => r.skip()?,
-            }
-            Ok(())
-        });
-        let (Ok(()), Ok(()), Some(next)) = (read, r.end(), next) else {
+        let Ok(batch) = json::from_str::<PollBatch>(&text) else {
             return any;
         };
         if !any {
@@ -476,11 +433,11 @@ async fn read_poll(live: &Shared, symbols: Option<&str>) -> bool {
         }
         established(live);
         live.borrow_mut().wire_bytes += text.len() as u64;
-        for event in &events {
-            handle(live, event.item());
+        for event in batch.events {
+            handle(live, item(event));
         }
         // The server's word on where to continue (also when the answer was empty).
-        live.borrow_mut().last_id = Some(next.into_owned());
+        live.borrow_mut().last_id = Some(batch.next);
     }
 }
 

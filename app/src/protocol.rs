@@ -202,6 +202,52 @@ from_json_struct!(History {
     candles: "candles"
 });
 
+/// One event as the WebSocket and long-polling transports frame it:
+/// `{"type":"tick","id":"…","data":{…}}`. `id` and `data` may be missing or `null` (a
+/// `{"type":"heartbeat"}` has neither). The server writes these frames by hand
+/// (`transport/ws.rs`, `transport/poll.rs`); the page reads them with this.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WireEvent {
+    /// The event's name: what `event:` says in SSE.
+    pub kind: String,
+    pub id: String,
+    /// The payload's JSON text, decoded later like an SSE event's `data:`.
+    pub data: Option<String>,
+}
+
+impl FromJson for WireEvent {
+    fn read(r: &mut json::Reader<'_>) -> json::Result<Self> {
+        let at = r.position();
+        let (mut kind, mut id, mut data) = (None, String::new(), None);
+        r.object(&mut |r, key| {
+            match key {
+                "type" => kind = Some(r.str()?.into_owned()),
+                "id" => id = if r.null() { String::new() } else { r.str()?.into_owned() },
+                "data" => data = if r.null() { None } else { Some(r.raw()?.to_string()) },
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        let kind = kind.ok_or(json::Error {
+            at,
+            expected: "member \"type\"",
+        })?;
+        Ok(WireEvent { kind, id, data })
+    }
+}
+
+/// One answer of `GET /api/poll`: the events after the asked id, and where to poll next.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PollBatch {
+    pub events: Vec<WireEvent>,
+    pub next: String,
+}
+
+from_json_struct!(PollBatch {
+    events: "events",
+    next: "next"
+});
+
 /// Body of every 4xx answer of the API.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiErrorBody {
@@ -254,5 +300,35 @@ mod tests {
         let json = serde_json::to_string(&EventId::new(255, 7)).unwrap();
         assert_eq!(json, "\"ff-7\"");
         assert_eq!(serde_json::from_str::<EventId>(&json).unwrap(), EventId::new(255, 7));
+    }
+
+    #[test]
+    fn reads_websocket_and_poll_frames() {
+        let tick =
+            json::from_str::<WireEvent>(r#"{"type":"tick","id":"1f-42","data":{"seq":42,"quotes":[]}}"#).unwrap();
+        assert_eq!(
+            tick,
+            WireEvent {
+                kind: "tick".into(),
+                id: "1f-42".into(),
+                data: Some(r#"{"seq":42,"quotes":[]}"#.into()),
+            }
+        );
+        let heartbeat = json::from_str::<WireEvent>(r#"{"type":"heartbeat"}"#).unwrap();
+        assert_eq!((heartbeat.id.as_str(), heartbeat.data.as_deref()), ("", None));
+        let nulls = json::from_str::<WireEvent>(r#"{"id":null,"data":null,"type":"x"}"#).unwrap();
+        assert_eq!((nulls.kind.as_str(), nulls.data.as_deref()), ("x", None));
+        assert!(json::from_str::<WireEvent>(r#"{"id":"1f-1"}"#).is_err());
+
+        let batch = json::from_str::<PollBatch>(&format!(
+            r#"{{"events":[{},{{"type":"heartbeat"}}],"next":"1f-43"}}"#,
+            r#"{"type":"tick","id":"1f-42","data":{"seq":42,"quotes":[]}}"#
+        ))
+        .unwrap();
+        assert_eq!(batch.events, vec![tick, heartbeat]);
+        assert_eq!(batch.next, "1f-43");
+        let empty = json::from_str::<PollBatch>(r#"{"events":[],"next":"1f-43"}"#).unwrap();
+        assert!(empty.events.is_empty());
+        assert!(json::from_str::<PollBatch>(r#"{"events":[]}"#).is_err());
     }
 }

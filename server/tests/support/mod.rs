@@ -212,8 +212,14 @@ pub async fn ws_next(ws: &mut Ws) -> Option<serde_json::Value> {
             .expect("a message in time")?
             .ok()?;
         match msg {
-            Message::Text(text) if text.as_str() == tickertape_server::transport::ws::HEARTBEAT => continue,
-            Message::Text(text) => return Some(serde_json::from_str(text.as_str()).expect("JSON message")),
+            Message::Text(text) => {
+                let page = page_reads(text.as_str());
+                if text.as_str() == tickertape_server::transport::ws::HEARTBEAT {
+                    assert_eq!((page.kind.as_str(), page.data), ("heartbeat", None));
+                    continue;
+                }
+                return Some(serde_json::from_str(text.as_str()).expect("JSON message"));
+            }
             Message::Close(_) => return None,
             _ => continue,
         }
@@ -241,11 +247,47 @@ pub async fn poll(base: &str, query: &str) -> (Vec<serde_json::Value>, String) {
         .unwrap()
         .unwrap();
     assert_eq!(resp.status(), 200, "{query}");
-    let body: serde_json::Value = resp.json().await.unwrap();
-    (
-        body["events"].as_array().unwrap().clone(),
-        body["next"].as_str().unwrap().to_string(),
-    )
+    let text = resp.text().await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let events = body["events"].as_array().unwrap().clone();
+    let next = body["next"].as_str().unwrap().to_string();
+    // The page reads the same answer with its own reader (app::json).
+    let page = app::json::from_str::<app::protocol::PollBatch>(&text).expect("the page reads the poll answer");
+    assert_eq!(page.next, next);
+    assert_eq!(page.events.len(), events.len());
+    for (event, value) in page.events.iter().zip(&events) {
+        assert_same_event(event, value);
+    }
+    (events, next)
+}
+
+/// A WebSocket or poll event as the page reads it (app::json), checked against serde_json:
+/// same type, id and payload.
+pub fn page_reads(text: &str) -> app::protocol::WireEvent {
+    let event = app::json::from_str::<app::protocol::WireEvent>(text).expect("the page reads the event");
+    assert_same_event(&event, &serde_json::from_str(text).unwrap());
+    event
+}
+
+fn assert_same_event(event: &app::protocol::WireEvent, value: &serde_json::Value) {
+    assert_eq!(event.kind, value["type"].as_str().unwrap());
+    assert_eq!(event.id, value["id"].as_str().unwrap_or(""));
+    let data = event
+        .data
+        .as_deref()
+        .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap());
+    assert_eq!(data.as_ref(), value.get("data").filter(|d| !d.is_null()));
+    // And the payload, as the page decodes it.
+    let payload = event.data.as_deref().unwrap_or_default();
+    match event.kind.as_str() {
+        "tick" => {
+            let _: app::protocol::TickFrame = app::json::from_str(payload).expect("the page reads the tick");
+        }
+        "snapshot" | "resync" => {
+            let _: app::protocol::Snapshot = app::json::from_str(payload).expect("the page reads the snapshot");
+        }
+        _ => {}
+    }
 }
 
 /// Polls from `after` until the event with `<EPOCH>-<seq>` (inclusive) arrives.

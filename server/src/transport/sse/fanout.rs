@@ -231,7 +231,7 @@ impl Group {
             }
         }
         // Highest index first, so that each `swap_remove` moves a seat that stays.
-        self.leaving.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        self.leaving.sort_unstable_by_key(|&(i, _)| std::cmp::Reverse(i));
         for (i, outcome) in self.leaving.drain(..) {
             let seat = self.seats.swap_remove(i);
             if let Outcome::HandBack = outcome {
