@@ -111,13 +111,7 @@ mod tests {
         assert_eq!(fixed(64_250.5, 0), "64251");
         assert_eq!(fixed(f64::NAN, 1), "0.0");
         assert_eq!(fixed(1e300, 2), "∞");
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng(0x9E37_79B9_7F4A_7C15u64);
         for _ in 0..100_000 {
             let decimals = (next() % 7) as u8;
             // A price on its tick grid, a percentage, a chart coordinate in 0..1000.

@@ -566,13 +566,7 @@ mod tests {
     /// at most 15 significant digits and a small exponent, within 3 ulp otherwise.
     #[test]
     fn floats_written_by_serde_json_read_back() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng(0x9E37_79B9_7F4A_7C15u64);
         for i in 0..200_000 {
             let x = match i % 4 {
                 // Prices at tick precision, as the generator rounds them.
@@ -822,13 +816,8 @@ mod tests {
         let pieces = [
             '{', '}', '[', ']', '"', '\\', ',', ':', '-', '0', '9', 'e', '.', 'n', 't', 'é', ' ', '\u{1}',
         ];
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = crate::test_rng(0x2545_F491_4F6C_DD1D);
+        let mut next = |n: usize| (rng() % n as u64) as usize;
         for _ in 0..20_000 {
             let mut damaged = bytes.clone();
             for _ in 0..1 + next(3) {
