@@ -2,7 +2,7 @@
 //! `/api/history`) and the browser (which builds the live candle from ticks), so a backfilled
 //! chart and its live continuation are computed by the same code and meet without a seam.
 
-use crate::json::{from_json_names, from_json_struct};
+use crate::json::from_json_struct;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fmt;
@@ -19,7 +19,12 @@ pub enum Interval {
     M1,
 }
 
-from_json_names!(Interval { "1s" => S1, "5s" => S5, "1m" => M1 });
+// The names live in `as_str` / `FromStr`; serde's renames above say the same.
+impl crate::json::FromJson for Interval {
+    fn read(r: &mut crate::json::Reader<'_>) -> crate::json::Result<Self> {
+        r.parse("an interval: 1s, 5s or 1m")
+    }
+}
 
 impl Interval {
     pub const ALL: [Interval; 3] = [Interval::S1, Interval::S5, Interval::M1];

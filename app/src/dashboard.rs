@@ -291,8 +291,8 @@ const PAGE_DATA_ID: &str = "page-data";
 /// can end the script element. Empty outside a server render.
 fn page_data_json() -> String {
     #[cfg(feature = "ssr")]
-    if let Some(page) = use_context::<PageData>() {
-        return serde_json::to_string(&page).unwrap_or_default().replace('<', "\\u003c");
+    if let Some(json) = leptos::reactive::owner::with_context(|page: &PageData| serde_json::to_string(page)) {
+        return json.unwrap_or_default().replace('<', "\\u003c");
     }
     String::new()
 }

@@ -399,6 +399,13 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads a string and parses it with the type's own [`FromStr`](std::str::FromStr), for
+    /// values the project already parses from text (event ids, intervals).
+    pub fn parse<T: std::str::FromStr>(&mut self, expected: &'static str) -> Result<T> {
+        let at = self.pos;
+        self.str()?.parse().map_err(|_| Error { at, expected })
+    }
+
     /// Reads a string that must be one of `names`, returning the matching value.
     pub fn one_of<T: Copy>(&mut self, names: &[(&str, T)]) -> Result<T> {
         let at = self.pos;

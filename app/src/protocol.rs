@@ -76,11 +76,7 @@ impl<'de> Deserialize<'de> for EventId {
 
 impl FromJson for EventId {
     fn read(r: &mut json::Reader<'_>) -> json::Result<Self> {
-        let at = r.position();
-        r.str()?.parse().map_err(|_| json::Error {
-            at,
-            expected: "an event id",
-        })
+        r.parse("an event id")
     }
 }
 
