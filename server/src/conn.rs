@@ -6,7 +6,7 @@
 //! response future and chunk framing alive with it. For a dashboard's one long-lived stream that
 //! is most of what a connection costs (37 KB each, measured; see BENCHMARKS.md). A stream served
 //! here holds its subscription, a keep-alive timer and a few hundred bytes of state, writes each
-//! event with one `writev` straight from the hub's shared payload, and delimits its body by
+//! event with one `write` of bytes encoded once per frame, and delimits its body by
 //! closing the connection (`connection: close`, no chunk framing).
 //!
 //! Every connection is read until its first request head is complete (parsed by `httparse`,

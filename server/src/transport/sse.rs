@@ -79,24 +79,19 @@ fn preamble() -> String {
     format!("retry: {}\n:tickertape\n\n", RETRY.as_millis())
 }
 
-/// Everything of an event before its payload: `event:`, `id:` and the `data:` field name,
-/// written into `out` (a stack buffer: no allocation per event and client).
-fn event_head(event: &HubEvent, out: &mut [u8; 96]) -> usize {
-    let mut cursor = io::Cursor::new(&mut out[..]);
-    // The longest head, a resync at epoch and seq u64::MAX, is 62 bytes.
-    let _ = write!(cursor, "event: {}\nid: {}\ndata: ", event.kind.name(), event.id);
-    cursor.position() as usize
-}
-
-/// One event as SSE bytes. The payload is JSON on one line (serde_json never writes a raw
-/// newline), so one `data:` field carries it.
-fn event_bytes(event: &HubEvent) -> Vec<u8> {
-    let mut head = [0; 96];
-    let len = event_head(event, &mut head);
-    let mut out = Vec::with_capacity(len + event.data.len() + EVENT_END.len());
-    out.extend_from_slice(&head[..len]);
+/// Appends `event` as SSE bytes to `out`. The payload is JSON on one line (serde_json never
+/// writes a raw newline), so one `data:` field carries it.
+fn encode_event(event: &HubEvent, out: &mut Vec<u8>) {
+    // Writing to a `Vec` cannot fail.
+    let _ = write!(out, "event: {}\nid: {}\ndata: ", event.kind.name(), event.id);
     out.extend_from_slice(event.data.as_bytes());
     out.extend_from_slice(EVENT_END);
+}
+
+/// One event as SSE bytes, in one buffer.
+fn event_bytes(event: &HubEvent) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + event.data.len());
+    encode_event(event, &mut out);
     out
 }
 
@@ -164,7 +159,8 @@ impl Quiet {
 /// Serves a stream on its own connection until the client goes away or the server shuts down.
 ///
 /// The response has no chunk framing: its body ends when the connection closes, so each event
-/// is one `writev` of its head, the hub's shared payload and the blank line. This task writes
+/// is one `write` of its SSE bytes, encoded once per frame for every stream that gets the same
+/// event. This task writes
 /// the response head and whatever the subscription has ready (a snapshot, or a replay), then
 /// hands the stream to a fan-out group ([`fanout`]), which writes its live events without
 /// waking this task. Meanwhile this task only waits: for the client to hang up, for shutdown,
@@ -284,11 +280,9 @@ mod tests {
             id: EventId::new(u64::MAX, u64::MAX),
             data: "{}".into(),
         };
-        let mut head = [0; 96];
-        let len = event_head(&longest, &mut head);
         assert_eq!(
-            &head[..len],
-            format!("event: resync\nid: {:x}-{}\ndata: ", u64::MAX, u64::MAX).as_bytes()
+            event_bytes(&longest),
+            format!("event: resync\nid: {:x}-{}\ndata: {{}}\n\n", u64::MAX, u64::MAX).as_bytes()
         );
     }
 

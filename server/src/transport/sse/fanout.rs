@@ -7,7 +7,8 @@
 //! time it takes to get a frame to the last client (BENCHMARKS.md, "One fan-out task"). A group
 //! wakes once per frame and, for each member, takes the ready events of the member's own
 //! [`Subscription`] with [`Subscription::try_next`] and writes each with one non-blocking
-//! `writev`. Each member keeps its own subscription (cursor, selection, lag and resync), so a
+//! `write` of one contiguous buffer, encoded once per frame for all the members it suits
+//! ([`Encoded`]). Each member keeps its own subscription (cursor, selection, lag and resync), so a
 //! client gets exactly the events its own task would have sent it.
 //!
 //! A member whose socket cannot take a whole event is handed back to its connection's task
@@ -16,10 +17,11 @@
 //! are dropped. The connection's task also watches for the client hanging up, which ends the
 //! membership at the group's next pass.
 
-use super::{EVENT_END, KEEP_ALIVE, Quiet, event_head, keepalive_ticks};
-use crate::hub::{Event, Frame, Hub, Subscription};
+use super::{KEEP_ALIVE, Quiet, encode_event, keepalive_ticks};
+use crate::hub::{Event, EventKind, Frame, Hub, Subscription};
 use crate::metrics::ClientGuard;
-use std::io::{self, IoSlice};
+use app::protocol::EventId;
+use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -134,7 +136,7 @@ impl Fanout {
                     joins: receiver,
                     left: left.clone(),
                     seats: Vec::new(),
-                    head: [0; 96],
+                    encoded: Encoded::default(),
                     visited: 0,
                     start: 0,
                     leaving: Vec::new(),
@@ -153,8 +155,8 @@ struct Group {
     joins: mpsc::UnboundedReceiver<Seat>,
     left: Arc<Notify>,
     seats: Vec<Seat>,
-    /// Scratch for an event's head (`event:`, `id:`, `data: `).
-    head: [u8; 96],
+    /// The last event encoded, shared by the members that get the same one.
+    encoded: Encoded,
     /// Seats visited since the last yield.
     visited: usize,
     /// Where the last frame's pass started: each pass starts elsewhere (see [`next_start`]).
@@ -209,7 +211,7 @@ impl Group {
 
     /// Applies `visit` to the seats from `start` to the last (and, with `wrap`, on from the
     /// first up to `start`: every seat), then hands back or drops the seats as it says.
-    async fn pass(&mut self, start: usize, wrap: bool, visit: fn(&mut [u8; 96], &mut Member) -> Outcome) {
+    async fn pass(&mut self, start: usize, wrap: bool, visit: fn(&mut Encoded, &mut Member) -> Outcome) {
         let len = self.seats.len();
         let start = start.min(len);
         let wrapped = if wrap { 0..start } else { 0..0 };
@@ -219,7 +221,7 @@ impl Group {
                 // Its connection's task has ended: the client hung up or the server is stopping.
                 Outcome::Drop
             } else {
-                visit(&mut self.head, &mut seat.member)
+                visit(&mut self.encoded, &mut seat.member)
             };
             if !matches!(outcome, Outcome::Keep) {
                 self.leaving.push((i, outcome));
@@ -242,11 +244,11 @@ impl Group {
     }
 
     /// Writes every event the member's subscription has ready.
-    fn serve(head: &mut [u8; 96], member: &mut Member) -> Outcome {
+    fn serve(encoded: &mut Encoded, member: &mut Member) -> Outcome {
         while let Some(event) = member.subscription.try_next() {
             member.quiet.event();
             member.client.delivered();
-            match write_event(&member.tcp, head, &event) {
+            match write_event(&member.tcp, encoded.of(&event)) {
                 Ok(None) => {}
                 Ok(Some(rest)) => {
                     member.pending = rest;
@@ -259,7 +261,7 @@ impl Group {
     }
 
     /// A keep-alive comment if the member's stream has been quiet since the previous tick.
-    fn keep_alive(_: &mut [u8; 96], member: &mut Member) -> Outcome {
+    fn keep_alive(_: &mut Encoded, member: &mut Member) -> Outcome {
         if !member.quiet.tick() {
             return Outcome::Keep;
         }
@@ -294,25 +296,46 @@ fn next_start(previous: usize, seats: usize) -> usize {
     (previous + (seats / 64).max(1)) % seats
 }
 
-/// Writes `event` with one non-blocking `writev`: `None` if it all went, else the bytes that
-/// did not fit.
-fn write_event(tcp: &TcpStream, head: &mut [u8; 96], event: &Event) -> io::Result<Option<Vec<u8>>> {
-    let len = event_head(event, head);
-    let slices = [
-        IoSlice::new(&head[..len]),
-        IoSlice::new(event.data.as_bytes()),
-        IoSlice::new(EVENT_END),
-    ];
-    let total = slices.iter().map(|s| s.len()).sum::<usize>();
-    let written = match tcp.try_write_vectored(&slices) {
-        Ok(n) if n == total => return Ok(None),
-        Ok(n) => n,
-        Err(err) if err.kind() == io::ErrorKind::WouldBlock => 0,
-        Err(err) => return Err(err),
-    };
-    Ok(Some(
-        slices.iter().flat_map(|s| s.iter()).skip(written).copied().collect(),
-    ))
+/// The SSE bytes of the last event a group wrote, kept while its members get the same event.
+///
+/// Why: every member subscribed to all symbols gets the very same event of a frame (same id,
+/// same shared payload), so the group encodes it once per frame instead of formatting a head for
+/// every member, and writes it as one buffer instead of a three-part `writev` (head, payload,
+/// end), which the kernel takes a little faster (BENCHMARKS.md, "The kernel's floor"). A member
+/// with its own selection of symbols has its own payload, encoded into the same buffer.
+#[derive(Default)]
+struct Encoded {
+    /// What `bytes` encode: the kind and id, and the payload (held, so its address cannot be
+    /// reused by another payload while it is the key).
+    key: Option<(EventKind, EventId, Arc<str>)>,
+    bytes: Vec<u8>,
+}
+
+impl Encoded {
+    /// `event` as SSE bytes: the buffer as it is if it already holds `event`, else re-encoded.
+    fn of(&mut self, event: &Event) -> &[u8] {
+        let same = self
+            .key
+            .as_ref()
+            .is_some_and(|(kind, id, data)| *kind == event.kind && *id == event.id && Arc::ptr_eq(data, &event.data));
+        if !same {
+            self.bytes.clear();
+            encode_event(event, &mut self.bytes);
+            self.key = Some((event.kind, event.id, event.data.clone()));
+        }
+        &self.bytes
+    }
+}
+
+/// Writes `bytes` with one non-blocking `write`: `None` if it all went, else the bytes that did
+/// not fit.
+fn write_event(tcp: &TcpStream, bytes: &[u8]) -> io::Result<Option<Vec<u8>>> {
+    match tcp.try_write(bytes) {
+        Ok(n) if n == bytes.len() => Ok(None),
+        Ok(n) => Ok(Some(bytes[n..].to_vec())),
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(Some(bytes.to_vec())),
+        Err(err) => Err(err),
+    }
 }
 
 #[cfg(test)]
