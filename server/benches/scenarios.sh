@@ -88,7 +88,7 @@ esac
 
 cargo build --release -q -p tickertape-server --bin tickertape --example loadgen --example floor
 ulimit -n "$(ulimit -Hn)"
-# SERVER=floor (floor-uring, floor-readiness) runs the same load against server/examples/floor.rs instead: one
+# SERVER=floor (floor-uring, floor-readiness, floor-vectored) runs the same load against server/examples/floor.rs instead: one
 # write per client per event and nothing else, what the kernel alone charges (BENCHMARKS.md, "The
 # kernel's floor"). It streams ticks only, so scenarios with faults or other transports need
 # Tickertape.
@@ -98,11 +98,11 @@ case "${SERVER:-tickertape}" in
     # leaves the heap 2–11 MB larger and fragmented, which would blur the RSS-per-connection figures.
     TICK_RATE_HZ=$rate MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=warn \
       LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" & ;;
-  floor|floor-uring|floor-readiness)
+  floor|floor-uring|floor-readiness|floor-vectored)
     case "$n" in 1|2|3|idle) ;; *) echo "SERVER=${SERVER} runs scenarios 1, 2, 3 and idle only" >&2; exit 2 ;; esac
     mode=(); [ "$SERVER" != floor ] && mode=("--${SERVER#floor-}")
     taskset -c 0 ./target/release/examples/floor --addr "127.0.0.1:$port" --hz "$rate" "${mode[@]}" & ;;
-  *) echo "SERVER is tickertape, floor, floor-uring or floor-readiness, not ${SERVER}" >&2; exit 2 ;;
+  *) echo "SERVER is tickertape, floor, floor-uring, floor-readiness or floor-vectored, not ${SERVER}" >&2; exit 2 ;;
 esac
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT

@@ -15,7 +15,7 @@
 //! newer, at the next tick: nothing is lost, as in the real server.
 
 use clap::Parser;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -40,6 +40,10 @@ struct Args {
     /// queues one.
     #[arg(long)]
     readiness: bool,
+    /// Write each event as three slices (head, payload, blank line) with `writev`, as
+    /// Tickertape did before it encoded each event into one buffer.
+    #[arg(long, conflicts_with = "uring")]
+    vectored: bool,
 }
 
 /// The listener's epoll token; connections use their slot index.
@@ -65,6 +69,7 @@ struct Floor {
     free: Vec<usize>,
     ring: Option<io_uring::IoUring>,
     readiness: bool,
+    vectored: bool,
     readiness_events: u64,
     writes: u64,
     stalls: u64,
@@ -95,6 +100,7 @@ fn main() -> io::Result<()> {
             None
         },
         readiness: args.readiness,
+        vectored: args.vectored,
         readiness_events: 0,
         writes: 0,
         stalls: 0,
@@ -105,17 +111,21 @@ fn main() -> io::Result<()> {
         args.addr,
         args.hz,
         args.bytes,
-        if args.uring {
-            "io_uring batches"
-        } else {
-            "one write per client"
+        match (args.uring, args.vectored) {
+            (true, _) => "io_uring batches",
+            (_, true) => "one three-part writev per client",
+            _ => "one write per client",
         }
     );
     if args.readiness {
         eprintln!("streams stay registered for readiness (EPOLLIN | EPOLLOUT | EPOLLET)");
     }
     let period = Duration::from_secs_f64(1.0 / args.hz);
-    let mut next_tick = Instant::now() + period;
+    let started = Instant::now();
+    let epoch_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut next_tick = started + period;
     let mut seq = 0u64;
     let mut report = Instant::now() + Duration::from_secs(10);
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
@@ -132,7 +142,12 @@ fn main() -> io::Result<()> {
         }
         if Instant::now() >= next_tick {
             seq += 1;
-            floor.tick(&encode(seq, args.bytes));
+            // Stamped with when the tick was due: Tickertape's generator is a task of its own
+            // that runs between the fan-out's batches of writes, so it stamps its frames close to
+            // schedule, and a tick here that comes late because the last one's writes overran
+            // must count the delay in its latency too.
+            let due = epoch_ms + (next_tick - started).as_millis();
+            floor.tick(&encode(seq, due, args.bytes));
             next_tick += period;
         }
         if Instant::now() >= report {
@@ -148,10 +163,7 @@ fn main() -> io::Result<()> {
 
 /// One tick as an SSE event: `seq` and `ts` (ms since 1970, what the load generator measures
 /// latency from), padded to `bytes` on the wire.
-fn encode(seq: u64, bytes: usize) -> Vec<u8> {
-    let ts = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
+fn encode(seq: u64, ts: u128, bytes: usize) -> Vec<u8> {
     let mut event = format!("event: tick\nid: floor-{seq}\ndata: {{\"seq\":{seq},\"ts\":{ts},\"pad\":\"").into_bytes();
     let end = b"\"}\n\n";
     event.resize(bytes.saturating_sub(end.len()).max(event.len()), b'x');
@@ -300,7 +312,12 @@ impl Floor {
                 continue;
             }
             // Behind (or no ring): what is left first, then the event, in one buffer.
-            let result = if pending.is_empty() {
+            let result = if pending.is_empty() && self.vectored {
+                let data = event.windows(6).position(|w| w == b"data: ").map_or(0, |i| i + 6);
+                let (head, rest) = event.split_at(data);
+                let (payload, end) = rest.split_at(rest.len() - 2);
+                (&*tcp).write_vectored(&[IoSlice::new(head), IoSlice::new(payload), IoSlice::new(end)])
+            } else if pending.is_empty() {
                 (&*tcp).write(event)
             } else {
                 pending.extend_from_slice(event);
