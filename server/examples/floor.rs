@@ -18,6 +18,7 @@ use clap::Parser;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Parser, Debug)]
@@ -83,32 +84,9 @@ fn main() -> io::Result<()> {
         std::process::exit(2);
     }
     let listener = TcpListener::bind(&args.addr)?;
-    listener.set_nonblocking(true)?;
-    // SAFETY: plain system calls on descriptors this process owns.
-    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if epoll < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    epoll_ctl(epoll, libc::EPOLL_CTL_ADD, listener.as_raw_fd(), LISTENER)?;
-    let mut floor = Floor {
-        epoll,
-        slots: Vec::new(),
-        free: Vec::new(),
-        ring: if args.uring {
-            Some(io_uring::IoUring::new(RING)?)
-        } else {
-            None
-        },
-        readiness: args.readiness,
-        vectored: args.vectored,
-        readiness_events: 0,
-        writes: 0,
-        stalls: 0,
-        dropped: 0,
-    };
     eprintln!(
         "floor on {} at {} Hz, {} B per event, {}",
-        args.addr,
+        listener.local_addr()?,
         args.hz,
         args.bytes,
         match (args.uring, args.vectored) {
@@ -120,6 +98,34 @@ fn main() -> io::Result<()> {
     if args.readiness {
         eprintln!("streams stay registered for readiness (EPOLLIN | EPOLLOUT | EPOLLET)");
     }
+    serve(&listener, &args, &AtomicBool::new(false), true)
+}
+
+/// Serves streams on `listener` until `stop` is set; with `report`, prints its counts every
+/// ten seconds.
+fn serve(listener: &TcpListener, args: &Args, stop: &AtomicBool, report: bool) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    // SAFETY: plain system calls on descriptors this process owns.
+    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if epoll < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut floor = Floor {
+        epoll,
+        slots: Vec::new(),
+        free: Vec::new(),
+        ring: None,
+        readiness: args.readiness,
+        vectored: args.vectored,
+        readiness_events: 0,
+        writes: 0,
+        stalls: 0,
+        dropped: 0,
+    };
+    epoll_ctl(epoll, libc::EPOLL_CTL_ADD, listener.as_raw_fd(), LISTENER)?;
+    if args.uring {
+        floor.ring = Some(io_uring::IoUring::new(RING)?);
+    }
     let period = Duration::from_secs_f64(1.0 / args.hz);
     let started = Instant::now();
     let epoch_ms = SystemTime::now()
@@ -127,16 +133,16 @@ fn main() -> io::Result<()> {
         .map_or(0, |d| d.as_millis());
     let mut next_tick = started + period;
     let mut seq = 0u64;
-    let mut report = Instant::now() + Duration::from_secs(10);
+    let mut next_report = Instant::now() + Duration::from_secs(10);
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         let wait = next_tick.saturating_duration_since(Instant::now());
         let timeout = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
         // SAFETY: `events` is a live buffer of the length passed.
         let n = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), events.len() as i32, timeout) };
         for event in &events[..usize::try_from(n).unwrap_or(0)] {
             match event.u64 {
-                LISTENER => floor.accept(&listener),
+                LISTENER => floor.accept(listener),
                 token => floor.ready(token as usize, event.events),
             }
         }
@@ -150,15 +156,19 @@ fn main() -> io::Result<()> {
             floor.tick(&encode(seq, due, args.bytes));
             next_tick += period;
         }
-        if Instant::now() >= report {
+        if report && Instant::now() >= next_report {
             let streams = floor.streams().count();
             eprintln!(
                 "floor: {streams} streams, {} writes, {} stalls, {} dropped, {} readiness events",
                 floor.writes, floor.stalls, floor.dropped, floor.readiness_events
             );
-            report += Duration::from_secs(10);
+            next_report += Duration::from_secs(10);
         }
     }
+    drop(floor);
+    // SAFETY: the descriptor is ours and nothing uses it any more.
+    unsafe { libc::close(epoll) };
+    Ok(())
 }
 
 /// One tick as an SSE event: `seq` and `ts` (ms since 1970, what the load generator measures
@@ -405,6 +415,96 @@ impl Floor {
         if pending.len() > 4 << 20 {
             self.dropped += 1;
             self.close(index);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufRead;
+    use std::sync::Arc;
+
+    fn get(addr: std::net::SocketAddr, path: &str) -> io::BufReader<TcpStream> {
+        let mut tcp = TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(tcp, "GET {path} HTTP/1.1\r\nhost: floor\r\n\r\n").unwrap();
+        io::BufReader::new(tcp)
+    }
+
+    /// The seqs of a stream's first `n` ticks, after checking its head; each tick is checked
+    /// whole: its fields, its JSON and its size on the wire.
+    fn ticks(stream: &mut io::BufReader<TcpStream>, n: usize, bytes: usize) -> Vec<u64> {
+        let mut line = String::new();
+        stream.read_line(&mut line).unwrap();
+        assert_eq!(line, "HTTP/1.1 200 OK\r\n");
+        while line != "\r\n" {
+            line.clear();
+            assert!(stream.read_line(&mut line).unwrap() > 0, "head ended early");
+        }
+        let mut seqs = Vec::new();
+        while seqs.len() < n {
+            let mut event = String::new();
+            while !event.ends_with("\n\n") {
+                assert!(stream.read_line(&mut event).unwrap() > 0, "stream ended");
+            }
+            assert_eq!(event.len(), bytes, "{event}");
+            let (id, data) = event
+                .strip_prefix("event: tick\nid: floor-")
+                .and_then(|rest| rest.split_once("\ndata: "))
+                .unwrap_or_else(|| panic!("not a tick: {event}"));
+            let seq: u64 = id.parse().unwrap();
+            // The payload is JSON with the tick's seq and due time.
+            let value: serde_json::Value = serde_json::from_str(data.trim_end()).unwrap();
+            assert_eq!(value["seq"].as_u64(), Some(seq));
+            assert!(value["ts"].as_u64().is_some_and(|ts| ts > 0));
+            seqs.push(seq);
+        }
+        seqs
+    }
+
+    /// Every way of writing delivers every tick, in order and whole, to every stream; the
+    /// health check answers and anything else is a 404.
+    #[test]
+    fn every_mode_streams_every_tick() {
+        for (uring, vectored, readiness) in [
+            (false, false, false),
+            (false, true, false),
+            (false, false, true),
+            (true, false, false),
+        ] {
+            if uring && io_uring::IoUring::new(8).is_err() {
+                eprintln!("io_uring is not available here: its mode is not checked");
+                continue;
+            }
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let args = Args {
+                addr: addr.to_string(),
+                hz: 200.0,
+                bytes: 600,
+                uring,
+                readiness,
+                vectored,
+            };
+            let stop = Arc::new(AtomicBool::new(false));
+            let server = std::thread::spawn({
+                let stop = stop.clone();
+                move || serve(&listener, &args, &stop, false)
+            });
+            let mut streams: Vec<_> = (0..3).map(|_| get(addr, "/api/stream")).collect();
+            for stream in &mut streams {
+                let seqs = ticks(stream, 20, 600);
+                assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+            }
+            let mut health = String::new();
+            get(addr, "/healthz").read_to_string(&mut health).unwrap();
+            assert!(health.starts_with("HTTP/1.1 200 OK\r\n") && health.ends_with("\r\n\r\nok"));
+            let mut other = String::new();
+            get(addr, "/nope").read_to_string(&mut other).unwrap();
+            assert!(other.starts_with("HTTP/1.1 404 "));
+            stop.store(true, Ordering::Relaxed);
+            server.join().unwrap().unwrap();
         }
     }
 }
