@@ -340,7 +340,42 @@ fn write_event(tcp: &TcpStream, bytes: &[u8]) -> io::Result<Option<Vec<u8>>> {
 
 #[cfg(test)]
 mod tests {
-    use super::next_start;
+    use super::{Encoded, EventId, EventKind, next_start};
+    use crate::hub::Event;
+    use std::sync::Arc;
+
+    /// The buffer is reused only for the very same event: members with their own selection get
+    /// their own payload even when their event has the frame's id, and a shared payload that
+    /// comes back after one of theirs is encoded again.
+    #[test]
+    fn an_encoded_event_is_reused_only_for_the_same_event() {
+        let event = |kind, seq, data: &Arc<str>| Event {
+            kind,
+            id: EventId::new(0x7e57, seq),
+            data: data.clone(),
+        };
+        let shared: Arc<str> = r#"{"seq":5,"quotes":["all"]}"#.into();
+        let own: Arc<str> = r#"{"seq":5,"quotes":["AAPL"]}"#.into();
+        let same_text: Arc<str> = r#"{"seq":5,"quotes":["all"]}"#.into();
+        let next: Arc<str> = r#"{"seq":6,"quotes":["all"]}"#.into();
+        let mut encoded = Encoded::default();
+        for event in [
+            event(EventKind::Tick, 5, &shared),
+            event(EventKind::Tick, 5, &shared),
+            event(EventKind::Tick, 5, &own),
+            event(EventKind::Tick, 5, &shared),
+            event(EventKind::Tick, 5, &same_text),
+            event(EventKind::Resync, 5, &shared),
+            event(EventKind::Tick, 6, &next),
+            event(EventKind::Tick, 6, &shared),
+        ] {
+            assert_eq!(
+                encoded.of(&event),
+                super::super::event_bytes(&event).as_slice(),
+                "{event:?}"
+            );
+        }
+    }
 
     /// Within one cycle of passes the starts visit the whole ring with no gap wider than one
     /// step, so every seat's position in the pass goes through every value: nobody is always
