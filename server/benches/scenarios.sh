@@ -88,10 +88,10 @@ esac
 
 cargo build --release -q -p tickertape-server --bin tickertape --example loadgen --example floor
 ulimit -n "$(ulimit -Hn)"
-# SERVER=floor (floor-uring, floor-readiness, floor-vectored) runs the same load against server/examples/floor.rs instead: one
-# write per client per event and nothing else, what the kernel alone charges (BENCHMARKS.md, "The
-# kernel's floor"). It streams ticks only, so scenarios with faults or other transports need
-# Tickertape.
+# SERVER=floor (or floor-uring, floor-readiness, floor-vectored) runs the same load against
+# server/examples/floor.rs instead: one write per client per event and nothing else, what the
+# kernel alone charges (BENCHMARKS.md, "The kernel's floor"). It streams ticks only, so scenarios
+# with faults or other transports need Tickertape.
 case "${SERVER:-tickertape}" in
   tickertape)
     # No site for the load servers: compressing the site's assets at launch (server/src/assets.rs)

@@ -160,13 +160,12 @@ impl Quiet {
 ///
 /// The response has no chunk framing: its body ends when the connection closes, so each event
 /// is one `write` of its SSE bytes, encoded once per frame for every stream that gets the same
-/// event. This task writes
-/// the response head and whatever the subscription has ready (a snapshot, or a replay), then
-/// hands the stream to a fan-out group ([`fanout`]), which writes its live events without
-/// waking this task. Meanwhile this task only waits: for the client to hang up, for shutdown,
-/// or for the group to hand the stream back because its socket is full, in which case it
-/// finishes the write once the client reads, catches up and rejoins. A client that stops
-/// reading only stalls itself, and the hub resyncs it if it falls behind.
+/// event. This task writes the response head and whatever the subscription has ready (a
+/// snapshot, or a replay), then hands the stream to a fan-out group ([`fanout`]), which writes
+/// its live events without waking this task. Meanwhile this task only waits: for the client to
+/// hang up, for shutdown, or for the group to hand the stream back because its socket is full,
+/// in which case it finishes the write once the client reads, catches up and rejoins. A client
+/// that stops reading only stalls itself, and the hub resyncs it if it falls behind.
 pub async fn serve_direct(tcp: TcpStream, streams: Streams, subscription: Subscription) {
     streams.hub.metrics().sse_direct.inc();
     let tcp = Arc::new(tcp);
