@@ -273,9 +273,6 @@ impl Floor {
         } else {
             let _ = epoll_ctl(self.epoll, libc::EPOLL_CTL_DEL, fd, 0);
         }
-        let Some(Some(slot)) = self.slots.get_mut(index) else {
-            return;
-        };
         if stream {
             slot.conn = Conn::Stream(Vec::new());
         } else {
@@ -307,6 +304,10 @@ impl Floor {
 
     /// Writes `event` to every stream.
     fn tick(&mut self, event: &[u8]) {
+        // For `--vectored`: the head up to `data: `, the payload and the blank line, split once.
+        let data = event.windows(6).position(|w| w == b"data: ").map_or(0, |i| i + 6);
+        let (head, rest) = event.split_at(data);
+        let (payload, end) = rest.split_at(rest.len() - 2);
         let streams: Vec<usize> = self.streams().collect();
         let mut ready = Vec::with_capacity(streams.len());
         for index in streams {
@@ -323,9 +324,6 @@ impl Floor {
             }
             // Behind (or no ring): what is left first, then the event, in one buffer.
             let result = if pending.is_empty() && self.vectored {
-                let data = event.windows(6).position(|w| w == b"data: ").map_or(0, |i| i + 6);
-                let (head, rest) = event.split_at(data);
-                let (payload, end) = rest.split_at(rest.len() - 2);
                 (&*tcp).write_vectored(&[IoSlice::new(head), IoSlice::new(payload), IoSlice::new(end)])
             } else if pending.is_empty() {
                 (&*tcp).write(event)
