@@ -1,24 +1,24 @@
-//! Tickertape's web application: the wire protocol, candle aggregation and the Leptos dashboard.
+//! Tickertape's web application: the wire protocol, the page's state and the Leptos dashboard.
 //!
 //! The same crate is compiled twice: with `ssr` into the server, which renders the first page
 //! with real prices, and with `hydrate` into WebAssembly, which takes that page over in the
 //! browser and keeps it live from the stream.
+//!
+//! Dependencies point one way: [`wire`] (protocol, JSON, SSE parsing) ← [`state`] (candles, URL
+//! view, first-page data, the board of signals) ← `live` (the browser's feed clients) and
+//! [`ui`] (the components). The server uses `wire` and `state` only, plus [`App`] and [`shell`]
+//! to render.
 
 // Leptos views are deeply nested types; the default limit is too low for the dashboard.
 #![recursion_limit = "256"]
 
-pub mod candles;
-pub mod chart;
-pub mod dashboard;
-pub mod format;
-pub mod json;
 #[cfg(feature = "hydrate")]
 mod live;
-pub mod protocol;
-pub mod sse;
-pub mod view;
+pub mod state;
+pub mod ui;
+pub mod wire;
 
-pub use dashboard::{App, shell};
+pub use ui::{App, shell};
 
 /// Entry point of the WASM bundle: attaches the dashboard to the server-rendered page.
 #[cfg(feature = "hydrate")]

@@ -17,6 +17,31 @@ test("the first HTML response already contains prices, sparklines and the chart"
   expect(html).toMatch(/data-testid="price-chart"[^>]*data-candles="[1-9]/);
 });
 
+/** `units` × 10^-`decimals` as text, by string arithmetic only (no float on the way). */
+function exact(units: number, decimals: number): string {
+  const digits = Math.abs(units).toString().padStart(decimals + 1, "0");
+  const text = decimals === 0 ? digits : `${digits.slice(0, -decimals)}.${digits.slice(-decimals)}`;
+  return units < 0 ? `-${text}` : text;
+}
+
+test("prices travel as integers and are printed exactly at each instrument's decimals", async ({ request }) => {
+  const instruments = await (await request.get("/api/symbols")).json();
+  const html = await (await request.get("/")).text();
+  const data = JSON.parse(html.match(/<script type="application\/json" id="page-data">([^<]*)<\/script>/)![1]);
+  expect(data.snapshot.quotes).toHaveLength(instruments.length);
+  for (const [i, quote] of data.snapshot.quotes.entries()) {
+    const instrument = instruments[i];
+    expect(quote.symbol).toBe(instrument.symbol);
+    for (const field of ["price", "bid", "ask", "open", "high", "low"]) {
+      expect(Number.isSafeInteger(quote[field]), `${quote.symbol} ${field} is an integer`).toBe(true);
+    }
+    expect(Number.isSafeInteger(instrument.tick)).toBe(true);
+    expect(quote.price % instrument.tick).toBe(0);
+    const row = html.match(new RegExp(`data-symbol="${quote.symbol}"[\\s\\S]*?data-testid="quote-last"[^>]*>([^<]+)<`));
+    expect(row![1]).toBe(exact(quote.price, instrument.decimals));
+  }
+});
+
 test("the server renders the view the URL asks for", async ({ request }) => {
   const html = await (await request.get("/?symbols=MSFT,ETH-USD&symbol=ETH-USD&mode=line")).text();
   expect(html.match(/data-testid="quote-row"/g)).toHaveLength(2);

@@ -5,9 +5,9 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::Arc;
-use tickertape_server::generator::next_trades;
+use tickertape_server::feed::generator::next_trades;
+use tickertape_server::feed::market::{Market, default_universe};
 use tickertape_server::hub::{Hub, HubConfig, Selection};
-use tickertape_server::market::{Market, default_universe};
 use tickertape_server::metrics::Metrics;
 
 fn hub(market: &Market, live_buffer: usize) -> Arc<Hub> {

@@ -16,9 +16,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tickertape_server::bus::{self, BusStatus, WriterSetup};
-use tickertape_server::generator::{Publish, next_trades};
+use tickertape_server::feed::Publish;
+use tickertape_server::feed::generator::next_trades;
+use tickertape_server::feed::market::{Market, default_universe};
 use tickertape_server::hub::{EventKind, Hub, HubConfig, Selection};
-use tickertape_server::market::{Market, default_universe};
 use tickertape_server::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
@@ -85,7 +86,7 @@ fn line(name: &str, h: &Histogram<u64>) {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let client = bus::parse_url(&args.bus).unwrap_or_else(|e| panic!("{e}"));
+    let client = redis::Client::open(args.bus.as_str()).unwrap_or_else(|e| panic!("{e}"));
     let config = HubConfig {
         history_frames: 2000,
         live_buffer: 1024,

@@ -1000,12 +1000,12 @@ mod tests {
     //! random disconnects, on every transport. The heavy scenarios stay out of CI.
     use super::*;
     use leptos::prelude::LeptosOptions;
-    use tickertape_server::generator::Generator;
+    use tickertape_server::feed::generator::Generator;
+    use tickertape_server::feed::market::{Market, default_universe};
+    use tickertape_server::http::{AppState, router};
     use tickertape_server::hub::{Hub, HubConfig};
-    use tickertape_server::market::{Market, default_universe};
     use tickertape_server::metrics::Metrics;
-    use tickertape_server::transport::sse::Streams;
-    use tickertape_server::{AppState, router, serve};
+    use tickertape_server::net::serve;
     use tokio_util::sync::CancellationToken;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1027,19 +1027,11 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let options = LeptosOptions::builder().output_name("tickertape").build();
-        let state = AppState {
-            assets: Arc::new(tickertape_server::assets::Assets::new(&options)),
-            leptos_options: options,
-            hub,
-            shutdown: shutdown.clone(),
-            keepalive: Duration::from_secs(15),
-            role: tickertape_server::config::Role::All,
-            bus: None,
-        };
+        let state = AppState::new(options, hub, shutdown.clone(), Duration::from_secs(15));
         tokio::spawn(serve(
             listener,
             router(state.clone()),
-            Some(Streams::from(&state)),
+            Some(state.transports.clone()),
             shutdown.clone(),
         ));
 

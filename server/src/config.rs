@@ -5,12 +5,13 @@
 //! The listen address and site paths are Leptos settings (`LEPTOS_SITE_ADDR`, ...), read from
 //! `Leptos.toml` and the environment by `leptos_config`, not here.
 
-use crate::market::{InstrumentSpec, default_universe};
+//!
+//! Everything here is a plain value: the feed turns [`SymbolSetting`]s into instruments, and the
+//! bus turns a [`BusUrl`] into a Redis client.
+
+use app::wire::protocol::{MAX_SYMBOLS, is_symbol};
 use clap::{Parser, ValueEnum};
 use std::time::Duration;
-
-/// Most symbols a universe may hold (and so the most one request can select).
-pub const MAX_SYMBOLS: usize = 100;
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -74,12 +75,45 @@ impl Role {
     }
 }
 
-/// A checked `MARKET_BUS` URL.
-#[derive(Clone, Debug)]
-pub struct BusUrl(pub redis::Client);
+/// A checked `MARKET_BUS` URL: `redis://[:PASSWORD@]HOST[:PORT][/DB]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BusUrl(String);
+
+impl BusUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 fn parse_bus(s: &str) -> Result<BusUrl, String> {
-    crate::bus::parse_url(s.trim()).map(BusUrl)
+    let text = s.trim();
+    let accepted = "MARKET_BUS must be a Redis URL, redis://HOST:PORT or redis://[:PASSWORD@]HOST:PORT/DB \
+                    (e.g. redis://127.0.0.1:6379)";
+    let fail = |why: &str| Err(format!("{accepted}; {why}"));
+    let Some(rest) = text.strip_prefix("redis://") else {
+        return fail("it does not start with redis://");
+    };
+    // The password may hold any character but '@'; the address comes after the last '@'.
+    let address = rest.rsplit_once('@').map_or(rest, |(_, a)| a);
+    let (host_port, db) = address.split_once('/').unwrap_or((address, ""));
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
+        _ => (host_port, None),
+    };
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b))
+    {
+        return fail("no host name");
+    }
+    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+        return fail("the port is not a number from 1 to 65535");
+    }
+    if !db.is_empty() && db.parse::<u32>().is_err() {
+        return fail("the database is not a number");
+    }
+    Ok(BusUrl(text.to_string()))
 }
 
 impl Config {
@@ -94,13 +128,6 @@ impl Config {
         Ok(())
     }
 
-    pub fn universe(&self) -> Vec<InstrumentSpec> {
-        match &self.symbols {
-            Some(u) => u.0.clone(),
-            None => default_universe(),
-        }
-    }
-
     pub fn keepalive(&self) -> Duration {
         Duration::from_secs(self.sse_keepalive_secs)
     }
@@ -112,9 +139,56 @@ impl Config {
     }
 }
 
-/// The instruments chosen with `SYMBOLS`.
+/// The instruments chosen with `SYMBOLS`, in the order given.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Universe(pub Vec<InstrumentSpec>);
+pub struct Universe(pub Vec<SymbolSetting>);
+
+/// One `SYMBOLS` entry: `SYMBOL` or `SYMBOL@OPEN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolSetting {
+    /// Upper case, a valid symbol.
+    pub symbol: String,
+    /// The opening price, exactly as written.
+    pub open: Option<Decimal>,
+}
+
+/// A positive decimal number as written, without a float: `digits` × 10^-`scale`
+/// (`42.50` is 4250 × 10^-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decimal {
+    pub digits: u64,
+    pub scale: u32,
+}
+
+impl Decimal {
+    /// Most digits on either side of the point.
+    const MAX_DIGITS: usize = 9;
+
+    /// `123`, `42.5` or `0.12345`: at most nine digits on either side of the point.
+    pub fn parse(text: &str) -> Option<Decimal> {
+        let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+        let digits = |s: &str| s.len() <= Self::MAX_DIGITS && s.bytes().all(|b| b.is_ascii_digit());
+        if int.is_empty() || !digits(int) || !digits(frac) || (text.contains('.') && frac.is_empty()) {
+            return None;
+        }
+        let value = format!("{int}{frac}").parse().ok()?;
+        Some(Decimal {
+            digits: value,
+            scale: frac.len() as u32,
+        })
+    }
+
+    /// The value in units of 10^-`decimals`, rounded half up.
+    pub fn units(self, decimals: u8) -> u64 {
+        let decimals = u32::from(decimals);
+        if decimals >= self.scale {
+            self.digits.saturating_mul(10u64.pow(decimals - self.scale))
+        } else {
+            let div = 10u64.pow(self.scale - decimals);
+            (self.digits + div / 2) / div
+        }
+    }
+}
 
 fn parse_rate(s: &str) -> Result<f64, String> {
     let accepted = "TICK_RATE_HZ must be a number of frames per second from 0.1 to 1000";
@@ -125,48 +199,36 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 fn parse_universe(s: &str) -> Result<Universe, String> {
-    let known = default_universe();
-    let mut specs: Vec<InstrumentSpec> = Vec::new();
+    let mut settings: Vec<SymbolSetting> = Vec::new();
     for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let (symbol, open) = match item.split_once('@') {
             Some((sym, open)) => {
-                let open = open
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|p| p.is_finite() && *p > 0.0 && *p < 1e9)
-                    .ok_or_else(|| {
-                        format!("SYMBOLS: opening price of {sym:?} must be a positive number below 1e9, got {open:?}")
-                    })?;
-                (sym.to_ascii_uppercase(), Some(open))
+                let open = Decimal::parse(open.trim()).filter(|d| d.digits > 0).ok_or_else(|| {
+                    format!(
+                        "SYMBOLS: opening price of {sym:?} must be a positive decimal number below 1e9 \
+                         (e.g. 42.5), got {open:?}"
+                    )
+                })?;
+                (sym.trim().to_ascii_uppercase(), Some(open))
             }
             None => (item.to_ascii_uppercase(), None),
         };
-        if symbol.is_empty()
-            || symbol.len() > 12
-            || !symbol
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        {
+        if !is_symbol(&symbol) {
             return Err(format!(
                 "SYMBOLS: {symbol:?} is not a symbol (1 to 12 of A-Z, 0-9, '-', '.')"
             ));
         }
-        if specs.iter().any(|s| s.symbol == symbol) {
+        if settings.iter().any(|s| s.symbol == symbol) {
             return Err(format!("SYMBOLS: {symbol} is listed twice"));
         }
-        let spec = match (known.iter().find(|k| k.symbol == symbol), open) {
-            (Some(k), Some(open)) => k.opening_at(open),
-            (Some(k), None) => k.clone(),
-            (None, open) => InstrumentSpec::custom(&symbol, open),
-        };
-        specs.push(spec);
+        settings.push(SymbolSetting { symbol, open });
     }
-    if specs.is_empty() || specs.len() > MAX_SYMBOLS {
+    if settings.is_empty() || settings.len() > MAX_SYMBOLS {
         return Err(format!(
             "SYMBOLS must list 1 to {MAX_SYMBOLS} symbols, comma-separated, e.g. AAPL,BTC-USD,ACME@42.5"
         ));
     }
-    Ok(Universe(specs))
+    Ok(Universe(settings))
 }
 
 #[cfg(test)]
@@ -182,7 +244,7 @@ mod tests {
         let c = parse(&[]).unwrap();
         assert_eq!(c.tick_rate_hz, 10.0);
         assert_eq!(c.history_frames, 1200);
-        assert_eq!(c.universe().len(), default_universe().len());
+        assert!(c.symbols.is_none(), "the built-in universe");
         assert_eq!(c.live_buffer(), 256);
         assert!(c.market_bus.is_none());
         assert_eq!(c.role, Role::All);
@@ -194,6 +256,26 @@ mod tests {
         let c = parse(&["--market-bus", "redis://127.0.0.1:6379", "--role", "edge"]).unwrap();
         assert_eq!(c.role, Role::Edge);
         assert!(c.check().is_ok());
+        for good in [
+            "redis://127.0.0.1:6379",
+            "redis://:secret@localhost:6380/2",
+            "redis://h",
+            "redis://[::1]:6379",
+        ] {
+            assert_eq!(parse_bus(good).map(|u| u.0), Ok(good.to_string()));
+        }
+        for bad in [
+            "",
+            "localhost:6379",
+            "http://x:1",
+            "redis://",
+            "redis://host:notaport",
+            "redis://h:0",
+            "redis://h:1/x",
+        ] {
+            let err = parse_bus(bad).unwrap_err();
+            assert!(err.starts_with("MARKET_BUS must be a Redis URL"), "{bad:?}: {err}");
+        }
         let err = parse(&["--market-bus", "localhost:6379"]).unwrap_err().to_string();
         assert!(err.contains("MARKET_BUS must be a Redis URL"), "{err}");
         let err = parse(&["--role", "leader"]).unwrap_err().to_string();
@@ -216,13 +298,44 @@ mod tests {
     }
 
     #[test]
-    fn symbols_parse_known_custom_and_priced() {
+    fn symbols_parse_with_exact_opening_prices() {
         let u = parse_universe("aapl, BTC-USD ,ACME@42.5,NEW").unwrap().0;
         let names: Vec<_> = u.iter().map(|s| s.symbol.as_str()).collect();
         assert_eq!(names, ["AAPL", "BTC-USD", "ACME", "NEW"]);
-        assert_eq!(u[2].open_units, 4250);
-        assert_eq!(u[3].open_units, 10_000);
-        assert_eq!(parse_universe("AAPL@200").unwrap().0[0].open_units, 20_000);
+        assert_eq!(u[2].open, Some(Decimal { digits: 425, scale: 1 }));
+        assert_eq!(u[3].open, None);
+    }
+
+    #[test]
+    fn decimals_are_read_and_scaled_exactly() {
+        let d = |s| Decimal::parse(s);
+        assert_eq!(d("200"), Some(Decimal { digits: 200, scale: 0 }));
+        assert_eq!(
+            d("0.12345"),
+            Some(Decimal {
+                digits: 12345,
+                scale: 5
+            })
+        );
+        for bad in [
+            "",
+            ".5",
+            "5.",
+            "1e3",
+            "-1",
+            "+1",
+            "1.2.3",
+            "1000000000",
+            "0.1234567891",
+            " 1",
+        ] {
+            assert_eq!(d(bad), None, "{bad:?}");
+        }
+        assert_eq!(d("42.5").unwrap().units(2), 4250);
+        assert_eq!(d("0.1").unwrap().units(5), 10_000);
+        assert_eq!(d("1.005").unwrap().units(2), 101, "half up");
+        assert_eq!(d("1.004").unwrap().units(2), 100);
+        assert_eq!(d("999999999.999999999").unwrap().units(9), 999_999_999_999_999_999);
     }
 
     #[test]
@@ -236,6 +349,8 @@ mod tests {
             "X@-1",
             "X@abc",
             "X@",
+            "X@0",
+            "X@1e9",
         ] {
             let err = parse_universe(bad).unwrap_err();
             assert!(err.starts_with("SYMBOLS"), "{bad:?}: {err}");

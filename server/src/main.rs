@@ -4,7 +4,8 @@
 use clap::Parser;
 use std::process::ExitCode;
 use tickertape_server::config::Config;
-use tickertape_server::{node, serve};
+use tickertape_server::net::serve;
+use tickertape_server::node;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 

@@ -8,15 +8,17 @@
 //! | set          | `generator` | generator → Redis; serves `/healthz` and `/metrics` only    |
 //! | set          | `edge`      | Redis → hub; serves the dashboard and every transport       |
 
-use crate::assets::Assets;
 use crate::bus::{self, BusStatus, WriterSetup};
 use crate::config::{Config, Role};
-use crate::generator::{Generator, Publish};
+use crate::feed::Publish;
+use crate::feed::generator::Generator;
+use crate::feed::market::Market;
+use crate::http::api::{health_response, metrics_response};
+use crate::http::assets::Assets;
+use crate::http::{AppState, router};
 use crate::hub::{Hub, HubConfig};
-use crate::market::Market;
 use crate::metrics::Metrics;
-use crate::transport::sse::Streams;
-use crate::{AppState, router};
+use crate::transport::Transports;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -30,8 +32,8 @@ use tokio_util::sync::CancellationToken;
 /// A started node: its router, and what tests look into.
 pub struct Node {
     pub app: Router,
-    /// What [`crate::serve`] needs to serve SSE streams on their own connections.
-    pub streams: Option<Streams>,
+    /// What [`crate::net::serve`] needs to serve SSE streams on their own connections.
+    pub streams: Option<Transports>,
     pub hub: Option<Arc<Hub>>,
     pub bus: Option<Arc<BusStatus>>,
     /// The site's compressed assets, on a node that serves the site.
@@ -46,15 +48,13 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
         history_frames: config.history_frames as usize,
         live_buffer: config.live_buffer(),
     };
-    let assets = Arc::new(Assets::new(&leptos_options));
-    let state = |hub: Arc<Hub>, bus: Option<Arc<BusStatus>>| AppState {
-        assets: assets.clone(),
-        leptos_options: leptos_options.clone(),
-        hub,
-        shutdown: shutdown.clone(),
-        keepalive: config.keepalive(),
-        role: config.role,
+    let state = |hub: Arc<Hub>| AppState::new(leptos_options.clone(), hub, shutdown.clone(), config.keepalive());
+    let node = |state: AppState, bus: Option<Arc<BusStatus>>| Node {
+        app: router(state.clone()),
+        streams: Some(state.transports.clone()),
+        hub: Some(state.hub().clone()),
         bus,
+        assets: Some(state.assets.clone()),
     };
 
     let Some(url) = &config.market_bus else {
@@ -72,17 +72,16 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
             metrics,
         ));
         spawn_generator(market, hub.clone(), config, &shutdown);
-        let state = state(hub.clone(), None);
-        return Some(Node {
-            app: router(state.clone()),
-            streams: Some(Streams::from(&state)),
-            hub: Some(hub),
-            bus: None,
-            assets: Some(assets),
-        });
+        return Some(node(state(hub), None));
     };
 
-    let client = url.0.clone();
+    let client = match bus::client(url) {
+        Ok(client) => client,
+        Err(err) => {
+            tracing::error!("{err}");
+            return None;
+        }
+    };
     let status = Arc::new(BusStatus::new(&client, metrics.clone()));
     tracing::info!(bus = %status.address, role = config.role.name(), "joining the market bus");
     if config.role != Role::Edge {
@@ -114,14 +113,8 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
     }
     let hub = bus::join(&client, hub_config, &status, &shutdown).await?;
     tokio::spawn(bus::follow_loop(client, hub.clone(), status.clone(), shutdown.clone()));
-    let state = state(hub.clone(), Some(status.clone()));
-    Some(Node {
-        app: router(state.clone()),
-        streams: Some(Streams::from(&state)),
-        hub: Some(hub),
-        bus: Some(status),
-        assets: Some(assets),
-    })
+    let state = state(hub).on_bus(config.role, status.clone());
+    Some(node(state, Some(status)))
 }
 
 /// What a node on a bus answers, to every request, until it has joined: `503` and
@@ -135,7 +128,8 @@ pub fn joining_router(role: Role) -> Router {
 
 fn market(config: &Config) -> Market {
     let seed = config.market_seed.unwrap_or_else(rand::random);
-    let market = Market::new(config.universe(), seed, config.tick_rate_hz);
+    let universe = crate::feed::market::universe(config.symbols.as_ref().map(|u| u.0.as_slice()));
+    let market = Market::new(universe, seed, config.tick_rate_hz);
     tracing::info!(
         seed,
         symbols = market.len(),
@@ -156,7 +150,7 @@ struct GeneratorState {
 }
 
 async fn generator_metrics(State(state): State<GeneratorState>) -> impl IntoResponse {
-    crate::api::metrics_response(&state.metrics)
+    metrics_response(&state.metrics)
 }
 
 async fn generator_health(State(state): State<GeneratorState>) -> impl IntoResponse {
@@ -166,5 +160,5 @@ async fn generator_health(State(state): State<GeneratorState>) -> impl IntoRespo
         "last": bus.last_written.map(|id| id.to_string()),
         "bus": bus,
     });
-    crate::api::health_response(bus.healthy(), body)
+    health_response(bus.healthy(), body)
 }

@@ -2,8 +2,8 @@
 
 mod support;
 
-use app::dashboard::PageData;
-use app::protocol::{ApiErrorBody, History, Instrument, Snapshot};
+use app::state::page::PageData;
+use app::wire::protocol::{ApiErrorBody, History, Instrument, Snapshot};
 use support::*;
 
 async fn get(url: &str, last_event_id: Option<&str>) -> (u16, String) {
@@ -65,8 +65,8 @@ async fn rest_endpoints_describe_the_market() {
 
     let (_, body) = get(&server.url("/api/snapshot?symbols=MSFT,AAPL"), None).await;
     let snapshot: Snapshot = serde_json::from_str(&body).unwrap();
-    // The page decodes with its own reader (app::json): it must read the same.
-    assert_eq!(app::json::from_str::<Snapshot>(&body), Ok(snapshot.clone()));
+    // The page decodes with its own reader (app::wire::json): it must read the same.
+    assert_eq!(app::wire::json::from_str::<Snapshot>(&body), Ok(snapshot.clone()));
     assert_eq!(snapshot.seq, last);
     assert_eq!(snapshot.id.unwrap().to_string(), format!("7e57-{last}"));
     assert_eq!(
@@ -77,7 +77,7 @@ async fn rest_endpoints_describe_the_market() {
     let (status, body) = get(&server.url("/api/history?symbol=aapl&interval=1s&limit=3"), None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        app::json::from_str::<History>(&body).unwrap(),
+        app::wire::json::from_str::<History>(&body).unwrap(),
         serde_json::from_str(&body).unwrap()
     );
     let history: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -109,7 +109,7 @@ async fn first_page_is_server_rendered_with_prices() {
     assert_eq!(status, 200);
     assert!(html.contains("data-testid=\"quote-row\""), "{html}");
     for (quote, instrument) in snapshot.quotes.iter().zip(&snapshot.instruments) {
-        let price = app::format::price(quote.price, instrument.decimals);
+        let price = app::ui::format::price(quote.price, instrument.decimals);
         assert!(html.contains(&format!("data-symbol=\"{}\"", quote.symbol)));
         assert!(html.contains(&price), "{} at {price} is in the page", quote.symbol);
     }
@@ -119,7 +119,7 @@ async fn first_page_is_server_rendered_with_prices() {
         .and_then(|(_, rest)| rest.split_once("</script>"))
         .map(|(json, _)| json)
         .expect("the page carries its data");
-    let page: PageData = app::json::from_str(json).unwrap();
+    let page: PageData = app::wire::json::from_str(json).unwrap();
     assert_eq!(page.snapshot, snapshot);
     assert_eq!(page.sparks.len(), snapshot.quotes.len());
 }
@@ -210,7 +210,10 @@ async fn site_assets_go_out_precompressed_and_never_stale() {
     assert_eq!(headers["content-encoding"], "br");
     assert_eq!(headers["content-type"], "application/wasm");
     assert_eq!(headers["vary"], "accept-encoding");
-    assert_eq!(Some(&body), tickertape_server::assets::brotli_best(&original).as_ref());
+    assert_eq!(
+        Some(&body),
+        tickertape_server::http::assets::brotli_best(&original).as_ref()
+    );
     let mut wide = Vec::new();
     let params = brotli::enc::BrotliEncoderParams {
         quality: 11,

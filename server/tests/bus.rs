@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::{Events, PATIENCE, next};
 use tickertape_server::config::Config;
-use tickertape_server::generator::next_trades;
+use tickertape_server::feed::generator::next_trades;
+use tickertape_server::feed::market::{Market, default_universe};
 use tickertape_server::hub::Hub;
-use tickertape_server::market::{Market, default_universe};
 use tickertape_server::node;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
@@ -114,7 +114,7 @@ impl TestNode {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(tickertape_server::serve(
+        tokio::spawn(tickertape_server::net::serve(
             listener,
             node.app,
             node.streams,
@@ -151,7 +151,7 @@ impl Drop for TestNode {
 struct Reference {
     market: Market,
     /// Per seq (index 0 is seq 1): the prices traded in that frame, by symbol.
-    frames: Vec<Vec<(String, f64)>>,
+    frames: Vec<Vec<(String, i64)>>,
 }
 
 impl Reference {
@@ -163,7 +163,7 @@ impl Reference {
         }
     }
 
-    fn frame(&mut self, seq: u64) -> &[(String, f64)] {
+    fn frame(&mut self, seq: u64) -> &[(String, i64)] {
         while self.frames.len() < seq as usize {
             let trades = next_trades(&mut self.market);
             self.frames
@@ -219,11 +219,11 @@ impl Audit {
                         event.id
                     );
                 }
-                let got: Vec<(String, f64)> = data["quotes"]
+                let got: Vec<(String, i64)> = data["quotes"]
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|q| (q["symbol"].as_str().unwrap().to_string(), q["price"].as_f64().unwrap()))
+                    .map(|q| (q["symbol"].as_str().unwrap().to_string(), q["price"].as_i64().unwrap()))
                     .collect();
                 assert_eq!(
                     got,

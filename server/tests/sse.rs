@@ -2,7 +2,7 @@
 
 mod support;
 
-use app::protocol::{Snapshot, TickFrame};
+use app::wire::protocol::{Snapshot, TickFrame};
 use futures_util::StreamExt;
 use std::time::Duration;
 use support::*;

@@ -1,13 +1,42 @@
 //! Transports: thin adapters that carry the hub's events to clients over one protocol each.
 //! All three carry the same events (`snapshot`, `tick`, `resync`), the same ids and the same
-//! JSON payloads, and resume by the same rules (see `hub.rs`).
+//! JSON payloads, and resume by the same rules (see [`crate::hub`]). Requests are checked by
+//! [`crate::request`] before anything streams.
 
 pub mod poll;
 pub mod sse;
 pub mod ws;
 
-use crate::hub::Event;
+use crate::hub::{Event, Hub};
 use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// What the transports need of a node, shared by every connection: small, so a direct SSE
+/// stream's task stays small.
+#[derive(Clone)]
+pub struct Transports {
+    pub hub: Arc<Hub>,
+    /// Cancelled on Ctrl-C / SIGTERM: every open stream and socket ends.
+    pub shutdown: CancellationToken,
+    /// Quiet time after which a stream gets a keep-alive (SSE comment, WebSocket heartbeat).
+    pub keepalive: Duration,
+    /// The SSE fan-out groups that write live events to streams.
+    fanout: Arc<sse::Fanout>,
+}
+
+impl Transports {
+    pub fn new(hub: Arc<Hub>, shutdown: CancellationToken, keepalive: Duration) -> Self {
+        let fanout = Arc::new(sse::Fanout::new(hub.clone(), shutdown.clone(), keepalive));
+        Transports {
+            hub,
+            shutdown,
+            keepalive,
+            fanout,
+        }
+    }
+}
 
 /// One event as a JSON object, `{"type":"tick","id":"…","data":{…}}`, for the transports that
 /// frame events themselves (WebSocket messages, long-poll batches). `data` is the hub's shared

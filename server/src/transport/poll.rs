@@ -6,11 +6,11 @@
 //! an `after` outside the history or from another run gets a `resync`, as on the other
 //! transports.
 
-use crate::AppState;
-use crate::api::{ApiError, check_query_len, int_param};
+use super::Transports;
+use super::event_json;
 use crate::metrics::Transport;
-use crate::transport::event_json;
-use app::protocol::EventId;
+use crate::request::{ApiError, check_query_len, int_param};
+use app::wire::protocol::EventId;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::header;
@@ -33,7 +33,7 @@ pub struct PollParams {
 }
 
 pub async fn poll(
-    State(app): State<AppState>,
+    State(app): State<Transports>,
     RawQuery(raw): RawQuery,
     params: Result<Query<PollParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {

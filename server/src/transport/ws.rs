@@ -15,11 +15,11 @@
 //! stopped answering pings (two keep-alive periods of silence). A message over
 //! [`MAX_MESSAGE_BYTES`] ends the connection.
 
-use crate::AppState;
-use crate::api::{ApiError, StreamParams, check_query_len, resume_point};
+use super::Transports;
+use super::event_json;
 use crate::hub::Subscription;
 use crate::metrics::Transport;
-use crate::transport::event_json;
+use crate::request::{ApiError, StreamParams, check_query_len, resume_point};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -36,7 +36,7 @@ pub const HEARTBEAT: &str = r#"{"type":"heartbeat"}"#;
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
 
 pub async fn ws(
-    State(app): State<AppState>,
+    State(app): State<Transports>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     params: Result<Query<StreamParams>, QueryRejection>,
@@ -69,7 +69,7 @@ enum Command {
     Set { symbols: Option<Vec<String>> },
 }
 
-async fn session(mut socket: WebSocket, mut subscription: Subscription, app: AppState) {
+async fn session(mut socket: WebSocket, mut subscription: Subscription, app: Transports) {
     let client = app.hub.metrics().client(Transport::Ws);
     let mut heartbeat = tokio::time::interval(app.keepalive);
     heartbeat.tick().await; // the first tick is immediate
@@ -130,7 +130,7 @@ async fn session(mut socket: WebSocket, mut subscription: Subscription, app: App
 }
 
 /// Applies a client command; the answer is a snapshot of the new selection.
-fn command(app: &AppState, subscription: &mut Subscription, text: &str) -> Result<crate::hub::Event, String> {
+fn command(app: &Transports, subscription: &mut Subscription, text: &str) -> Result<crate::hub::Event, String> {
     let command: Command = serde_json::from_str(text).map_err(|e| {
         let mut reason = format!("bad message: {e}; expected e.g. {{\"op\":\"subscribe\",\"symbols\":[\"AAPL\"]}}");
         reason.truncate(200);

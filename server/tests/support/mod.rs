@@ -10,13 +10,13 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tickertape_server::assets::Assets;
-use tickertape_server::generator::Generator;
+use tickertape_server::feed::generator::Generator;
+use tickertape_server::feed::market::{Market, default_universe};
+use tickertape_server::http::assets::Assets;
+use tickertape_server::http::{AppState, router};
 use tickertape_server::hub::{Hub, HubConfig};
-use tickertape_server::market::{Market, default_universe};
 use tickertape_server::metrics::Metrics;
-use tickertape_server::transport::sse::Streams;
-use tickertape_server::{AppState, router, serve};
+use tickertape_server::net::serve;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -30,7 +30,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub hub: Arc<Hub>,
     pub assets: Arc<Assets>,
-    generator: Generator,
+    generator: Generator<Arc<Hub>>,
     ts: i64,
     pub shutdown: CancellationToken,
     pub task: Option<JoinHandle<std::io::Result<()>>>,
@@ -70,20 +70,12 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let assets = Arc::new(Assets::new(&options));
-        let state = AppState {
-            assets: assets.clone(),
-            leptos_options: options,
-            hub: hub.clone(),
-            shutdown: shutdown.clone(),
-            keepalive,
-            role: tickertape_server::config::Role::All,
-            bus: None,
-        };
+        let state = AppState::new(options, hub.clone(), shutdown.clone(), keepalive);
+        let assets = state.assets.clone();
         let task = tokio::spawn(serve(
             listener,
             router(state.clone()),
-            Some(Streams::from(&state)),
+            Some(state.transports.clone()),
             shutdown.clone(),
         ));
         TestServer {
@@ -251,8 +243,9 @@ pub async fn poll(base: &str, query: &str) -> (Vec<serde_json::Value>, String) {
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
     let events = body["events"].as_array().unwrap().clone();
     let next = body["next"].as_str().unwrap().to_string();
-    // The page reads the same answer with its own reader (app::json).
-    let page = app::json::from_str::<app::protocol::PollBatch>(&text).expect("the page reads the poll answer");
+    // The page reads the same answer with its own reader (app::wire::json).
+    let page =
+        app::wire::json::from_str::<app::wire::protocol::PollBatch>(&text).expect("the page reads the poll answer");
     assert_eq!(page.next, next);
     assert_eq!(page.events.len(), events.len());
     for (event, value) in page.events.iter().zip(&events) {
@@ -261,15 +254,15 @@ pub async fn poll(base: &str, query: &str) -> (Vec<serde_json::Value>, String) {
     (events, next)
 }
 
-/// A WebSocket or poll event as the page reads it (app::json), checked against serde_json:
+/// A WebSocket or poll event as the page reads it (app::wire::json), checked against serde_json:
 /// same type, id and payload.
-pub fn page_reads(text: &str) -> app::protocol::WireEvent {
-    let event = app::json::from_str::<app::protocol::WireEvent>(text).expect("the page reads the event");
+pub fn page_reads(text: &str) -> app::wire::protocol::WireEvent {
+    let event = app::wire::json::from_str::<app::wire::protocol::WireEvent>(text).expect("the page reads the event");
     assert_same_event(&event, &serde_json::from_str(text).unwrap());
     event
 }
 
-fn assert_same_event(event: &app::protocol::WireEvent, value: &serde_json::Value) {
+fn assert_same_event(event: &app::wire::protocol::WireEvent, value: &serde_json::Value) {
     assert_eq!(event.kind, value["type"].as_str().unwrap());
     assert_eq!(event.id, value["id"].as_str().unwrap_or(""));
     let data = event
@@ -281,10 +274,12 @@ fn assert_same_event(event: &app::protocol::WireEvent, value: &serde_json::Value
     let payload = event.data.as_deref().unwrap_or_default();
     match event.kind.as_str() {
         "tick" => {
-            let _: app::protocol::TickFrame = app::json::from_str(payload).expect("the page reads the tick");
+            let _: app::wire::protocol::TickFrame =
+                app::wire::json::from_str(payload).expect("the page reads the tick");
         }
         "snapshot" | "resync" => {
-            let _: app::protocol::Snapshot = app::json::from_str(payload).expect("the page reads the snapshot");
+            let _: app::wire::protocol::Snapshot =
+                app::wire::json::from_str(payload).expect("the page reads the snapshot");
         }
         _ => {}
     }

@@ -1,4 +1,4 @@
-//! Live events of direct streams, written by one fan-out task per runtime worker instead of a
+//! Live events of SSE streams, written by one fan-out task per runtime worker instead of a
 //! task per client.
 //!
 //! Why: with a task per client, every frame woke 1 000 tasks at 10 Hz, and each wake-up (the
@@ -17,15 +17,14 @@
 //! are dropped. The connection's task also watches for the client hanging up, which ends the
 //! membership at the group's next pass.
 
-use super::{KEEP_ALIVE, Quiet, encode_event, keepalive_ticks};
+use super::{KEEP_ALIVE, Out, Quiet, encode_event, keepalive_ticks};
 use crate::hub::{Event, EventKind, Frame, Hub, Subscription};
 use crate::metrics::ClientGuard;
-use app::protocol::EventId;
+use app::wire::protocol::EventId;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -35,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 const SEATS_PER_YIELD: usize = 256;
 
 /// The fan-out groups of a node. They start with the first member.
-pub(super) struct Fanout {
+pub(crate) struct Fanout {
     hub: Arc<Hub>,
     shutdown: CancellationToken,
     keepalive: Duration,
@@ -79,7 +78,8 @@ impl Drop for Joined {
 
 /// One direct stream, as its group holds it.
 pub(super) struct Member {
-    pub tcp: Arc<TcpStream>,
+    /// Where its bytes go: its socket, or hyper's body for a stream on a reused connection.
+    pub out: Out,
     pub subscription: Subscription,
     pub client: ClientGuard,
     pub quiet: Quiet,
@@ -95,7 +95,7 @@ struct Seat {
 }
 
 impl Fanout {
-    pub(super) fn new(hub: Arc<Hub>, shutdown: CancellationToken, keepalive: Duration) -> Self {
+    pub(crate) fn new(hub: Arc<Hub>, shutdown: CancellationToken, keepalive: Duration) -> Self {
         Fanout {
             hub,
             shutdown,
@@ -248,7 +248,7 @@ impl Group {
         while let Some(event) = member.subscription.try_next() {
             member.quiet.event();
             member.client.delivered();
-            match write_event(&member.tcp, encoded.of(&event)) {
+            match write_event(&member.out, encoded.of(&event)) {
                 Ok(None) => {}
                 Ok(Some(rest)) => {
                     member.pending = rest;
@@ -265,7 +265,7 @@ impl Group {
         if !member.quiet.tick() {
             return Outcome::Keep;
         }
-        match member.tcp.try_write(KEEP_ALIVE) {
+        match member.out.try_write(KEEP_ALIVE) {
             Ok(n) if n == KEEP_ALIVE.len() => Outcome::Keep,
             Ok(n) => {
                 member.pending = KEEP_ALIVE[n..].to_vec();
@@ -329,8 +329,8 @@ impl Encoded {
 
 /// Writes `bytes` with one non-blocking `write`: `None` if it all went, else the bytes that did
 /// not fit.
-fn write_event(tcp: &TcpStream, bytes: &[u8]) -> io::Result<Option<Vec<u8>>> {
-    match tcp.try_write(bytes) {
+fn write_event(out: &Out, bytes: &[u8]) -> io::Result<Option<Vec<u8>>> {
+    match out.try_write(bytes) {
         Ok(n) if n == bytes.len() => Ok(None),
         Ok(n) => Ok(Some(bytes[n..].to_vec())),
         Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(Some(bytes.to_vec())),

@@ -1,110 +1,10 @@
 //! OHLCV candle aggregation from trades, shared by the server (which keeps recent candles for
 //! `/api/history`) and the browser (which builds the live candle from ticks), so a backfilled
-//! chart and its live continuation are computed by the same code and meet without a seam.
+//! chart and its live continuation are computed by the same code and meet without a seam. The
+//! [`Candle`] and [`Interval`] themselves are wire types.
 
-use crate::json::from_json_struct;
-use serde::{Deserialize, Serialize};
+use crate::wire::protocol::{Candle, Interval};
 use std::collections::VecDeque;
-use std::fmt;
-use std::str::FromStr;
-
-/// Candle width.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Interval {
-    #[serde(rename = "1s")]
-    S1,
-    #[serde(rename = "5s")]
-    S5,
-    #[serde(rename = "1m")]
-    M1,
-}
-
-// The names live in `as_str` / `FromStr`; serde's renames above say the same.
-impl crate::json::FromJson for Interval {
-    fn read(r: &mut crate::json::Reader<'_>) -> crate::json::Result<Self> {
-        r.parse("an interval: 1s, 5s or 1m")
-    }
-}
-
-impl Interval {
-    pub const ALL: [Interval; 3] = [Interval::S1, Interval::S5, Interval::M1];
-
-    pub fn millis(self) -> i64 {
-        match self {
-            Interval::S1 => 1_000,
-            Interval::S5 => 5_000,
-            Interval::M1 => 60_000,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Interval::S1 => "1s",
-            Interval::S5 => "5s",
-            Interval::M1 => "1m",
-        }
-    }
-
-    /// Start of the bucket holding `ts` (ms since the Unix epoch).
-    pub fn bucket(self, ts: i64) -> i64 {
-        ts.div_euclid(self.millis()) * self.millis()
-    }
-}
-
-impl fmt::Display for Interval {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why a string is not an [`Interval`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-// Quoted by hand: `{0:?}` would ship Debug escaping and its Unicode tables to the page.
-#[error("unknown interval \"{0}\": expected 1s, 5s or 1m")]
-pub struct IntervalError(pub String);
-
-impl FromStr for Interval {
-    type Err = IntervalError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Interval::ALL
-            .into_iter()
-            .find(|i| i.as_str() == s)
-            .ok_or_else(|| IntervalError(s.chars().take(16).collect()))
-    }
-}
-
-/// One bucket of trades. `t` is the bucket start in ms since the Unix epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Candle {
-    pub t: i64,
-    pub open: f64,
-    pub high: f64,
-    pub low: f64,
-    pub close: f64,
-    pub volume: u64,
-}
-
-from_json_struct!(Candle {
-    t: "t",
-    open: "open",
-    high: "high",
-    low: "low",
-    close: "close",
-    volume: "volume"
-});
-
-impl Candle {
-    fn flat(t: i64, price: f64) -> Self {
-        Candle {
-            t,
-            open: price,
-            high: price,
-            low: price,
-            close: price,
-            volume: 0,
-        }
-    }
-}
 
 /// A bounded, gap-free run of candles of one interval, oldest first.
 ///
@@ -149,7 +49,7 @@ impl CandleSeries {
 
     /// Adds one trade of `volume` at `price` at time `ts`. Returns `false` (and changes nothing)
     /// for a trade older than the current candle, which an in-order feed never produces.
-    pub fn push(&mut self, ts: i64, price: f64, volume: u64) -> bool {
+    pub fn push(&mut self, ts: i64, price: i64, volume: u64) -> bool {
         let bucket = self.interval.bucket(ts);
         match self.candles.back_mut() {
             Some(last) if bucket == last.t => {
@@ -244,18 +144,18 @@ mod tests {
     #[test]
     fn trades_in_one_bucket_make_one_candle() {
         let mut s = CandleSeries::new(Interval::S1, 10);
-        s.push(T0 + 10, 100.0, 5);
-        s.push(T0 + 500, 103.0, 1);
-        s.push(T0 + 999, 99.0, 2);
-        s.push(T0 + 998, 101.0, 1);
+        s.push(T0 + 10, 100, 5);
+        s.push(T0 + 500, 103, 1);
+        s.push(T0 + 999, 99, 2);
+        s.push(T0 + 998, 101, 1);
         assert_eq!(
             s.tail(10),
             vec![Candle {
                 t: T0,
-                open: 100.0,
-                high: 103.0,
-                low: 99.0,
-                close: 101.0,
+                open: 100,
+                high: 103,
+                low: 99,
+                close: 101,
                 volume: 9
             }]
         );
@@ -264,20 +164,20 @@ mod tests {
     #[test]
     fn bucket_boundary_starts_a_new_candle() {
         let mut s = CandleSeries::new(Interval::S5, 10);
-        s.push(T0 + 4_999, 10.0, 1);
-        s.push(T0 + 5_000, 11.0, 1);
+        s.push(T0 + 4_999, 10, 1);
+        s.push(T0 + 5_000, 11, 1);
         let c = s.tail(10);
         assert_eq!(c.len(), 2);
         assert_eq!((c[0].t, c[1].t), (T0, T0 + 5_000));
-        assert_eq!(c[1].open, 11.0);
+        assert_eq!(c[1].open, 11);
     }
 
     #[test]
     fn gaps_are_filled_with_flat_candles_at_last_close() {
         let mut s = CandleSeries::new(Interval::S1, 10);
-        s.push(T0, 10.0, 1);
-        s.push(T0 + 300, 12.0, 1);
-        s.push(T0 + 3_100, 9.0, 4);
+        s.push(T0, 10, 1);
+        s.push(T0 + 300, 12, 1);
+        s.push(T0 + 3_100, 9, 4);
         let c = s.tail(10);
         assert_eq!(
             c.iter().map(|c| c.t).collect::<Vec<_>>(),
@@ -287,34 +187,34 @@ mod tests {
             c[1],
             Candle {
                 t: T0 + 1_000,
-                open: 12.0,
-                high: 12.0,
-                low: 12.0,
-                close: 12.0,
+                open: 12,
+                high: 12,
+                low: 12,
+                close: 12,
                 volume: 0
             }
         );
-        assert_eq!(c[3].open, 9.0);
+        assert_eq!(c[3].open, 9);
         assert_eq!(c[3].volume, 4);
     }
 
     #[test]
     fn a_gap_longer_than_the_cap_keeps_only_cap_candles() {
         let mut s = CandleSeries::new(Interval::S1, 5);
-        s.push(T0, 10.0, 1);
-        s.push(T0 + 3_600_000, 20.0, 1);
+        s.push(T0, 10, 1);
+        s.push(T0 + 3_600_000, 20, 1);
         let c = s.tail(100);
         assert_eq!(c.len(), 5);
         assert_eq!(c.last().unwrap().t, T0 + 3_600_000);
         assert!(c.windows(2).all(|w| w[1].t - w[0].t == 1_000));
-        assert_eq!(c[0].close, 10.0);
+        assert_eq!(c[0].close, 10);
     }
 
     #[test]
     fn old_trades_are_refused() {
         let mut s = CandleSeries::new(Interval::M1, 5);
-        assert!(s.push(T0 + 60_000, 10.0, 1));
-        assert!(!s.push(T0 + 59_999, 11.0, 1));
+        assert!(s.push(T0 + 60_000, 10, 1));
+        assert!(!s.push(T0 + 59_999, 11, 1));
         assert_eq!(s.len(), 1);
     }
 
@@ -323,11 +223,11 @@ mod tests {
         let mut s = CandleSeries::new(Interval::S1, 10);
         s.advance_to(T0); // nothing to extend yet
         assert!(s.is_empty());
-        s.push(T0, 10.0, 1);
+        s.push(T0, 10, 1);
         s.advance_to(T0 + 2_500);
         let c = s.tail(10);
         assert_eq!(c.len(), 3);
-        assert_eq!(c[2], Candle::flat(T0 + 2_000, 10.0));
+        assert_eq!(c[2], Candle::flat(T0 + 2_000, 10));
         s.advance_to(T0 + 2_600);
         assert_eq!(s.len(), 3);
     }
@@ -336,7 +236,7 @@ mod tests {
     fn cap_bounds_memory() {
         let mut s = CandleSeries::new(Interval::S1, 60);
         for i in 0..10_000 {
-            s.push(T0 + i * 1_000, 1.0 + i as f64, 1);
+            s.push(T0 + i * 1_000, 1 + i, 1);
         }
         assert_eq!(s.len(), 60);
         assert_eq!(s.last().unwrap().t, T0 + 9_999 * 1_000);
@@ -351,16 +251,16 @@ mod tests {
     fn from_candles_restores_and_fills() {
         let a = Candle {
             t: T0,
-            open: 1.0,
-            high: 2.0,
-            low: 0.5,
-            close: 1.5,
+            open: 1,
+            high: 2,
+            low: 0,
+            close: 2,
             volume: 3,
         };
         let b = Candle { t: T0 + 2_000, ..a };
         let s = CandleSeries::from_candles(Interval::S1, 10, [a, b, a]);
         assert_eq!(s.len(), 3);
-        assert_eq!(s.tail(3)[1], Candle::flat(T0 + 1_000, 1.5));
+        assert_eq!(s.tail(3)[1], Candle::flat(T0 + 1_000, 2));
     }
 
     #[test]

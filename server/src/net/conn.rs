@@ -1,5 +1,6 @@
 //! The connection layer: a fresh connection whose first request opens the SSE stream is served
-//! here, directly on the socket; every other connection goes to hyper and the axum router.
+//! directly on the socket ([`sse::serve_direct`]); every other connection goes to hyper and the
+//! axum router.
 //!
 //! Why: hyper keeps an 8 KiB read buffer and an 8 KiB write buffer (its minimum) for the life of
 //! every HTTP/1 connection, and a streaming response keeps its connection future, the router's
@@ -14,9 +15,11 @@
 //! ([`sse::open`]) stays here. Anything else, including a stream request that fails a check, is
 //! handed to hyper together with the bytes already read, so errors, other methods and every
 //! other route behave exactly as the router defines them. A stream requested on a reused
-//! keep-alive connection is served by the router's SSE handler: same events, same ids, chunked.
+//! keep-alive connection reaches the same SSE code through the router ([`sse::stream`]): same
+//! events, same ids, chunked by hyper.
 
-use crate::transport::sse::{self, Streams};
+use crate::transport::Transports;
+use crate::transport::sse;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use std::io;
 use std::net::SocketAddr;
@@ -35,14 +38,14 @@ const MAX_HEADERS: usize = 64;
 /// What `axum::serve` accepts from: TCP connections, minus the ones whose stream is served here.
 pub struct Listener {
     tcp: TcpListener,
-    streams: Option<Streams>,
+    streams: Option<Transports>,
     to_hyper: mpsc::UnboundedSender<(Rewind, SocketAddr)>,
     for_hyper: mpsc::UnboundedReceiver<(Rewind, SocketAddr)>,
 }
 
 impl Listener {
     /// Without `streams` (a node that serves no stream) every connection goes straight to hyper.
-    pub fn new(tcp: TcpListener, streams: Option<Streams>) -> Self {
+    pub fn new(tcp: TcpListener, streams: Option<Transports>) -> Self {
         let (to_hyper, for_hyper) = mpsc::unbounded_channel();
         Listener {
             tcp,
@@ -103,7 +106,7 @@ async fn accept_failed(err: io::Error) {
 async fn first_request(
     mut tcp: TcpStream,
     addr: SocketAddr,
-    streams: Streams,
+    streams: Transports,
     to_hyper: mpsc::UnboundedSender<(Rewind, SocketAddr)>,
 ) {
     let mut head = Vec::with_capacity(1024);

@@ -12,7 +12,7 @@
 //! Every request compares the file's size and modification time with the compressed copy's, so
 //! a rebuilt file (`cargo leptos watch`) is never served stale.
 
-use crate::api::ApiError;
+use crate::request::ApiError;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};

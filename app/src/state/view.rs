@@ -2,8 +2,9 @@
 //! (`?symbols=AAPL,MSFT&symbol=MSFT&mode=line&interval=5s`), so a copied link reproduces the
 //! view. Parsed identically on the server (to render the first page) and in the browser.
 
-use crate::candles::Interval;
-use crate::json::{from_json_names, from_json_struct};
+use crate::wire::json::{from_json_names, from_json_struct};
+use crate::wire::protocol::Interval;
+use crate::wire::protocol::{Instrument, MAX_SYMBOLS, is_symbol};
 use serde::{Deserialize, Serialize};
 
 /// How the main chart draws prices.
@@ -118,17 +119,15 @@ impl ViewState {
     /// Parses a query string, with or without its leading `?`.
     pub fn from_query(query: &str) -> Self {
         let mut view = ViewState::default();
-        for pair in query.trim_start_matches('?').split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = percent_decode(value);
-            match key {
+        for (key, value) in form_urlencoded::parse(query.trim_start_matches('?').as_bytes()) {
+            match key.as_ref() {
                 "symbols" => {
                     let list: Vec<String> = value
                         .split(',')
                         .map(|s| s.trim().to_ascii_uppercase())
                         .filter(|s| is_symbol(s))
                         .fold(Vec::new(), |mut acc, s| {
-                            if !acc.contains(&s) && acc.len() < 100 {
+                            if !acc.contains(&s) && acc.len() < MAX_SYMBOLS {
                                 acc.push(s);
                             }
                             acc
@@ -184,7 +183,7 @@ impl ViewState {
     }
 
     /// Indices into `instruments` of the watched ones, in the user's order (all when `None`).
-    pub fn watched(&self, instruments: &[crate::protocol::Instrument]) -> Vec<usize> {
+    pub fn watched(&self, instruments: &[Instrument]) -> Vec<usize> {
         match &self.symbols {
             Some(list) => list
                 .iter()
@@ -194,41 +193,24 @@ impl ViewState {
         }
     }
 
+    /// The main chart's symbol: the one in the URL if it is watched, else the first watched
+    /// (empty when nothing is).
+    pub fn chart_symbol(&self, instruments: &[Instrument]) -> String {
+        let watched = self.watched(instruments);
+        let watched_symbol = |s: &String| watched.iter().any(|&i| instruments[i].symbol == *s);
+        self.symbol
+            .clone()
+            .filter(watched_symbol)
+            .or_else(|| watched.first().map(|&i| instruments[i].symbol.clone()))
+            .unwrap_or_default()
+    }
+
     /// Whether `symbol` is on the watchlist.
     pub fn watches(&self, symbol: &str) -> bool {
         self.symbols
             .as_ref()
             .is_none_or(|list| list.iter().any(|s| s == symbol))
     }
-}
-
-fn is_symbol(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-}
-
-/// Decodes `%XX` escapes and `+` (as a space); invalid escapes are kept literally.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -267,6 +249,9 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(percent_decode("a%2Cb+c%zz%4"), "a,b c%zz%4");
+        let v = ViewState::from_query("symbols=A%2CB+C,%zz,D%4");
+        // "A,B C,%zz,D%4": only A is a symbol; invalid escapes stay literal and fail the check.
+        assert_eq!(v.symbols, Some(vec!["A".to_string()]));
+        assert_eq!(ViewState::from_query("symbol=brk%2Eb").symbol.as_deref(), Some("BRK.B"));
     }
 }

@@ -1,8 +1,9 @@
 //! Number formatting for the screen: tick-size precision, signed changes, grouped volumes.
 //! Pure functions, so the server-rendered and hydrated pages print identical text.
 //!
-//! Every fractional number the page prints goes through [`Fixed`], which prints with integer
-//! arithmetic. Why: std's float printing (`{:.2}` and `f64`'s `Display`, the Grisu and Dragon
+//! Prices arrive as integers in price units and are printed by [`Units`], exactly: no float
+//! ever holds a price on its way to the screen. Other fractional numbers (chart coordinates,
+//! latencies) go through [`Fixed`], which prints with integer arithmetic too. Why: std's float printing (`{:.2}` and `f64`'s `Display`, the Grisu and Dragon
 //! algorithms and their tables) was the largest single function in the WASM, about 14 KB.
 
 use std::fmt;
@@ -44,31 +45,51 @@ pub fn fixed(value: f64, decimals: u8) -> String {
     Fixed(value, decimals).to_string()
 }
 
-/// A price at the instrument's precision, e.g. `187.42`.
-pub fn price(value: f64, decimals: u8) -> String {
-    fixed(value, decimals)
+/// An integer count of 10^-`decimals` printed as a decimal number, exactly: `Units(18984, 2)` is
+/// `189.84`, `Units(-5, 3)` is `-0.005`.
+#[derive(Clone, Copy, Debug)]
+pub struct Units(pub i64, pub u8);
+
+impl fmt::Display for Units {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Units(value, decimals) = *self;
+        let decimals = decimals.min(18) as usize;
+        let scale = 10u64.pow(decimals as u32);
+        let abs = value.unsigned_abs();
+        if value < 0 {
+            f.write_str("-")?;
+        }
+        write!(f, "{}", abs / scale)?;
+        if decimals > 0 {
+            write!(f, ".{:0decimals$}", abs % scale)?;
+        }
+        Ok(())
+    }
 }
 
-/// A signed change with its percentage, e.g. `+1.25 (+0.67%)`.
-pub fn change(change: f64, pct: f64, decimals: u8) -> String {
-    let sign = if change > 0.0 {
-        "+"
-    } else if change < 0.0 {
-        "−"
-    } else {
-        ""
-    };
-    let psign = if pct > 0.0 {
-        "+"
-    } else if pct < 0.0 {
-        "−"
-    } else {
-        ""
-    };
+/// A price (in price units) at the instrument's precision, e.g. `187.42`.
+pub fn price(units: i64, decimals: u8) -> String {
+    Units(units, decimals).to_string()
+}
+
+/// `+`, `−` (a real minus sign) or nothing, for a signed figure.
+fn sign(value: i64) -> &'static str {
+    match value.signum() {
+        1 => "+",
+        -1 => "−",
+        _ => "",
+    }
+}
+
+/// A signed change (price units) with its percentage (hundredths of a percent), e.g.
+/// `+1.25 (+0.67%)`.
+pub fn change(change: i64, change_bp: i64, decimals: u8) -> String {
     format!(
-        "{sign}{} ({psign}{}%)",
-        Fixed(change.abs(), decimals),
-        Fixed(pct.abs(), 2)
+        "{}{} ({}{}%)",
+        sign(change),
+        Units(change.abs(), decimals),
+        sign(change_bp),
+        Units(change_bp.abs(), 2)
     )
 }
 
@@ -91,11 +112,17 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(price(187.4, 2), "187.40");
-        assert_eq!(price(1.08505, 5), "1.08505");
-        assert_eq!(change(1.25, 0.6712, 2), "+1.25 (+0.67%)");
-        assert_eq!(change(-0.5, -1.0, 2), "−0.50 (−1.00%)");
-        assert_eq!(change(0.0, 0.0, 1), "0.0 (0.00%)");
+        assert_eq!(price(18_740, 2), "187.40");
+        assert_eq!(price(108_505, 5), "1.08505");
+        assert_eq!(price(12_345, 5), "0.12345");
+        assert_eq!(price(151_500, 3), "151.500");
+        assert_eq!(price(7, 0), "7");
+        assert_eq!(price(-5, 3), "-0.005");
+        assert_eq!(price(i64::MIN, 2), "-92233720368547758.08");
+        assert_eq!(change(125, 67, 2), "+1.25 (+0.67%)");
+        assert_eq!(change(-50, -100, 2), "−0.50 (−1.00%)");
+        assert_eq!(change(0, 0, 1), "0.0 (0.00%)");
+        assert_eq!(change(1, 0, 5), "+0.00001 (0.00%)");
         assert_eq!(volume(0), "0");
         assert_eq!(volume(1_234_567), "1\u{2009}234\u{2009}567");
         assert_eq!(volume(100), "100");

@@ -1,10 +1,9 @@
 //! Drives the market: steps it on its own task at the configured rate, independent of how many
-//! clients are connected, and publishes each frame: straight to the hub in the embedded node,
-//! to the market bus ([`crate::bus`]) when nodes are split.
+//! clients are connected, and publishes each frame to its [`Publish`] sink: the hub in the
+//! embedded node, the market bus when nodes are split.
 
-use crate::hub::{Hub, Trade};
-use crate::market::Market;
-use std::sync::Arc;
+use super::market::Market;
+use super::{Publish, Trade};
 use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -22,20 +21,8 @@ pub fn next_trades(market: &mut Market) -> Vec<Trade> {
         .collect()
 }
 
-/// Where the generator's frames go.
-pub trait Publish: Send + 'static {
-    /// Takes the next frame (stamped `ts`, ms since the Unix epoch); returns its seq.
-    fn publish(&mut self, ts: i64, trades: Vec<Trade>) -> u64;
-}
-
-impl Publish for Arc<Hub> {
-    fn publish(&mut self, ts: i64, trades: Vec<Trade>) -> u64 {
-        Hub::publish(self, ts, trades)
-    }
-}
-
 /// The market and where its frames go.
-pub struct Generator<P = Arc<Hub>> {
+pub struct Generator<P> {
     market: Market,
     sink: P,
 }
@@ -69,46 +56,51 @@ impl<P: Publish> Generator<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::HubConfig;
-    use crate::market::default_universe;
-    use crate::metrics::Metrics;
+    use crate::feed::market::default_universe;
+    use std::sync::{Arc, Mutex};
 
-    fn generator() -> (Generator, Arc<Hub>) {
+    /// Records what it is given, numbering frames as the hub does.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<(i64, Vec<Trade>)>>>);
+
+    impl Publish for Recorder {
+        fn publish(&mut self, ts: i64, trades: Vec<Trade>) -> u64 {
+            let mut frames = self.0.lock().unwrap();
+            frames.push((ts, trades));
+            frames.len() as u64
+        }
+    }
+
+    fn generator() -> (Generator<Recorder>, Recorder) {
+        let recorder = Recorder::default();
         let market = Market::new(default_universe(), 5, 10.0);
-        let config = HubConfig {
-            history_frames: 100,
-            live_buffer: 16,
-        };
-        let hub = Arc::new(Hub::new(
-            1,
-            market.instruments(),
-            market.quotes(),
-            config,
-            Arc::new(Metrics::default()),
-        ));
-        (Generator::new(market, hub.clone()), hub)
+        (Generator::new(market, recorder.clone()), recorder)
     }
 
     #[test]
-    fn each_step_publishes_one_numbered_frame() {
-        let (mut g, hub) = generator();
+    fn each_step_publishes_one_frame_of_the_markets_trades() {
+        let (mut g, recorder) = generator();
         assert_eq!(g.step(1_000), 1);
         assert_eq!(g.step(1_100), 2);
-        let snap = hub.snapshot(&Default::default());
-        assert_eq!((snap.seq, snap.ts), (2, 1_100));
+        let mut replay = Market::new(default_universe(), 5, 10.0);
+        let frames = recorder.0.lock().unwrap().clone();
+        assert_eq!(frames.iter().map(|f| f.0).collect::<Vec<_>>(), [1_000, 1_100]);
+        for (_, trades) in frames {
+            assert_eq!(trades, next_trades(&mut replay), "the seeded market's own frames");
+        }
     }
 
     #[tokio::test(start_paused = true)]
     async fn runs_at_the_configured_rate_until_cancelled() {
-        let (g, hub) = generator();
+        let (g, recorder) = generator();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(g.run(10.0, shutdown.clone()));
         // The first tick fires at once, then one every 100 ms of (paused, simulated) time.
         tokio::time::sleep(Duration::from_millis(1_050)).await;
-        assert_eq!(hub.last_id().seq, 11);
+        assert_eq!(recorder.0.lock().unwrap().len(), 11);
         shutdown.cancel();
         task.await.unwrap();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(hub.last_id().seq, 11, "no frame after cancel");
+        assert_eq!(recorder.0.lock().unwrap().len(), 11, "no frame after cancel");
     }
 }

@@ -2,10 +2,13 @@
 //! task): [`Market::step`] advances every instrument by one frame from a seeded RNG, so the same
 //! seed and settings replay the identical sequence of frames.
 //!
-//! Prices are kept as integer multiples of 10^-decimals, so they are exact multiples of the
-//! tick size and print without binary-float noise (`187.42`, never `187.42000000000002`).
+//! Prices are integer multiples of 10^-decimals (price units) from the generator to the screen:
+//! they are exact multiples of the tick size, travel as integers on the wire, and print without
+//! binary-float noise (`187.42`, never `187.42000000000002`). Only the random walk itself is
+//! computed in floating point, and its result is rounded onto the tick grid at once.
 
-use app::protocol::{AssetClass, Instrument, Quote};
+use crate::config::{Decimal, SymbolSetting};
+use app::wire::protocol::{AssetClass, Instrument, Quote};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -35,14 +38,14 @@ pub struct InstrumentSpec {
 }
 
 impl InstrumentSpec {
-    fn new(symbol: &str, name: &str, class: AssetClass, open: f64, decimals: u8, tick_units: i64) -> Self {
+    /// An instrument opening at `open_units` (price units, snapped to the tick grid).
+    fn new(symbol: &str, name: &str, class: AssetClass, open_units: i64, decimals: u8, tick_units: i64) -> Self {
         let (vol, activity, half_spread_ticks, lot) = match class {
             AssetClass::Equity => (0.0006, 0.35, 1, 100),
             AssetClass::Crypto => (0.0012, 0.6, 2, 1),
             AssetClass::Fx => (0.00012, 0.5, 1, 100_000),
         };
-        let scale = 10f64.powi(decimals as i32);
-        let open_units = ((open * scale / tick_units as f64).round() as i64).max(1) * tick_units;
+        let open_units = on_grid(open_units, tick_units);
         InstrumentSpec {
             symbol: symbol.to_string(),
             name: name.to_string(),
@@ -65,22 +68,17 @@ impl InstrumentSpec {
 
     /// Parameters for a symbol the default universe does not know: a mid-volatility equity
     /// quoted in cents, opening at `open` (100.00 when not given).
-    pub fn custom(symbol: &str, open: Option<f64>) -> Self {
-        Self::new(symbol, symbol, AssetClass::Equity, open.unwrap_or(100.0), 2, 1)
+    pub fn custom(symbol: &str, open: Option<Decimal>) -> Self {
+        let open_units = open.map_or(10_000, |o| units(o, 2));
+        Self::new(symbol, symbol, AssetClass::Equity, open_units, 2, 1)
     }
 
     /// Returns a copy that opens at `open` instead (kept on the instrument's tick grid).
-    pub fn opening_at(&self, open: f64) -> Self {
-        let mut spec = Self::new(
-            &self.symbol,
-            &self.name,
-            self.class,
-            open,
-            self.decimals,
-            self.tick_units,
-        );
-        spec.vol_per_sqrt_sec = self.vol_per_sqrt_sec;
-        spec
+    pub fn opening_at(&self, open: Decimal) -> Self {
+        InstrumentSpec {
+            open_units: on_grid(units(open, self.decimals), self.tick_units),
+            ..self.clone()
+        }
     }
 
     pub fn instrument(&self) -> Instrument {
@@ -88,39 +86,62 @@ impl InstrumentSpec {
             symbol: self.symbol.clone(),
             name: self.name.clone(),
             class: self.class,
-            tick_size: self.tick_units as f64 / self.scale(),
             decimals: self.decimals,
+            tick: self.tick_units,
         }
     }
+}
 
-    fn scale(&self) -> f64 {
-        10f64.powi(self.decimals as i32)
-    }
+/// `open` in units of 10^-`decimals`.
+fn units(open: Decimal, decimals: u8) -> i64 {
+    i64::try_from(open.units(decimals)).unwrap_or(i64::MAX / 2)
+}
+
+/// `units` rounded to the nearest multiple of `tick`, at least one tick.
+fn on_grid(units: i64, tick: i64) -> i64 {
+    ((units + tick / 2) / tick).max(1) * tick
+}
+
+/// The instruments of `SYMBOLS` (known symbols keep their parameters, others are
+/// [`InstrumentSpec::custom`]), or the [`default_universe`] without it.
+pub fn universe(settings: Option<&[SymbolSetting]>) -> Vec<InstrumentSpec> {
+    let known = default_universe();
+    let Some(settings) = settings else {
+        return known;
+    };
+    settings
+        .iter()
+        .map(|s| match (known.iter().find(|k| k.symbol == s.symbol), s.open) {
+            (Some(k), Some(open)) => k.opening_at(open),
+            (Some(k), None) => k.clone(),
+            (None, open) => InstrumentSpec::custom(&s.symbol, open),
+        })
+        .collect()
 }
 
 /// The default universe: large-cap stocks, crypto pairs and FX pairs at realistic levels.
 pub fn default_universe() -> Vec<InstrumentSpec> {
     use AssetClass::*;
     vec![
-        InstrumentSpec::new("AAPL", "Apple", Equity, 189.84, 2, 1),
-        InstrumentSpec::new("MSFT", "Microsoft", Equity, 421.53, 2, 1),
-        InstrumentSpec::new("NVDA", "NVIDIA", Equity, 124.92, 2, 1).with_vol(0.0011),
-        InstrumentSpec::new("AMZN", "Amazon", Equity, 186.13, 2, 1),
-        InstrumentSpec::new("GOOGL", "Alphabet", Equity, 171.40, 2, 1),
-        InstrumentSpec::new("META", "Meta Platforms", Equity, 502.31, 2, 1).with_vol(0.0008),
-        InstrumentSpec::new("TSLA", "Tesla", Equity, 248.50, 2, 1).with_vol(0.0014),
-        InstrumentSpec::new("JPM", "JPMorgan Chase", Equity, 201.77, 2, 1).with_vol(0.0004),
-        InstrumentSpec::new("V", "Visa", Equity, 276.10, 2, 1).with_vol(0.0004),
-        InstrumentSpec::new("XOM", "Exxon Mobil", Equity, 114.62, 2, 1).with_vol(0.0005),
-        InstrumentSpec::new("JNJ", "Johnson & Johnson", Equity, 155.20, 2, 1).with_vol(0.0003),
-        InstrumentSpec::new("WMT", "Walmart", Equity, 68.45, 2, 1).with_vol(0.0004),
-        InstrumentSpec::new("BTC-USD", "Bitcoin", Crypto, 64_250.00, 2, 1),
-        InstrumentSpec::new("ETH-USD", "Ether", Crypto, 3_412.50, 2, 1).with_vol(0.0015),
-        InstrumentSpec::new("SOL-USD", "Solana", Crypto, 148.72, 2, 1).with_vol(0.002),
-        InstrumentSpec::new("DOGE-USD", "Dogecoin", Crypto, 0.12345, 5, 1).with_vol(0.0025),
-        InstrumentSpec::new("EUR-USD", "Euro / US Dollar", Fx, 1.08500, 5, 1),
-        InstrumentSpec::new("GBP-USD", "Pound / US Dollar", Fx, 1.27050, 5, 1),
-        InstrumentSpec::new("USD-JPY", "US Dollar / Yen", Fx, 151.500, 3, 1),
+        InstrumentSpec::new("AAPL", "Apple", Equity, 18_984, 2, 1),
+        InstrumentSpec::new("MSFT", "Microsoft", Equity, 42_153, 2, 1),
+        InstrumentSpec::new("NVDA", "NVIDIA", Equity, 12_492, 2, 1).with_vol(0.0011),
+        InstrumentSpec::new("AMZN", "Amazon", Equity, 18_613, 2, 1),
+        InstrumentSpec::new("GOOGL", "Alphabet", Equity, 17_140, 2, 1),
+        InstrumentSpec::new("META", "Meta Platforms", Equity, 50_231, 2, 1).with_vol(0.0008),
+        InstrumentSpec::new("TSLA", "Tesla", Equity, 24_850, 2, 1).with_vol(0.0014),
+        InstrumentSpec::new("JPM", "JPMorgan Chase", Equity, 20_177, 2, 1).with_vol(0.0004),
+        InstrumentSpec::new("V", "Visa", Equity, 27_610, 2, 1).with_vol(0.0004),
+        InstrumentSpec::new("XOM", "Exxon Mobil", Equity, 11_462, 2, 1).with_vol(0.0005),
+        InstrumentSpec::new("JNJ", "Johnson & Johnson", Equity, 15_520, 2, 1).with_vol(0.0003),
+        InstrumentSpec::new("WMT", "Walmart", Equity, 6845, 2, 1).with_vol(0.0004),
+        InstrumentSpec::new("BTC-USD", "Bitcoin", Crypto, 6_425_000, 2, 1),
+        InstrumentSpec::new("ETH-USD", "Ether", Crypto, 341_250, 2, 1).with_vol(0.0015),
+        InstrumentSpec::new("SOL-USD", "Solana", Crypto, 14_872, 2, 1).with_vol(0.002),
+        InstrumentSpec::new("DOGE-USD", "Dogecoin", Crypto, 12_345, 5, 1).with_vol(0.0025),
+        InstrumentSpec::new("EUR-USD", "Euro / US Dollar", Fx, 108_500, 5, 1),
+        InstrumentSpec::new("GBP-USD", "Pound / US Dollar", Fx, 127_050, 5, 1),
+        InstrumentSpec::new("USD-JPY", "US Dollar / Yen", Fx, 151_500, 3, 1),
     ]
 }
 
@@ -152,19 +173,15 @@ impl State {
     }
 
     fn quote(&self) -> Quote {
-        let s = self.spec.scale();
-        let change = self.price - self.spec.open_units;
         Quote {
             symbol: self.spec.symbol.clone(),
-            price: self.price as f64 / s,
-            bid: self.bid as f64 / s,
-            ask: self.ask as f64 / s,
+            price: self.price,
+            bid: self.bid,
+            ask: self.ask,
             volume: self.volume,
-            open: self.spec.open_units as f64 / s,
-            high: self.high as f64 / s,
-            low: self.low as f64 / s,
-            change: change as f64 / s,
-            change_pct: (change as f64 / self.spec.open_units as f64 * 10_000.0).round() / 100.0,
+            open: self.spec.open_units,
+            high: self.high,
+            low: self.low,
         }
     }
 }
@@ -288,22 +305,21 @@ mod tests {
     #[test]
     fn prices_stay_positive_on_grid_with_a_spread() {
         // A violent, tiny-priced instrument stresses the floor and the spread rules.
-        let mut penny = InstrumentSpec::custom("PENNY", Some(0.02)).with_vol(0.05);
+        let mut penny = InstrumentSpec::custom("PENNY", Decimal::parse("0.02")).with_vol(0.05);
         penny.activity = 1.0;
         let mut specs = default_universe();
         specs.push(penny);
         let mut m = Market::new(specs, 7, 100.0);
-        let ticks: Vec<f64> = m.instruments().iter().map(|i| i.tick_size).collect();
+        let ticks: Vec<i64> = m.instruments().iter().map(|i| i.tick).collect();
         for _ in 0..20_000 {
             for (i, qty) in m.step() {
                 let q = m.quote(i);
                 let tick = ticks[i];
-                assert!(q.price > 0.0 && q.bid > 0.0, "{q:?}");
+                assert!(q.price > 0 && q.bid > 0, "{q:?}");
                 assert!(q.bid <= q.price && q.price <= q.ask && q.bid < q.ask, "{q:?}");
-                assert!(q.ask - q.bid >= tick * 0.999, "spread of at least one tick: {q:?}");
+                assert!(q.ask - q.bid >= tick, "spread of at least one tick: {q:?}");
                 for p in [q.price, q.bid, q.ask] {
-                    let n = p / tick;
-                    assert!((n - n.round()).abs() < 1e-6, "{p} is on the {tick} grid");
+                    assert_eq!(p % tick, 0, "{p} is on the {tick} grid");
                 }
                 assert!(q.low <= q.price && q.price <= q.high, "{q:?}");
                 assert!(qty > 0);
@@ -330,23 +346,44 @@ mod tests {
     }
 
     #[test]
-    fn quotes_report_change_from_open() {
-        let mut m = Market::new(default_universe(), 3, 10.0);
-        for _ in 0..100 {
-            m.step();
-        }
-        for q in m.quotes() {
-            assert!((q.change - (q.price - q.open)).abs() < 1e-6, "{q:?}");
-            let pct = (q.change / q.open * 100.0 * 100.0).round() / 100.0;
-            assert!((q.change_pct - pct).abs() < 0.011, "{q:?}");
-        }
+    fn prices_are_exact_integers_in_the_instruments_units() {
+        let q = Market::new(default_universe(), 1, 10.0).quote(0);
+        assert_eq!(serde_json::to_value(&q).unwrap()["price"].to_string(), "18984");
+        let doge = default_universe().into_iter().find(|s| s.symbol == "DOGE-USD").unwrap();
+        assert_eq!((doge.open_units, doge.decimals), (12_345, 5));
+        // Custom symbols quote in cents: 1.085 is rounded half up onto the cent grid.
+        let x = Market::new(vec![InstrumentSpec::custom("X", Decimal::parse("1.085"))], 1, 10.0).quote(0);
+        assert_eq!(x.price, 109);
     }
 
     #[test]
-    fn prices_print_without_float_noise() {
-        let q = Market::new(default_universe(), 1, 10.0).quote(0);
-        assert_eq!(serde_json::to_value(&q).unwrap()["price"].to_string(), "189.84");
-        let eur = Market::new(vec![InstrumentSpec::custom("X", Some(1.085))], 1, 10.0).quote(0);
-        assert_eq!(eur.price.to_string(), "1.09"); // custom symbols quote in cents
+    fn symbols_resolve_known_custom_and_priced() {
+        let setting = |symbol: &str, open: Option<&str>| SymbolSetting {
+            symbol: symbol.into(),
+            open: open.and_then(Decimal::parse),
+        };
+        let u = universe(Some(&[
+            setting("AAPL", None),
+            setting("ACME", Some("42.5")),
+            setting("NEW", None),
+            setting("AAPL", Some("200")),
+            setting("EUR-USD", Some("1.1")),
+        ]));
+        let opens: Vec<_> = u.iter().map(|s| (s.symbol.as_str(), s.open_units)).collect();
+        assert_eq!(
+            opens,
+            [
+                ("AAPL", 18_984),
+                ("ACME", 4_250),
+                ("NEW", 10_000),
+                ("AAPL", 20_000),
+                ("EUR-USD", 110_000)
+            ]
+        );
+        assert_eq!(
+            u[0].vol_per_sqrt_sec, u[3].vol_per_sqrt_sec,
+            "a known symbol keeps its parameters"
+        );
+        assert_eq!(universe(None), default_universe());
     }
 }

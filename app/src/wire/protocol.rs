@@ -2,11 +2,25 @@
 //!
 //! These types are shared verbatim by the server (which encodes them) and the browser (which
 //! decodes them), so the two sides cannot drift. Nothing here knows about HTTP or the DOM.
+//!
+//! **Numbers are exact.** Every price is an integer count of the instrument's price unit,
+//! 10^-`decimals` (AAPL's `18984` with `decimals` 2 is 189.84); volumes are integer quantities.
+//! No float stands between the generator and the screen, so nothing is rounded on the way.
 
-use crate::json::{self, FromJson, from_json_names, from_json_struct};
+use crate::wire::json::{self, FromJson, from_json_names, from_json_struct};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+
+/// Most symbols a universe may hold (and so the most one request can select).
+pub const MAX_SYMBOLS: usize = 100;
+/// Longest symbol, in bytes.
+pub const MAX_SYMBOL_LEN: usize = 12;
+
+/// Whether `s` is a well-formed symbol: 1 to [`MAX_SYMBOL_LEN`] of `A-Z a-z 0-9 - .`.
+pub fn is_symbol(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_SYMBOL_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
 
 /// Name of the SSE event that opens a fresh subscription: the full state of the selection.
 pub const EVENT_SNAPSHOT: &str = "snapshot";
@@ -98,38 +112,35 @@ pub struct Instrument {
     pub symbol: String,
     pub name: String,
     pub class: AssetClass,
-    /// Smallest price increment.
-    pub tick_size: f64,
-    /// Decimals needed to print a price at tick-size precision.
+    /// Prices are integers in units of 10^-decimals.
     pub decimals: u8,
+    /// Smallest price increment, in price units.
+    pub tick: i64,
 }
 
 from_json_struct!(Instrument {
     symbol: "symbol",
     name: "name",
     class: "class",
-    tick_size: "tick_size",
-    decimals: "decimals"
+    decimals: "decimals",
+    tick: "tick"
 });
 
-/// The state of one instrument after a frame: last trade, best bid/ask, session figures.
+/// The state of one instrument after a frame: last trade, best bid/ask, session figures. Prices
+/// are in the instrument's price units (see the module's documentation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Quote {
     pub symbol: String,
     /// Last traded price.
-    pub price: f64,
-    pub bid: f64,
-    pub ask: f64,
+    pub price: i64,
+    pub bid: i64,
+    pub ask: i64,
     /// Cumulative quantity traded this session.
     pub volume: u64,
     /// Session open, high and low, so the UI can show change and range.
-    pub open: f64,
-    pub high: f64,
-    pub low: f64,
-    /// `price - open`, at tick precision.
-    pub change: f64,
-    /// `change / open * 100`, rounded to 2 decimals.
-    pub change_pct: f64,
+    pub open: i64,
+    pub high: i64,
+    pub low: i64,
 }
 
 from_json_struct!(Quote {
@@ -141,9 +152,26 @@ from_json_struct!(Quote {
     open: "open",
     high: "high",
     low: "low",
-    change: "change",
-    change_pct: "change_pct",
 });
+
+impl Quote {
+    /// `price - open`, in price units.
+    pub fn change(&self) -> i64 {
+        self.price - self.open
+    }
+
+    /// The change since the open in hundredths of a percent (basis points), rounded half away
+    /// from zero: `+0.67 %` is `67`. Integer arithmetic, so server and page agree exactly.
+    pub fn change_bp(&self) -> i64 {
+        if self.open <= 0 {
+            return 0;
+        }
+        let scaled = i128::from(self.change()) * 10_000;
+        let open = i128::from(self.open);
+        let rounded = (scaled.abs() + open / 2) / open;
+        (if scaled < 0 { -rounded } else { rounded }) as i64
+    }
+}
 
 /// One generator frame as a `tick` event: only the selected instruments that traded in it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -180,15 +208,114 @@ from_json_struct!(Snapshot {
     quotes: "quotes"
 });
 
+/// Candle width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Interval {
+    #[serde(rename = "1s")]
+    S1,
+    #[serde(rename = "5s")]
+    S5,
+    #[serde(rename = "1m")]
+    M1,
+}
+
+// The names live in `as_str` / `FromStr`; serde's renames above say the same.
+impl json::FromJson for Interval {
+    fn read(r: &mut json::Reader<'_>) -> json::Result<Self> {
+        r.parse("an interval: 1s, 5s or 1m")
+    }
+}
+
+impl Interval {
+    pub const ALL: [Interval; 3] = [Interval::S1, Interval::S5, Interval::M1];
+
+    pub fn millis(self) -> i64 {
+        match self {
+            Interval::S1 => 1_000,
+            Interval::S5 => 5_000,
+            Interval::M1 => 60_000,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::S1 => "1s",
+            Interval::S5 => "5s",
+            Interval::M1 => "1m",
+        }
+    }
+
+    /// Start of the bucket holding `ts` (ms since the Unix epoch).
+    pub fn bucket(self, ts: i64) -> i64 {
+        ts.div_euclid(self.millis()) * self.millis()
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a string is not an [`Interval`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// Quoted by hand: `{0:?}` would ship Debug escaping and its Unicode tables to the page.
+#[error("unknown interval \"{0}\": expected 1s, 5s or 1m")]
+pub struct IntervalError(pub String);
+
+impl FromStr for Interval {
+    type Err = IntervalError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Interval::ALL
+            .into_iter()
+            .find(|i| i.as_str() == s)
+            .ok_or_else(|| IntervalError(s.chars().take(16).collect()))
+    }
+}
+
+/// One bucket of trades. `t` is the bucket start in ms since the Unix epoch; prices are in the
+/// instrument's price units, like a quote's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candle {
+    pub t: i64,
+    pub open: i64,
+    pub high: i64,
+    pub low: i64,
+    pub close: i64,
+    pub volume: u64,
+}
+
+from_json_struct!(Candle {
+    t: "t",
+    open: "open",
+    high: "high",
+    low: "low",
+    close: "close",
+    volume: "volume"
+});
+
+impl Candle {
+    pub fn flat(t: i64, price: i64) -> Self {
+        Candle {
+            t,
+            open: price,
+            high: price,
+            low: price,
+            close: price,
+            volume: 0,
+        }
+    }
+}
+
 /// Recent candles of one symbol: the answer of `GET /api/history`, used to backfill charts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct History {
     pub symbol: String,
-    pub interval: crate::candles::Interval,
+    pub interval: Interval,
     /// The last frame the candles include: a client applies only ticks after it, so the
     /// backfill and the live stream meet without a gap or a double count.
     pub seq: u64,
-    pub candles: Vec<crate::candles::Candle>,
+    pub candles: Vec<Candle>,
 }
 
 from_json_struct!(History {
@@ -253,6 +380,44 @@ pub struct ApiErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn quote(price: i64, open: i64) -> Quote {
+        Quote {
+            symbol: "X".into(),
+            price,
+            bid: price - 1,
+            ask: price + 1,
+            volume: 0,
+            open,
+            high: price.max(open),
+            low: price.min(open),
+        }
+    }
+
+    #[test]
+    fn change_is_exact_and_rounds_half_away_from_zero() {
+        assert_eq!(
+            (quote(18_984, 18_984).change(), quote(18_984, 18_984).change_bp()),
+            (0, 0)
+        );
+        assert_eq!(quote(10_067, 10_000).change_bp(), 67);
+        assert_eq!(quote(9_933, 10_000).change_bp(), -67);
+        // 1/8 % = 12.5 bp: half away from zero, either way.
+        assert_eq!(quote(80_100, 80_000).change_bp(), 13);
+        assert_eq!(quote(79_900, 80_000).change_bp(), -13);
+        assert_eq!(quote(1, i64::MAX / 2).change_bp(), -10_000);
+        assert_eq!(quote(5, 0).change_bp(), 0, "no open, no percentage");
+    }
+
+    #[test]
+    fn symbols_are_checked() {
+        for good in ["AAPL", "BTC-USD", "brk.b", "X", "ABCDEFGHIJKL"] {
+            assert!(is_symbol(good), "{good}");
+        }
+        for bad in ["", "ABCDEFGHIJKLM", "A B", "A,B", "AÄ", "A/B"] {
+            assert!(!is_symbol(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn event_id_round_trips() {

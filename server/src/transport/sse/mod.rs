@@ -5,30 +5,36 @@
 //! then live `tick`s and `resync`s, with a comment keep-alive when the stream is quiet. The
 //! stream ends when the client goes away or the server shuts down.
 //!
-//! A stream is served one of two ways, with byte-identical events: directly on its socket when
-//! it is a connection's first request ([`serve_direct`], picked by [`crate::conn`]), or by the
-//! router's handler ([`stream`]) on a connection that already served something else.
+//! One implementation, two ways in. A stream that is its connection's first request is written
+//! straight to its socket (picked by [`crate::net`]: no hyper buffers, no chunk framing); a stream
+//! requested on a connection that already served something else goes through the router
+//! ([`stream`]), and hyper writes it, chunked. Either way [`serve`] runs the stream and the
+//! fan-out groups ([`fanout`]) write its live events: only the [`Out`] they write to differs
+//! (the socket, or a bounded channel that is hyper's response body), so framing, keep-alive,
+//! resume and back-pressure are the same code and the same bytes.
 
 mod fanout;
 
-use crate::AppState;
-use crate::api::{ApiError, StreamParams, check_query_len, resume_point};
+pub(super) use fanout::Fanout;
+
+use super::Transports;
 use crate::hub::{Event as HubEvent, Hub, Subscription};
 use crate::metrics::Transport;
+use crate::request::{ApiError, StreamParams, check_query_len, resume_point};
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use fanout::{Fanout, Member};
-use futures_util::{Stream, StreamExt, stream};
+use fanout::Member;
+use futures_util::StreamExt;
 use std::convert::Infallible;
 use std::io::{self, Write as _};
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio_stream::wrappers::IntervalStream;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio_stream::wrappers::ReceiverStream;
 
 /// Where the stream is served.
 pub const PATH: &str = "/api/stream";
@@ -46,23 +52,9 @@ const HEADERS: [(&str, &str); 3] = [
     ("x-accel-buffering", "no"),
 ];
 
-/// What a direct stream needs of the app: small, so each direct stream's task stays small.
-#[derive(Clone)]
-pub struct Streams {
-    pub hub: Arc<Hub>,
-    pub shutdown: CancellationToken,
-    fanout: Arc<Fanout>,
-}
-
-impl From<&AppState> for Streams {
-    fn from(app: &AppState) -> Self {
-        Streams {
-            hub: app.hub.clone(),
-            shutdown: app.shutdown.clone(),
-            fanout: Arc::new(Fanout::new(app.hub.clone(), app.shutdown.clone(), app.keepalive)),
-        }
-    }
-}
+/// Chunks a stream served through hyper may have queued for its connection: hyper takes the
+/// next one only when the socket has taken the previous ones, so a full queue is a full socket.
+const BODY_CHUNKS: usize = 8;
 
 /// Checks a stream request and subscribes. Both ways of serving call it, so both refuse the
 /// same requests with the same errors.
@@ -95,40 +87,70 @@ fn event_bytes(event: &HubEvent) -> Vec<u8> {
     out
 }
 
-/// The router's handler, for a stream requested on a connection that served something before.
-pub async fn stream(State(app): State<AppState>, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
-    let subscription = open(&app.hub, &headers, &uri)?;
-    let client = app.hub.metrics().client(Transport::Sse);
-    let events = stream::unfold((subscription, client), |(mut subscription, client)| async move {
-        let event = subscription.next().await;
-        client.delivered();
-        Some((Some(event_bytes(&event)), (subscription, client)))
-    });
-    let body = stream::once(std::future::ready(preamble().into_bytes()))
-        .chain(with_keepalive(events, app.keepalive))
-        .map(Ok::<_, Infallible>)
-        .take_until(app.shutdown.clone().cancelled_owned());
-    Ok((HEADERS, Body::from_stream(body)).into_response())
+/// The router's handler, for a stream requested on a connection that served something before:
+/// [`serve`] writes the events into a bounded channel that hyper sends as the response body.
+pub async fn stream(State(t): State<Transports>, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+    let subscription = open(&t.hub, &headers, &uri)?;
+    let (chunks, body) = mpsc::channel(BODY_CHUNKS);
+    tokio::spawn(serve(Out::Body(chunks), t, subscription, preamble().into_bytes()));
+    let body = Body::from_stream(ReceiverStream::new(body).map(Ok::<_, Infallible>));
+    Ok((HEADERS, body).into_response())
 }
 
-/// Adds a keep-alive comment when `events` (which yields `Some(bytes)`) has been quiet.
-///
-/// axum's `KeepAlive` re-arms a timer on every event; with thousands of clients at 10 Hz that
-/// is tens of thousands of timer-wheel updates a second (see BENCHMARKS.md). Here a coarse
-/// interval ticks every half period, and a tick that follows another without an event between
-/// them sends a comment: silence never exceeds one period, and events cost no timer work.
-fn with_keepalive(events: impl Stream<Item = Option<Vec<u8>>>, period: Duration) -> impl Stream<Item = Vec<u8>> {
-    let ticks = IntervalStream::new(keepalive_ticks(period)).map(|_| None);
-    let mut quiet = Quiet::default();
-    stream::select(events, ticks).filter_map(move |item| {
-        std::future::ready(match item {
-            Some(event) => {
-                quiet.event();
-                Some(event)
-            }
-            None => quiet.tick().then(|| KEEP_ALIVE.to_vec()),
-        })
-    })
+/// Serves a stream on its own connection (its first request): the response head is written here.
+pub async fn serve_direct(tcp: TcpStream, t: Transports, subscription: Subscription) {
+    t.hub.metrics().sse_direct.inc();
+    serve(
+        Out::Socket(Arc::new(tcp)),
+        t,
+        subscription,
+        response_head().into_bytes(),
+    )
+    .await;
+}
+
+/// Where a stream's bytes go.
+#[derive(Clone)]
+pub(super) enum Out {
+    /// The client's socket: the stream is its connection's only request.
+    Socket(Arc<TcpStream>),
+    /// hyper's response body, a chunk per write: a stream on a reused connection.
+    Body(mpsc::Sender<Vec<u8>>),
+}
+
+impl Out {
+    /// Writes what fits of `bytes` now, without waiting: `WouldBlock` when nothing does.
+    pub(super) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Out::Socket(tcp) => tcp.try_write(bytes),
+            Out::Body(chunks) => match chunks.try_send(bytes.to_vec()) {
+                Ok(()) => Ok(bytes.len()),
+                Err(TrySendError::Full(_)) => Err(io::ErrorKind::WouldBlock.into()),
+                Err(TrySendError::Closed(_)) => Err(io::ErrorKind::BrokenPipe.into()),
+            },
+        }
+    }
+
+    /// Waits until a write may make progress.
+    async fn writable(&self) -> io::Result<()> {
+        match self {
+            Out::Socket(tcp) => tcp.writable().await,
+            Out::Body(chunks) => match chunks.reserve().await {
+                // The slot is released with the permit; the one writer takes it next.
+                Ok(_permit) => Ok(()),
+                Err(_) => Err(io::ErrorKind::BrokenPipe.into()),
+            },
+        }
+    }
+
+    /// Returns when the client has gone: it closed its side of the socket, or hyper dropped
+    /// the body (the connection ended).
+    async fn closed(&self) {
+        match self {
+            Out::Socket(tcp) => hung_up(tcp).await,
+            Out::Body(chunks) => chunks.closed().await,
+        }
+    }
 }
 
 /// Ticks every half keep-alive period, first after half a period.
@@ -156,52 +178,51 @@ impl Quiet {
     }
 }
 
-/// Serves a stream on its own connection until the client goes away or the server shuts down.
+/// Runs a stream until the client goes away or the server shuts down, writing `first` (the
+/// response head, or the preamble) before any event.
 ///
-/// The response has no chunk framing: its body ends when the connection closes, so each event
-/// is one `write` of its SSE bytes, encoded once per frame for every stream that gets the same
-/// event. This task writes the response head and whatever the subscription has ready (a
-/// snapshot, or a replay), then hands the stream to a fan-out group ([`fanout`]), which writes
-/// its live events without waking this task. Meanwhile this task only waits: for the client to
-/// hang up, for shutdown, or for the group to hand the stream back because its socket is full,
-/// in which case it finishes the write once the client reads, catches up and rejoins. A client
-/// that stops reading only stalls itself, and the hub resyncs it if it falls behind.
-pub async fn serve_direct(tcp: TcpStream, streams: Streams, subscription: Subscription) {
-    streams.hub.metrics().sse_direct.inc();
-    let tcp = Arc::new(tcp);
+/// A direct stream's response has no chunk framing: its body ends when the connection closes,
+/// so each event is one `write` of its SSE bytes, encoded once per frame for every stream that
+/// gets the same event. This task writes what the subscription has ready (a snapshot, or a
+/// replay), then hands the stream to a fan-out group ([`fanout`]), which writes its live events
+/// without waking this task. Meanwhile this task only waits: for the client to hang up, for
+/// shutdown, or for the group to hand the stream back because its [`Out`] is full, in which
+/// case it finishes the write once the client reads, catches up and rejoins. A client that
+/// stops reading only stalls itself, and the hub resyncs it if it falls behind.
+async fn serve(out: Out, t: Transports, subscription: Subscription, first: Vec<u8>) {
     let mut member = Member {
-        tcp: tcp.clone(),
+        out: out.clone(),
         subscription,
-        client: streams.hub.metrics().client(Transport::Sse),
+        client: t.hub.metrics().client(Transport::Sse),
         quiet: Quiet::default(),
-        pending: response_head().into_bytes(),
+        pending: first,
     };
-    let mut stopped = pin!(streams.shutdown.cancelled());
+    let mut stopped = pin!(t.shutdown.cancelled());
     loop {
         let catch_up = async {
-            write_all(&tcp, &member.pending).await?;
+            write_all(&out, &member.pending).await?;
             member.pending.clear();
             while let Some(event) = member.subscription.try_next() {
                 member.quiet.event();
                 member.client.delivered();
-                write_all(&tcp, &event_bytes(&event)).await?;
+                write_all(&out, &event_bytes(&event)).await?;
             }
             io::Result::Ok(())
         };
         let caught_up = tokio::select! {
             biased;
             () = &mut stopped => return,
-            () = hung_up(&tcp) => return,
+            () = out.closed() => return,
             caught_up = catch_up => caught_up,
         };
         if caught_up.is_err() {
             return;
         }
-        let mut joined = streams.fanout.join(member);
+        let mut joined = t.fanout.join(member);
         member = tokio::select! {
             biased;
             () = &mut stopped => return,
-            () = hung_up(&tcp) => return,
+            () = out.closed() => return,
             back = joined.handed_back() => match back {
                 Some(member) => member,
                 // The group dropped it: a write failed, or the server is stopping.
@@ -242,12 +263,12 @@ async fn hung_up(tcp: &TcpStream) {
     }
 }
 
-/// Writes all of `bytes` to a socket shared with a fan-out group (which only writes while it
+/// Writes all of `bytes` to `out`, shared with a fan-out group (which only writes while it
 /// holds the stream, never at the same time).
-async fn write_all(tcp: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+async fn write_all(out: &Out, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
-        tcp.writable().await?;
-        match tcp.try_write(bytes) {
+        out.writable().await?;
+        match out.try_write(bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => bytes = &bytes[n..],
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
@@ -261,7 +282,7 @@ async fn write_all(tcp: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::hub::EventKind;
-    use app::protocol::EventId;
+    use app::wire::protocol::EventId;
 
     #[test]
     fn events_are_framed_as_sse() {

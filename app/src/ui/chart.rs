@@ -7,14 +7,14 @@
 //! container (so they are responsive without measuring it) and put text in HTML overlays
 //! positioned in percent (so labels never stretch).
 
-use crate::candles::{Candle, CandleSeries, Interval};
-use crate::format::{self, Fixed, fixed};
-use crate::view::ChartMode;
+use super::format::{self, Fixed, fixed};
+use crate::state::board::ChartData;
+use crate::state::page::VISIBLE_CANDLES;
+use crate::state::view::ChartMode;
+use crate::wire::protocol::Candle;
 use leptos::either::Either;
 use leptos::prelude::*;
 
-/// Candles shown in the main chart.
-pub const VISIBLE_CANDLES: usize = 90;
 /// Narrowest time window of the main chart, in candles.
 const MIN_WINDOW: usize = 30;
 /// Width and height of the drawing space.
@@ -24,22 +24,25 @@ const H: f64 = 1000.0;
 const W_ATTR: &str = "1000";
 const H_ATTR: &str = "1000";
 
-/// About `target` round numbers covering `[min, max]` (1, 2 or 5 times a power of ten apart).
-pub fn nice_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
-    if !(min.is_finite() && max.is_finite()) || max <= min || target == 0 {
+/// About `target` round prices covering `[min, max]` (price units), 1, 2 or 5 times a power of
+/// ten units apart: exact, so every label prints the price it stands at.
+pub fn nice_ticks(min: i64, max: i64, target: usize) -> Vec<i64> {
+    if max <= min || target == 0 {
         return Vec::new();
     }
-    let raw = (max - min) / target as f64;
-    // powi, not powf: the exponent is a whole number, and powf would ship libm's pow to the page.
-    let mag = 10f64.powi(raw.log10().floor() as i32);
-    let step = [1.0, 2.0, 5.0, 10.0]
+    let raw = ((max - min) / target as i64).max(1);
+    let mut mag = 1i64;
+    while mag <= raw / 10 {
+        mag *= 10;
+    }
+    let step = [1, 2, 5, 10]
         .into_iter()
         .map(|m| m * mag)
         .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag);
-    let first = (min / step).ceil() as i64;
-    let last = (max / step).floor() as i64;
-    (first..=last).map(|i| i as f64 * step).collect()
+        .unwrap_or(10 * mag);
+    let first = min.div_euclid(step) + i64::from(min.rem_euclid(step) != 0);
+    let last = max.div_euclid(step);
+    (first..=last).map(|i| i * step).collect()
 }
 
 /// Time ticks (ms since the Unix epoch) at a round step giving about `target` ticks.
@@ -67,37 +70,22 @@ pub fn clock(ms: i64) -> String {
 struct Frame {
     t0: i64,
     t1: i64,
-    lo: f64,
-    hi: f64,
+    /// The price range shown, in price units.
+    lo: i64,
+    hi: i64,
 }
 
 impl Frame {
     fn x(&self, t: i64) -> f64 {
         (t - self.t0) as f64 / (self.t1 - self.t0).max(1) as f64 * W
     }
-    fn y(&self, p: f64) -> f64 {
-        H - (p - self.lo) / (self.hi - self.lo).max(f64::EPSILON) * H
+    fn y(&self, p: i64) -> f64 {
+        H - (p - self.lo) as f64 / (self.hi - self.lo).max(1) as f64 * H
     }
-}
 
-/// What the main chart shows: the candles of one symbol at one interval.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ChartData {
-    pub symbol: String,
-    pub decimals: u8,
-    pub series: CandleSeries,
-    /// The last price, for the marker (also right after a resync, before any new trade).
-    pub last: Option<f64>,
-}
-
-impl ChartData {
-    pub fn new(symbol: String, decimals: u8, interval: Interval) -> Self {
-        ChartData {
-            symbol,
-            decimals,
-            series: CandleSeries::new(interval, VISIBLE_CANDLES * 4),
-            last: None,
-        }
+    /// The price at `fy` (0 at the top, 1 at the bottom), to the nearest price unit.
+    fn price_at(&self, fy: f64) -> i64 {
+        self.hi - (fy * (self.hi - self.lo) as f64).round() as i64
     }
 }
 
@@ -114,13 +102,14 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
             let window = candles.len().clamp(MIN_WINDOW, VISIBLE_CANDLES) as i64;
             let t1 = candles.last().map_or(step, |c| c.t + step);
             let t0 = t1 - step * window;
-            let lo = candles.iter().map(|c| c.low).fold(f64::INFINITY, f64::min);
-            let hi = candles.iter().map(|c| c.high).fold(f64::NEG_INFINITY, f64::max);
-            let (lo, hi) = if lo.is_finite() {
-                let pad = ((hi - lo) * 0.08).max(hi.abs() * 1e-4).max(1e-9);
-                (lo - pad, hi + pad)
-            } else {
-                (0.0, 1.0)
+            let lo = candles.iter().map(|c| c.low).min();
+            let hi = candles.iter().map(|c| c.high).max();
+            let (lo, hi) = match (lo, hi) {
+                (Some(lo), Some(hi)) => {
+                    let pad = ((hi - lo) * 8 / 100).max(hi.abs() / 10_000).max(1);
+                    (lo - pad, hi + pad)
+                }
+                _ => (0, 1),
             };
             (candles, Frame { t0, t1, lo, hi }, step, d.decimals, d.last)
         })
@@ -232,7 +221,7 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         let x = f.x(c.t + step / 2);
         let y = fy * H;
         let left_pct = x / W * 100.0;
-        let price = f.hi - fy * (f.hi - f.lo);
+        let price = f.price_at(fy);
         let side = if left_pct > 60.0 {
             "right:calc(100% - "
         } else {
@@ -305,12 +294,12 @@ fn event_target_rect(ev: &leptos::ev::PointerEvent) -> Option<(f64, f64)> {
 
 /// A minute of prices as a small line; green when the minute ended higher than it began.
 #[component]
-pub fn Sparkline(points: Signal<Vec<f64>>) -> impl IntoView {
+pub fn Sparkline(points: Signal<Vec<i64>>) -> impl IntoView {
     let path = move || {
         points.with(|p| {
-            let lo = p.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let span = (hi - lo).max(f64::EPSILON);
+            let lo = p.iter().copied().min().unwrap_or(0);
+            let hi = p.iter().copied().max().unwrap_or(0);
+            let span = (hi - lo).max(1) as f64;
             let n = p.len().max(2) - 1;
             p.iter()
                 .enumerate()
@@ -318,7 +307,7 @@ pub fn Sparkline(points: Signal<Vec<f64>>) -> impl IntoView {
                     format!(
                         "{},{}",
                         Fixed(i as f64 / n as f64 * 100.0, 1),
-                        Fixed(28.0 - (v - lo) / span * 26.0, 1)
+                        Fixed(28.0 - (v - lo) as f64 / span * 26.0, 1)
                     )
                 })
                 .collect::<Vec<_>>()
@@ -345,13 +334,28 @@ mod tests {
 
     #[test]
     fn nice_ticks_are_round_and_inside() {
-        assert_eq!(nice_ticks(0.0, 10.0, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
-        let t = nice_ticks(187.13, 188.91, 6);
-        assert!(t.len() >= 3 && t.len() <= 10, "{t:?}");
-        assert!(t.iter().all(|v| (187.13..=188.91).contains(v)));
-        assert!(t.windows(2).all(|w| ((w[1] - w[0]) - (t[1] - t[0])).abs() < 1e-9));
-        assert!(nice_ticks(1.0, 1.0, 5).is_empty());
-        assert!(nice_ticks(f64::NAN, 1.0, 5).is_empty());
+        assert_eq!(nice_ticks(0, 10, 5), vec![0, 2, 4, 6, 8, 10]);
+        let t = nice_ticks(18_713, 18_891, 6);
+        assert_eq!(t, vec![18_750, 18_800, 18_850]);
+        assert_eq!(nice_ticks(-7, 7, 3), vec![-5, 0, 5]);
+        assert_eq!(nice_ticks(3, 5, 6), vec![3, 4, 5], "never finer than one price unit");
+        assert!(nice_ticks(1, 1, 5).is_empty());
+        assert!(nice_ticks(2, 1, 5).is_empty());
+    }
+
+    #[test]
+    fn prices_map_onto_the_drawing_and_back() {
+        let f = Frame {
+            t0: 0,
+            t1: 1,
+            lo: 18_700,
+            hi: 18_900,
+        };
+        assert_eq!((f.y(18_900), f.y(18_700), f.y(18_800)), (0.0, H, H / 2.0));
+        assert_eq!(
+            (f.price_at(0.0), f.price_at(1.0), f.price_at(0.5)),
+            (18_900, 18_700, 18_800)
+        );
     }
 
     #[test]

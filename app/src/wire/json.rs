@@ -4,16 +4,17 @@
 //! Why not serde_json in the browser: its derive-generated decoders and its error messages
 //! (which link std's shortest-float printing, Unicode escape tables and a second float
 //! formatter) were 25 KB of the 154 KB brotli WASM, a sixth of the page, to read the handful of
-//! types in [`crate::protocol`]. This reader costs a few KB. The server still *writes* JSON
+//! types in [`crate::wire::protocol`]. This reader costs a few KB. The server still *writes* JSON
 //! with serde, and the tests below check every type this module reads against what serde_json
 //! writes, so the two cannot drift apart.
 //!
 //! It accepts exactly RFC 8259 JSON (and rejects trailing garbage, control characters in
-//! strings, leading zeros, lone surrogates). Errors carry the byte offset and what was expected,
-//! without formatting the input. Numbers: integers are exact in their type's range; a float with
-//! at most 15 significant digits and a decimal exponent within ±22 (every price, bid, ask and
-//! percentage the server sends) is correctly rounded; longer or more extreme ones are within three
-//! units in the last place.
+//! strings, leading zeros, lone surrogates) nested at most [`MAX_DEPTH`] deep, so no document can
+//! exhaust the page's stack. Errors carry the byte offset and what was expected, without
+//! formatting the input. Numbers: every number on the wire is an integer (prices in price units,
+//! see [`crate::wire::protocol`]), read exactly in its type's range; fractions and exponents are
+//! checked and skipped in members the page does not read, and refused where it reads a number.
+//! No float code is linked.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -54,39 +55,21 @@ pub fn from_str<T: FromJson>(src: &str) -> Result<T> {
     Ok(value)
 }
 
+/// How deep arrays and objects may nest. The wire types nest four levels; the margin is for
+/// members the page skips.
+pub const MAX_DEPTH: u32 = 32;
+
 /// A cursor over one JSON document. Each method reads one value at the cursor.
 pub struct Reader<'a> {
     src: &'a str,
     pos: usize,
-}
-
-/// `10^e`: exact up to `10^22`, beyond that the product of two correctly rounded constants.
-fn pow10(e: u32) -> f64 {
-    const LOW: [f64; 32] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-        1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29, 1e30, 1e31,
-    ];
-    const HIGH: [f64; 12] = [
-        1.0,
-        1e32,
-        1e64,
-        1e96,
-        1e128,
-        1e160,
-        1e192,
-        1e224,
-        1e256,
-        1e288,
-        f64::INFINITY,
-        f64::INFINITY,
-    ];
-    let e = e.min(352) as usize;
-    LOW[e % 32] * HIGH[e / 32]
+    /// Arrays and objects open around the cursor.
+    depth: u32,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(src: &'a str) -> Self {
-        Reader { src, pos: 0 }
+        Reader { src, pos: 0, depth: 0 }
     }
 
     /// The cursor's byte offset.
@@ -143,33 +126,48 @@ impl<'a> Reader<'a> {
     /// `field` must read or [`skip`](Self::skip) that value.
     pub fn object(&mut self, field: &mut dyn FnMut(&mut Self, &str) -> Result<()>) -> Result<()> {
         self.expect(b'{', "an object")?;
-        if self.eat(b'}') {
-            return Ok(());
-        }
-        loop {
-            let key = self.str()?;
-            self.expect(b':', "':'")?;
-            field(self, &key)?;
-            if self.eat(b'}') {
+        self.nested(|r| {
+            if r.eat(b'}') {
                 return Ok(());
             }
-            self.expect(b',', "',' or '}'")?;
+            loop {
+                let key = r.str()?;
+                r.expect(b':', "':'")?;
+                field(r, &key)?;
+                if r.eat(b'}') {
+                    return Ok(());
+                }
+                r.expect(b',', "',' or '}'")?;
+            }
+        })
+    }
+
+    /// Runs `inside` one level deeper, refusing a document nested beyond [`MAX_DEPTH`].
+    fn nested(&mut self, inside: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error("at most 32 levels of nesting"));
         }
+        self.depth += 1;
+        let result = inside(self);
+        self.depth -= 1;
+        result
     }
 
     /// Reads an array, calling `item` with the reader positioned on each element.
     pub fn array(&mut self, item: &mut dyn FnMut(&mut Self) -> Result<()>) -> Result<()> {
         self.expect(b'[', "an array")?;
-        if self.eat(b']') {
-            return Ok(());
-        }
-        loop {
-            item(self)?;
-            if self.eat(b']') {
+        self.nested(|r| {
+            if r.eat(b']') {
                 return Ok(());
             }
-            self.expect(b',', "',' or ']'")?;
-        }
+            loop {
+                item(r)?;
+                if r.eat(b']') {
+                    return Ok(());
+                }
+                r.expect(b',', "',' or ']'")?;
+            }
+        })
     }
 
     /// Reads `null`, returning whether it was there (nothing is consumed otherwise).
@@ -341,23 +339,6 @@ impl<'a> Reader<'a> {
         Ok((negative, mantissa, exponent))
     }
 
-    pub fn f64(&mut self) -> Result<f64> {
-        let (negative, mantissa, exponent) = self.decimal(false)?;
-        // Both operands exact (mantissa below 2^53, |exponent| up to 22) make one correctly
-        // rounded operation; otherwise each inexact operand adds at most one unit.
-        let magnitude = if mantissa == 0 {
-            0.0
-        } else if exponent < -300 {
-            // In two steps, so that the divisor stays finite down to the smallest subnormal.
-            mantissa as f64 / pow10(exponent.unsigned_abs() - 40) / 1e40
-        } else if exponent < 0 {
-            mantissa as f64 / pow10(exponent.unsigned_abs())
-        } else {
-            mantissa as f64 * pow10(exponent.unsigned_abs())
-        };
-        Ok(if negative { -magnitude } else { magnitude })
-    }
-
     /// Reads an integer (no fraction, no exponent) as its sign and magnitude.
     fn integer(&mut self) -> Result<(bool, u64)> {
         let (negative, magnitude, _) = self.decimal(true)?;
@@ -424,7 +405,7 @@ impl<'a> Reader<'a> {
             Some(b'"') => self.str().map(drop),
             Some(b't' | b'f') => self.bool().map(drop),
             Some(b'n') if self.null() => Ok(()),
-            _ => self.f64().map(drop),
+            _ => self.decimal(false).map(drop),
         }
     }
 
@@ -434,12 +415,6 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         self.skip()?;
         Ok(&self.src[start..self.pos])
-    }
-}
-
-impl FromJson for f64 {
-    fn read(r: &mut Reader<'_>) -> Result<Self> {
-        r.f64()
     }
 }
 
@@ -503,21 +478,21 @@ impl<T: FromJson> FromJson for Vec<T> {
 /// its type is an `Option`.
 macro_rules! from_json_struct {
     ($ty:ident { $($field:ident: $name:literal),* $(,)? }) => {
-        impl $crate::json::FromJson for $ty {
-            fn read(r: &mut $crate::json::Reader<'_>) -> $crate::json::Result<Self> {
+        impl $crate::wire::json::FromJson for $ty {
+            fn read(r: &mut $crate::wire::json::Reader<'_>) -> $crate::wire::json::Result<Self> {
                 let at = r.position();
                 $(let mut $field = None;)*
                 r.object(&mut |r, key| {
                     match key {
-                        $($name => $field = Some($crate::json::FromJson::read(r)?),)*
+                        $($name => $field = Some($crate::wire::json::FromJson::read(r)?),)*
                         _ => r.skip()?,
                     }
                     Ok(())
                 })?;
                 Ok($ty {
                     $($field: $field
-                        .or_else($crate::json::FromJson::absent)
-                        .ok_or($crate::json::Error { at, expected: concat!("member \"", $name, "\"") })?,)*
+                        .or_else($crate::wire::json::FromJson::absent)
+                        .ok_or($crate::wire::json::Error { at, expected: concat!("member \"", $name, "\"") })?,)*
                 })
             }
         }
@@ -527,8 +502,8 @@ macro_rules! from_json_struct {
 /// Implements [`FromJson`] for a fieldless enum written as one of the given strings.
 macro_rules! from_json_names {
     ($ty:ident { $($name:literal => $variant:ident),* $(,)? }) => {
-        impl $crate::json::FromJson for $ty {
-            fn read(r: &mut $crate::json::Reader<'_>) -> $crate::json::Result<Self> {
+        impl $crate::wire::json::FromJson for $ty {
+            fn read(r: &mut $crate::wire::json::Reader<'_>) -> $crate::wire::json::Result<Self> {
                 r.one_of(&[$(($name, $ty::$variant)),*])
             }
         }
@@ -541,67 +516,65 @@ pub(crate) use {from_json_names, from_json_struct};
 mod tests {
     use super::*;
 
-    fn f(src: &str) -> Result<f64> {
-        from_str::<f64>(src)
+    /// Whether `src` is one well-formed JSON value (checked by skipping it).
+    fn well_formed(src: &str) -> bool {
+        let mut r = Reader::new(src);
+        r.skip().and_then(|()| r.end()).is_ok()
     }
 
     #[test]
-    fn reads_the_numbers_json_allows_and_refuses_the_rest() {
-        assert_eq!(f("0"), Ok(0.0));
-        assert_eq!(f("-0"), Ok(-0.0));
-        assert_eq!(f("187.23"), Ok(187.23));
-        assert_eq!(f(" -1.5e3 "), Ok(-1500.0));
-        assert_eq!(f("2E-2"), Ok(0.02));
-        assert_eq!(f("1e400"), Ok(f64::INFINITY));
-        assert_eq!(f("1e-400"), Ok(0.0));
+    fn reads_integers_exactly_and_checks_every_number() {
+        for good in [
+            "0",
+            "-0",
+            "187.23",
+            " -1.5e3 ",
+            "2E-2",
+            "1e400",
+            "1e-400",
+            "123456789012345678901234567890",
+        ] {
+            assert!(well_formed(good), "{good:?} is a JSON number");
+        }
         for bad in [
             "", "-", "01", "1.", ".5", "1e", "1e+", "+1", "NaN", "1.5.2", "0x10", "1 2",
         ] {
-            assert!(f(bad).is_err(), "{bad:?} should be refused");
+            assert!(!well_formed(bad), "{bad:?} should be refused");
         }
         assert_eq!(from_str::<u64>("18446744073709551615"), Ok(u64::MAX));
         assert_eq!(from_str::<i64>("-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(from_str::<i64>("18984"), Ok(18_984));
         assert_eq!(from_str::<u64>("-0"), Ok(0));
         for bad in ["18446744073709551616", "-1", "1.0", "1e2", "\"1\""] {
             assert!(from_str::<u64>(bad).is_err(), "{bad:?} is no u64");
         }
-        assert!(from_str::<i64>("9223372036854775808").is_err());
+        for bad in ["9223372036854775808", "187.23", "-1e3"] {
+            assert!(from_str::<i64>(bad).is_err(), "{bad:?} is no i64 price");
+        }
         assert!(from_str::<u8>("256").is_err());
     }
 
-    /// Every float serde_json writes (shortest round-trip form) comes back: exactly when it has
-    /// at most 15 significant digits and a small exponent, within 3 ulp otherwise.
     #[test]
-    fn floats_written_by_serde_json_read_back() {
-        let mut next = crate::test_rng(0x9E37_79B9_7F4A_7C15u64);
-        for i in 0..200_000 {
-            let x = match i % 4 {
-                // Prices at tick precision, as the generator rounds them.
-                0 => (next() % 100_000_000) as f64 / 10f64.powi((next() % 7) as i32),
-                // Percentages rounded to 2 decimals, either sign.
-                1 => ((next() % 20_001) as f64 - 10_000.0) / 100.0,
-                // Arbitrary doubles, all magnitudes.
-                2 => f64::from_bits(next() >> 1).min(f64::MAX),
-                _ => (next() as f64 / u64::MAX as f64) * 10f64.powi((next() % 40) as i32 - 20),
-            };
-            if !x.is_finite() {
-                continue;
+    fn nesting_is_bounded() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(well_formed(&nested(MAX_DEPTH as usize)));
+        let err = Reader::new(&nested(MAX_DEPTH as usize + 1)).skip().unwrap_err();
+        assert_eq!(
+            err,
+            Error {
+                at: MAX_DEPTH as usize + 1,
+                expected: "at most 32 levels of nesting"
             }
-            let text = serde_json::to_string(&x).unwrap();
-            let back = f(&text).unwrap();
-            let digits = text.trim_start_matches('-').split(['e', 'E']).next().unwrap();
-            let significant = digits.replace('.', "").trim_start_matches('0').len();
-            if significant <= 15 && text.split(['e', 'E']).nth(1).is_none() && x.abs() < 1e15 && x.abs() > 1e-7 {
-                assert_eq!(back, x, "{text}");
-            } else {
-                let ulps = (back.to_bits() as i64 - x.to_bits() as i64).unsigned_abs();
-                // Subnormals have fewer bits: count their error in absolute terms.
-                assert!(
-                    ulps <= 3 || (x.abs() < 1e-300 && (back - x).abs() < 1e-320),
-                    "{text}: {back} is {ulps} ulp off"
-                );
-            }
-        }
+        );
+        // Far deeper than any stack would take, refused at once.
+        let deep = format!("{}1{}", r#"{"a":"#.repeat(100_000), "}".repeat(100_000));
+        assert!(!well_formed(&deep));
+        assert!(
+            from_str::<Vec<Vec<u64>>>("[[1],[2,3]]").is_ok(),
+            "depth returns to zero"
+        );
+        let mut r = Reader::new("[[[]]] [[[]]]");
+        assert!(r.skip().is_ok() && r.skip().is_ok());
     }
 
     #[test]
@@ -629,7 +602,7 @@ mod tests {
         name: String,
         n: u64,
         maybe: Option<i64>,
-        list: Vec<f64>,
+        list: Vec<i64>,
     }
     from_json_struct!(Sample {
         name: "name",
@@ -644,12 +617,12 @@ mod tests {
             name: "x".into(),
             n: 3,
             maybe: None,
-            list: vec![1.5, -2.0],
+            list: vec![15, -2],
         };
         // Any member order, unknown members of any shape skipped, `null` and absence both `None`.
         for text in [
-            r#"{"name":"x","n":3,"maybe":null,"list":[1.5,-2]}"#,
-            r#" { "list" : [ 1.5 , -2.0 ] , "extra" : {"a":[true,false,null,"s\"",{}]}, "n":3, "name":"x" } "#,
+            r#"{"name":"x","n":3,"maybe":null,"list":[15,-2]}"#,
+            r#" { "list" : [ 15 , -2 ] , "extra" : {"a":[true,false,null,"s\"",{},-1.5e-3]}, "n":3, "name":"x" } "#,
         ] {
             assert_eq!(from_str::<Sample>(text), Ok(sample.clone()));
         }
@@ -695,53 +668,49 @@ mod tests {
     /// Every type the page reads, as the server writes it (serde_json), reads back equal.
     #[test]
     fn wire_types_read_back_what_the_server_writes() {
-        use crate::candles::{Candle, Interval};
-        use crate::dashboard::{PageData, Spark};
-        use crate::protocol::{AssetClass, EventId, History, Instrument, Quote, Snapshot, TickFrame};
-        use crate::view::{ChartMode, Screen, Transport, ViewState};
+        use crate::state::page::{PageData, Spark};
+        use crate::state::view::{ChartMode, Screen, Transport, ViewState};
+        use crate::wire::protocol::{AssetClass, EventId, History, Instrument, Quote, Snapshot, TickFrame};
+        use crate::wire::protocol::{Candle, Interval};
 
-        // Prices at tick precision, as the generator rounds them (see the module's note on
-        // longer floats).
-        let tick = |x: f64| (x * 1e4).round() / 1e4;
-        let quote = |symbol: &str, price: f64| Quote {
+        // Prices in price units, the extremes included.
+        let quote = |symbol: &str, price: i64| Quote {
             symbol: symbol.into(),
             price,
-            bid: tick(price - 0.01),
-            ask: tick(price + 0.01),
-            volume: 9_007_199_254_740_993,
-            open: 100.0,
-            high: price.max(100.0),
-            low: price.min(100.0),
-            change: tick(price - 100.0),
-            change_pct: -12.34,
+            bid: price - 1,
+            ask: price.saturating_add(1),
+            volume: u64::MAX,
+            open: 10_000,
+            high: price.max(10_000),
+            low: i64::MIN,
         };
-        let instrument = |symbol: &str, name: &str, class, tick_size, decimals| Instrument {
+        let instrument = |symbol: &str, name: &str, class, decimals, tick| Instrument {
             symbol: symbol.into(),
             name: name.into(),
             class,
-            tick_size,
             decimals,
+            tick,
         };
         let snapshot = Snapshot {
             id: Some(EventId::new(0x1f3a9c, 42)),
             seq: 42,
             ts: 1_764_000_000_123,
             instruments: vec![
-                instrument("AAPL", "Apple </script> \"Inc\" é", AssetClass::Equity, 0.01, 2),
-                instrument("BTC-USD", "Bitcoin", AssetClass::Crypto, 0.5, 1),
-                instrument("EURUSD", "Euro ⇄ Dollar", AssetClass::Fx, 0.0001, 4),
+                instrument("AAPL", "Apple </script> \"Inc\" é", AssetClass::Equity, 2, 1),
+                instrument("BTC-USD", "Bitcoin", AssetClass::Crypto, 1, 5),
+                instrument("EURUSD", "Euro ⇄ Dollar", AssetClass::Fx, 4, 1),
             ],
             quotes: vec![
-                quote("AAPL", 187.23),
-                quote("BTC-USD", 64_250.5),
-                quote("EURUSD", 1.0842),
+                quote("AAPL", 18_723),
+                quote("BTC-USD", i64::MAX),
+                quote("EURUSD", 10_842),
             ],
         };
         let candle = |t, close| Candle {
             t,
-            open: 1.5,
-            high: 2.25,
-            low: -0.5,
+            open: 15,
+            high: 225,
+            low: -5,
             close,
             volume: 7,
         };
@@ -758,7 +727,7 @@ mod tests {
             sparks: vec![
                 Spark {
                     t_last: 5_000,
-                    closes: vec![1.0842, 1.0843],
+                    closes: vec![10_842, 10_843],
                 },
                 Spark::default(),
             ],
@@ -766,7 +735,7 @@ mod tests {
                 symbol: "EURUSD".into(),
                 interval: Interval::S5,
                 seq: 41,
-                candles: vec![candle(-60_000, 1.0841), candle(0, 1e-7)],
+                candles: vec![candle(-60_000, 10_841), candle(0, i64::MIN)],
             }),
             keepalive_ms: 15_000,
         };
@@ -810,10 +779,10 @@ mod tests {
     /// never panic: the page reads whatever the network gives it.
     #[test]
     fn damaged_documents_never_panic() {
-        use crate::dashboard::PageData;
+        use crate::state::page::PageData;
         let page = PageData {
-            snapshot: crate::protocol::Snapshot {
-                id: Some(crate::protocol::EventId::new(7, 9)),
+            snapshot: crate::wire::protocol::Snapshot {
+                id: Some(crate::wire::protocol::EventId::new(7, 9)),
                 ..Default::default()
             },
             ..Default::default()

@@ -1,0 +1,81 @@
+//! Every 250 ms: ends flashes, tells a silent stream (`Stale`) from a dead one, moves the
+//! chart's time axis, and updates the latency, rate and link readouts.
+
+use super::{STATS_WINDOW_MS, Shared};
+use crate::state::board::{Connection, LinkStats};
+use leptos::prelude::*;
+
+/// Every 250 ms: end flashes, detect a silent stream, move the time axes, update the readouts.
+pub(super) fn housekeeping(live: &Shared) {
+    let now = js_sys::Date::now();
+    let mut l = live.borrow_mut();
+    let board = l.board;
+    for i in 0..l.flash_until.len() {
+        if l.flash_until[i] != 0.0 && now >= l.flash_until[i] {
+            l.flash_until[i] = 0.0;
+            if let Some(row) = board.row(i) {
+                row.flash.set(0);
+            }
+        }
+    }
+
+    let keepalive = board.keepalive_ms as f64;
+    let silent = now - l.last_activity;
+    if board.connection.get_untracked() == Connection::Live && silent > 2.0 * keepalive {
+        board.connection.set(Connection::Stale);
+    }
+    if board.connection.get_untracked() == Connection::Stale && silent > 4.0 * keepalive {
+        // A connection this quiet is dead even if TCP has not noticed: reconnect and resume.
+        if let Some(cancel) = l.cancel.take() {
+            cancel();
+        }
+    }
+
+    while l.samples.front().is_some_and(|(t, _)| now - t > STATS_WINDOW_MS) {
+        l.samples.pop_front();
+    }
+    let mut lat: Vec<f64> = l.samples.iter().map(|(_, ms)| *ms).collect();
+    lat.sort_by(f64::total_cmp);
+    let median = (!lat.is_empty()).then(|| lat[lat.len() / 2].max(0.0));
+    let p99 = (!lat.is_empty()).then(|| lat[(lat.len() * 99 / 100).min(lat.len() - 1)].max(0.0));
+    let link = LinkStats {
+        latency_p50: median,
+        latency_p99: p99,
+        bytes_per_event: (l.events > 0).then(|| l.wire_bytes as f64 / l.events as f64),
+        opened: l.opened,
+        reconnects: l.reconnects,
+    };
+    // Over the span actually observed, so a page open for two seconds does not under-report.
+    let span = l
+        .samples
+        .front()
+        .map_or(STATS_WINDOW_MS, |(t, _)| (now - t).clamp(1_000.0, STATS_WINDOW_MS));
+    let rate = lat.len() as f64 / (span / 1000.0);
+    let last_id = l.last_id.clone();
+    drop(l);
+    if board.last_event.with_untracked(|id| *id != last_id) {
+        board.last_event.set(last_id);
+    }
+    if board.latency_ms.get_untracked() != median {
+        board.latency_ms.set(median);
+    }
+    if board.event_rate.get_untracked() != rate {
+        board.event_rate.set(rate);
+    }
+    if board.link.with_untracked(|old| *old != link) {
+        board.link.set(link);
+    }
+
+    // The time axes advance even when nothing trades (server time ≈ now − latency).
+    if !board.paused.get_untracked() {
+        let server_now = (now - median.unwrap_or(0.0)) as i64;
+        let moved = board.chart.with_untracked(|c| {
+            c.series
+                .last()
+                .is_some_and(|last| c.series.interval().bucket(server_now) > last.t)
+        });
+        if moved {
+            board.chart.update(|c| c.series.advance_to(server_now));
+        }
+    }
+}

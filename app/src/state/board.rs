@@ -1,0 +1,198 @@
+//! The dashboard's live model: everything the page shows, as signals. The feed
+//! ([`crate::live`]) stores incoming data into them *without* notifying, then notifies the
+//! changed ones once per animation frame; the components ([`crate::ui`]) read them.
+
+use crate::state::candles::CandleSeries;
+use crate::state::page::{PageData, SPARK_SECONDS, Spark, VISIBLE_CANDLES};
+use crate::state::view::ViewState;
+use crate::wire::protocol::Interval;
+use crate::wire::protocol::{Instrument, Quote};
+use leptos::prelude::*;
+
+/// What the main chart shows: the candles of one symbol at one interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChartData {
+    pub symbol: String,
+    pub decimals: u8,
+    pub series: CandleSeries,
+    /// The last price, for the marker (also right after a resync, before any new trade).
+    pub last: Option<i64>,
+}
+
+impl ChartData {
+    pub fn new(symbol: String, decimals: u8, interval: Interval) -> Self {
+        ChartData {
+            symbol,
+            decimals,
+            series: CandleSeries::new(interval, VISIBLE_CANDLES * 4),
+            last: None,
+        }
+    }
+}
+
+/// The connection badge's states, as shown to the user (and asserted by the end-to-end tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Live,
+    Reconnecting,
+    Stale,
+}
+
+impl Connection {
+    pub fn label(self) -> &'static str {
+        match self {
+            Connection::Connecting => "Connecting",
+            Connection::Live => "Live",
+            Connection::Reconnecting => "Reconnecting",
+            Connection::Stale => "Stale",
+        }
+    }
+}
+
+/// How well the connection is doing, for the Transports view.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LinkStats {
+    pub latency_p50: Option<f64>,
+    pub latency_p99: Option<f64>,
+    /// Wire bytes received per event (payload bytes after HTTP framing).
+    pub bytes_per_event: Option<f64>,
+    /// SSE streams or WebSockets opened, or polls made.
+    pub opened: u64,
+    pub reconnects: u64,
+}
+
+/// One instrument's live state. Every field is a signal handle, so a row is `Copy`.
+#[derive(Clone, Copy)]
+pub struct Row {
+    pub quote: RwSignal<Quote>,
+    /// The last minute of 1-second closes, for the sparkline.
+    pub spark: RwSignal<CandleSeries>,
+    /// Direction of the last rendered move: +1 up, -1 down, 0 none yet.
+    pub tick: RwSignal<i8>,
+    /// The row's flash: +1 green, -1 red, 0 none. Held while the price keeps moving, so a fast
+    /// tape shows a steady tint instead of strobing.
+    pub flash: RwSignal<i8>,
+}
+
+/// Everything the page shows, as signals. `Copy`, so closures capture it freely.
+#[derive(Clone, Copy)]
+pub struct Board {
+    pub instruments: StoredValue<Vec<Instrument>>,
+    /// One per instrument, same order.
+    pub rows: StoredValue<Vec<Row>>,
+    pub view: RwSignal<ViewState>,
+    pub chart: RwSignal<ChartData>,
+    pub connection: RwSignal<Connection>,
+    pub paused: RwSignal<bool>,
+    /// Median of (arrival − tick `ts`) over the last few seconds, in ms.
+    pub latency_ms: RwSignal<Option<f64>>,
+    /// Tick events received per second, over the last few seconds.
+    pub event_rate: RwSignal<f64>,
+    /// Id of the last event received (refreshed a few times a second, also while paused).
+    pub last_event: RwSignal<Option<String>>,
+    pub link: RwSignal<LinkStats>,
+    pub keepalive_ms: u64,
+}
+
+impl Board {
+    pub fn new(page: &PageData) -> Self {
+        let snapshot = &page.snapshot;
+        let instruments: Vec<Instrument> = snapshot.instruments.clone();
+        let rows = instruments
+            .iter()
+            .enumerate()
+            .map(|(i, ins)| {
+                let quote = snapshot
+                    .quotes
+                    .iter()
+                    .find(|q| q.symbol == ins.symbol)
+                    .cloned()
+                    .unwrap_or_else(|| Quote {
+                        symbol: ins.symbol.clone(),
+                        price: 0,
+                        bid: 0,
+                        ask: 0,
+                        volume: 0,
+                        open: 0,
+                        high: 0,
+                        low: 0,
+                    });
+                let spark = page
+                    .sparks
+                    .get(i)
+                    .map(Spark::series)
+                    .unwrap_or_else(|| CandleSeries::new(Interval::S1, SPARK_SECONDS));
+                Row {
+                    quote: RwSignal::new(quote),
+                    spark: RwSignal::new(spark),
+                    tick: RwSignal::new(0),
+                    flash: RwSignal::new(0),
+                }
+            })
+            .collect();
+        let board = Board {
+            instruments: StoredValue::new(instruments),
+            rows: StoredValue::new(rows),
+            view: RwSignal::new(page.view.clone()),
+            chart: RwSignal::new(ChartData::new(String::new(), 2, page.view.interval)),
+            connection: RwSignal::new(Connection::Connecting),
+            paused: RwSignal::new(false),
+            latency_ms: RwSignal::new(None),
+            event_rate: RwSignal::new(0.0),
+            last_event: RwSignal::new(page.snapshot.id.map(|id| id.to_string())),
+            link: RwSignal::new(LinkStats::default()),
+            keepalive_ms: page.keepalive_ms.max(1_000),
+        };
+        let symbol = board.chart_symbol_untracked();
+        let mut chart = board.empty_chart(&symbol, page.view.interval);
+        if let Some(history) = page
+            .chart
+            .as_ref()
+            .filter(|h| h.symbol == symbol && h.interval == page.view.interval)
+        {
+            chart.series =
+                CandleSeries::from_candles(history.interval, VISIBLE_CANDLES * 2, history.candles.iter().copied());
+        }
+        board.chart.set(chart);
+        board
+    }
+
+    /// Index of `symbol` in the universe.
+    pub fn index_of(&self, symbol: &str) -> Option<usize> {
+        self.instruments
+            .with_value(|list| list.iter().position(|i| i.symbol == symbol))
+    }
+
+    pub fn row(&self, index: usize) -> Option<Row> {
+        self.rows.with_value(|rows| rows.get(index).copied())
+    }
+
+    /// Indices of the watched instruments, in the order the user listed them.
+    pub fn watched(&self, view: &ViewState) -> Vec<usize> {
+        self.instruments.with_value(|ins| view.watched(ins))
+    }
+
+    pub fn chart_symbol_untracked(&self) -> String {
+        let view = self.view.get_untracked();
+        self.instruments.with_value(|ins| view.chart_symbol(ins))
+    }
+
+    /// An empty chart for `symbol`, showing its current price.
+    pub fn empty_chart(&self, symbol: &str, interval: Interval) -> ChartData {
+        let decimals = self
+            .index_of(symbol)
+            .map_or(2, |i| self.instruments.with_value(|ins| ins[i].decimals));
+        let mut chart = ChartData::new(symbol.to_string(), decimals, interval);
+        chart.last = self
+            .index_of(symbol)
+            .and_then(|i| self.row(i))
+            .map(|r| r.quote.with_untracked(|q| q.price));
+        chart
+    }
+
+    /// Changes the view; the URL and the live feed follow (see `live.rs`).
+    pub fn update_view(&self, f: impl FnOnce(&mut ViewState)) {
+        self.view.update(f);
+    }
+}

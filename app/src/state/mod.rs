@@ -1,0 +1,9 @@
+//! What the page knows, independent of how it is drawn: candle aggregation ([`candles`]), the
+//! view in the URL ([`view`]), the first render's data ([`page`]) and the live model of the
+//! dashboard as signals ([`board`]). The server uses the first three to render the first page;
+//! the browser's feed ([`crate::live`]) writes the board and the UI ([`crate::ui`]) reads it.
+
+pub mod board;
+pub mod candles;
+pub mod page;
+pub mod view;

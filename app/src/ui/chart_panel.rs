@@ -1,0 +1,73 @@
+//! The chart panel: the selected symbol's title and last price, the chart type and interval
+//! controls, and the [`PriceChart`].
+
+use super::chart::PriceChart;
+use super::format;
+use crate::state::board::Board;
+use crate::state::view::ChartMode;
+use crate::wire::protocol::Interval;
+use leptos::prelude::*;
+
+#[component]
+pub(super) fn ChartPanel(board: Board) -> impl IntoView {
+    let mode = Signal::derive(move || board.view.with(|v| v.mode));
+    let title = move || {
+        board.chart.with(|c| {
+            let name = board
+                .index_of(&c.symbol)
+                .map(|i| board.instruments.with_value(|ins| ins[i].name.clone()));
+            (c.symbol.clone(), name.unwrap_or_default())
+        })
+    };
+    let last = move || {
+        let symbol = board.chart.with(|c| c.symbol.clone());
+        let (i, d) = board
+            .index_of(&symbol)
+            .map(|i| (i, board.instruments.with_value(|ins| ins[i].decimals)))?;
+        let row = board.row(i)?;
+        Some(
+            row.quote
+                .with(|q| (format::price(q.price, d), format::change(q.change(), q.change_bp(), d))),
+        )
+    };
+    let on_mode = move |ev| {
+        let mode = if event_target_value(&ev) == "line" {
+            ChartMode::Line
+        } else {
+            ChartMode::Candles
+        };
+        board.update_view(|v| v.mode = mode);
+    };
+    let on_interval = move |ev| {
+        if let Ok(interval) = event_target_value(&ev).parse::<Interval>() {
+            board.update_view(|v| v.interval = interval);
+        }
+    };
+    view! {
+        <section class="panel chart-panel" aria-labelledby="chart-title">
+            <div class="panel-head">
+                <h2 id="chart-title">
+                    <span data-testid="chart-symbol">{move || title().0}</span>
+                    <span class="name">{move || title().1}</span>
+                </h2>
+                <div class="chart-last">{move || last().map(|(p, c)| view! { <strong>{p}</strong> <span>{c}</span> })}</div>
+                <div class="chart-controls">
+                    <label>
+                        <span class="sr-only">"Chart type"</span>
+                        <select data-testid="chart-mode" on:change=on_mode prop:value=move || mode.get().as_str()>
+                            <option value="candles">"Candles"</option>
+                            <option value="line">"Line"</option>
+                        </select>
+                    </label>
+                    <label>
+                        <span class="sr-only">"Candle interval"</span>
+                        <select data-testid="chart-interval" on:change=on_interval prop:value=move || board.view.with(|v| v.interval.as_str())>
+                            {Interval::ALL.into_iter().map(|i| view! { <option value=i.as_str()>{i.as_str()}</option> }).collect::<Vec<_>>()}
+                        </select>
+                    </label>
+                </div>
+            </div>
+            <PriceChart data=board.chart mode/>
+        </section>
+    }
+}

@@ -1,0 +1,240 @@
+//! The market bus: one generator and any number of edge nodes joined by a Redis Stream, so a
+//! popular screen can be served by several processes while every promise of the single node
+//! holds (global ids, resume on any node, `resync` when the past is gone).
+//!
+//! What lives in Redis (all keys start with [`KEY_PREFIX`]):
+//! - `tickertape:frames`, a stream with one entry per frame. The entry id **is** the event id:
+//!   `<epoch>-<seq>` (epoch in decimal here, hex on the wire), so ids are global and increase
+//!   across generator restarts. Field `f` holds `{"ts":..,"trades":[..]}`. `XADD ... MAXLEN ~`
+//!   keeps it near `HISTORY_FRAMES` entries.
+//! - `tickertape:checkpoint`, a [`Snapshot`] (instruments and every quote at one id), rewritten
+//!   in the same transaction as a frame about once a second, so a node that joins (or has to
+//!   start over) finds the quotes of instruments that have not traded lately.
+//! - `tickertape:epoch`, the running generator's epoch: seconds since 1970 at its start, or
+//!   one more than the previous epoch, whichever is larger.
+//!
+//! The generator side ([`writer`]: [`Publisher`] and its write loop) never waits for Redis: frames queue in
+//! memory (at most `HISTORY_FRAMES` of them) while Redis is away and are written, in order, when
+//! it is back, so edges continue seamlessly; if the queue overflowed, edges see the gap and
+//! resync their clients. The edge side ([`follower`]: [`join`] + [`follow_loop`]) backfills the hub from the
+//! stream at start-up, then follows it with `XREAD BLOCK`, applying each frame to the hub;
+//! whatever cannot continue seamlessly (a new epoch, frames trimmed away) becomes a
+//! [`Hub::reset`] from the checkpoint, which the hub turns into `resync` events.
+
+mod follower;
+mod writer;
+
+pub use follower::{follow_loop, join};
+pub use writer::{Publisher, WriterSetup, publisher};
+
+use crate::config::BusUrl;
+use crate::feed::{FrameRecord, Trade};
+use crate::metrics::Metrics;
+use app::wire::protocol::EventId;
+use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamId, StreamRangeReply};
+use redis::{AsyncConnectionConfig, Client};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const KEY_PREFIX: &str = "tickertape:";
+const FRAMES: &str = "tickertape:frames";
+const CHECKPOINT: &str = "tickertape:checkpoint";
+const EPOCH: &str = "tickertape:epoch";
+/// How long one `XREAD` blocks before it asks again (and notices a dead connection).
+const BLOCK: Duration = Duration::from_secs(1);
+/// Most entries one `XREAD` returns.
+const READ_BATCH: usize = 1024;
+/// Longest pause between two attempts to reach Redis.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often the generator rewrites the checkpoint, at most.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// The Redis client for a `MARKET_BUS` URL that the configuration has checked (no connection
+/// is made yet).
+pub fn client(url: &BusUrl) -> Result<Client, String> {
+    Client::open(url.as_str()).map_err(|e| format!("MARKET_BUS: {e}"))
+}
+
+/// The health of this node's link to the bus, for `/healthz` and `/metrics`.
+pub struct BusStatus {
+    /// Where the bus is (host:port, never the password).
+    pub address: String,
+    state: Mutex<LinkState>,
+    metrics: Arc<Metrics>,
+}
+
+#[derive(Default)]
+struct LinkState {
+    connected: bool,
+    error: Option<String>,
+    last_written: Option<EventId>,
+}
+
+/// What `/healthz` says about the bus.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BusHealth {
+    pub address: String,
+    pub connected: bool,
+    pub error: Option<String>,
+    /// The newest frame this generator has in Redis.
+    #[serde(skip)]
+    pub last_written: Option<EventId>,
+}
+
+impl BusHealth {
+    /// Connected and following, with nothing wrong.
+    pub fn healthy(&self) -> bool {
+        self.connected && self.error.is_none()
+    }
+}
+
+impl BusStatus {
+    pub fn new(client: &Client, metrics: Arc<Metrics>) -> Self {
+        BusStatus {
+            address: client.get_connection_info().addr().to_string(),
+            state: Mutex::new(LinkState::default()),
+            metrics,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LinkState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn up(&self) {
+        let mut st = self.lock();
+        if !st.connected {
+            tracing::info!(bus = %self.address, "connected to the market bus");
+        }
+        st.connected = true;
+        st.error = None;
+        self.metrics.bus_connected.set(1);
+    }
+
+    fn down(&self, what: &str, err: &dyn std::fmt::Display) {
+        let mut st = self.lock();
+        if st.connected || st.error.is_none() {
+            tracing::warn!(bus = %self.address, %err, "{what}; retrying");
+        }
+        if st.connected {
+            self.metrics.bus_reconnects.inc();
+        }
+        st.connected = false;
+        st.error = Some(format!("{what}: {err}"));
+        self.metrics.bus_connected.set(0);
+    }
+
+    /// A problem that is not the connection's (kept until the next success).
+    fn problem(&self, message: String) {
+        if self.set_error(&message) {
+            tracing::error!(bus = %self.address, "{message}");
+        }
+    }
+
+    /// Connected, but there is no market on the bus yet.
+    fn waiting(&self) {
+        let message = format!("waiting for a generator (no {CHECKPOINT} yet)");
+        if self.set_error(&message) {
+            tracing::info!(bus = %self.address, "{message}");
+        }
+    }
+
+    /// Records `message` as the current error; true if it is news (so worth a log line).
+    fn set_error(&self, message: &str) -> bool {
+        let mut st = self.lock();
+        let news = st.error.as_deref() != Some(message);
+        st.error = Some(message.to_string());
+        news
+    }
+
+    pub fn health(&self) -> BusHealth {
+        let st = self.lock();
+        BusHealth {
+            address: self.address.clone(),
+            connected: st.connected,
+            error: st.error.clone(),
+            last_written: st.last_written,
+        }
+    }
+}
+
+async fn connect(client: &Client) -> redis::RedisResult<MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        // Longer than a blocking XREAD, so the read is never cut short.
+        .set_response_timeout(Some(BLOCK + Duration::from_secs(2)));
+    client.get_multiplexed_async_connection_with_config(&config).await
+}
+
+/// Exponential backoff with jitter, 100 ms up to [`MAX_BACKOFF`].
+struct Backoff(u32);
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let base = Duration::from_millis(100)
+            .saturating_mul(1 << self.0.min(6))
+            .min(MAX_BACKOFF);
+        self.0 += 1;
+        base.mul_f64(0.5 + rand::random::<f64>() / 2.0)
+    }
+
+    fn reset(&mut self) {
+        self.0 = 0;
+    }
+}
+
+/// The stream entry id of a frame.
+fn entry_id(id: EventId) -> String {
+    format!("{}-{}", id.epoch, id.seq)
+}
+
+fn parse_entry_id(text: &str) -> Option<EventId> {
+    let (epoch, seq) = text.split_once('-')?;
+    Some(EventId::new(epoch.parse().ok()?, seq.parse().ok()?))
+}
+
+/// A stream entry's payload (written from an [`EntryRef`]).
+#[derive(Deserialize)]
+struct Entry {
+    ts: i64,
+    trades: Vec<Trade>,
+}
+
+fn decode(entry: &StreamId) -> Result<FrameRecord, String> {
+    let id = parse_entry_id(&entry.id).ok_or_else(|| format!("stream entry {:?} is not <epoch>-<seq>", entry.id))?;
+    let bytes: Vec<u8> = entry
+        .get("f")
+        .ok_or_else(|| format!("stream entry {} has no field f", entry.id))?;
+    let Entry { ts, trades } = serde_json::from_slice(&bytes).map_err(|e| format!("stream entry {}: {e}", entry.id))?;
+    Ok(FrameRecord {
+        epoch: id.epoch,
+        seq: id.seq,
+        ts,
+        trades,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_ids_are_event_ids() {
+        let id = EventId::new(1_764_300_000, 42);
+        assert_eq!(entry_id(id), "1764300000-42");
+        assert_eq!(parse_entry_id("1764300000-42"), Some(id));
+        assert_eq!(parse_entry_id("x-1"), None);
+    }
+
+    #[test]
+    fn backoff_grows_to_a_cap_with_jitter() {
+        let mut b = Backoff(0);
+        let first = b.next();
+        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+        let later: Vec<Duration> = (0..20).map(|_| b.next()).collect();
+        assert!(later.iter().all(|d| *d <= MAX_BACKOFF));
+        assert!(later.last().unwrap() >= &(MAX_BACKOFF / 2));
+    }
+}

@@ -1,0 +1,123 @@
+//! The REST endpoints: symbols, snapshot, candle history, health and metrics.
+
+use super::AppState;
+use crate::hub::{CANDLE_CAP, SelectError};
+use crate::request::{ApiError, check_query_len, int_param};
+use app::wire::protocol::Interval;
+use app::wire::protocol::{History, Instrument, Snapshot};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+/// Most candles one `/api/history` call returns (and its default).
+pub const MAX_HISTORY_LIMIT: usize = CANDLE_CAP;
+
+pub async fn symbols(State(app): State<AppState>) -> Json<Vec<Instrument>> {
+    Json(app.hub().instruments().to_vec())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SnapshotParams {
+    symbols: Option<String>,
+}
+
+pub async fn snapshot(
+    State(app): State<AppState>,
+    RawQuery(raw): RawQuery,
+    params: Result<Query<SnapshotParams>, QueryRejection>,
+) -> Result<Json<Snapshot>, ApiError> {
+    check_query_len(raw.as_deref())?;
+    let Query(params) = params?;
+    let selection = app.hub().select(params.symbols.as_deref())?;
+    Ok(Json(app.hub().snapshot(&selection)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryParams {
+    symbol: Option<String>,
+    interval: Option<String>,
+    limit: Option<String>,
+}
+
+pub async fn history(
+    State(app): State<AppState>,
+    RawQuery(raw): RawQuery,
+    params: Result<Query<HistoryParams>, QueryRejection>,
+) -> Result<Json<History>, ApiError> {
+    check_query_len(raw.as_deref())?;
+    let Query(params) = params?;
+    let symbol = params
+        .symbol
+        .map(|s| s.trim().to_ascii_uppercase())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::BadQuery("symbol is required, e.g. ?symbol=AAPL".into()))?;
+    let interval = match params.interval.as_deref() {
+        None | Some("") => Interval::S1,
+        Some(text) => text
+            .parse()
+            .map_err(|e: app::wire::protocol::IntervalError| ApiError::BadQuery(e.to_string()))?,
+    };
+    let limit = int_param(
+        "limit",
+        params.limit.as_deref(),
+        MAX_HISTORY_LIMIT as u64,
+        1..=MAX_HISTORY_LIMIT as u64,
+    )?;
+    let history = app
+        .hub()
+        .history(&symbol, interval, limit as usize)
+        .ok_or_else(|| ApiError::Symbols(SelectError::Unknown(symbol.chars().take(32).collect())))?;
+    Ok(Json(history))
+}
+
+/// `200 {"status":"ok",..}` while the node is serving a live market; `503` with
+/// `"status":"degraded"` while an edge has lost the market bus (its clients stay connected and
+/// get the missed frames, or a `resync`, once it is back).
+pub async fn healthz(State(app): State<AppState>) -> Response {
+    let id = app.hub().last_id();
+    let bus = app.bus.as_ref().map(|b| b.health());
+    let healthy = bus.as_ref().is_none_or(|b| b.healthy());
+    let age_ms = (chrono::Utc::now().timestamp_millis() - app.hub().last_ts()).max(0);
+    let body = serde_json::json!({
+        "role": if app.bus.is_some() { app.role.name() } else { "embedded" },
+        "epoch": format!("{:x}", id.epoch),
+        "seq": id.seq,
+        "last_frame_age_ms": age_ms,
+        "bus": bus,
+    });
+    health_response(healthy, body)
+}
+
+/// `200` with `"status":"ok"` added to `body` (a JSON object) when `healthy`, else `503` with
+/// `"status":"degraded"`.
+pub fn health_response(healthy: bool, mut body: serde_json::Value) -> Response {
+    let (status, word) = if healthy {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "degraded")
+    };
+    body["status"] = word.into();
+    (status, Json(body)).into_response()
+}
+
+pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    metrics_response(app.hub().metrics())
+}
+
+/// The Prometheus text of `metrics`.
+pub fn metrics_response(metrics: &crate::metrics::Metrics) -> impl IntoResponse + use<> {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

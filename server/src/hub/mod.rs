@@ -1,0 +1,421 @@
+//! The fan-out hub: where a tick is fanned out. It owns the sequence numbers, the epoch, the
+//! history ring and the live broadcast channel; transports (SSE, WebSocket, long polling) are
+//! thin adapters over [`Hub::subscribe`].
+//!
+//! Frames reach it in one of two ways: [`Hub::publish`] numbers frames itself (the embedded,
+//! single-process node), or [`Hub::apply`] takes frames numbered elsewhere (an edge node fed
+//! by the market bus), with [`Hub::reset`] to start over from a checkpoint
+//! when the feed cannot continue seamlessly (a new generator epoch, frames that are gone).
+//!
+//! Guarantees:
+//! - **Encode once.** A frame is serialised to JSON once, when it is published. Subscribers of
+//!   every symbol share those bytes; a filtered subscriber splices the pre-encoded quotes it
+//!   selected, without serialising anything again.
+//! - **No gap between replay and live.** Publishing (ring push + broadcast send) and
+//!   subscribing (channel subscribe + ring read) happen under one lock, so each frame is either
+//!   in what a new subscriber replays or in its channel, never both and never neither.
+//! - **Slow consumers never block the producer.** The live channel holds `live_buffer` frames;
+//!   a subscriber that falls further behind gets `Lagged` from tokio's broadcast channel, which
+//!   we turn into a `resync` snapshot (and count), then it carries on live. Memory stays bounded
+//!   and the lag is never a silent gap.
+//! - **No silent discontinuity.** Every subscriber checks that live frames follow each other
+//!   within one epoch; after a [`Hub::reset`] (or anything else that breaks the chain) it sends
+//!   a `resync` snapshot instead of a gap.
+//!
+//! The parts: [`frame`] (a frame's wire encoding), [`selection`] (which symbols a subscriber
+//! wants), [`subscription`] (one subscriber's cursor), [`candles`] (the candle store behind
+//! `/api/history` and the first page).
+
+mod candles;
+mod frame;
+mod selection;
+mod subscription;
+#[cfg(test)]
+mod tests;
+
+pub use frame::Frame;
+pub use selection::{SelectError, Selection};
+pub use subscription::{Start, Subscription, decide_start};
+
+use crate::feed::{FrameRecord, Publish, Trade};
+use crate::metrics::Metrics;
+use app::wire::protocol::Interval;
+use app::wire::protocol::{EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Instrument, Quote, Snapshot};
+use candles::CandleStore;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::broadcast;
+
+pub use candles::CANDLE_CAP;
+
+/// Sizes of the hub's buffers.
+#[derive(Clone, Copy, Debug)]
+pub struct HubConfig {
+    /// Frames kept for resuming clients.
+    pub history_frames: usize,
+    /// Frames the live channel holds for the slowest subscriber before it is resynced.
+    pub live_buffer: usize,
+}
+
+/// What a subscriber receives. `data` is JSON, shared where it can be.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub kind: EventKind,
+    pub id: EventId,
+    pub data: Arc<str>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Snapshot,
+    Tick,
+    Resync,
+}
+
+impl EventKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Snapshot => EVENT_SNAPSHOT,
+            EventKind::Tick => EVENT_TICK,
+            EventKind::Resync => EVENT_RESYNC,
+        }
+    }
+}
+
+/// Why [`Hub::apply`] could not take a frame: it does not follow the last one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("frame {got} does not follow {last}")]
+pub struct Discontinuity {
+    pub last: EventId,
+    pub got: EventId,
+}
+
+/// What [`Hub::apply`] did with a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Published,
+    /// Already had it (a feed that re-reads after reconnecting): ignored.
+    Duplicate,
+}
+
+/// Why [`Hub::reset`] refused a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResetError {
+    #[error("the checkpoint has no id")]
+    NoId,
+    #[error("the checkpoint's instruments differ from this node's ({0}); restart the node to follow them")]
+    Universe(String),
+}
+
+struct State {
+    epoch: u64,
+    seq: u64,
+    ts: i64,
+    quotes: Vec<Quote>,
+    history: VecDeque<Arc<Frame>>,
+    candles: CandleStore,
+}
+
+/// The single fan-out point of the process. Share it as `Arc<Hub>`.
+pub struct Hub {
+    config: HubConfig,
+    /// See [`Hub::with_resume_lead`].
+    resume_lead: u64,
+    instruments: Arc<[Instrument]>,
+    index: HashMap<String, usize>,
+    live: broadcast::Sender<Arc<Frame>>,
+    state: Mutex<State>,
+    metrics: Arc<Metrics>,
+}
+
+impl Hub {
+    /// A hub for `instruments` whose current quotes are `quotes` (same order), before frame 1.
+    pub fn new(
+        epoch: u64,
+        instruments: Vec<Instrument>,
+        quotes: Vec<Quote>,
+        config: HubConfig,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        assert_eq!(instruments.len(), quotes.len(), "one quote per instrument");
+        let (live, _) = broadcast::channel(config.live_buffer.max(1));
+        let candles = CandleStore::new(quotes.len());
+        Hub {
+            config,
+            resume_lead: 0,
+            index: instruments
+                .iter()
+                .enumerate()
+                .map(|(i, ins)| (ins.symbol.clone(), i))
+                .collect(),
+            instruments: instruments.into(),
+            live,
+            state: Mutex::new(State {
+                epoch,
+                seq: 0,
+                ts: 0,
+                quotes,
+                history: VecDeque::new(),
+                candles,
+            }),
+            metrics,
+        }
+    }
+
+    /// Lets clients resume from ids up to `frames` ahead of this hub, by waiting for them: for
+    /// an edge node, whose peers on the same bus may have applied a frame or two more when a
+    /// client moves over. (A hub that numbers its own frames never issued a later id: it
+    /// resyncs such a client.)
+    pub fn with_resume_lead(mut self, frames: u64) -> Self {
+        self.resume_lead = frames;
+        self
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.lock().epoch
+    }
+
+    pub fn instruments(&self) -> &[Instrument] {
+        &self.instruments
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave State half-updated in a way that matters
+        // more than stopping the feed would, so recover the guard.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The id of the last published frame.
+    pub fn last_id(&self) -> EventId {
+        let st = self.lock();
+        EventId::new(st.epoch, st.seq)
+    }
+
+    /// Frames held for resuming clients now.
+    pub fn history_len(&self) -> usize {
+        self.lock().history.len()
+    }
+
+    /// Most frames held for resuming clients.
+    pub fn history_capacity(&self) -> usize {
+        self.config.history_frames
+    }
+
+    /// Generation time of the last frame (ms since the Unix epoch; 0 before the first).
+    pub fn last_ts(&self) -> i64 {
+        self.lock().ts
+    }
+
+    /// Publishes one frame of trades (in universe order) generated at `ts`, numbered next in
+    /// this hub's epoch; returns its seq.
+    pub fn publish(&self, ts: i64, trades: Vec<Trade>) -> u64 {
+        let mut st = self.lock();
+        let seq = st.seq + 1;
+        self.push_locked(&mut st, seq, ts, trades);
+        seq
+    }
+
+    /// Takes a frame numbered by the generator: it must be the next of the current epoch. One
+    /// already held is a [`Applied::Duplicate`]; anything else is a [`Discontinuity`] (the
+    /// caller then starts over with [`Hub::reset`]).
+    pub fn apply(&self, record: FrameRecord) -> Result<Applied, Discontinuity> {
+        let mut st = self.lock();
+        if record.epoch == st.epoch && record.seq <= st.seq {
+            return Ok(Applied::Duplicate);
+        }
+        if record.epoch != st.epoch || record.seq != st.seq + 1 {
+            return Err(Discontinuity {
+                last: EventId::new(st.epoch, st.seq),
+                got: EventId::new(record.epoch, record.seq),
+            });
+        }
+        self.push_locked(&mut st, record.seq, record.ts, record.trades);
+        Ok(Applied::Published)
+    }
+
+    /// Starts over from `checkpoint` (the quotes at its id) and `frames`, the newest frames of
+    /// its epoch in order (the ones after the checkpoint move the quotes on). History keeps the
+    /// contiguous run of `frames` that ends with the newest; candles take every frame this hub
+    /// had not seen. Subscribers notice the break at the next frame and get a `resync`.
+    pub fn reset(&self, checkpoint: Snapshot, frames: Vec<FrameRecord>) -> Result<(), ResetError> {
+        let id = checkpoint.id.ok_or(ResetError::NoId)?;
+        let same = checkpoint.instruments.len() == self.instruments.len()
+            && checkpoint
+                .instruments
+                .iter()
+                .zip(self.instruments.iter())
+                .all(|(a, b)| a.symbol == b.symbol);
+        if !same || checkpoint.quotes.len() != self.instruments.len() {
+            let symbols: Vec<&str> = checkpoint.instruments.iter().map(|i| i.symbol.as_str()).collect();
+            return Err(ResetError::Universe(symbols.join(",")));
+        }
+        let frames: Vec<FrameRecord> = frames.into_iter().filter(|f| f.epoch == id.epoch).collect();
+        // The contiguous run that ends with the newest frame.
+        let start = (1..frames.len())
+            .rev()
+            .find(|&k| frames[k].seq != frames[k - 1].seq + 1)
+            .unwrap_or(0);
+        let mut st = self.lock();
+        let (old_epoch, old_seq) = (st.epoch, st.seq);
+        st.epoch = id.epoch;
+        st.seq = id.seq;
+        st.ts = checkpoint.ts;
+        st.quotes = checkpoint.quotes;
+        st.history.clear();
+        for record in &frames[start..] {
+            let frame = Arc::new(Frame::encode(record.epoch, record.seq, record.ts, &record.trades));
+            let new = record.epoch != old_epoch || record.seq > old_seq;
+            for t in &record.trades {
+                if new {
+                    st.candles.push(t.index, record.ts, t.quote.price, t.quantity);
+                }
+                if record.seq > id.seq {
+                    st.quotes[t.index] = t.quote.clone();
+                }
+            }
+            if record.seq > st.seq {
+                st.seq = record.seq;
+                st.ts = record.ts;
+            }
+            st.history.push_back(frame);
+        }
+        // Resuming needs every frame up to the current one: a history that stops short of the
+        // checkpoint cannot be replayed from.
+        if st.history.back().is_some_and(|f| f.seq != st.seq) {
+            st.history.clear();
+        }
+        self.trim_history_locked(&mut st);
+        Ok(())
+    }
+
+    /// Keeps history within `history_frames` (dropping the oldest) and reports its size.
+    fn trim_history_locked(&self, st: &mut State) {
+        while st.history.len() > self.config.history_frames {
+            st.history.pop_front();
+        }
+        self.metrics.history.set(st.history.len() as i64);
+    }
+
+    fn push_locked(&self, st: &mut State, seq: u64, ts: i64, trades: Vec<Trade>) {
+        let frame = Arc::new(Frame::encode(st.epoch, seq, ts, &trades));
+        for t in trades {
+            st.candles.push(t.index, ts, t.quote.price, t.quantity);
+            st.quotes[t.index] = t.quote;
+        }
+        st.seq = seq;
+        st.ts = ts;
+        st.history.push_back(frame.clone());
+        self.trim_history_locked(st);
+        self.metrics.frames.inc();
+        // No receivers is fine: nobody is watching.
+        let _ = self.live.send(frame);
+    }
+
+    fn snapshot_locked(&self, st: &State, selection: &Selection) -> Snapshot {
+        let chosen = |i: &usize| selection.contains(*i);
+        Snapshot {
+            id: Some(EventId::new(st.epoch, st.seq)),
+            seq: st.seq,
+            ts: st.ts,
+            instruments: (0..self.instruments.len())
+                .filter(chosen)
+                .map(|i| self.instruments[i].clone())
+                .collect(),
+            quotes: (0..st.quotes.len())
+                .filter(chosen)
+                .map(|i| st.quotes[i].clone())
+                .collect(),
+        }
+    }
+
+    /// The latest quote of every selected instrument, and the id it is current at.
+    pub fn snapshot(&self, selection: &Selection) -> Snapshot {
+        self.snapshot_locked(&self.lock(), selection)
+    }
+
+    /// The newest `limit` candles of `symbol`, and the frame they are current at.
+    pub fn history(&self, symbol: &str, interval: Interval, limit: usize) -> Option<History> {
+        self.history_locked(&self.lock(), symbol, interval, limit)
+    }
+
+    fn history_locked(&self, st: &State, symbol: &str, interval: Interval, limit: usize) -> Option<History> {
+        let i = *self.index.get(symbol)?;
+        let candles = st.candles.tail(i, interval, limit);
+        Some(History {
+            symbol: symbol.to_string(),
+            interval,
+            seq: st.seq,
+            candles,
+        })
+    }
+
+    /// Everything the first page needs, taken at one frame so it all agrees: the snapshot of
+    /// every instrument, the last `spark_len` 1-second candles of each, and the newest
+    /// `chart_limit` candles of `chart` (symbol, interval), if known.
+    pub fn page(&self, spark_len: usize, chart: Option<(&str, Interval)>, chart_limit: usize) -> PageState {
+        let st = self.lock();
+        let snapshot = self.snapshot_locked(&st, &Selection::all());
+        let sparks = st.candles.tails(Interval::S1, spark_len);
+        let chart = chart.and_then(|(symbol, interval)| self.history_locked(&st, symbol, interval, chart_limit));
+        PageState {
+            snapshot,
+            sparks,
+            chart,
+        }
+    }
+
+    /// A receiver that wakes on every live frame: a task serving many subscriptions waits on
+    /// this one and then takes each subscription's events with [`Subscription::try_next`].
+    pub fn live_frames(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.live.subscribe()
+    }
+
+    /// Subscribes to the feed for `selection`, resuming after `from` when it can.
+    pub fn subscribe(self: &Arc<Self>, from: Option<EventId>, selection: Selection) -> Subscription {
+        let st = self.lock();
+        let rx = self.live.subscribe();
+        let oldest = st.history.front().map(|f| f.seq);
+        let start = decide_start(from, st.epoch, oldest, st.seq, self.resume_lead);
+        let mut sub = Subscription {
+            hub: self.clone(),
+            selection,
+            rx,
+            initial: None,
+            replay: VecDeque::new(),
+            epoch: st.epoch,
+            seen: st.seq,
+        };
+        match start {
+            Start::Snapshot => sub.initial = Some(sub.encode_snapshot(&st, EventKind::Snapshot)),
+            Start::Resync => sub.initial = Some(sub.encode_snapshot(&st, EventKind::Resync)),
+            Start::Ahead { until } => sub.seen = until,
+            Start::Replay { after } => {
+                let skip = st.history.iter().take_while(|f| f.seq <= after).count();
+                sub.replay = st.history.iter().skip(skip).cloned().collect();
+            }
+        }
+        drop(st);
+        if start == Start::Resync {
+            self.metrics.resyncs.inc();
+        }
+        sub
+    }
+}
+
+/// See [`Hub::page`].
+pub struct PageState {
+    pub snapshot: Snapshot,
+    /// 1-second candles per instrument, universe order.
+    pub sparks: Vec<Vec<app::wire::protocol::Candle>>,
+    pub chart: Option<History>,
+}
+
+impl Publish for Arc<Hub> {
+    fn publish(&mut self, ts: i64, trades: Vec<Trade>) -> u64 {
+        Hub::publish(self, ts, trades)
+    }
+}

@@ -1,0 +1,198 @@
+//! One subscriber's cursor over the hub: where it starts (snapshot, replay or resync), then live
+//! frames, with lag and discontinuities turned into a `resync`.
+
+use super::frame::Frame;
+use super::selection::Selection;
+use super::{Event, EventKind, Hub, State};
+use app::wire::protocol::EventId;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
+
+/// Where a new subscription starts, decided from its resume point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// A fresh client: a snapshot, then live frames.
+    Snapshot,
+    /// Replay the frames after `after` from history, then live frames.
+    Replay { after: u64 },
+    /// The resume point is a little ahead of this hub (another edge of the same bus got there
+    /// first): skip live frames up to `until` as they arrive, then carry on from there.
+    Ahead { until: u64 },
+    /// The resume point cannot be honoured exactly: a resync snapshot, then live frames.
+    Resync,
+}
+
+/// Decides how to start a subscription resuming from `from`, given this run's `epoch`, the
+/// oldest frame still in history (`oldest`, if any), the last published sequence number, and
+/// how many frames ahead of `last` a resume point may be (`lead`: 0 where ids come from this
+/// hub, so a later one was never issued).
+pub fn decide_start(from: Option<EventId>, epoch: u64, oldest: Option<u64>, last: u64, lead: u64) -> Start {
+    let Some(from) = from else {
+        return Start::Snapshot;
+    };
+    if from.epoch != epoch {
+        return Start::Resync;
+    }
+    if from.seq > last {
+        return if from.seq - last <= lead {
+            Start::Ahead { until: from.seq }
+        } else {
+            Start::Resync
+        };
+    }
+    // Every frame after `from` must still be in the ring (none when `from` is the last one).
+    let complete = from.seq == last || oldest.is_some_and(|oldest| oldest <= from.seq + 1);
+    if complete {
+        Start::Replay { after: from.seq }
+    } else {
+        Start::Resync
+    }
+}
+
+/// What a subscription's live receiver gave.
+pub(super) enum Live {
+    Frame(Arc<Frame>),
+    Lagged,
+}
+
+/// One subscriber's view of the feed: an initial snapshot or replay, then live frames, with
+/// lag turned into a resync. Dropping it unsubscribes.
+pub struct Subscription {
+    pub(super) hub: Arc<Hub>,
+    pub(super) selection: Selection,
+    pub(super) rx: broadcast::Receiver<Arc<Frame>>,
+    pub(super) initial: Option<Event>,
+    pub(super) replay: VecDeque<Arc<Frame>>,
+    /// The epoch of what was sent so far.
+    pub(super) epoch: u64,
+    /// Frames up to this seq are accounted for (sent, filtered out, queued for replay, or
+    /// covered by a snapshot); the next live frame must be `seen + 1`.
+    pub(super) seen: u64,
+}
+
+impl Subscription {
+    pub(super) fn encode_snapshot(&self, st: &State, kind: EventKind) -> Event {
+        let snapshot = self.hub.snapshot_locked(st, &self.selection);
+        Event {
+            kind,
+            id: EventId::new(st.epoch, st.seq),
+            data: serde_json::to_string(&snapshot).expect("snapshot serialises").into(),
+        }
+    }
+
+    /// The next event. Never ends by itself: the caller stops on shutdown or disconnect.
+    pub async fn next(&mut self) -> Event {
+        loop {
+            if let Some(event) = self.try_next() {
+                return event;
+            }
+            let live = match self.rx.recv().await {
+                Ok(frame) => Live::Frame(frame),
+                Err(RecvError::Lagged(_)) => Live::Lagged,
+                // The hub (and its sender) lives as long as any subscription: never closed.
+                Err(RecvError::Closed) => std::future::pending().await,
+            };
+            if let Some(event) = self.accept(live) {
+                return event;
+            }
+        }
+    }
+
+    /// The next event if one is ready, without waiting (and without registering to be woken:
+    /// a fan-out task calls this for thousands of subscriptions per frame).
+    pub fn try_next(&mut self) -> Option<Event> {
+        if let Some(event) = self.initial.take() {
+            return Some(event);
+        }
+        while let Some(frame) = self.replay.pop_front() {
+            if let Some(event) = self.tick(&frame) {
+                return Some(event);
+            }
+        }
+        loop {
+            let live = match self.rx.try_recv() {
+                Ok(frame) => Live::Frame(frame),
+                Err(TryRecvError::Lagged(_)) => Live::Lagged,
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
+            };
+            if let Some(event) = self.accept(live) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// Turns what the live channel gave into an event, if it makes one.
+    fn accept(&mut self, live: Live) -> Option<Event> {
+        match live {
+            Live::Frame(frame) if frame.epoch == self.epoch && frame.seq <= self.seen => None,
+            Live::Frame(frame) if frame.epoch == self.epoch && frame.seq == self.seen + 1 => {
+                self.seen = frame.seq;
+                self.tick(&frame)
+            }
+            // A new epoch or a gap (the hub was reset): never pass it on silently.
+            Live::Frame(_) => Some(self.resync()),
+            Live::Lagged => {
+                self.hub.metrics.lagged.inc();
+                Some(self.resync())
+            }
+        }
+    }
+
+    /// A `resync` snapshot of the current state; the frames it covers are then skipped.
+    fn resync(&mut self) -> Event {
+        let st = self.hub.lock();
+        let event = self.encode_snapshot(&st, EventKind::Resync);
+        self.epoch = st.epoch;
+        self.seen = st.seq;
+        drop(st);
+        self.hub.metrics.resyncs.inc();
+        event
+    }
+
+    /// Switches to `selection` without resubscribing: returns a `snapshot` of the new selection
+    /// at the current frame; frames up to it are then skipped (the snapshot covers them).
+    pub fn reselect(&mut self, selection: Selection) -> Event {
+        self.selection = selection;
+        self.replay.clear();
+        self.initial = None;
+        let st = self.hub.lock();
+        self.epoch = st.epoch;
+        self.seen = st.seq;
+        self.encode_snapshot(&st, EventKind::Snapshot)
+    }
+
+    fn tick(&self, frame: &Frame) -> Option<Event> {
+        let data = frame.payload(&self.selection)?;
+        Some(Event {
+            kind: EventKind::Tick,
+            id: EventId::new(frame.epoch, frame.seq),
+            data,
+        })
+    }
+
+    /// Takes every event available without waiting (for long polling and tests).
+    pub fn drain_ready(&mut self) -> Vec<Event> {
+        self.take_ready(usize::MAX)
+    }
+
+    /// Takes up to `max` events available without waiting; the rest stay for the next call.
+    pub fn take_ready(&mut self, max: usize) -> Vec<Event> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            match self.try_next() {
+                Some(event) => out.push(event),
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// The current selection.
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+}

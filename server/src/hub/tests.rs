@@ -1,0 +1,309 @@
+//! The hub's guarantees, checked against a seeded market.
+
+use super::*;
+use crate::feed::generator::next_trades;
+use crate::feed::market::{Market, default_universe};
+use app::wire::protocol::TickFrame;
+
+fn hub_with(history: usize, live: usize) -> (Arc<Hub>, Market) {
+    let market = Market::new(default_universe(), 9, 10.0);
+    let hub = Hub::new(
+        0xabc,
+        market.instruments(),
+        market.quotes(),
+        HubConfig {
+            history_frames: history,
+            live_buffer: live,
+        },
+        Arc::new(Metrics::default()),
+    );
+    (Arc::new(hub), market)
+}
+
+fn step(hub: &Hub, market: &mut Market, n: usize) {
+    for _ in 0..n {
+        hub.publish(1_700_000_000_000, next_trades(market));
+    }
+}
+
+#[test]
+fn start_decisions() {
+    let id = |e, s| Some(EventId::new(e, s));
+    assert_eq!(decide_start(None, 1, Some(5), 10, 0), Start::Snapshot);
+    assert_eq!(
+        decide_start(id(2, 7), 1, Some(5), 10, 0),
+        Start::Resync,
+        "foreign epoch"
+    );
+    assert_eq!(
+        decide_start(id(1, 11), 1, Some(5), 10, 0),
+        Start::Resync,
+        "from the future"
+    );
+    assert_eq!(decide_start(id(1, 7), 1, Some(5), 10, 0), Start::Replay { after: 7 });
+    assert_eq!(
+        decide_start(id(1, 4), 1, Some(5), 10, 0),
+        Start::Replay { after: 4 },
+        "oldest is the next frame"
+    );
+    assert_eq!(decide_start(id(1, 3), 1, Some(5), 10, 0), Start::Resync, "past history");
+    assert_eq!(
+        decide_start(id(1, 10), 1, Some(5), 10, 0),
+        Start::Replay { after: 10 },
+        "up to date"
+    );
+    assert_eq!(
+        decide_start(id(1, 0), 1, None, 0, 0),
+        Start::Replay { after: 0 },
+        "nothing published yet"
+    );
+    assert_eq!(
+        decide_start(id(1, 12), 1, Some(5), 10, 4),
+        Start::Ahead { until: 12 },
+        "an edge a little behind"
+    );
+    assert_eq!(
+        decide_start(id(1, 15), 1, Some(5), 10, 4),
+        Start::Resync,
+        "too far ahead"
+    );
+}
+
+#[tokio::test]
+async fn fresh_subscriber_gets_snapshot_then_live_ticks() {
+    let (hub, mut market) = hub_with(100, 64);
+    step(&hub, &mut market, 3);
+    let mut sub = hub.subscribe(None, Selection::all());
+    let first = sub.next().await;
+    assert_eq!(first.kind, EventKind::Snapshot);
+    assert_eq!(first.id, EventId::new(0xabc, 3));
+    let snap: Snapshot = serde_json::from_str(&first.data).unwrap();
+    assert_eq!(snap.quotes.len(), hub.instruments().len());
+    step(&hub, &mut market, 5);
+    let ticks = sub.drain_ready();
+    assert!(ticks.iter().all(|e| e.kind == EventKind::Tick));
+    let seqs: Vec<u64> = ticks.iter().map(|e| e.id.seq).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]) && seqs.iter().all(|s| (4..=8).contains(s)),
+        "{seqs:?}"
+    );
+}
+
+#[tokio::test]
+async fn resume_replays_exactly_the_missed_frames() {
+    let (hub, mut market) = hub_with(100, 64);
+    let mut always = hub.subscribe(None, Selection::all());
+    always.next().await;
+    step(&hub, &mut market, 10);
+    let seen = always.drain_ready();
+    let cut = seen[2].id;
+    let mut resumed = hub.subscribe(Some(cut), Selection::all());
+    assert_eq!(resumed.drain_ready(), seen[3..].to_vec());
+    step(&hub, &mut market, 4);
+    assert_eq!(resumed.drain_ready(), always.drain_ready(), "then live, in step");
+}
+
+#[tokio::test]
+async fn resume_outside_history_or_epoch_resyncs() {
+    let (hub, mut market) = hub_with(10, 64);
+    step(&hub, &mut market, 30);
+    for from in [EventId::new(0xabc, 5), EventId::new(0xdef, 29), EventId::new(0xabc, 31)] {
+        let mut sub = hub.subscribe(Some(from), Selection::all());
+        let ev = sub.drain_ready();
+        assert_eq!(ev.len(), 1, "{from}: a single resync and nothing else");
+        assert_eq!((ev[0].kind, ev[0].id), (EventKind::Resync, EventId::new(0xabc, 30)));
+    }
+    assert_eq!(hub.metrics.resyncs.get(), 3);
+}
+
+#[tokio::test]
+async fn filtered_ticks_hold_only_selected_symbols_and_skip_empty_frames() {
+    let (hub, mut market) = hub_with(1000, 1000);
+    let sel = hub.select(Some("aapl, BTC-USD")).unwrap();
+    let mut sub = hub.subscribe(None, sel);
+    let snap: Snapshot = serde_json::from_str(&sub.next().await.data).unwrap();
+    assert_eq!(
+        snap.quotes.iter().map(|q| q.symbol.as_str()).collect::<Vec<_>>(),
+        ["AAPL", "BTC-USD"]
+    );
+    step(&hub, &mut market, 200);
+    let ticks = sub.drain_ready();
+    assert!(
+        !ticks.is_empty() && ticks.len() < 200,
+        "some frames had neither symbol moving"
+    );
+    for e in ticks {
+        let frame: TickFrame = serde_json::from_str(&e.data).unwrap();
+        assert_eq!(frame.seq, e.id.seq);
+        assert!(!frame.quotes.is_empty());
+        assert!(frame.quotes.iter().all(|q| q.symbol == "AAPL" || q.symbol == "BTC-USD"));
+    }
+}
+
+#[tokio::test]
+async fn a_lagging_subscriber_gets_a_resync_and_carries_on() {
+    let (hub, mut market) = hub_with(1000, 8);
+    let mut slow = hub.subscribe(None, Selection::all());
+    let mut fast = hub.subscribe(None, Selection::all());
+    slow.next().await;
+    fast.next().await;
+    let mut fast_seen = Vec::new();
+    for _ in 0..50 {
+        step(&hub, &mut market, 1);
+        fast_seen.extend(fast.drain_ready());
+    }
+    assert!(
+        fast_seen.iter().all(|e| e.kind == EventKind::Tick),
+        "the fast one is unaffected"
+    );
+    let first = slow.next().await;
+    assert_eq!((first.kind, first.id.seq), (EventKind::Resync, 50));
+    assert!(
+        slow.drain_ready().is_empty(),
+        "frames covered by the resync are skipped"
+    );
+    step(&hub, &mut market, 3);
+    assert_eq!(slow.drain_ready(), fast.drain_ready());
+    assert_eq!(hub.metrics.lagged.get(), 1);
+}
+
+#[test]
+fn history_is_bounded() {
+    let (hub, mut market) = hub_with(10, 8);
+    step(&hub, &mut market, 100);
+    assert_eq!(hub.lock().history.len(), 10);
+    assert_eq!(hub.lock().history.front().unwrap().seq, 91);
+}
+
+#[test]
+fn unknown_and_too_many_symbols_are_refused() {
+    let (hub, _) = hub_with(10, 8);
+    assert_eq!(hub.select(Some("AAPL,NOPE")), Err(SelectError::Unknown("NOPE".into())));
+    let many = vec!["AAPL"; app::wire::protocol::MAX_SYMBOLS + 1].join(",");
+    assert!(matches!(hub.select(Some(&many)), Err(SelectError::TooMany { .. })));
+    assert_eq!(hub.select(Some(" ")), Ok(Selection::all()));
+}
+
+/// Frames numbered by a generator elsewhere, as an edge receives them.
+fn records(market: &mut Market, epoch: u64, seqs: std::ops::RangeInclusive<u64>) -> Vec<FrameRecord> {
+    seqs.map(|seq| FrameRecord {
+        epoch,
+        seq,
+        ts: 1_700_000_000_000 + seq as i64,
+        trades: next_trades(market),
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn applied_frames_must_follow_on_and_duplicates_are_ignored() {
+    let (hub, mut market) = hub_with(100, 64);
+    let mut sub = hub.subscribe(None, Selection::all());
+    sub.next().await;
+    let frames = records(&mut market, 0xabc, 1..=5);
+    for f in frames.iter().take(3).cloned() {
+        assert_eq!(hub.apply(f), Ok(Applied::Published));
+    }
+    assert_eq!(hub.apply(frames[1].clone()), Ok(Applied::Duplicate));
+    let gap = hub.apply(frames[4].clone()).unwrap_err();
+    assert_eq!((gap.last, gap.got), (EventId::new(0xabc, 3), EventId::new(0xabc, 5)));
+    let other_epoch = FrameRecord {
+        epoch: 0xdef,
+        ..frames[3].clone()
+    };
+    assert!(hub.apply(other_epoch).is_err());
+    let seqs: Vec<u64> = sub.drain_ready().iter().map(|e| e.id.seq).collect();
+    assert!(seqs.iter().all(|s| (1..=3).contains(s)) && !seqs.is_empty(), "{seqs:?}");
+}
+
+#[tokio::test]
+async fn an_edge_behind_a_resuming_client_waits_for_its_frames_instead_of_resyncing() {
+    let market = Market::new(default_universe(), 9, 10.0);
+    let config = HubConfig {
+        history_frames: 100,
+        live_buffer: 64,
+    };
+    let metrics = Arc::new(Metrics::default());
+    let hub = Hub::new(0xabc, market.instruments(), market.quotes(), config, metrics).with_resume_lead(64);
+    let hub = Arc::new(hub);
+    let mut source = Market::new(default_universe(), 9, 10.0);
+    let frames = records(&mut source, 0xabc, 1..=6);
+    for f in frames.iter().take(3).cloned() {
+        hub.apply(f).unwrap();
+    }
+    // The client already has frame 5 from a node that is two frames further.
+    let mut sub = hub.subscribe(Some(EventId::new(0xabc, 5)), Selection::all());
+    assert!(sub.drain_ready().is_empty(), "nothing to send yet, and no resync");
+    for f in frames.iter().skip(3).cloned() {
+        hub.apply(f).unwrap();
+    }
+    let events = sub.drain_ready();
+    assert_eq!(
+        events.iter().map(|e| (e.kind, e.id.seq)).collect::<Vec<_>>(),
+        [(EventKind::Tick, 6)]
+    );
+    assert_eq!(hub.metrics.resyncs.get(), 0);
+}
+
+#[tokio::test]
+async fn a_reset_to_a_new_epoch_resyncs_subscribers_and_keeps_the_tail_for_resuming() {
+    let (hub, mut market) = hub_with(100, 64);
+    step(&hub, &mut market, 5);
+    let mut sub = hub.subscribe(None, Selection::all());
+    sub.next().await;
+    // A new generator: its checkpoint at 0xbee-10, and frames 8..=12 of which 9 is gone.
+    let mut fresh = Market::new(default_universe(), 9, 10.0);
+    let checkpoint = Snapshot {
+        id: Some(EventId::new(0xbee, 10)),
+        seq: 10,
+        ts: 1,
+        instruments: hub.instruments().to_vec(),
+        quotes: fresh.quotes(),
+    };
+    let mut frames = records(&mut fresh, 0xbee, 8..=12);
+    frames.remove(1);
+    let newest = frames.last().unwrap().trades.clone();
+    hub.reset(checkpoint.clone(), frames.clone()).unwrap();
+    assert_eq!(hub.last_id(), EventId::new(0xbee, 12));
+    let snap = hub.snapshot(&Selection::all());
+    for t in &newest {
+        assert_eq!(snap.quotes[t.index], t.quote, "quotes move on past the checkpoint");
+    }
+    // History holds 10..=12, the run that ends with the newest: 9 is not claimed.
+    assert_eq!(
+        hub.subscribe(Some(EventId::new(0xbee, 9)), Selection::all())
+            .drain_ready()
+            .len(),
+        3
+    );
+    assert_eq!(
+        hub.subscribe(Some(EventId::new(0xbee, 8)), Selection::all())
+            .drain_ready()[0]
+            .kind,
+        EventKind::Resync
+    );
+
+    // The existing subscriber notices at the next frame: one resync, then live again.
+    let next = records(&mut fresh, 0xbee, 13..=13).remove(0);
+    hub.apply(next).unwrap();
+    let events = sub.drain_ready();
+    assert_eq!(events[0].kind, EventKind::Resync);
+    assert_eq!(events.len(), 1, "the resync is taken now, at 13, and covers it");
+    assert_eq!(events[0].id, EventId::new(0xbee, 13));
+
+    let mut wrong = checkpoint;
+    wrong.instruments.pop();
+    assert!(matches!(hub.reset(wrong, vec![]), Err(ResetError::Universe(_))));
+}
+
+#[test]
+fn candles_follow_trades() {
+    let (hub, mut market) = hub_with(10, 8);
+    step(&hub, &mut market, 50);
+    let h = hub.history("AAPL", Interval::S1, 10).unwrap();
+    assert_eq!(h.seq, 50);
+    let c = h.candles;
+    assert_eq!(c.len(), 1, "all frames were stamped in the same second");
+    assert_eq!(c[0].close, hub.snapshot(&Selection::all()).quotes[0].price);
+    assert!(hub.history("NOPE", Interval::S1, 10).is_none());
+}

@@ -1,0 +1,108 @@
+//! What a request may ask, and why it is refused: the query parameters and resume point every
+//! transport and endpoint reads, and [`ApiError`], the one type of every refusal (a 4xx with a
+//! short JSON reason). Transports and the REST endpoints both build on this module.
+
+use crate::hub::SelectError;
+use app::wire::protocol::{ApiErrorBody, EventId, EventIdError};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+/// Longest query string accepted, in bytes.
+pub const MAX_QUERY_LEN: usize = 2048;
+
+/// Everything a request can get wrong; each maps to a 4xx with a short JSON reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Symbols(#[from] SelectError),
+    #[error("query string too long: at most {MAX_QUERY_LEN} bytes")]
+    QueryTooLong,
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("Last-Event-ID: {0}")]
+    BadLastEventId(EventIdError),
+    #[error("last_event_id: {0}")]
+    BadLastEventIdParam(EventIdError),
+    #[error("no such endpoint")]
+    NotFound,
+    #[error("none of the accepted encodings is available: br, gzip or identity")]
+    NotAcceptable,
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadQuery(rejection.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        (
+            status,
+            Json(ApiErrorBody {
+                error: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+/// Refuses oversized query strings before anything parses them.
+pub fn check_query_len(raw: Option<&str>) -> Result<(), ApiError> {
+    match raw {
+        Some(q) if q.len() > MAX_QUERY_LEN => Err(ApiError::QueryTooLong),
+        _ => Ok(()),
+    }
+}
+
+/// An optional integer query parameter: `default` when absent or empty, else within `range`.
+pub fn int_param(
+    name: &str,
+    text: Option<&str>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ApiError> {
+    match text {
+        None | Some("") => Ok(default),
+        Some(text) => text.parse::<u64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            ApiError::BadQuery(format!(
+                "{name} must be an integer from {} to {}",
+                range.start(),
+                range.end()
+            ))
+        }),
+    }
+}
+
+/// Parameters of the streaming endpoints.
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamParams {
+    pub symbols: Option<String>,
+    pub last_event_id: Option<String>,
+}
+
+/// The resume point of a streaming request: the `Last-Event-ID` header (what a browser's
+/// EventSource sends when it reconnects) wins over the `last_event_id` query parameter (what a
+/// page that already holds data sends on its first connection).
+pub fn resume_point(headers: &HeaderMap, params: &StreamParams) -> Result<Option<EventId>, ApiError> {
+    if let Some(value) = headers.get("last-event-id") {
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::BadLastEventId(EventIdError("<non-ASCII>".into())))?;
+        if !text.is_empty() {
+            return text.parse().map(Some).map_err(ApiError::BadLastEventId);
+        }
+    }
+    match params.last_event_id.as_deref() {
+        None | Some("") => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(ApiError::BadLastEventIdParam),
+    }
+}
