@@ -16,9 +16,9 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test setup browser redis build rust-tests e2e screenshots bench scenario wasm-target cargo-leptos wasm-bindgen npm-deps
 
-run: setup
-	@echo "==> building and serving Tickertape at http://$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops it)"
-	cargo leptos serve --release
+run: setup build
+	@echo "==> serving Tickertape at http://$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops it)"
+	./target/release/tickertape
 
 test: setup browser redis rust-tests build e2e
 	@echo "==> all tests passed"
@@ -29,9 +29,13 @@ rust-tests:
 	@echo "==> cargo test (workspace; the bus tests run their own redis-server)"
 	cargo test --workspace
 
+# --precompress writes a brotli (quality 11) and a gzip copy beside every file of the site, which
+# the server sends as they are; the gzip copies are then redone at gzip's best level, which
+# cargo-leptos's encoder does not reach (the WASM: 195 KB against 166 KB).
 build:
-	@echo "==> building the release site (server binary, WASM, CSS)"
-	cargo leptos build --release
+	@echo "==> building the release site (server binary, WASM, CSS), precompressed"
+	cargo leptos build --release --precompress
+	@for f in target/site/pkg/*; do case "$$f" in *.br|*.gz) ;; *) gzip -9 -n -c "$$f" > "$$f.gz" ;; esac; done
 
 e2e:
 	@echo "==> Playwright suite in headless Chromium"

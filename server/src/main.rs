@@ -93,10 +93,6 @@ async fn run(config: Config) -> Result<(), String> {
         tracing::info!("stopped before the node was ready");
         return Ok(());
     };
-    if let Some(assets) = node.assets.clone() {
-        // The first visitor should already get the small copies (see assets.rs).
-        tokio::spawn(assets.warm());
-    }
     tracing::info!("Tickertape ({}) is live at http://{addr}", config.role.name());
     serve(listener, node.app, node.streams, shutdown)
         .await

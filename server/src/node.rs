@@ -14,7 +14,6 @@ use crate::feed::Publish;
 use crate::feed::generator::Generator;
 use crate::feed::market::Market;
 use crate::http::api::{health_response, metrics_response};
-use crate::http::assets::Assets;
 use crate::http::{AppState, router};
 use crate::hub::{Hub, HubConfig};
 use crate::metrics::Metrics;
@@ -36,8 +35,6 @@ pub struct Node {
     pub streams: Option<Transports>,
     pub hub: Option<Arc<Hub>>,
     pub bus: Option<Arc<BusStatus>>,
-    /// The site's compressed assets, on a node that serves the site.
-    pub assets: Option<Arc<Assets>>,
 }
 
 /// Starts the node's tasks (they end when `shutdown` is cancelled) and returns its router.
@@ -54,7 +51,6 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
         streams: Some(state.transports.clone()),
         hub: Some(state.hub().clone()),
         bus,
-        assets: Some(state.assets.clone()),
     };
 
     let Some(url) = &config.market_bus else {
@@ -108,7 +104,6 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
             streams: None,
             hub: None,
             bus: Some(status),
-            assets: None,
         });
     }
     let hub = bus::join(&client, hub_config, &status, &shutdown).await?;

@@ -6,9 +6,12 @@ use crate::hub::SelectError;
 use app::wire::protocol::{ApiErrorBody, EventId, EventIdError};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 /// Longest query string accepted, in bytes.
 pub const MAX_QUERY_LEN: usize = 2048;
@@ -28,8 +31,6 @@ pub enum ApiError {
     BadLastEventIdParam(EventIdError),
     #[error("no such endpoint")]
     NotFound,
-    #[error("none of the accepted encodings is available: br, gzip or identity")]
-    NotAcceptable,
 }
 
 impl From<QueryRejection> for ApiError {
@@ -42,7 +43,6 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             _ => StatusCode::BAD_REQUEST,
         };
         (
@@ -55,8 +55,30 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// An extractor: the request's query string, refused when longer than [`MAX_QUERY_LEN`] before
+/// anything parses it, then parsed into `T`. Every endpoint and transport reads its parameters
+/// through it, so all refuse a bad query the same way.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned> Params<T> {
+    pub fn from_uri(uri: &Uri) -> Result<Self, ApiError> {
+        check_query_len(uri.query())?;
+        let Query(params) = Query::<T>::try_from_uri(uri)?;
+        Ok(Params(params))
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Self::from_uri(&parts.uri)
+    }
+}
+
 /// Refuses oversized query strings before anything parses them.
-pub fn check_query_len(raw: Option<&str>) -> Result<(), ApiError> {
+fn check_query_len(raw: Option<&str>) -> Result<(), ApiError> {
     match raw {
         Some(q) if q.len() > MAX_QUERY_LEN => Err(ApiError::QueryTooLong),
         _ => Ok(()),

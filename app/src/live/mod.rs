@@ -224,20 +224,21 @@ async fn run(live: Shared) {
             Transport::Ws => ws::read(&live, symbols.as_deref(), last_id.as_deref()).await,
             Transport::Poll => poll::read(&live, symbols.as_deref()).await,
         };
-        let mut l = live.borrow_mut();
-        l.cancel = None;
-        if l.generation == u32::MAX {
-            return;
-        }
-        if l.generation != generation {
-            continue; // a new subscription was asked for: no backoff
-        }
-        l.failures = if opened { 1 } else { l.failures.saturating_add(1) };
-        l.board.connection.set(Connection::Reconnecting);
-        // Exponential backoff with full jitter spreads a crowd of clients after a restart.
-        let ceiling = (500.0 * 2f64.powi(l.failures.min(16) as i32 - 1)).min(MAX_BACKOFF_MS);
-        let delay = ceiling * (0.5 + 0.5 * js_sys::Math::random());
-        drop(l);
+        let delay = {
+            let mut l = live.borrow_mut();
+            l.cancel = None;
+            if l.generation == u32::MAX {
+                return;
+            }
+            if l.generation != generation {
+                continue; // a new subscription was asked for: no backoff
+            }
+            l.failures = if opened { 1 } else { l.failures.saturating_add(1) };
+            l.board.connection.set(Connection::Reconnecting);
+            // Exponential backoff with full jitter spreads a crowd of clients after a restart.
+            let ceiling = (500.0 * 2f64.powi(l.failures.min(16) as i32 - 1)).min(MAX_BACKOFF_MS);
+            ceiling * (0.5 + 0.5 * js_sys::Math::random())
+        };
         let _ = sleep_ms(delay).await;
     }
 }

@@ -26,16 +26,9 @@ impl fmt::Display for Fixed {
         if scaled >= 1e18 {
             return f.write_str(if value < 0.0 { "−∞" } else { "∞" });
         }
-        // `as` maps NaN to 0.
-        let units = scaled as u64;
-        if value < 0.0 && units != 0 {
-            f.write_str("-")?;
-        }
-        write!(f, "{}", units / scale)?;
-        if decimals > 0 {
-            write!(f, ".{:0decimals$}", units % scale)?;
-        }
-        Ok(())
+        // `as` maps NaN to 0; below 10^18, the units fit an i64.
+        let units = scaled as i64;
+        Units(if value < 0.0 { -units } else { units }, decimals as u8).fmt(f)
     }
 }
 

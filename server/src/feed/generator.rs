@@ -59,9 +59,12 @@ mod tests {
     use crate::feed::market::default_universe;
     use std::sync::{Arc, Mutex};
 
+    /// A published frame: its timestamp and trades.
+    type Published = (i64, Vec<Trade>);
+
     /// Records what it is given, numbering frames as the hub does.
     #[derive(Clone, Default)]
-    struct Recorder(Arc<Mutex<Vec<(i64, Vec<Trade>)>>>);
+    struct Recorder(Arc<Mutex<Vec<Published>>>);
 
     impl Publish for Recorder {
         fn publish(&mut self, ts: i64, trades: Vec<Trade>) -> u64 {

@@ -2,12 +2,11 @@
 
 use super::AppState;
 use crate::hub::{CANDLE_CAP, SelectError};
-use crate::request::{ApiError, check_query_len, int_param};
+use crate::request::{ApiError, Params, int_param};
 use app::wire::protocol::Interval;
 use app::wire::protocol::{History, Instrument, Snapshot};
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, RawQuery, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -26,11 +25,8 @@ pub struct SnapshotParams {
 
 pub async fn snapshot(
     State(app): State<AppState>,
-    RawQuery(raw): RawQuery,
-    params: Result<Query<SnapshotParams>, QueryRejection>,
+    Params(params): Params<SnapshotParams>,
 ) -> Result<Json<Snapshot>, ApiError> {
-    check_query_len(raw.as_deref())?;
-    let Query(params) = params?;
     let selection = app.hub().select(params.symbols.as_deref())?;
     Ok(Json(app.hub().snapshot(&selection)))
 }
@@ -44,11 +40,8 @@ pub struct HistoryParams {
 
 pub async fn history(
     State(app): State<AppState>,
-    RawQuery(raw): RawQuery,
-    params: Result<Query<HistoryParams>, QueryRejection>,
+    Params(params): Params<HistoryParams>,
 ) -> Result<Json<History>, ApiError> {
-    check_query_len(raw.as_deref())?;
-    let Query(params) = params?;
     let symbol = params
         .symbol
         .map(|s| s.trim().to_ascii_uppercase())

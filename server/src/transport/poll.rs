@@ -9,10 +9,9 @@
 use super::Transports;
 use super::event_json;
 use crate::metrics::Transport;
-use crate::request::{ApiError, check_query_len, int_param};
+use crate::request::{ApiError, Params, int_param};
 use app::wire::protocol::EventId;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, RawQuery, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -32,13 +31,7 @@ pub struct PollParams {
     timeout_ms: Option<String>,
 }
 
-pub async fn poll(
-    State(app): State<Transports>,
-    RawQuery(raw): RawQuery,
-    params: Result<Query<PollParams>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    check_query_len(raw.as_deref())?;
-    let Query(params) = params?;
+pub async fn poll(State(app): State<Transports>, Params(params): Params<PollParams>) -> Result<Response, ApiError> {
     let selection = app.hub.select(params.symbols.as_deref())?;
     let after: Option<EventId> = match params.after.as_deref() {
         None | Some("") => None,

@@ -19,11 +19,10 @@ use super::Transports;
 use super::event_json;
 use crate::hub::Subscription;
 use crate::metrics::Transport;
-use crate::request::{ApiError, StreamParams, check_query_len, resume_point};
-use axum::extract::rejection::QueryRejection;
+use crate::request::{ApiError, Params, StreamParams, resume_point};
+use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
@@ -38,12 +37,9 @@ pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
 pub async fn ws(
     State(app): State<Transports>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    params: Result<Query<StreamParams>, QueryRejection>,
+    Params(params): Params<StreamParams>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    check_query_len(raw.as_deref())?;
-    let Query(params) = params?;
     let selection = app.hub.select(params.symbols.as_deref())?;
     let from = resume_point(&headers, &params)?;
     let upgrade =

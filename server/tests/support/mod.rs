@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tickertape_server::feed::generator::Generator;
 use tickertape_server::feed::market::{Market, default_universe};
-use tickertape_server::http::assets::Assets;
 use tickertape_server::http::{AppState, router};
 use tickertape_server::hub::{Hub, HubConfig};
 use tickertape_server::metrics::Metrics;
@@ -29,7 +28,6 @@ pub struct TestServer {
     pub base: String,
     pub addr: SocketAddr,
     pub hub: Arc<Hub>,
-    pub assets: Arc<Assets>,
     generator: Generator<Arc<Hub>>,
     ts: i64,
     pub shutdown: CancellationToken,
@@ -71,7 +69,6 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let state = AppState::new(options, hub.clone(), shutdown.clone(), keepalive);
-        let assets = state.assets.clone();
         let task = tokio::spawn(serve(
             listener,
             router(state.clone()),
@@ -82,7 +79,6 @@ impl TestServer {
             base: format!("http://{addr}"),
             addr,
             hub: hub.clone(),
-            assets,
             generator: Generator::new(market, hub),
             ts: T0,
             shutdown,

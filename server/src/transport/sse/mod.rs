@@ -19,10 +19,10 @@ pub(super) use fanout::Fanout;
 
 use super::Transports;
 use crate::hub::{Event as HubEvent, Hub, Subscription};
-use crate::metrics::Transport;
-use crate::request::{ApiError, StreamParams, check_query_len, resume_point};
+use crate::metrics::{ClientGuard, Transport};
+use crate::request::{ApiError, Params, StreamParams, resume_point};
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use fanout::Member;
@@ -59,8 +59,7 @@ const BODY_CHUNKS: usize = 8;
 /// Checks a stream request and subscribes. Both ways of serving call it, so both refuse the
 /// same requests with the same errors.
 pub fn open(hub: &Arc<Hub>, headers: &HeaderMap, uri: &Uri) -> Result<Subscription, ApiError> {
-    check_query_len(uri.query())?;
-    let Query(params) = Query::<StreamParams>::try_from_uri(uri)?;
+    let Params(params) = Params::<StreamParams>::from_uri(uri)?;
     let selection = hub.select(params.symbols.as_deref())?;
     let from = resume_point(headers, &params)?;
     Ok(hub.subscribe(from, selection))
@@ -91,8 +90,16 @@ fn event_bytes(event: &HubEvent) -> Vec<u8> {
 /// [`serve`] writes the events into a bounded channel that hyper sends as the response body.
 pub async fn stream(State(t): State<Transports>, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
     let subscription = open(&t.hub, &headers, &uri)?;
+    // Counted now, with the answer, not when the task first runs.
+    let client = t.hub.metrics().client(Transport::Sse);
     let (chunks, body) = mpsc::channel(BODY_CHUNKS);
-    tokio::spawn(serve(Out::Body(chunks), t, subscription, preamble().into_bytes()));
+    tokio::spawn(serve(
+        Out::Body(chunks),
+        t,
+        subscription,
+        client,
+        preamble().into_bytes(),
+    ));
     let body = Body::from_stream(ReceiverStream::new(body).map(Ok::<_, Infallible>));
     Ok((HEADERS, body).into_response())
 }
@@ -100,13 +107,9 @@ pub async fn stream(State(t): State<Transports>, headers: HeaderMap, uri: Uri) -
 /// Serves a stream on its own connection (its first request): the response head is written here.
 pub async fn serve_direct(tcp: TcpStream, t: Transports, subscription: Subscription) {
     t.hub.metrics().sse_direct.inc();
-    serve(
-        Out::Socket(Arc::new(tcp)),
-        t,
-        subscription,
-        response_head().into_bytes(),
-    )
-    .await;
+    let client = t.hub.metrics().client(Transport::Sse);
+    let out = Out::Socket(Arc::new(tcp));
+    serve(out, t, subscription, client, response_head().into_bytes()).await;
 }
 
 /// Where a stream's bytes go.
@@ -189,11 +192,11 @@ impl Quiet {
 /// shutdown, or for the group to hand the stream back because its [`Out`] is full, in which
 /// case it finishes the write once the client reads, catches up and rejoins. A client that
 /// stops reading only stalls itself, and the hub resyncs it if it falls behind.
-async fn serve(out: Out, t: Transports, subscription: Subscription, first: Vec<u8>) {
+async fn serve(out: Out, t: Transports, subscription: Subscription, client: ClientGuard, first: Vec<u8>) {
     let mut member = Member {
         out: out.clone(),
         subscription,
-        client: t.hub.metrics().client(Transport::Sse),
+        client,
         quiet: Quiet::default(),
         pending: first,
     };

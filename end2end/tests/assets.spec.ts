@@ -1,0 +1,27 @@
+import { test, expect } from "./fixtures";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+
+// The release build writes brotli and gzip copies beside the site's files (`cargo leptos build
+// --release --precompress`); the server sends the copy the client prefers, as it is.
+const pkg = join(__dirname, "..", "..", "target", "site", "pkg");
+
+test("the WASM, JS and CSS go out as the build's precompressed copies", async ({ request }) => {
+  for (const file of ["tickertape.wasm", "tickertape.js", "tickertape.css"]) {
+    for (const [accept, coding, suffix] of [
+      ["gzip, deflate, br", "br", ".br"],
+      ["gzip", "gzip", ".gz"],
+    ]) {
+      const res = await request.get(`/pkg/${file}`, { headers: { "accept-encoding": accept } });
+      expect(res.status(), file).toBe(200);
+      const headers = res.headers();
+      expect(headers["content-encoding"], `${file} for ${accept}`).toBe(coding);
+      expect(headers["vary"]).toContain("accept-encoding");
+      expect(Number(headers["content-length"]), `${file}${suffix} is sent as built`).toBe(
+        statSync(join(pkg, file + suffix)).size,
+      );
+    }
+  }
+  // What a visitor downloads: the brotli WASM, well under the 150 KB budget.
+  expect(statSync(join(pkg, "tickertape.wasm.br")).size).toBeLessThan(150 * 1024);
+});
