@@ -6,10 +6,8 @@ use super::{FLASH_MS, Shared};
 use crate::state::board::Connection;
 use crate::state::candles::CandleSeries;
 use crate::state::page::VISIBLE_CANDLES;
-use crate::wire::json::{self, FromJson};
-use crate::wire::protocol::Interval;
-use crate::wire::protocol::{EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, History, Snapshot, TickFrame};
-use crate::wire::sse::Item;
+use crate::wire::json;
+use crate::wire::protocol::{History, Incoming, Interval};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
@@ -54,7 +52,7 @@ pub(super) fn load_chart(live: &Shared, symbol: String, interval: Interval) {
     });
 }
 
-async fn fetch_json<T: FromJson>(url: &str) -> Option<T> {
+async fn fetch_json<T: miniserde::Deserialize>(url: &str) -> Option<T> {
     let window = web_sys::window()?;
     let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(url)).await.ok()?.dyn_into().ok()?;
     if !resp.ok() {
@@ -64,7 +62,8 @@ async fn fetch_json<T: FromJson>(url: &str) -> Option<T> {
     json::from_str(&text).ok()
 }
 
-pub(super) fn handle(live: &Shared, item: Item) {
+/// Applies one event (any event, a keep-alive included, proves the connection alive).
+pub(super) fn handle(live: &Shared, incoming: Incoming) {
     let now = js_sys::Date::now();
     let mut l = live.borrow_mut();
     l.last_activity = now;
@@ -74,15 +73,10 @@ pub(super) fn handle(live: &Shared, item: Item) {
     ) {
         l.board.connection.set(Connection::Live);
     }
-    let Item::Event { event, id, data } = item else {
-        return;
-    };
-    l.events += 1;
-    match event.as_str() {
-        EVENT_SNAPSHOT | EVENT_RESYNC => {
-            let Ok(snapshot) = json::from_str::<Snapshot>(&data) else {
-                return;
-            };
+    match incoming {
+        Incoming::Alive => return,
+        Incoming::Snapshot { id, snapshot, resync } => {
+            l.events += 1;
             for q in snapshot.quotes {
                 let Some(i) = l.board.index_of(&q.symbol) else {
                     continue;
@@ -93,7 +87,6 @@ pub(super) fn handle(live: &Shared, item: Item) {
                 l.dirty[i] = true;
             }
             l.last_id = Some(id);
-            let resync = event == EVENT_RESYNC;
             drop(l);
             if resync {
                 // Trades were skipped: rebuild the chart from the server's candles.
@@ -102,10 +95,8 @@ pub(super) fn handle(live: &Shared, item: Item) {
                 load_chart(live, symbol, interval);
             }
         }
-        EVENT_TICK => {
-            let Ok(frame) = json::from_str::<TickFrame>(&data) else {
-                return;
-            };
+        Incoming::Tick { id, frame } => {
+            l.events += 1;
             l.samples.push_back((now, now - frame.ts as f64));
             let chart_symbol = l.board.chart.with_untracked(|c| c.symbol.clone());
             for q in frame.quotes {
@@ -136,7 +127,6 @@ pub(super) fn handle(live: &Shared, item: Item) {
             l.last_id = Some(id);
             drop(l);
         }
-        _ => return,
     }
     schedule_frame(live);
 }

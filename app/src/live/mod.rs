@@ -23,9 +23,8 @@ mod ws;
 
 use crate::state::board::{Board, Connection};
 use crate::state::view::Transport;
+use crate::wire::protocol::EventId;
 use crate::wire::protocol::Interval;
-use crate::wire::protocol::{EventId, WireEvent};
-use crate::wire::sse::Item;
 use apply::{load_chart, schedule_frame};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -249,19 +248,6 @@ pub(super) fn established(live: &Shared) {
     l.opened += 1;
     l.last_activity = js_sys::Date::now();
     l.board.connection.set(Connection::Live);
-}
-
-/// A WebSocket or long-polling event as the SSE parser would have produced it.
-pub(super) fn item(event: WireEvent) -> Item {
-    match event.data {
-        Some(data) => Item::Event {
-            event: event.kind,
-            id: event.id,
-            data,
-        },
-        // `heartbeat` (and anything without data): proof of life only.
-        None => Item::Comment,
-    }
 }
 
 fn sleep_ms(ms: f64) -> JsFuture {

@@ -1,9 +1,9 @@
 //! The long-polling client: polls until a poll fails, each from the `next` id of the last.
 
 use super::apply::handle;
-use super::{Shared, established, item};
+use super::{Shared, established};
 use crate::wire::json;
-use crate::wire::protocol::PollBatch;
+use crate::wire::protocol::{Incoming, PollBatch};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -58,7 +58,7 @@ pub(super) async fn read(live: &Shared, symbols: Option<&str>) -> bool {
         established(live);
         live.borrow_mut().wire_bytes += text.len() as u64;
         for event in batch.events {
-            handle(live, item(event));
+            handle(live, Incoming::from_wire(event));
         }
         // The server's word on where to continue (also when the answer was empty).
         live.borrow_mut().last_id = Some(batch.next);

@@ -4,7 +4,8 @@
 use super::Shared;
 use super::apply::handle;
 use super::established;
-use crate::wire::sse::Parser;
+use crate::wire::protocol::Incoming;
+use crate::wire::sse::{Item, Parser};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -75,7 +76,11 @@ pub(super) async fn read(live: &Shared, url: &str, last_id: Option<&str>) -> boo
         pending_bytes.drain(..valid);
         parser.push(&text, &mut items);
         for item in items.drain(..) {
-            handle(live, item);
+            let incoming = match item {
+                Item::Event { event, id, data } => Incoming::from_sse(&event, id, &data).unwrap_or(Incoming::Alive),
+                Item::Comment | Item::Retry(_) => Incoming::Alive,
+            };
+            handle(live, incoming);
         }
     }
     true

@@ -1,9 +1,9 @@
 //! The WebSocket client: one session per connection, resuming with `last_event_id`.
 
 use super::apply::handle;
-use super::{Shared, established, item};
+use super::{Shared, established};
 use crate::wire::json;
-use crate::wire::protocol::WireEvent;
+use crate::wire::protocol::{Incoming, WireEvent};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
@@ -60,7 +60,7 @@ pub(super) async fn read(live: &Shared, symbols: Option<&str>, last_id: Option<&
             let Some(text) = e.data().as_string() else { return };
             live.borrow_mut().wire_bytes += text.len() as u64;
             if let Ok(event) = json::from_str::<WireEvent>(&text) {
-                handle(&live, item(event));
+                handle(&live, Incoming::from_wire(event));
             }
         })
     };

@@ -3,7 +3,6 @@
 
 use crate::state::candles::CandleSeries;
 use crate::state::view::ViewState;
-use crate::wire::json::from_json_struct;
 use crate::wire::protocol::{Candle, Interval};
 use crate::wire::protocol::{History, Snapshot};
 use serde::{Deserialize, Serialize};
@@ -16,7 +15,7 @@ pub const SPARK_SECONDS: usize = 60;
 
 /// Everything the first render needs, computed by the server for the requested URL and
 /// serialised into the page, so hydration starts from identical data.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct PageData {
     /// Every instrument and its latest quote (the picker offers all of them).
     pub snapshot: Snapshot,
@@ -29,26 +28,13 @@ pub struct PageData {
     pub keepalive_ms: u64,
 }
 
-from_json_struct!(PageData {
-    snapshot: "snapshot",
-    view: "view",
-    sparks: "sparks",
-    chart: "chart",
-    keepalive_ms: "keepalive_ms"
-});
-
 /// A sparkline's data: closes of consecutive 1-second buckets ending at `t_last`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct Spark {
     pub t_last: i64,
     /// In price units.
     pub closes: Vec<i64>,
 }
-
-from_json_struct!(Spark {
-    t_last: "t_last",
-    closes: "closes"
-});
 
 impl Spark {
     pub fn from_candles(candles: &[Candle]) -> Self {

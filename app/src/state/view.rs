@@ -2,20 +2,17 @@
 //! (`?symbols=AAPL,MSFT&symbol=MSFT&mode=line&interval=5s`), so a copied link reproduces the
 //! view. Parsed identically on the server (to render the first page) and in the browser.
 
-use crate::wire::json::{from_json_names, from_json_struct};
 use crate::wire::protocol::Interval;
 use crate::wire::protocol::{Instrument, MAX_SYMBOLS, is_symbol};
 use serde::{Deserialize, Serialize};
 
 /// How the main chart draws prices.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub enum ChartMode {
     #[default]
     Candles,
     Line,
 }
-
-from_json_names!(ChartMode { "Candles" => Candles, "Line" => Line });
 
 impl ChartMode {
     pub fn as_str(self) -> &'static str {
@@ -33,15 +30,13 @@ impl ChartMode {
 }
 
 /// How the page receives the feed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, miniserde::Deserialize)]
 pub enum Transport {
     #[default]
     Sse,
     Ws,
     Poll,
 }
-
-from_json_names!(Transport { "Sse" => Sse, "Ws" => Ws, "Poll" => Poll });
 
 impl Transport {
     pub const ALL: [Transport; 3] = [Transport::Sse, Transport::Ws, Transport::Poll];
@@ -68,7 +63,7 @@ impl Transport {
 }
 
 /// Which screen is shown.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub enum Screen {
     /// Watchlist and chart.
     #[default]
@@ -77,11 +72,9 @@ pub enum Screen {
     Transports,
 }
 
-from_json_names!(Screen { "Dashboard" => Dashboard, "Transports" => Transports });
-
 /// The view's state. Unknown or malformed parameters fall back to defaults: a link should open
 /// something sensible rather than an error page.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct ViewState {
     /// Watched symbols, in the user's order; `None` watches every instrument.
     pub symbols: Option<Vec<String>>,
@@ -92,15 +85,6 @@ pub struct ViewState {
     pub transport: Transport,
     pub screen: Screen,
 }
-
-from_json_struct!(ViewState {
-    symbols: "symbols",
-    symbol: "symbol",
-    mode: "mode",
-    interval: "interval",
-    transport: "transport",
-    screen: "screen",
-});
 
 impl Default for ViewState {
     fn default() -> Self {

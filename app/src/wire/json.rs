@@ -1,551 +1,97 @@
-//! The page's JSON reader: a small, strict parser that decodes the wire types straight into
-//! their structs, with no intermediate tree.
+//! How the page reads JSON: [miniserde](https://docs.rs/miniserde), derived on the wire types,
+//! behind a nesting limit.
 //!
-//! Why not serde_json in the browser: its derive-generated decoders and its error messages
-//! (which link std's shortest-float printing, Unicode escape tables and a second float
-//! formatter) were 25 KB of the 154 KB brotli WASM, a sixth of the page, to read the handful of
-//! types in [`crate::wire::protocol`]. This reader costs a few KB. The server still *writes* JSON
-//! with serde, and the tests below check every type this module reads against what serde_json
-//! writes, so the two cannot drift apart.
+//! Why miniserde and not serde_json: serde_json's generic decoders and its error messages were a
+//! sixth of the WASM (BENCHMARKS.md, *Shipped assets*). miniserde decodes without serde's
+//! visitors and builds no error messages, at 7 KB of brotli more than the page's own reader it
+//! replaced, with the same page cost. The server writes the JSON with serde; the tests below read
+//! back everything serde_json writes, so the two cannot drift apart.
 //!
-//! It accepts exactly RFC 8259 JSON (and rejects trailing garbage, control characters in
-//! strings, leading zeros, lone surrogates) nested at most [`MAX_DEPTH`] deep, so no document can
-//! exhaust the page's stack. Errors carry the byte offset and what was expected, without
-//! formatting the input. Numbers: every number on the wire is an integer (prices in price units,
-//! see [`crate::wire::protocol`]), read exactly in its type's range; fractions and exponents are
-//! checked and skipped in members the page does not read, and refused where it reads a number.
-//! No float code is linked.
-
-use std::borrow::Cow;
-use std::fmt;
-
-/// Why a document was refused: what the reader expected, and at which byte.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Error {
-    pub at: usize,
-    pub expected: &'static str,
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid JSON: expected {} at byte {}", self.expected, self.at)
-    }
-}
-
-impl std::error::Error for Error {}
-
-pub type Result<T> = std::result::Result<T, Error>;
-
-/// A type the page reads from JSON.
-pub trait FromJson: Sized {
-    fn read(r: &mut Reader<'_>) -> Result<Self>;
-
-    /// The value of a struct field that is missing from its object, if it may be missing.
-    /// Only `Option` may, as with serde's derive.
-    fn absent() -> Option<Self> {
-        None
-    }
-}
-
-/// Reads one JSON document (surrounding whitespace allowed, nothing else).
-pub fn from_str<T: FromJson>(src: &str) -> Result<T> {
-    let mut r = Reader::new(src);
-    let value = T::read(&mut r)?;
-    r.end()?;
-    Ok(value)
-}
+//! Every number on the wire is an integer (prices in price units, see
+//! [`crate::wire::protocol`]); a fraction or exponent where an integer belongs is refused.
 
 /// How deep arrays and objects may nest. The wire types nest four levels; the margin is for
-/// members the page skips.
-pub const MAX_DEPTH: u32 = 32;
+/// members the page skips. miniserde keeps its stack on the heap, so this bounds memory, not
+/// only recursion.
+pub const MAX_DEPTH: usize = 32;
 
-/// A cursor over one JSON document. Each method reads one value at the cursor.
-pub struct Reader<'a> {
-    src: &'a str,
-    pos: usize,
-    /// Arrays and objects open around the cursor.
-    depth: u32,
+/// Why a document was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("JSON nested more than 32 levels deep")]
+    TooDeep,
+    #[error("not JSON of the expected shape")]
+    Invalid,
 }
 
-impl<'a> Reader<'a> {
-    pub fn new(src: &'a str) -> Self {
-        Reader { src, pos: 0, depth: 0 }
+/// Reads one JSON document into `T`.
+pub fn from_str<T: miniserde::Deserialize>(text: &str) -> Result<T, Error> {
+    if nesting(text) > MAX_DEPTH {
+        return Err(Error::TooDeep);
     }
-
-    /// The cursor's byte offset.
-    pub fn position(&self) -> usize {
-        self.pos
-    }
-
-    fn error(&self, expected: &'static str) -> Error {
-        Error { at: self.pos, expected }
-    }
-
-    /// The next byte after any whitespace, not consumed.
-    fn peek(&mut self) -> Option<u8> {
-        let bytes = self.src.as_bytes();
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(self.pos) {
-            self.pos += 1;
-        }
-        bytes.get(self.pos).copied()
-    }
-
-    fn eat(&mut self, byte: u8) -> bool {
-        let found = self.peek() == Some(byte);
-        if found {
-            self.pos += 1;
-        }
-        found
-    }
-
-    fn expect(&mut self, byte: u8, expected: &'static str) -> Result<()> {
-        if self.eat(byte) {
-            Ok(())
-        } else {
-            Err(self.error(expected))
-        }
-    }
-
-    fn keyword(&mut self, word: &'static str) -> bool {
-        let found = self.peek().is_some() && self.src[self.pos..].starts_with(word);
-        if found {
-            self.pos += word.len();
-        }
-        found
-    }
-
-    /// Checks that nothing but whitespace follows.
-    pub fn end(&mut self) -> Result<()> {
-        match self.peek() {
-            None => Ok(()),
-            Some(_) => Err(self.error("the end of the document")),
-        }
-    }
-
-    /// Reads an object, calling `field` with the reader positioned on each member's value;
-    /// `field` must read or [`skip`](Self::skip) that value.
-    pub fn object(&mut self, field: &mut dyn FnMut(&mut Self, &str) -> Result<()>) -> Result<()> {
-        self.expect(b'{', "an object")?;
-        self.nested(|r| {
-            if r.eat(b'}') {
-                return Ok(());
-            }
-            loop {
-                let key = r.str()?;
-                r.expect(b':', "':'")?;
-                field(r, &key)?;
-                if r.eat(b'}') {
-                    return Ok(());
-                }
-                r.expect(b',', "',' or '}'")?;
-            }
-        })
-    }
-
-    /// Runs `inside` one level deeper, refusing a document nested beyond [`MAX_DEPTH`].
-    fn nested(&mut self, inside: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
-        if self.depth >= MAX_DEPTH {
-            return Err(self.error("at most 32 levels of nesting"));
-        }
-        self.depth += 1;
-        let result = inside(self);
-        self.depth -= 1;
-        result
-    }
-
-    /// Reads an array, calling `item` with the reader positioned on each element.
-    pub fn array(&mut self, item: &mut dyn FnMut(&mut Self) -> Result<()>) -> Result<()> {
-        self.expect(b'[', "an array")?;
-        self.nested(|r| {
-            if r.eat(b']') {
-                return Ok(());
-            }
-            loop {
-                item(r)?;
-                if r.eat(b']') {
-                    return Ok(());
-                }
-                r.expect(b',', "',' or ']'")?;
-            }
-        })
-    }
-
-    /// Reads `null`, returning whether it was there (nothing is consumed otherwise).
-    pub fn null(&mut self) -> bool {
-        self.keyword("null")
-    }
-
-    /// Reads a string, borrowed from the document unless it has escapes.
-    pub fn str(&mut self) -> Result<Cow<'a, str>> {
-        self.expect(b'"', "a string")?;
-        let bytes = self.src.as_bytes();
-        let start = self.pos;
-        // The common case: no escapes, one slice of the input.
-        loop {
-            match bytes.get(self.pos) {
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(Cow::Borrowed(&self.src[start..self.pos - 1]));
-                }
-                Some(b'\\') => break,
-                Some(0..=0x1f) | None => return Err(self.error("a closing '\"'")),
-                Some(_) => self.pos += 1,
-            }
-        }
-        let mut out = String::from(&self.src[start..self.pos]);
-        loop {
-            let run = self.pos;
-            while let Some(&b) = bytes.get(self.pos) {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
-            out.push_str(&self.src[run..self.pos]);
-            match bytes.get(self.pos) {
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(Cow::Owned(out));
-                }
-                Some(b'\\') => {
-                    self.pos += 1;
-                    let escaped = match bytes.get(self.pos) {
-                        Some(b'"') => '"',
-                        Some(b'\\') => '\\',
-                        Some(b'/') => '/',
-                        Some(b'b') => '\u{8}',
-                        Some(b'f') => '\u{c}',
-                        Some(b'n') => '\n',
-                        Some(b'r') => '\r',
-                        Some(b't') => '\t',
-                        Some(b'u') => {
-                            self.pos += 1;
-                            out.push(self.unicode_escape()?);
-                            continue;
-                        }
-                        _ => return Err(self.error("an escape")),
-                    };
-                    self.pos += 1;
-                    out.push(escaped);
-                }
-                _ => return Err(self.error("a closing '\"'")),
-            }
-        }
-    }
-
-    /// The character of a `\uXXXX` escape (the cursor is after the `u`), joining a surrogate
-    /// pair written as two escapes.
-    fn unicode_escape(&mut self) -> Result<char> {
-        let high = self.hex4()?;
-        let code = if (0xD800..0xDC00).contains(&high) {
-            if !self.src[self.pos..].starts_with("\\u") {
-                return Err(self.error("a low surrogate"));
-            }
-            self.pos += 2;
-            let low = self.hex4()?;
-            if !(0xDC00..0xE000).contains(&low) {
-                return Err(self.error("a low surrogate"));
-            }
-            0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-        } else {
-            high
-        };
-        char::from_u32(code).ok_or_else(|| self.error("a Unicode scalar value"))
-    }
-
-    fn hex4(&mut self) -> Result<u32> {
-        let digits = self
-            .src
-            .as_bytes()
-            .get(self.pos..self.pos + 4)
-            .ok_or_else(|| self.error("four hex digits"))?;
-        let mut code = 0;
-        for &d in digits {
-            let v = (d as char).to_digit(16).ok_or_else(|| self.error("four hex digits"))?;
-            code = code * 16 + v;
-        }
-        self.pos += 4;
-        Ok(code)
-    }
-
-    /// Reads a number as its sign, up to 19 significant decimal digits and a decimal exponent.
-    /// `integer` refuses a fraction or an exponent.
-    fn decimal(&mut self, integer: bool) -> Result<(bool, u64, i32)> {
-        let negative = self.eat(b'-');
-        if !negative && self.peek().is_none_or(|b| !b.is_ascii_digit()) {
-            return Err(self.error(if integer { "an integer" } else { "a number" }));
-        }
-        let bytes = self.src.as_bytes();
-        let digit = |pos: usize| bytes.get(pos).filter(|b| b.is_ascii_digit()).map(|b| (b - b'0') as u64);
-        let (mut mantissa, mut exponent, mut overflow) = (0u64, 0i32, false);
-        let mut push = |mantissa: &mut u64, d: u64| match mantissa.checked_mul(10).and_then(|m| m.checked_add(d)) {
-            Some(m) => {
-                *mantissa = m;
-                true
-            }
-            None => {
-                overflow = true;
-                false
-            }
-        };
-        match digit(self.pos) {
-            Some(0) => self.pos += 1,
-            Some(_) => {
-                while let Some(d) = digit(self.pos) {
-                    if !push(&mut mantissa, d) {
-                        exponent += 1;
-                    }
-                    self.pos += 1;
-                }
-            }
-            None => return Err(self.error("a digit")),
-        }
-        let integral = self.pos;
-        if bytes.get(self.pos) == Some(&b'.') {
-            self.pos += 1;
-            digit(self.pos).ok_or_else(|| self.error("a digit"))?;
-            while let Some(d) = digit(self.pos) {
-                if push(&mut mantissa, d) {
-                    exponent -= 1;
-                }
-                self.pos += 1;
-            }
-        }
-        if let Some(b'e' | b'E') = bytes.get(self.pos) {
-            self.pos += 1;
-            let negative = match bytes.get(self.pos) {
-                Some(b'-') => {
-                    self.pos += 1;
-                    true
-                }
-                Some(b'+') => {
-                    self.pos += 1;
-                    false
-                }
-                _ => false,
-            };
-            digit(self.pos).ok_or_else(|| self.error("a digit"))?;
-            let mut e: i32 = 0;
-            while let Some(d) = digit(self.pos) {
-                e = e.saturating_mul(10).saturating_add(d as i32);
-                self.pos += 1;
-            }
-            exponent = exponent.saturating_add(if negative { -e } else { e });
-        }
-        if integer && (self.pos != integral || overflow) {
-            self.pos = integral;
-            return Err(self.error("an integer in range"));
-        }
-        Ok((negative, mantissa, exponent))
-    }
-
-    /// Reads an integer (no fraction, no exponent) as its sign and magnitude.
-    fn integer(&mut self) -> Result<(bool, u64)> {
-        let (negative, magnitude, _) = self.decimal(true)?;
-        Ok((negative, magnitude))
-    }
-
-    pub fn u64(&mut self) -> Result<u64> {
-        let at = self.pos;
-        match self.integer()? {
-            (false, magnitude) | (true, magnitude @ 0) => Ok(magnitude),
-            (true, _) => Err(Error {
-                at,
-                expected: "an unsigned integer",
-            }),
-        }
-    }
-
-    pub fn i64(&mut self) -> Result<i64> {
-        let at = self.pos;
-        let (negative, magnitude) = self.integer()?;
-        let value = if negative {
-            0i64.checked_sub_unsigned(magnitude)
-        } else {
-            i64::try_from(magnitude).ok()
-        };
-        value.ok_or(Error {
-            at,
-            expected: "an integer in range",
-        })
-    }
-
-    pub fn bool(&mut self) -> Result<bool> {
-        if self.keyword("true") {
-            Ok(true)
-        } else if self.keyword("false") {
-            Ok(false)
-        } else {
-            Err(self.error("true or false"))
-        }
-    }
-
-    /// Reads a string and parses it with the type's own [`FromStr`](std::str::FromStr), for
-    /// values the project already parses from text (event ids, intervals).
-    pub fn parse<T: std::str::FromStr>(&mut self, expected: &'static str) -> Result<T> {
-        let at = self.pos;
-        self.str()?.parse().map_err(|_| Error { at, expected })
-    }
-
-    /// Reads a string that must be one of `names`, returning the matching value.
-    pub fn one_of<T: Copy>(&mut self, names: &[(&str, T)]) -> Result<T> {
-        let at = self.pos;
-        let name = self.str()?;
-        names.iter().find(|(n, _)| *n == name).map(|&(_, v)| v).ok_or(Error {
-            at,
-            expected: "a known name",
-        })
-    }
-
-    /// Skips one value of any kind, checking its syntax.
-    pub fn skip(&mut self) -> Result<()> {
-        match self.peek() {
-            Some(b'{') => self.object(&mut |r, _| r.skip()),
-            Some(b'[') => self.array(&mut |r| r.skip()),
-            Some(b'"') => self.str().map(drop),
-            Some(b't' | b'f') => self.bool().map(drop),
-            Some(b'n') if self.null() => Ok(()),
-            _ => self.decimal(false).map(drop),
-        }
-    }
-
-    /// Skips one value and returns its JSON text, to be read later.
-    pub fn raw(&mut self) -> Result<&'a str> {
-        self.peek();
-        let start = self.pos;
-        self.skip()?;
-        Ok(&self.src[start..self.pos])
-    }
+    miniserde::json::from_str(text).map_err(|_| Error::Invalid)
 }
 
-impl FromJson for u64 {
-    fn read(r: &mut Reader<'_>) -> Result<Self> {
-        r.u64()
+/// The deepest nesting of arrays and objects in `text` (brackets inside strings do not count).
+/// A linear scan, cheap beside the parse it guards.
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
     }
+    deepest
 }
 
-impl FromJson for u8 {
-    fn read(r: &mut Reader<'_>) -> Result<Self> {
-        let at = r.pos;
-        u8::try_from(r.u64()?).map_err(|_| Error {
-            at,
-            expected: "an integer in range",
-        })
-    }
-}
+miniserde::make_place!(Place);
 
-impl FromJson for i64 {
-    fn read(r: &mut Reader<'_>) -> Result<Self> {
-        r.i64()
-    }
-}
-
-impl FromJson for bool {
-    fn read(r: &mut Reader<'_>) -> Result<Self> {
-        r.bool()
-    }
-}
-
-impl FromJson for String {
-    fn read(r: &mut Reader<'_>) -> Result<Self> {
-        r.str().map(Cow::into_owned)
-    }
-}
-
-impl<T: FromJson> FromJson for Option<T> {
-    fn read(r: &mut Reader<'_>) -> Result<Self> {
-        if r.null() { Ok(None) } else { T::read(r).map(Some) }
-    }
-
-    fn absent() -> Option<Self> {
-        Some(None)
-    }
-}
-
-impl<T: FromJson> FromJson for Vec<T> {
-    fn read(r: &mut Reader<'_>) -> Result<Self> {
-        let mut items = Vec::new();
-        r.array(&mut |r| {
-            items.push(T::read(r)?);
-            Ok(())
-        })?;
-        Ok(items)
-    }
-}
-
-/// Implements [`FromJson`] for a struct from its fields and their JSON names, as serde's derive
-/// reads it: members in any order, unknown members skipped, a missing member an error unless
-/// its type is an `Option`.
-macro_rules! from_json_struct {
-    ($ty:ident { $($field:ident: $name:literal),* $(,)? }) => {
-        impl $crate::wire::json::FromJson for $ty {
-            fn read(r: &mut $crate::wire::json::Reader<'_>) -> $crate::wire::json::Result<Self> {
-                let at = r.position();
-                $(let mut $field = None;)*
-                r.object(&mut |r, key| {
-                    match key {
-                        $($name => $field = Some($crate::wire::json::FromJson::read(r)?),)*
-                        _ => r.skip()?,
-                    }
-                    Ok(())
-                })?;
-                Ok($ty {
-                    $($field: $field
-                        .or_else($crate::wire::json::FromJson::absent)
-                        .ok_or($crate::wire::json::Error { at, expected: concat!("member \"", $name, "\"") })?,)*
-                })
+/// miniserde's `Deserialize` for types the project already parses from text with `FromStr`
+/// (event ids, intervals): a JSON string, parsed, or refused.
+macro_rules! deserialize_from_str {
+    ($($ty:ty),*) => {$(
+        impl miniserde::de::Visitor for Place<$ty> {
+            fn string(&mut self, s: &str) -> miniserde::Result<()> {
+                self.out = Some(<$ty as std::str::FromStr>::from_str(s).map_err(|_| miniserde::Error)?);
+                Ok(())
             }
         }
-    };
-}
 
-/// Implements [`FromJson`] for a fieldless enum written as one of the given strings.
-macro_rules! from_json_names {
-    ($ty:ident { $($name:literal => $variant:ident),* $(,)? }) => {
-        impl $crate::wire::json::FromJson for $ty {
-            fn read(r: &mut $crate::wire::json::Reader<'_>) -> $crate::wire::json::Result<Self> {
-                r.one_of(&[$(($name, $ty::$variant)),*])
+        impl miniserde::Deserialize for $ty {
+            fn begin(out: &mut Option<Self>) -> &mut dyn miniserde::de::Visitor {
+                Place::new(out)
             }
         }
-    };
+    )*};
 }
 
-pub(crate) use {from_json_names, from_json_struct};
+deserialize_from_str!(crate::wire::protocol::EventId, crate::wire::protocol::Interval);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Whether `src` is one well-formed JSON value (checked by skipping it).
-    fn well_formed(src: &str) -> bool {
-        let mut r = Reader::new(src);
-        r.skip().and_then(|()| r.end()).is_ok()
-    }
-
     #[test]
-    fn reads_integers_exactly_and_checks_every_number() {
-        for good in [
-            "0",
-            "-0",
-            "187.23",
-            " -1.5e3 ",
-            "2E-2",
-            "1e400",
-            "1e-400",
-            "123456789012345678901234567890",
-        ] {
-            assert!(well_formed(good), "{good:?} is a JSON number");
-        }
-        for bad in [
-            "", "-", "01", "1.", ".5", "1e", "1e+", "+1", "NaN", "1.5.2", "0x10", "1 2",
-        ] {
-            assert!(!well_formed(bad), "{bad:?} should be refused");
-        }
+    fn integers_are_exact_and_fractions_refused() {
         assert_eq!(from_str::<u64>("18446744073709551615"), Ok(u64::MAX));
         assert_eq!(from_str::<i64>("-9223372036854775808"), Ok(i64::MIN));
         assert_eq!(from_str::<i64>("18984"), Ok(18_984));
-        assert_eq!(from_str::<u64>("-0"), Ok(0));
-        for bad in ["18446744073709551616", "-1", "1.0", "1e2", "\"1\""] {
+        for bad in ["18446744073709551616", "-1", "1.0", "1e2", "\"1\"", "01", "+1", ""] {
             assert!(from_str::<u64>(bad).is_err(), "{bad:?} is no u64");
         }
         for bad in ["9223372036854775808", "187.23", "-1e3"] {
@@ -557,115 +103,26 @@ mod tests {
     #[test]
     fn nesting_is_bounded() {
         let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
-        assert!(well_formed(&nested(MAX_DEPTH as usize)));
-        let err = Reader::new(&nested(MAX_DEPTH as usize + 1)).skip().unwrap_err();
+        assert_eq!(nesting(&nested(MAX_DEPTH)), MAX_DEPTH);
         assert_eq!(
-            err,
-            Error {
-                at: MAX_DEPTH as usize + 1,
-                expected: "at most 32 levels of nesting"
-            }
+            nesting(r#"{"a":"[[[[{{","b":["\"[",{}]}"#),
+            3,
+            "brackets in strings do not count"
         );
-        // Far deeper than any stack would take, refused at once.
-        let deep = format!("{}1{}", r#"{"a":"#.repeat(100_000), "}".repeat(100_000));
-        assert!(!well_formed(&deep));
-        assert!(
-            from_str::<Vec<Vec<u64>>>("[[1],[2,3]]").is_ok(),
-            "depth returns to zero"
-        );
-        let mut r = Reader::new("[[[]]] [[[]]]");
-        assert!(r.skip().is_ok() && r.skip().is_ok());
-    }
-
-    #[test]
-    fn reads_strings_with_every_escape() {
-        let s = "plain \"quoted\" back\\slash / tab\t nl\n cr\r \u{8}\u{c} é 東京 🚀 \u{1}";
-        let text = serde_json::to_string(s).unwrap();
-        assert_eq!(from_str::<String>(&text).unwrap(), s);
-        assert_eq!(from_str::<String>(r#""\u00e9\ud83d\ude80\/""#).unwrap(), "é🚀/");
-        assert!(matches!(Reader::new(r#""AAPL""#).str(), Ok(Cow::Borrowed("AAPL"))));
-        for bad in [
-            r#""open"#,
-            "\"raw\ncontrol\"",
-            r#""\x""#,
-            r#""\ud83d""#,
-            r#""\ud83d\u0041""#,
-            r#""\u12""#,
-            r#""\udc00""#,
-        ] {
-            assert!(from_str::<String>(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-
-    #[derive(Clone, Debug, PartialEq)]
-    struct Sample {
-        name: String,
-        n: u64,
-        maybe: Option<i64>,
-        list: Vec<i64>,
-    }
-    from_json_struct!(Sample {
-        name: "name",
-        n: "n",
-        maybe: "maybe",
-        list: "list"
-    });
-
-    #[test]
-    fn reads_structs_like_serdes_derive() {
-        let sample = Sample {
-            name: "x".into(),
-            n: 3,
-            maybe: None,
-            list: vec![15, -2],
-        };
-        // Any member order, unknown members of any shape skipped, `null` and absence both `None`.
-        for text in [
-            r#"{"name":"x","n":3,"maybe":null,"list":[15,-2]}"#,
-            r#" { "list" : [ 15 , -2 ] , "extra" : {"a":[true,false,null,"s\"",{},-1.5e-3]}, "n":3, "name":"x" } "#,
-        ] {
-            assert_eq!(from_str::<Sample>(text), Ok(sample.clone()));
-        }
+        assert_eq!(from_str::<Vec<Vec<u64>>>("[[1],[2,3]]"), Ok(vec![vec![1], vec![2, 3]]));
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert_eq!(from_str::<Vec<u64>>(&deep), Err(Error::TooDeep));
+        // Far deeper than any stack would take, refused before parsing.
+        let deeper = format!("{}1{}", r#"{"a":"#.repeat(100_000), "}".repeat(100_000));
         assert_eq!(
-            from_str::<Sample>(r#"{"name":"x","n":3,"maybe":-7,"list":[]}"#)
-                .unwrap()
-                .maybe,
-            Some(-7)
+            from_str::<crate::wire::protocol::WireEvent>(&deeper),
+            Err(Error::TooDeep)
         );
-        let missing = from_str::<Sample>(r#"{"name":"x","list":[]}"#).unwrap_err();
-        assert_eq!(missing.to_string(), "invalid JSON: expected member \"n\" at byte 0");
-        for bad in [
-            r#"{"name":"x","n":3,"list":[],}"#,
-            r#"{"name":"x","n":3,"list":[1,]}"#,
-            r#"{"name":"x","n":3,"list":[]}x"#,
-            r#"{"name":"x" "n":3,"list":[]}"#,
-            r#"{"name":1,"n":3,"list":[]}"#,
-            r#"{"name":"x","n":3,"list":[],"extra":[tru]}"#,
-        ] {
-            assert!(from_str::<Sample>(bad).is_err(), "{bad} should be refused");
-        }
+        // Unknown members are skipped, at any depth within the limit.
+        let event = r#"{"type":"heartbeat","extra":{"a":[true,false,null,"s\"",{},-1.5e-3]}}"#;
+        assert!(from_str::<crate::wire::protocol::WireEvent>(event).is_ok());
     }
 
-    #[test]
-    fn raw_returns_a_values_text_and_moves_past_it() {
-        let mut r = Reader::new(r#" {"a":[1,{"b":"]"}]} ,"#);
-        assert_eq!(r.raw(), Ok(r#"{"a":[1,{"b":"]"}]}"#));
-        assert_eq!(r.peek(), Some(b','));
-    }
-
-    #[test]
-    fn errors_say_where() {
-        let err = from_str::<Vec<u64>>("[1, 2, x]").unwrap_err();
-        assert_eq!(
-            err,
-            Error {
-                at: 7,
-                expected: "an integer"
-            }
-        );
-    }
-
-    /// Every type the page reads, as the server writes it (serde_json), reads back equal.
     #[test]
     fn wire_types_read_back_what_the_server_writes() {
         use crate::state::page::{PageData, Spark};
@@ -780,6 +237,7 @@ mod tests {
     #[test]
     fn damaged_documents_never_panic() {
         use crate::state::page::PageData;
+        use crate::wire::protocol::WireEvent;
         let page = PageData {
             snapshot: crate::wire::protocol::Snapshot {
                 id: Some(crate::wire::protocol::EventId::new(7, 9)),
@@ -809,8 +267,7 @@ mod tests {
             }
             let damaged: String = damaged.into_iter().collect();
             let _ = from_str::<PageData>(&damaged);
-            let mut r = Reader::new(&damaged);
-            let _ = r.raw();
+            let _ = from_str::<WireEvent>(&damaged);
         }
     }
 }

@@ -7,7 +7,6 @@
 //! 10^-`decimals` (AAPL's `18984` with `decimals` 2 is 189.84); volumes are integer quantities.
 //! No float stands between the generator and the screen, so nothing is rounded on the way.
 
-use crate::wire::json::{self, FromJson, from_json_names, from_json_struct};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -88,26 +87,20 @@ impl<'de> Deserialize<'de> for EventId {
     }
 }
 
-impl FromJson for EventId {
-    fn read(r: &mut json::Reader<'_>) -> json::Result<Self> {
-        r.parse("an event id")
-    }
-}
-
 /// What kind of market an instrument trades in; it decides the defaults of unknown symbols
 /// and lets the UI group or label rows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub enum AssetClass {
+    #[serde(rename = "equity")]
     Equity,
+    #[serde(rename = "crypto")]
     Crypto,
+    #[serde(rename = "fx")]
     Fx,
 }
 
-from_json_names!(AssetClass { "equity" => Equity, "crypto" => Crypto, "fx" => Fx });
-
 /// Static facts about one instrument, sent once (in snapshots and `/api/symbols`), never per tick.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct Instrument {
     pub symbol: String,
     pub name: String,
@@ -118,17 +111,9 @@ pub struct Instrument {
     pub tick: i64,
 }
 
-from_json_struct!(Instrument {
-    symbol: "symbol",
-    name: "name",
-    class: "class",
-    decimals: "decimals",
-    tick: "tick"
-});
-
 /// The state of one instrument after a frame: last trade, best bid/ask, session figures. Prices
 /// are in the instrument's price units (see the module's documentation).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct Quote {
     pub symbol: String,
     /// Last traded price.
@@ -142,17 +127,6 @@ pub struct Quote {
     pub high: i64,
     pub low: i64,
 }
-
-from_json_struct!(Quote {
-    symbol: "symbol",
-    price: "price",
-    bid: "bid",
-    ask: "ask",
-    volume: "volume",
-    open: "open",
-    high: "high",
-    low: "low",
-});
 
 impl Quote {
     /// `price - open`, in price units.
@@ -174,7 +148,7 @@ impl Quote {
 }
 
 /// One generator frame as a `tick` event: only the selected instruments that traded in it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct TickFrame {
     pub seq: u64,
     /// Generation time, milliseconds since the Unix epoch.
@@ -182,15 +156,9 @@ pub struct TickFrame {
     pub quotes: Vec<Quote>,
 }
 
-from_json_struct!(TickFrame {
-    seq: "seq",
-    ts: "ts",
-    quotes: "quotes"
-});
-
 /// The full state of a selection at one frame: the payload of `snapshot` and `resync` events
 /// and of `GET /api/snapshot`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct Snapshot {
     /// Id of the last frame included; resume from here.
     pub id: Option<EventId>,
@@ -199,14 +167,6 @@ pub struct Snapshot {
     pub instruments: Vec<Instrument>,
     pub quotes: Vec<Quote>,
 }
-
-from_json_struct!(Snapshot {
-    id: "id",
-    seq: "seq",
-    ts: "ts",
-    instruments: "instruments",
-    quotes: "quotes"
-});
 
 /// Candle width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -217,13 +177,6 @@ pub enum Interval {
     S5,
     #[serde(rename = "1m")]
     M1,
-}
-
-// The names live in `as_str` / `FromStr`; serde's renames above say the same.
-impl json::FromJson for Interval {
-    fn read(r: &mut json::Reader<'_>) -> json::Result<Self> {
-        r.parse("an interval: 1s, 5s or 1m")
-    }
 }
 
 impl Interval {
@@ -275,7 +228,7 @@ impl FromStr for Interval {
 
 /// One bucket of trades. `t` is the bucket start in ms since the Unix epoch; prices are in the
 /// instrument's price units, like a quote's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct Candle {
     pub t: i64,
     pub open: i64,
@@ -284,15 +237,6 @@ pub struct Candle {
     pub close: i64,
     pub volume: u64,
 }
-
-from_json_struct!(Candle {
-    t: "t",
-    open: "open",
-    high: "high",
-    low: "low",
-    close: "close",
-    volume: "volume"
-});
 
 impl Candle {
     pub fn flat(t: i64, price: i64) -> Self {
@@ -308,7 +252,7 @@ impl Candle {
 }
 
 /// Recent candles of one symbol: the answer of `GET /api/history`, used to backfill charts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct History {
     pub symbol: String,
     pub interval: Interval,
@@ -318,58 +262,100 @@ pub struct History {
     pub candles: Vec<Candle>,
 }
 
-from_json_struct!(History {
-    symbol: "symbol",
-    interval: "interval",
-    seq: "seq",
-    candles: "candles"
-});
-
 /// One event as the WebSocket and long-polling transports frame it:
 /// `{"type":"tick","id":"…","data":{…}}`. `id` and `data` may be missing or `null` (a
 /// `{"type":"heartbeat"}` has neither). The server writes these frames by hand
 /// (`transport/ws.rs`, `transport/poll.rs`); the page reads them with this.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, miniserde::Deserialize)]
 pub struct WireEvent {
     /// The event's name: what `event:` says in SSE.
+    #[serde(rename = "type")]
     pub kind: String,
-    pub id: String,
-    /// The payload's JSON text, decoded later like an SSE event's `data:`.
-    pub data: Option<String>,
+    pub id: Option<String>,
+    pub data: Option<Payload>,
 }
 
-impl FromJson for WireEvent {
-    fn read(r: &mut json::Reader<'_>) -> json::Result<Self> {
-        let at = r.position();
-        let (mut kind, mut id, mut data) = (None, String::new(), None);
-        r.object(&mut |r, key| {
-            match key {
-                "type" => kind = Some(r.str()?.into_owned()),
-                "id" => id = if r.null() { String::new() } else { r.str()?.into_owned() },
-                "data" => data = if r.null() { None } else { Some(r.raw()?.to_string()) },
-                _ => r.skip()?,
-            }
-            Ok(())
-        })?;
-        let kind = kind.ok_or(json::Error {
-            at,
-            expected: "member \"type\"",
-        })?;
-        Ok(WireEvent { kind, id, data })
-    }
+/// The `data` of any event: a [`Snapshot`] (`snapshot`, `resync`) or a [`TickFrame`] (`tick`),
+/// whose members it unites, so the page decodes an event in one pass whatever its kind (a
+/// WebSocket message or a poll answer carries it inside the event's object).
+#[derive(Clone, Debug, PartialEq, miniserde::Deserialize)]
+pub struct Payload {
+    pub id: Option<EventId>,
+    pub seq: u64,
+    pub ts: i64,
+    pub instruments: Option<Vec<Instrument>>,
+    pub quotes: Vec<Quote>,
 }
 
 /// One answer of `GET /api/poll`: the events after the asked id, and where to poll next.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, miniserde::Deserialize)]
 pub struct PollBatch {
     pub events: Vec<WireEvent>,
     pub next: String,
 }
 
-from_json_struct!(PollBatch {
-    events: "events",
-    next: "next"
-});
+/// An event as the page applies it, decoded, whichever transport brought it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Incoming {
+    /// `snapshot` (a fresh start) or `resync` (the client's state is replaced).
+    Snapshot {
+        id: String,
+        snapshot: Snapshot,
+        resync: bool,
+    },
+    Tick {
+        id: String,
+        frame: TickFrame,
+    },
+    /// A keep-alive, a heartbeat, or an event the page does not use: proof of life only.
+    Alive,
+}
+
+impl Incoming {
+    /// The event `kind` with `id` and its decoded `data`. An event without data, or of a kind
+    /// the page does not use, is [`Incoming::Alive`].
+    pub fn new(kind: &str, id: String, data: Option<Payload>) -> Self {
+        let Some(Payload {
+            id: snapshot_id,
+            seq,
+            ts,
+            instruments,
+            quotes,
+        }) = data
+        else {
+            return Incoming::Alive;
+        };
+        match kind {
+            EVENT_SNAPSHOT | EVENT_RESYNC => Incoming::Snapshot {
+                snapshot: Snapshot {
+                    id: snapshot_id,
+                    seq,
+                    ts,
+                    instruments: instruments.unwrap_or_default(),
+                    quotes,
+                },
+                id,
+                resync: kind == EVENT_RESYNC,
+            },
+            EVENT_TICK => Incoming::Tick {
+                id,
+                frame: TickFrame { seq, ts, quotes },
+            },
+            _ => Incoming::Alive,
+        }
+    }
+
+    /// An SSE event: its name, id and `data:` text (`None` if the data is not a payload).
+    pub fn from_sse(kind: &str, id: String, data: &str) -> Option<Self> {
+        let payload = crate::wire::json::from_str::<Payload>(data).ok()?;
+        Some(Self::new(kind, id, Some(payload)))
+    }
+
+    /// A WebSocket message or one event of a poll answer.
+    pub fn from_wire(event: WireEvent) -> Self {
+        Self::new(&event.kind, event.id.unwrap_or_default(), event.data)
+    }
+}
 
 /// Body of every 4xx answer of the API.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -465,31 +451,59 @@ mod tests {
 
     #[test]
     fn reads_websocket_and_poll_frames() {
-        let tick =
-            json::from_str::<WireEvent>(r#"{"type":"tick","id":"1f-42","data":{"seq":42,"quotes":[]}}"#).unwrap();
-        assert_eq!(
-            tick,
-            WireEvent {
-                kind: "tick".into(),
-                id: "1f-42".into(),
-                data: Some(r#"{"seq":42,"quotes":[]}"#.into()),
-            }
-        );
-        let heartbeat = json::from_str::<WireEvent>(r#"{"type":"heartbeat"}"#).unwrap();
-        assert_eq!((heartbeat.id.as_str(), heartbeat.data.as_deref()), ("", None));
-        let nulls = json::from_str::<WireEvent>(r#"{"id":null,"data":null,"type":"x"}"#).unwrap();
-        assert_eq!((nulls.kind.as_str(), nulls.data.as_deref()), ("x", None));
-        assert!(json::from_str::<WireEvent>(r#"{"id":"1f-1"}"#).is_err());
-
-        let batch = json::from_str::<PollBatch>(&format!(
-            r#"{{"events":[{},{{"type":"heartbeat"}}],"next":"1f-43"}}"#,
-            r#"{"type":"tick","id":"1f-42","data":{"seq":42,"quotes":[]}}"#
+        use crate::wire::json::from_str;
+        let quote = r#"{"symbol":"AAPL","price":18984,"bid":18983,"ask":18985,"volume":7,"open":18900,"high":19000,"low":18800}"#;
+        let tick = from_str::<WireEvent>(&format!(
+            r#"{{"type":"tick","id":"1f-42","data":{{"seq":42,"ts":5,"quotes":[{quote}]}}}}"#
         ))
         .unwrap();
-        assert_eq!(batch.events, vec![tick, heartbeat]);
+        let Incoming::Tick { id, frame } = Incoming::from_wire(tick.clone()) else {
+            panic!("a tick: {tick:?}");
+        };
+        assert_eq!((id.as_str(), frame.seq, frame.ts), ("1f-42", 42, 5));
+        assert_eq!(frame.quotes[0].price, 18_984);
+
+        let instrument = r#"{"symbol":"AAPL","name":"Apple","class":"equity","decimals":2,"tick":1}"#;
+        let resync = from_str::<WireEvent>(&format!(
+            r#"{{"type":"resync","id":"1f-43","data":{{"id":"1f-43","seq":43,"ts":6,"instruments":[{instrument}],"quotes":[{quote}]}}}}"#
+        ))
+        .unwrap();
+        let Incoming::Snapshot { snapshot, resync, .. } = Incoming::from_wire(resync) else {
+            panic!("a snapshot");
+        };
+        assert!(resync);
+        assert_eq!(snapshot.id, Some(EventId::new(0x1f, 43)));
+        assert_eq!(snapshot.instruments[0].class, AssetClass::Equity);
+
+        let heartbeat = from_str::<WireEvent>(r#"{"type":"heartbeat"}"#).unwrap();
+        assert_eq!((heartbeat.id.as_deref(), &heartbeat.data), (None, &None));
+        assert_eq!(Incoming::from_wire(heartbeat), Incoming::Alive);
+        let nulls = from_str::<WireEvent>(r#"{"id":null,"data":null,"type":"x"}"#).unwrap();
+        assert_eq!(Incoming::from_wire(nulls), Incoming::Alive);
+        assert!(from_str::<WireEvent>(r#"{"id":"1f-1"}"#).is_err(), "no type");
+        assert!(
+            from_str::<WireEvent>(r#"{"type":"tick","data":{"seq":1.5,"ts":1,"quotes":[]}}"#).is_err(),
+            "a fraction where an integer belongs"
+        );
+
+        let batch = from_str::<PollBatch>(&format!(
+            r#"{{"events":[{},{{"type":"heartbeat"}}],"next":"1f-43"}}"#,
+            r#"{"type":"tick","id":"1f-42","data":{"seq":42,"ts":1,"quotes":[]}}"#
+        ))
+        .unwrap();
+        assert_eq!(batch.events.len(), 2);
         assert_eq!(batch.next, "1f-43");
-        let empty = json::from_str::<PollBatch>(r#"{"events":[],"next":"1f-43"}"#).unwrap();
+        let empty = from_str::<PollBatch>(r#"{"events":[],"next":"1f-43"}"#).unwrap();
         assert!(empty.events.is_empty());
-        assert!(json::from_str::<PollBatch>(r#"{"events":[]}"#).is_err());
+        assert!(from_str::<PollBatch>(r#"{"events":[]}"#).is_err());
+    }
+
+    #[test]
+    fn sse_data_is_decoded_by_the_events_name() {
+        let data = r#"{"seq":2,"ts":9,"quotes":[]}"#;
+        let tick = Incoming::from_sse("tick", "1f-2".into(), data);
+        assert!(matches!(tick, Some(Incoming::Tick { ref frame, .. }) if frame.seq == 2));
+        assert_eq!(Incoming::from_sse("news", "1f-2".into(), data), Some(Incoming::Alive));
+        assert_eq!(Incoming::from_sse("tick", "1f-2".into(), "{"), None);
     }
 }

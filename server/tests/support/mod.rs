@@ -239,7 +239,7 @@ pub async fn poll(base: &str, query: &str) -> (Vec<serde_json::Value>, String) {
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
     let events = body["events"].as_array().unwrap().clone();
     let next = body["next"].as_str().unwrap().to_string();
-    // The page reads the same answer with its own reader (app::wire::json).
+    // The page reads the same answer (app::wire::json).
     let page =
         app::wire::json::from_str::<app::wire::protocol::PollBatch>(&text).expect("the page reads the poll answer");
     assert_eq!(page.next, next);
@@ -258,26 +258,28 @@ pub fn page_reads(text: &str) -> app::wire::protocol::WireEvent {
     event
 }
 
+/// The page's reading of `event` says what the server wrote in `value`: the same kind and id,
+/// and the payload decoded as serde decodes it.
 fn assert_same_event(event: &app::wire::protocol::WireEvent, value: &serde_json::Value) {
+    use app::wire::protocol::{Incoming, Snapshot, TickFrame};
     assert_eq!(event.kind, value["type"].as_str().unwrap());
-    assert_eq!(event.id, value["id"].as_str().unwrap_or(""));
-    let data = event
-        .data
-        .as_deref()
-        .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap());
-    assert_eq!(data.as_ref(), value.get("data").filter(|d| !d.is_null()));
-    // And the payload, as the page decodes it.
-    let payload = event.data.as_deref().unwrap_or_default();
-    match event.kind.as_str() {
-        "tick" => {
-            let _: app::wire::protocol::TickFrame =
-                app::wire::json::from_str(payload).expect("the page reads the tick");
+    assert_eq!(event.id.as_deref(), value["id"].as_str());
+    let data = value.get("data").filter(|d| !d.is_null());
+    match Incoming::from_wire(event.clone()) {
+        Incoming::Tick { id, frame } => {
+            assert_eq!(id, value["id"].as_str().unwrap());
+            let server: TickFrame = serde_json::from_value(data.unwrap().clone()).unwrap();
+            assert_eq!(frame, server, "the page reads the tick the server wrote");
         }
-        "snapshot" | "resync" => {
-            let _: app::wire::protocol::Snapshot =
-                app::wire::json::from_str(payload).expect("the page reads the snapshot");
+        Incoming::Snapshot { id, snapshot, resync } => {
+            assert_eq!(
+                (id.as_str(), resync),
+                (value["id"].as_str().unwrap(), event.kind == "resync")
+            );
+            let server: Snapshot = serde_json::from_value(data.unwrap().clone()).unwrap();
+            assert_eq!(snapshot, server, "the page reads the snapshot the server wrote");
         }
-        _ => {}
+        Incoming::Alive => assert!(data.is_none(), "an event with data the page ignores: {value}"),
     }
 }
 
