@@ -57,3 +57,156 @@ impl Spark {
         CandleSeries::from_candles(Interval::S1, SPARK_SECONDS, candles)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::wire::json::from_str;
+
+    #[test]
+    fn wire_types_read_back_what_the_server_writes() {
+        use crate::state::page::{PageData, Spark};
+        use crate::state::view::{ChartMode, Screen, Transport, ViewState};
+        use crate::wire::protocol::{AssetClass, EventId, History, Instrument, Quote, Snapshot, TickFrame};
+        use crate::wire::protocol::{Candle, Interval};
+
+        // Prices in price units, the extremes included.
+        let quote = |symbol: &str, price: i64| Quote {
+            symbol: symbol.into(),
+            price,
+            bid: price - 1,
+            ask: price.saturating_add(1),
+            volume: u64::MAX,
+            open: 10_000,
+            high: price.max(10_000),
+            low: i64::MIN,
+        };
+        let instrument = |symbol: &str, name: &str, class, decimals, tick| Instrument {
+            symbol: symbol.into(),
+            name: name.into(),
+            class,
+            decimals,
+            tick,
+        };
+        let snapshot = Snapshot {
+            id: Some(EventId::new(0x1f3a9c, 42)),
+            seq: 42,
+            ts: 1_764_000_000_123,
+            instruments: vec![
+                instrument("AAPL", "Apple </script> \"Inc\" é", AssetClass::Equity, 2, 1),
+                instrument("BTC-USD", "Bitcoin", AssetClass::Crypto, 1, 5),
+                instrument("EURUSD", "Euro ⇄ Dollar", AssetClass::Fx, 4, 1),
+            ],
+            quotes: vec![
+                quote("AAPL", 18_723),
+                quote("BTC-USD", i64::MAX),
+                quote("EURUSD", 10_842),
+            ],
+        };
+        let candle = |t, close| Candle {
+            t,
+            open: 15,
+            high: 225,
+            low: -5,
+            close,
+            volume: 7,
+        };
+        let page = PageData {
+            snapshot: snapshot.clone(),
+            view: ViewState {
+                symbols: Some(vec!["AAPL".into(), "EURUSD".into()]),
+                symbol: Some("EURUSD".into()),
+                mode: ChartMode::Line,
+                interval: Interval::M1,
+                transport: Transport::Ws,
+                screen: Screen::Transports,
+            },
+            sparks: vec![
+                Spark {
+                    t_last: 5_000,
+                    closes: vec![10_842, 10_843],
+                },
+                Spark::default(),
+            ],
+            chart: Some(History {
+                symbol: "EURUSD".into(),
+                interval: Interval::S5,
+                seq: 41,
+                candles: vec![candle(-60_000, 10_841), candle(0, i64::MIN)],
+            }),
+            keepalive_ms: 15_000,
+        };
+        let read = |text: String| from_str::<PageData>(&text).unwrap();
+        assert_eq!(read(serde_json::to_string(&page).unwrap()), page);
+        assert_eq!(read(serde_json::to_string_pretty(&page).unwrap()), page);
+        let defaults = PageData::default();
+        assert_eq!(read(serde_json::to_string(&defaults).unwrap()), defaults);
+
+        for (mode, transport, screen, interval) in [
+            (ChartMode::Candles, Transport::Sse, Screen::Dashboard, Interval::S1),
+            (ChartMode::Line, Transport::Poll, Screen::Transports, Interval::S5),
+        ] {
+            let view = ViewState {
+                mode,
+                transport,
+                screen,
+                interval,
+                ..ViewState::default()
+            };
+            assert_eq!(from_str::<ViewState>(&serde_json::to_string(&view).unwrap()), Ok(view));
+        }
+        let frame = TickFrame {
+            seq: u64::MAX,
+            ts: -1,
+            quotes: snapshot.quotes.clone(),
+        };
+        assert_eq!(
+            from_str::<TickFrame>(&serde_json::to_string(&frame).unwrap()),
+            Ok(frame)
+        );
+        assert_eq!(
+            from_str::<Snapshot>(&serde_json::to_string(&snapshot).unwrap()),
+            Ok(snapshot)
+        );
+        assert!(from_str::<Interval>("\"2s\"").is_err());
+        assert!(from_str::<Snapshot>(r#"{"id":"nope","seq":1,"ts":1,"instruments":[],"quotes":[]}"#).is_err());
+    }
+
+    /// Damaged documents (bytes replaced, inserted or cut anywhere) are refused or read, and
+    /// never panic: the page reads whatever the network gives it.
+    #[test]
+    fn damaged_documents_never_panic() {
+        use crate::state::page::PageData;
+        use crate::wire::protocol::WireEvent;
+        let page = PageData {
+            snapshot: crate::wire::protocol::Snapshot {
+                id: Some(crate::wire::protocol::EventId::new(7, 9)),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&page).unwrap() + r#" {"x":"é\u00e9\ud83d\ude80","y":[-1.5e-3,true,null]}"#;
+        let bytes: Vec<char> = text.chars().collect();
+        let pieces = [
+            '{', '}', '[', ']', '"', '\\', ',', ':', '-', '0', '9', 'e', '.', 'n', 't', 'é', ' ', '\u{1}',
+        ];
+        let mut rng = crate::test_rng(0x2545_F491_4F6C_DD1D);
+        let mut next = |n: usize| (rng() % n as u64) as usize;
+        for _ in 0..20_000 {
+            let mut damaged = bytes.clone();
+            for _ in 0..1 + next(3) {
+                let at = next(damaged.len());
+                match next(3) {
+                    0 => damaged[at] = pieces[next(pieces.len())],
+                    1 => damaged.insert(at, pieces[next(pieces.len())]),
+                    _ => damaged.truncate(at),
+                }
+                if damaged.is_empty() {
+                    break;
+                }
+            }
+            let damaged: String = damaged.into_iter().collect();
+            let _ = from_str::<PageData>(&damaged);
+            let _ = from_str::<WireEvent>(&damaged);
+        }
+    }
+}
