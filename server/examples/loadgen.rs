@@ -1032,6 +1032,7 @@ mod tests {
             listener,
             router(state.clone()),
             Some(state.transports.clone()),
+            Default::default(),
             shutdown.clone(),
         ));
 

@@ -52,7 +52,48 @@ pub struct Config {
     /// only (serves /healthz and /metrics), edge = serve the market another node generates.
     #[arg(long, env = "ROLE", value_enum, default_value_t = Role::All)]
     pub role: Role,
+
+    /// Seconds a client has to send a request head, and an idle keep-alive connection may wait
+    /// for its next one, from 1 to 300; slower connections are closed (a 408 on a first request).
+    #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_timeout_secs: u64,
+
+    /// Connections served at once, from 16 to 1000000; more get 503 with Retry-After. Default:
+    /// the open-file limit (raised to its hard limit at start-up) less 128 kept for the rest.
+    #[arg(long, env = "MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(16..=1_000_000))]
+    pub max_connections: Option<u64>,
+
+    /// Kernel send buffer per socket in KiB, from 4 to 4096 (default 64): what a client that
+    /// stops reading can make the server hold.
+    #[arg(long, env = "SEND_BUFFER_KB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(4..=4096))]
+    pub send_buffer_kb: u64,
 }
+
+/// The limits that keep one client, or many, from hurting the others.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// A request head (and, on a keep-alive connection, the wait for the next one) must
+    /// complete within this.
+    pub header_timeout: Duration,
+    /// Connections served at once, of every kind (pages, API, streams, WebSockets, polls).
+    pub max_connections: usize,
+    /// Each socket's kernel send buffer, in bytes: what a client that stops reading can hold.
+    pub send_buffer: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            send_buffer: 64 * 1024,
+        }
+    }
+}
+
+/// Open files kept for everything but client connections (the listener, Redis, logs) when
+/// `MAX_CONNECTIONS` is derived from the open-file limit.
+const FILES_KEPT: u64 = 128;
 
 /// A node's part in a split deployment (see [`crate::bus`]).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +167,18 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The network limits, with `open_files` (the process's open-file limit) deciding the
+    /// default `MAX_CONNECTIONS`.
+    pub fn limits(&self, open_files: u64) -> Limits {
+        Limits {
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            max_connections: self
+                .max_connections
+                .unwrap_or_else(|| open_files.saturating_sub(FILES_KEPT).max(16)) as usize,
+            send_buffer: (self.send_buffer_kb * 1024) as usize,
+        }
     }
 
     pub fn keepalive(&self) -> Duration {
@@ -248,6 +301,10 @@ mod tests {
         assert_eq!(c.live_buffer(), 256);
         assert!(c.market_bus.is_none());
         assert_eq!(c.role, Role::All);
+        let limits = c.limits(1024);
+        assert_eq!(limits.header_timeout, Duration::from_secs(10));
+        assert_eq!((limits.max_connections, limits.send_buffer), (1024 - 128, 64 * 1024));
+        assert_eq!(c.limits(100).max_connections, 16, "never below 16");
         assert!(c.check().is_ok());
     }
 
@@ -361,6 +418,29 @@ mod tests {
 
     #[test]
     fn integer_settings_have_ranges() {
+        for bad in [
+            ["--header-timeout-secs", "0"],
+            ["--header-timeout-secs", "301"],
+            ["--max-connections", "15"],
+            ["--send-buffer-kb", "3"],
+            ["--send-buffer-kb", "4097"],
+        ] {
+            let err = parse(&bad).unwrap_err().to_string();
+            assert!(err.contains("not in"), "{bad:?}: {err}");
+        }
+        let c = parse(&[
+            "--max-connections",
+            "500",
+            "--header-timeout-secs",
+            "3",
+            "--send-buffer-kb",
+            "16",
+        ])
+        .unwrap();
+        let limits = c.limits(1_000_000);
+        assert_eq!(limits.max_connections, 500);
+        assert_eq!(limits.header_timeout, Duration::from_secs(3));
+        assert_eq!(limits.send_buffer, 16 * 1024);
         assert!(parse(&["--history-frames", "9"]).is_err());
         assert!(parse(&["--sse-keepalive-secs", "16"]).is_err());
         assert!(parse(&["--market-seed=-1"]).is_err());

@@ -58,6 +58,15 @@ async fn run(config: Config) -> Result<(), String> {
         })?
         .leptos_options;
     let addr = leptos_options.site_addr;
+    let open_files = raise_open_files_limit();
+    let limits = config.limits(open_files);
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_timeout_s = limits.header_timeout.as_secs(),
+        send_buffer_kb = limits.send_buffer / 1024,
+        open_files,
+        "connection limits"
+    );
 
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
@@ -79,6 +88,7 @@ async fn run(config: Config) -> Result<(), String> {
             placeholder,
             node::joining_router(config.role),
             None,
+            limits,
             joining.clone(),
         ));
         (listener, Some(joining))
@@ -94,11 +104,36 @@ async fn run(config: Config) -> Result<(), String> {
         return Ok(());
     };
     tracing::info!("Tickertape ({}) is live at http://{addr}", config.role.name());
-    serve(listener, node.app, node.streams, shutdown)
+    let stopped = serve(listener, node.app, node.streams, limits, shutdown)
         .await
         .map_err(|e| format!("server failed: {e}"))?;
+    tracing::debug!(?stopped, "served");
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Raises the soft open-file limit to the hard one (every connection is a file) and returns it.
+fn raise_open_files_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    limit.rlim_cur
 }
 
 /// Two listeners accepting on the same socket.

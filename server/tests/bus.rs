@@ -118,6 +118,7 @@ impl TestNode {
             listener,
             node.app,
             node.streams,
+            Default::default(),
             shutdown.clone(),
         ));
         TestNode {

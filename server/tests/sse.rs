@@ -249,11 +249,13 @@ async fn shutdown_ends_every_stream_promptly() {
     assert!(server.hub.metrics().render().contains(&clients), "{count} streams open");
     server.shutdown.cancel();
     let task = server.task.take().unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task)
+    let stopped = tokio::time::timeout(Duration::from_secs(1), task)
         .await
         .expect("server stops within 1 s")
         .unwrap()
         .unwrap();
+    // Not by giving up at the drain deadline: every connection had finished.
+    assert_eq!(stopped, tickertape_server::net::Stopped::Drained);
     for mut s in streams {
         let end = tokio::time::timeout(Duration::from_secs(1), async {
             while let Some(Ok(_)) = s.next().await {}

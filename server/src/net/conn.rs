@@ -18,131 +18,171 @@
 //! keep-alive connection reaches the same SSE code through the router ([`sse::stream`]): same
 //! events, same ids, chunked by hyper.
 
+use crate::config::Limits;
 use crate::transport::Transports;
 use crate::transport::sse;
+use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 
 /// A request head longer than this is left to hyper (which answers 431 when it is too long).
 const MAX_HEAD: usize = 16 * 1024;
 /// The most headers parsed here; a request with more is left to hyper.
 const MAX_HEADERS: usize = 64;
 
-/// What `axum::serve` accepts from: TCP connections, minus the ones whose stream is served here.
-pub struct Listener {
-    tcp: TcpListener,
-    streams: Option<Transports>,
-    to_hyper: mpsc::UnboundedSender<(Rewind, SocketAddr)>,
-    for_hyper: mpsc::UnboundedReceiver<(Rewind, SocketAddr)>,
-}
-
-impl Listener {
-    /// Without `streams` (a node that serves no stream) every connection goes straight to hyper.
-    pub fn new(tcp: TcpListener, streams: Option<Transports>) -> Self {
-        let (to_hyper, for_hyper) = mpsc::unbounded_channel();
-        Listener {
-            tcp,
-            streams,
-            to_hyper,
-            for_hyper,
-        }
-    }
-}
-
-impl axum::serve::Listener for Listener {
-    type Io = Rewind;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Rewind, SocketAddr) {
-        loop {
-            tokio::select! {
-                // The sender lives in `self`, so the channel never closes.
-                Some(conn) = self.for_hyper.recv() => return conn,
-                accepted = self.tcp.accept() => match accepted {
-                    Ok((tcp, addr)) => {
-                        // A tick is a small write that must leave at once.
-                        if let Err(err) = tcp.set_nodelay(true) {
-                            tracing::debug!(%err, "could not set TCP_NODELAY");
-                        }
-                        match &self.streams {
-                            None => return (Rewind::new(tcp, Vec::new()), addr),
-                            Some(streams) => {
-                                tokio::spawn(first_request(tcp, addr, streams.clone(), self.to_hyper.clone()));
-                            }
-                        }
-                    }
-                    Err(err) => accept_failed(err).await,
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.tcp.local_addr()
-    }
-}
-
-/// As axum's own listener: a connection that failed before it was accepted is skipped; anything
-/// else (out of file descriptors, say) is logged and accepting pauses for a second rather than
-/// spinning.
-async fn accept_failed(err: io::Error) {
-    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(err.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset) {
-        return;
-    }
-    tracing::error!(%err, "accept failed; retrying in 1 s");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-}
-
-/// Reads the connection's first request head; serves it here if it opens a stream, else hands
-/// the connection (and the bytes read) to hyper.
-async fn first_request(
+/// Serves one accepted connection until it ends. With `streams`, its first request head is read
+/// here (within `limits.header_timeout`) and a plain `GET` of the stream is served on the socket;
+/// everything else, and every connection of a node without streams, goes to hyper.
+pub(super) async fn serve_connection(
     mut tcp: TcpStream,
-    addr: SocketAddr,
-    streams: Transports,
-    to_hyper: mpsc::UnboundedSender<(Rewind, SocketAddr)>,
+    app: Router,
+    streams: Option<Transports>,
+    limits: Limits,
+    shutdown: CancellationToken,
 ) {
-    let mut head = Vec::with_capacity(1024);
-    let request = loop {
+    let mut head = Vec::new();
+    if let Some(streams) = streams {
+        let deadline = tokio::time::sleep(limits.header_timeout);
+        let read = tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = deadline => {
+                refuse(&tcp, Refusal::HeadTimeout(limits.header_timeout)).await;
+                return;
+            }
+            request = read_head(&mut tcp, &mut head) => request,
+        };
+        match read {
+            None => return,
+            Some(Head::Stream { uri, headers }) => {
+                if let Ok(subscription) = sse::open(&streams.hub, &headers, &uri) {
+                    // Nothing of the request is kept while the stream runs.
+                    drop((head, uri, headers));
+                    return sse::serve_direct(tcp, streams, subscription).await;
+                }
+                // A stream request that failed a check: the router answers it (same checks, so
+                // the same 4xx).
+            }
+            Some(_) => {}
+        }
+    }
+    serve_http(Rewind::new(tcp, head), app, &limits, &shutdown).await;
+}
+
+/// Serves a connection with hyper until it ends. hyper gets a timer, so its header timeout
+/// applies: a request head, and the wait for the next one on an idle keep-alive connection, must
+/// complete within `limits.header_timeout` or the connection closes. On shutdown the connection
+/// finishes the response under way and closes.
+async fn serve_http(io: Rewind, app: Router, limits: &Limits, shutdown: &CancellationToken) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    let service = TowerToHyperService::new(app);
+    let connection = builder.serve_connection(TokioIo::new(io), service).with_upgrades();
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+/// Reads the first request head into `head`; `None` if the client closed or failed before
+/// sending anything worth answering.
+async fn read_head(tcp: &mut TcpStream, head: &mut Vec<u8>) -> Option<Head> {
+    head.reserve(1024);
+    loop {
         if head.capacity() - head.len() < 256 {
             head.reserve(1024);
         }
-        let read = tokio::select! {
-            () = streams.shutdown.cancelled() => return,
-            read = tcp.read_buf(&mut head) => read,
-        };
-        match read {
-            Ok(0) if head.is_empty() => return,
+        match tcp.read_buf(head).await {
+            Ok(0) if head.is_empty() => return None,
             // Closed mid-head: hyper decides what that means.
-            Ok(0) => break Head::Other,
+            Ok(0) => return Some(Head::Other),
             Ok(_) => {}
-            Err(_) => return,
+            Err(_) => return None,
         }
-        match parse(&head) {
+        match parse(head) {
             Head::Partial if head.len() < MAX_HEAD => continue,
-            Head::Partial => break Head::Other,
-            done => break done,
+            Head::Partial => return Some(Head::Other),
+            done => return Some(done),
+        }
+    }
+}
+
+/// Why a connection is refused before any request is served.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Refusal {
+    /// The server already serves `MAX_CONNECTIONS` connections.
+    Full(usize),
+    /// The first request head did not arrive within `HEADER_TIMEOUT_SECS`.
+    HeadTimeout(Duration),
+}
+
+impl Refusal {
+    /// The whole answer: status, `Retry-After` where it helps, and a JSON reason.
+    fn response(self) -> String {
+        let (status, retry, reason) = match self {
+            Refusal::Full(max) => (
+                "503 Service Unavailable",
+                "retry-after: 5\r\n",
+                format!("the server is at its connection limit (MAX_CONNECTIONS={max}); retry later"),
+            ),
+            Refusal::HeadTimeout(after) => (
+                "408 Request Timeout",
+                "",
+                format!(
+                    "the request head did not arrive within {} s (HEADER_TIMEOUT_SECS)",
+                    after.as_secs()
+                ),
+            ),
+        };
+        let body = format!(r#"{{"error":"{reason}"}}"#);
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{retry}connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+}
+
+/// Tells the client why, in one non-blocking write (the answer is far smaller than any socket
+/// buffer), then closes: the client's unread request may make the close a reset, so the answer
+/// goes first and the read side is drained briefly.
+pub(super) async fn refuse(tcp: &TcpStream, why: Refusal) {
+    let _ = tcp.try_write(why.response().as_bytes());
+    let _ = socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write);
+    let drain = async {
+        let mut sink = [0u8; 1024];
+        loop {
+            if tcp.readable().await.is_err() {
+                return;
+            }
+            match tcp.try_read(&mut sink) {
+                // The client has read the answer and closed.
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
         }
     };
-    if let Head::Stream { uri, headers } = request
-        && let Ok(subscription) = sse::open(&streams.hub, &headers, &uri)
-    {
-        // Nothing of the request is kept while the stream runs.
-        drop((head, uri, headers));
-        return sse::serve_direct(tcp, streams, subscription).await;
-    }
-    // The router answers it, a stream request that failed a check included (same checks, so
-    // the same 4xx). If the server is shutting down, the receiver is gone and so is the
-    // connection.
-    let _ = to_hyper.send((Rewind::new(tcp, head), addr));
+    let _ = tokio::time::timeout(REFUSAL_LINGER, drain).await;
 }
+
+/// How long a refused connection is read (and its bytes dropped) after the answer, so that
+/// closing it does not reset the answer away before the client reads it.
+const REFUSAL_LINGER: Duration = Duration::from_millis(250);
 
 /// The first request head, as far as this layer cares.
 #[derive(Debug)]

@@ -1,17 +1,42 @@
-//! The network edge: accepting connections ([`conn`]: a connection whose first request opens the
-//! SSE stream is served on its own socket, every other goes to hyper) and serving the router
-//! until shutdown, with a bounded drain.
+//! The network edge: accepting connections within the node's limits, serving each (a connection
+//! whose first request opens the SSE stream on its own socket, every other through hyper, see
+//! [`conn`]), and shutting down with a bounded drain.
+//!
+//! Every wait here has a deadline and every resource a bound, each a documented setting
+//! ([`Limits`], from [`crate::config`]): a request head must arrive within `HEADER_TIMEOUT_SECS` (on the direct path and
+//! in hyper, whose timer this module installs; `axum::serve` installs none), at most
+//! `MAX_CONNECTIONS` connections are served at once, and each socket's kernel send buffer is
+//! capped at `SEND_BUFFER_KB`. A connection over the limit is answered `503` with `Retry-After`
+//! and a JSON reason, without stalling the accept loop for anyone else.
 
 pub mod conn;
 
+use crate::config::Limits;
 use crate::transport::Transports;
 use axum::Router;
+use conn::Refusal;
+use std::io;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// How long shutdown waits for connections to finish after every stream has ended.
 pub const DRAIN: Duration = Duration::from_millis(800);
+
+/// Refused connections being answered at once, at most; past it a refused connection is closed
+/// without an answer, so a flood cannot grow the refusals' tasks without bound.
+const MAX_REFUSING: usize = 1024;
+
+/// How serving ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every connection finished within [`DRAIN`].
+    Drained,
+    /// [`DRAIN`] passed with `open` connections still open; they end with the process.
+    DeadlinePassed { open: usize },
+}
 
 /// Serves `app` until `shutdown` is cancelled, then drains for at most [`DRAIN`]. With
 /// `streams`, a connection that opens the SSE stream first is served on its own (see [`conn`]);
@@ -20,19 +45,69 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     streams: Option<Transports>,
+    limits: Limits,
     shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let listener = conn::Listener::new(listener, streams);
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let deadline = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(DRAIN).await;
-    };
-    tokio::select! {
-        result = std::future::IntoFuture::into_future(server) => result,
-        () = deadline => {
-            tracing::warn!("drain deadline passed; closing the remaining connections");
-            Ok(())
-        }
+) -> io::Result<Stopped> {
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    loop {
+        let (tcp, _addr) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    accept_failed(err).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            if let Ok(slot) = refusing.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    conn::refuse(&tcp, Refusal::Full(limits.max_connections)).await;
+                    drop(slot);
+                });
+            }
+            continue;
+        };
+        tune(&tcp, &limits);
+        let (app, streams, shutdown) = (app.clone(), streams.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            conn::serve_connection(tcp, app, streams, limits, shutdown).await;
+            drop(permit);
+        });
     }
+    // Every stream ends on shutdown and hyper finishes what is under way; wait for the
+    // connections to go, but not for ever.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN, connections.acquire_many(all)).await.is_ok() {
+        return Ok(Stopped::Drained);
+    }
+    let open = limits.max_connections - connections.available_permits();
+    tracing::warn!(open, "drain deadline passed; closing the remaining connections");
+    Ok(Stopped::DeadlinePassed { open })
+}
+
+/// A tick is a small write that must leave at once (`TCP_NODELAY`), and a client that stops
+/// reading may hold at most `send_buffer` bytes in the kernel (the default would let one hold
+/// megabytes).
+fn tune(tcp: &TcpStream, limits: &Limits) {
+    if let Err(err) = tcp.set_nodelay(true) {
+        tracing::debug!(%err, "could not set TCP_NODELAY");
+    }
+    if let Err(err) = socket2::SockRef::from(tcp).set_send_buffer_size(limits.send_buffer) {
+        tracing::debug!(%err, "could not cap the send buffer");
+    }
+}
+
+/// As axum's own listener: a connection that failed before it was accepted is skipped; anything
+/// else (out of file descriptors, say) is logged and accepting pauses for a second rather than
+/// spinning.
+async fn accept_failed(err: io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(err.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset) {
+        return;
+    }
+    tracing::error!(%err, "accept failed; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tickertape_server::config::Limits;
 use tickertape_server::feed::generator::Generator;
 use tickertape_server::feed::market::{Market, default_universe};
 use tickertape_server::http::{AppState, router};
@@ -31,7 +32,7 @@ pub struct TestServer {
     generator: Generator<Arc<Hub>>,
     ts: i64,
     pub shutdown: CancellationToken,
-    pub task: Option<JoinHandle<std::io::Result<()>>>,
+    pub task: Option<JoinHandle<std::io::Result<tickertape_server::net::Stopped>>>,
 }
 
 impl TestServer {
@@ -55,8 +56,22 @@ impl TestServer {
         .await
     }
 
+    /// A server with the default hub and these connection limits.
+    pub async fn with_limits(limits: Limits) -> Self {
+        let config = HubConfig {
+            history_frames: 1000,
+            live_buffer: 1000,
+        };
+        let options = LeptosOptions::builder().output_name("tickertape").build();
+        Self::with_everything(config, Duration::from_secs(15), options, limits).await
+    }
+
     /// A server whose site settings (`site_root`, `site_pkg_dir`) are `options`.
     pub async fn with_options(config: HubConfig, keepalive: Duration, options: LeptosOptions) -> Self {
+        Self::with_everything(config, keepalive, options, Limits::default()).await
+    }
+
+    async fn with_everything(config: HubConfig, keepalive: Duration, options: LeptosOptions, limits: Limits) -> Self {
         let market = Market::new(default_universe(), 1234, 10.0);
         let hub = Arc::new(Hub::new(
             EPOCH,
@@ -73,6 +88,7 @@ impl TestServer {
             listener,
             router(state.clone()),
             Some(state.transports.clone()),
+            limits,
             shutdown.clone(),
         ));
         TestServer {

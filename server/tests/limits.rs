@@ -1,0 +1,115 @@
+//! The connection limits against clients that misbehave, over real sockets: heads that never
+//! finish, idle keep-alive connections, more connections than allowed. (The heavy versions,
+//! thousands of sockets at once, are `make scenario` runs; see BENCHMARKS.md.)
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::*;
+use tickertape_server::config::Limits;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const SHORT: Duration = Duration::from_secs(1);
+
+fn limits(max_connections: usize) -> Limits {
+    Limits {
+        header_timeout: SHORT,
+        max_connections,
+        ..Limits::default()
+    }
+}
+
+/// Reads until the server closes the connection; returns what it sent and when it closed.
+async fn until_closed(tcp: &mut TcpStream) -> (String, Instant) {
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut got))
+        .await
+        .expect("the server closes the connection in time");
+    (String::from_utf8_lossy(&got).into_owned(), Instant::now())
+}
+
+#[tokio::test]
+async fn a_head_that_never_completes_is_answered_408_and_closed_within_the_timeout() {
+    let server = TestServer::with_limits(limits(64)).await;
+    for partial in [
+        &b""[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\n",
+        b"GET /api/stream HTTP/1.1\r\nX-Slow: ",
+    ] {
+        let started = Instant::now();
+        let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+        tcp.write_all(partial).await.unwrap();
+        let (answer, closed) = until_closed(&mut tcp).await;
+        let waited = closed - started;
+        assert!(
+            waited >= SHORT && waited < SHORT * 3,
+            "{partial:?}: closed after {waited:?}"
+        );
+        assert!(answer.starts_with("HTTP/1.1 408 "), "{partial:?}: {answer}");
+        assert!(
+            answer.contains(r#""error":"the request head did not arrive within 1 s"#),
+            "{answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let server = TestServer::with_limits(limits(64)).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0; 4096];
+    let n = tcp.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let answered = Instant::now();
+    // Served by hyper now: it keeps the connection for a next request, within the timeout only.
+    let (_, closed) = until_closed(&mut tcp).await;
+    let idle = closed - answered;
+    assert!(idle >= SHORT / 2 && idle < SHORT * 3, "closed after {idle:?} idle");
+}
+
+#[tokio::test]
+async fn past_max_connections_a_client_gets_503_with_retry_after_and_a_reason() {
+    let server = TestServer::with_limits(limits(3)).await;
+    // Three streams hold the three connections.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(open(&server.url("/api/stream"), None).await);
+    }
+    for events in &mut held {
+        next(events).await;
+    }
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /api/symbols HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, _) = until_closed(&mut tcp).await;
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("\r\nretry-after: 5\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("MAX_CONNECTIONS=3"), "{answer}");
+    // The streams were not disturbed, and a connection that ends frees its place.
+    let mut server = server;
+    let last = server.step(2);
+    for events in &mut held {
+        until_seq(events, last).await;
+    }
+    drop(held.pop());
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        // A new client each time: a new connection.
+        let status = reqwest::get(server.url("/api/symbols"))
+            .await
+            .map(|r| r.status().as_u16());
+        if status.is_ok_and(|s| s == 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the freed place is never given back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
