@@ -63,10 +63,20 @@ pub struct Config {
     #[arg(long, env = "MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(16..=1_000_000))]
     pub max_connections: Option<u64>,
 
-    /// Kernel send buffer per socket in KiB, from 4 to 4096 (default 64): what a client that
-    /// stops reading can make the server hold.
-    #[arg(long, env = "SEND_BUFFER_KB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(4..=4096))]
+    /// Kernel send buffer per socket in KiB, from 4 to 4096 (default 32; Linux doubles it):
+    /// what a client that stops reading can make the server hold.
+    #[arg(long, env = "SEND_BUFFER_KB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(4..=4096))]
     pub send_buffer_kb: u64,
+
+    /// Seconds a write may wait for a client that does not read, from 1 to 300 (default 10);
+    /// then its connection is closed (a stream client resumes where it was when it reconnects).
+    #[arg(long, env = "WRITE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub write_timeout_secs: u64,
+
+    /// Seconds of frames a streaming client may fall behind live, from 1 to 60 (default 5);
+    /// further behind, it gets a `resync` with the current state instead of stale frames.
+    #[arg(long, env = "MAX_LAG_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub max_lag_secs: u64,
 }
 
 /// The limits that keep one client, or many, from hurting the others.
@@ -79,6 +89,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Each socket's kernel send buffer, in bytes: what a client that stops reading can hold.
     pub send_buffer: usize,
+    /// How long a write may wait for a client that does not read before its connection closes.
+    pub write_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -86,7 +98,8 @@ impl Default for Limits {
         Limits {
             header_timeout: Duration::from_secs(10),
             max_connections: 10_000,
-            send_buffer: 64 * 1024,
+            send_buffer: 32 * 1024,
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -178,17 +191,22 @@ impl Config {
                 .max_connections
                 .unwrap_or_else(|| open_files.saturating_sub(FILES_KEPT).max(16)) as usize,
             send_buffer: (self.send_buffer_kb * 1024) as usize,
+            write_timeout: self.write_timeout(),
         }
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs)
     }
 
     pub fn keepalive(&self) -> Duration {
         Duration::from_secs(self.sse_keepalive_secs)
     }
 
-    /// Frames the live channel buffers for a slow subscriber before it is resynced: ten seconds
-    /// of frames, at least 256 and at most 16384.
+    /// Frames the live channel buffers for a slow subscriber before it is resynced:
+    /// `MAX_LAG_SECS` of frames, at least 16 and at most 65 536.
     pub fn live_buffer(&self) -> usize {
-        ((self.tick_rate_hz * 10.0) as usize).clamp(256, 16_384)
+        ((self.tick_rate_hz * self.max_lag_secs as f64).ceil() as usize).clamp(16, 65_536)
     }
 }
 
@@ -298,12 +316,13 @@ mod tests {
         assert_eq!(c.tick_rate_hz, 10.0);
         assert_eq!(c.history_frames, 1200);
         assert!(c.symbols.is_none(), "the built-in universe");
-        assert_eq!(c.live_buffer(), 256);
+        assert_eq!(c.live_buffer(), 50, "five seconds of frames at 10 Hz");
         assert!(c.market_bus.is_none());
         assert_eq!(c.role, Role::All);
         let limits = c.limits(1024);
         assert_eq!(limits.header_timeout, Duration::from_secs(10));
-        assert_eq!((limits.max_connections, limits.send_buffer), (1024 - 128, 64 * 1024));
+        assert_eq!((limits.max_connections, limits.send_buffer), (1024 - 128, 32 * 1024));
+        assert_eq!(limits.write_timeout, Duration::from_secs(10));
         assert_eq!(c.limits(100).max_connections, 16, "never below 16");
         assert!(c.check().is_ok());
     }
@@ -424,6 +443,8 @@ mod tests {
             ["--max-connections", "15"],
             ["--send-buffer-kb", "3"],
             ["--send-buffer-kb", "4097"],
+            ["--write-timeout-secs", "0"],
+            ["--max-lag-secs", "61"],
         ] {
             let err = parse(&bad).unwrap_err().to_string();
             assert!(err.contains("not in"), "{bad:?}: {err}");

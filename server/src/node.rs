@@ -45,7 +45,11 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
         history_frames: config.history_frames as usize,
         live_buffer: config.live_buffer(),
     };
-    let state = |hub: Arc<Hub>| AppState::new(leptos_options.clone(), hub, shutdown.clone(), config.keepalive());
+    let state = |hub: Arc<Hub>| {
+        let mut state = AppState::new(leptos_options.clone(), hub, shutdown.clone(), config.keepalive());
+        state.transports = state.transports.with_write_timeout(config.write_timeout());
+        state
+    };
     let node = |state: AppState, bus: Option<Arc<BusStatus>>| Node {
         app: router(state.clone()),
         streams: Some(state.transports.clone()),

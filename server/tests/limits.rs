@@ -16,6 +16,7 @@ fn limits(max_connections: usize) -> Limits {
     Limits {
         header_timeout: SHORT,
         max_connections,
+        write_timeout: SHORT,
         ..Limits::default()
     }
 }
@@ -111,5 +112,66 @@ async fn past_max_connections_a_client_gets_503_with_retry_after_and_a_reason() 
         }
         assert!(Instant::now() < deadline, "the freed place is never given back");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A client that connects with a tiny receive window, sends `request`, and never reads.
+async fn non_reader(server: &TestServer, request: &[u8]) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut tcp = socket.connect(server.addr).await.unwrap();
+    tcp.write_all(request).await.unwrap();
+    tcp
+}
+
+/// Steps the market until the server finds a stream's socket (or hyper's body) full, then
+/// returns when that happened.
+async fn step_until_stalled(server: &mut TestServer) -> Instant {
+    for _ in 0..20_000 {
+        server.step(1);
+        if server.hub.metrics().sse_direct_stalls.get() > 0 {
+            return Instant::now();
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("the stream never filled its socket");
+}
+
+/// Returns when the server no longer counts a connected SSE client. The market keeps moving
+/// meanwhile, so the stalled stream always has something it cannot write.
+async fn until_no_sse_client(server: &mut TestServer, case: &str) -> Instant {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if server
+            .hub
+            .metrics()
+            .render()
+            .contains("tickertape_clients{transport=\"Sse\"} 0")
+        {
+            return Instant::now();
+        }
+        assert!(Instant::now() < deadline, "{case}: the stalled stream is never cut");
+        server.step(1);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_whose_client_stops_reading_is_cut_after_the_write_timeout() {
+    // A connection's first request (served on the socket), and a stream behind another request
+    // on the same connection (served through hyper).
+    for request in [
+        &b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let mut server = TestServer::with_limits(limits(64)).await;
+        let _client = non_reader(&server, request).await;
+        let stalled = step_until_stalled(&mut server).await;
+        let cut = until_no_sse_client(&mut server, &String::from_utf8_lossy(request)).await;
+        let waited = cut - stalled;
+        assert!(
+            waited >= SHORT / 2 && waited < SHORT * 4,
+            "cut {waited:?} after the socket filled"
+        );
     }
 }

@@ -224,9 +224,36 @@ async fn websocket_subscription_changes_mid_stream() {
         server.hub.instruments().len()
     );
 
+    // An error reply is cut at a character boundary, whatever the client wrote.
+    ws.send(Message::text(format!(r#"{{"op":"x{}"}}"#, "é".repeat(150))))
+        .await
+        .unwrap();
+    let reply = ws_next(&mut ws).await.unwrap();
+    assert!(reply["error"].as_str().unwrap().len() <= 200);
+
     // A binary message closes with 1003.
     ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
     assert_eq!(ws_close_code(&mut ws).await, 1003);
+}
+
+#[tokio::test]
+async fn an_oversized_websocket_message_is_refused_with_1009_and_a_reason() {
+    use tokio_tungstenite::tungstenite::Message;
+    let server = TestServer::start().await;
+    for size in [5_000, 1_000_000] {
+        let mut ws = ws_open(&server.url("/api/ws")).await;
+        ws_next(&mut ws).await.unwrap();
+        // A subscribe with thousands of symbols is such a message too.
+        let symbols = vec!["\"AAPL\""; size / 7].join(",");
+        let message = format!(r#"{{"op":"subscribe","symbols":[{symbols}]}}"#);
+        let _ = ws.send(Message::text(message)).await;
+        let (code, reason) = ws_close(&mut ws).await;
+        assert_eq!(
+            (code, reason.as_str()),
+            (1009, "message too big: at most 4096 bytes"),
+            "{size} bytes"
+        );
+    }
 }
 
 #[tokio::test]

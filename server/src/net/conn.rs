@@ -25,6 +25,7 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -73,7 +74,7 @@ pub(super) async fn serve_connection(
             Some(_) => {}
         }
     }
-    serve_http(Rewind::new(tcp, head), app, &limits, &shutdown).await;
+    serve_http(Rewind::new(tcp, head, limits.write_timeout), app, &limits, &shutdown).await;
 }
 
 /// Serves a connection with hyper until it ends. hyper gets a timer, so its header timeout
@@ -227,16 +228,46 @@ fn stream_request(req: &httparse::Request<'_, '_>) -> Option<Head> {
     Some(Head::Stream { uri, headers })
 }
 
-/// A connection handed to hyper: the bytes already read come first, then the socket.
+/// A connection handed to hyper: the bytes already read come first, then the socket. Writes
+/// that cannot progress for `write_timeout` fail, which ends the connection: hyper itself would
+/// wait for ever on a client that stops reading (a page, an asset, a WebSocket, a chunked stream).
 pub struct Rewind {
     prefix: Vec<u8>,
     read: usize,
     tcp: TcpStream,
+    write_timeout: Duration,
+    /// Armed while a write is pending; a write that completes disarms it.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Rewind {
-    fn new(tcp: TcpStream, prefix: Vec<u8>) -> Self {
-        Rewind { prefix, read: 0, tcp }
+    fn new(tcp: TcpStream, prefix: Vec<u8>, write_timeout: Duration) -> Self {
+        Rewind {
+            prefix,
+            read: 0,
+            tcp,
+            write_timeout,
+            stalled: None,
+        }
+    }
+
+    /// Passes a write's outcome through, failing it once it has been pending for too long.
+    fn deadline<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let timeout = self.write_timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client did not read for WRITE_TIMEOUT_SECS",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -261,7 +292,8 @@ impl AsyncRead for Rewind {
 
 impl AsyncWrite for Rewind {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        let poll = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        self.deadline(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -269,7 +301,8 @@ impl AsyncWrite for Rewind {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        let poll = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        self.deadline(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -22,6 +22,8 @@ pub struct Transports {
     pub shutdown: CancellationToken,
     /// Quiet time after which a stream gets a keep-alive (SSE comment, WebSocket heartbeat).
     pub keepalive: Duration,
+    /// How long a write may wait for a client that does not read before the stream ends.
+    pub write_timeout: Duration,
     /// The SSE fan-out groups that write live events to streams.
     fanout: Arc<sse::Fanout>,
 }
@@ -33,8 +35,14 @@ impl Transports {
             hub,
             shutdown,
             keepalive,
+            write_timeout: crate::config::Limits::default().write_timeout,
             fanout,
         }
+    }
+
+    /// The same, with writes that wait at most `write_timeout` for a client.
+    pub fn with_write_timeout(self, write_timeout: Duration) -> Self {
+        Transports { write_timeout, ..self }
     }
 }
 

@@ -12,8 +12,8 @@
 //! Every keep-alive period the server sends a ping and a `{"type":"heartbeat"}` message.
 //!
 //! Close codes: 1001 when the server shuts down, 1003 for a binary message, 1008 when the peer
-//! stopped answering pings (two keep-alive periods of silence). A message over
-//! [`MAX_MESSAGE_BYTES`] ends the connection.
+//! stopped answering pings (two keep-alive periods of silence), 1009 for a message over
+//! [`MAX_MESSAGE_BYTES`], 1007 for text that is not UTF-8, 1002 for a broken frame.
 
 use super::Transports;
 use super::event_json;
@@ -84,7 +84,17 @@ async fn session(mut socket: WebSocket, mut subscription: Subscription, app: Tra
                 break;
             }
             incoming = socket.recv() => {
-                let Some(Ok(message)) = incoming else { break };
+                let message = match incoming {
+                    Some(Ok(message)) => message,
+                    Some(Err(err)) => {
+                        // Tell the client why, where the protocol has a code for it.
+                        if let Some((code, reason)) = refusal(err) {
+                            let _ = socket.send(close(code, reason)).await;
+                        }
+                        break;
+                    }
+                    None => break,
+                };
                 last_heard = Instant::now();
                 let reply = match message {
                     Message::Text(text) => match command(&app, &mut subscription, text.as_str()) {
@@ -125,12 +135,30 @@ async fn session(mut socket: WebSocket, mut subscription: Subscription, app: Tra
     }
 }
 
+/// The close code and reason for a message the server could not read, if the protocol has one:
+/// 1009 for a message over [`MAX_MESSAGE_BYTES`], 1007 for text that is not UTF-8, 1002 for a
+/// broken frame. (A connection that simply failed gets no close frame: nobody would read it.)
+fn refusal(err: axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::{CapacityError, Error};
+    match *err.into_inner().downcast::<Error>().ok()? {
+        Error::Capacity(CapacityError::MessageTooLong { .. }) => Some((1009, "message too big: at most 4096 bytes")),
+        Error::Capacity(_) => Some((1009, "message too big")),
+        Error::Utf8(_) => Some((1007, "text message is not valid UTF-8")),
+        Error::Protocol(_) => Some((1002, "WebSocket protocol error")),
+        _ => None,
+    }
+}
+
 /// Applies a client command; the answer is a snapshot of the new selection.
 fn command(app: &Transports, subscription: &mut Subscription, text: &str) -> Result<crate::hub::Event, String> {
     let command: Command = serde_json::from_str(text).map_err(|e| {
-        let mut reason = format!("bad message: {e}; expected e.g. {{\"op\":\"subscribe\",\"symbols\":[\"AAPL\"]}}");
-        reason.truncate(200);
-        reason
+        let reason = format!("bad message: {e}; expected e.g. {{\"op\":\"subscribe\",\"symbols\":[\"AAPL\"]}}");
+        // At most 200 bytes, cut at a character boundary (the error may quote the client's text).
+        let mut end = reason.len().min(200);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason[..end].to_string()
     })?;
     let hub = &app.hub;
     let selection = match command {

@@ -83,7 +83,8 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let state = AppState::new(options, hub.clone(), shutdown.clone(), keepalive);
+        let mut state = AppState::new(options, hub.clone(), shutdown.clone(), keepalive);
+        state.transports = state.transports.with_write_timeout(limits.write_timeout);
         let task = tokio::spawn(serve(
             listener,
             router(state.clone()),
@@ -321,10 +322,17 @@ pub fn as_json(event: &Event) -> serde_json::Value {
 
 /// Reads until the server's close frame; returns its code.
 pub async fn ws_close_code(ws: &mut Ws) -> u16 {
+    ws_close(ws).await.0
+}
+
+/// The close frame's code and reason (messages before it are skipped).
+pub async fn ws_close(ws: &mut Ws) -> (u16, String) {
     use tokio_tungstenite::tungstenite::Message;
     loop {
         match tokio::time::timeout(PATIENCE, ws.next()).await.expect("in time") {
-            Some(Ok(Message::Close(frame))) => return frame.map_or(1005, |f| u16::from(f.code)),
+            Some(Ok(Message::Close(frame))) => {
+                return frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.to_string()));
+            }
             Some(Ok(_)) => continue,
             other => panic!("expected a close frame, got {other:?}"),
         }

@@ -134,16 +134,22 @@ impl Out {
         }
     }
 
-    /// Waits until a write may make progress.
-    async fn writable(&self) -> io::Result<()> {
-        match self {
-            Out::Socket(tcp) => tcp.writable().await,
-            Out::Body(chunks) => match chunks.reserve().await {
-                // The slot is released with the permit; the one writer takes it next.
-                Ok(_permit) => Ok(()),
-                Err(_) => Err(io::ErrorKind::BrokenPipe.into()),
-            },
-        }
+    /// Waits until a write may make progress, at most `timeout`: a client that has not read
+    /// for that long is cut (it resumes where it was when it reconnects).
+    async fn writable(&self, timeout: Duration) -> io::Result<()> {
+        let ready = async {
+            match self {
+                Out::Socket(tcp) => tcp.writable().await,
+                Out::Body(chunks) => match chunks.reserve().await {
+                    // The slot is released with the permit; the one writer takes it next.
+                    Ok(_permit) => Ok(()),
+                    Err(_) => Err(io::ErrorKind::BrokenPipe.into()),
+                },
+            }
+        };
+        tokio::time::timeout(timeout, ready)
+            .await
+            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
     }
 
     /// Returns when the client has gone: it closed its side of the socket, or hyper dropped
@@ -203,12 +209,12 @@ async fn serve(out: Out, t: Transports, subscription: Subscription, client: Clie
     let mut stopped = pin!(t.shutdown.cancelled());
     loop {
         let catch_up = async {
-            write_all(&out, &member.pending).await?;
+            write_all(&out, &member.pending, t.write_timeout).await?;
             member.pending.clear();
             while let Some(event) = member.subscription.try_next() {
                 member.quiet.event();
                 member.client.delivered();
-                write_all(&out, &event_bytes(&event)).await?;
+                write_all(&out, &event_bytes(&event), t.write_timeout).await?;
             }
             io::Result::Ok(())
         };
@@ -268,9 +274,9 @@ async fn hung_up(tcp: &TcpStream) {
 
 /// Writes all of `bytes` to `out`, shared with a fan-out group (which only writes while it
 /// holds the stream, never at the same time).
-async fn write_all(out: &Out, mut bytes: &[u8]) -> io::Result<()> {
+async fn write_all(out: &Out, mut bytes: &[u8], timeout: Duration) -> io::Result<()> {
     while !bytes.is_empty() {
-        out.writable().await?;
+        out.writable(timeout).await?;
         match out.try_write(bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => bytes = &bytes[n..],
