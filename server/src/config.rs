@@ -9,6 +9,7 @@
 //! Everything here is a plain value: the feed turns [`SymbolSetting`]s into instruments, and the
 //! bus turns a [`BusUrl`] into a Redis client.
 
+use crate::security::Policy;
 use app::wire::protocol::{MAX_SYMBOLS, is_symbol};
 use clap::{Parser, ValueEnum};
 use std::time::Duration;
@@ -77,6 +78,53 @@ pub struct Config {
     /// further behind, it gets a `resync` with the current state instead of stale frames.
     #[arg(long, env = "MAX_LAG_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
     pub max_lag_secs: u64,
+
+    /// Who may show the dashboard in a frame: CSP frame-ancestors sources, e.g. 'self' or
+    /// https://portal.example.com (default 'none': nobody).
+    #[arg(long, env = "FRAME_ANCESTORS", default_value = "'none'", value_parser = parse_frame_ancestors)]
+    pub frame_ancestors: String,
+
+    /// Other sites whose pages may open the streams, comma-separated origins
+    /// (https://host[:port]); a browser's WebSocket, stream or poll from any other origin gets
+    /// 403. Default: none, the dashboard's own origin only.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_parser = parse_origins)]
+    pub allowed_origins: Option<Origins>,
+}
+
+/// The origins of `ALLOWED_ORIGINS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origins(pub Vec<String>);
+
+fn parse_origins(s: &str) -> Result<Origins, String> {
+    let mut origins = Vec::new();
+    for origin in s.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let authority = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .filter(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b)));
+        if authority.is_none() {
+            return Err(format!(
+                "ALLOWED_ORIGINS: {origin:?} is not an origin; expected scheme://host[:port], e.g. https://dash.example.com"
+            ));
+        }
+        origins.push(origin.to_ascii_lowercase());
+    }
+    Ok(Origins(origins))
+}
+
+fn parse_frame_ancestors(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let source_ok = |w: &str| {
+        w == "'none'"
+            || w == "'self'"
+            || (!w.is_empty() && w.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b','))
+    };
+    if s.is_empty() || !s.split_ascii_whitespace().all(source_ok) || (s.contains("'none'") && s != "'none'") {
+        return Err(format!(
+            "FRAME_ANCESTORS must be 'none', or CSP sources separated by spaces ('self', https://portal.example.com); got {s:?}"
+        ));
+    }
+    Ok(s.to_string())
 }
 
 /// The limits that keep one client, or many, from hurting the others.
@@ -193,6 +241,18 @@ impl Config {
             send_buffer: (self.send_buffer_kb * 1024) as usize,
             write_timeout: self.write_timeout(),
         }
+    }
+
+    /// What responses say about framing and which origins may open streams.
+    pub fn policy(&self) -> Policy {
+        let origins = self.allowed_origins.as_ref().map(|o| o.0.clone()).unwrap_or_default();
+        Policy::new(&self.frame_ancestors, origins)
+    }
+
+    /// How old the newest frame may be before `/healthz` says the node is degraded: five tick
+    /// periods, at least a second.
+    pub fn stale_after(&self) -> Duration {
+        Duration::from_secs_f64(5.0 / self.tick_rate_hz).max(Duration::from_secs(1))
     }
 
     pub fn write_timeout(&self) -> Duration {
@@ -433,6 +493,30 @@ mod tests {
         }
         let many: Vec<String> = (0..=MAX_SYMBOLS).map(|i| format!("S{i}")).collect();
         assert!(parse_universe(&many.join(",")).is_err());
+    }
+
+    #[test]
+    fn origins_and_framing_are_checked() {
+        let c = parse(&["--allowed-origins", "https://Dash.example.com, http://127.0.0.1:8080"]).unwrap();
+        assert_eq!(
+            c.allowed_origins.unwrap().0,
+            ["https://dash.example.com", "http://127.0.0.1:8080"]
+        );
+        for bad in ["dash.example.com", "ftp://x", "https://", "https://a/b", "https://a b"] {
+            let err = parse(&["--allowed-origins", bad]).unwrap_err().to_string();
+            assert!(err.contains("ALLOWED_ORIGINS"), "{bad}: {err}");
+        }
+        assert_eq!(parse(&[]).unwrap().frame_ancestors, "'none'");
+        assert_eq!(
+            parse(&["--frame-ancestors", "'self' https://p.example"])
+                .unwrap()
+                .frame_ancestors,
+            "'self' https://p.example"
+        );
+        for bad in ["", "a;b", "'none' 'self'", "a,b"] {
+            let err = parse(&["--frame-ancestors", bad]).unwrap_err().to_string();
+            assert!(err.contains("FRAME_ANCESTORS"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

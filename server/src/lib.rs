@@ -4,7 +4,8 @@
 //! nodes over Redis, and [`node`] assembles a node for its role from [`config`].
 //!
 //! Dependencies point one way, from the bottom up:
-//! `config`, `metrics`, `feed` ← `hub` ← `request` ← `transport`, `bus` ← `http`, `net` ← `node`.
+//! `config`, `metrics`, `security`, `feed` ← `hub` ← `request` ← `transport`, `bus` ← `http`, `net` ←
+//! `node`.
 
 pub mod bus;
 pub mod config;
@@ -15,4 +16,5 @@ pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod request;
+pub mod security;
 pub mod transport;

@@ -108,6 +108,10 @@ async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("server failed: {e}"))?;
     tracing::debug!(?stopped, "served");
+    if let Some(task) = node.failure.get() {
+        // Crash-only: a supervisor (systemd, Kubernetes, a shell loop) starts a fresh node.
+        return Err(format!("the {task} stopped, so the node did; restart it"));
+    }
     tracing::info!("stopped");
     Ok(())
 }

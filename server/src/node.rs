@@ -25,7 +25,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use leptos::prelude::LeptosOptions;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
 use tokio_util::sync::CancellationToken;
 
 /// A started node: its router, and what tests look into.
@@ -35,26 +36,70 @@ pub struct Node {
     pub streams: Option<Transports>,
     pub hub: Option<Arc<Hub>>,
     pub bus: Option<Arc<BusStatus>>,
+    /// Set if a task the node cannot do without (generator, bus writer, bus follower) stopped.
+    pub failure: Failure,
+}
+
+/// The name of the first essential task that stopped on its own, if one did.
+#[derive(Clone, Debug, Default)]
+pub struct Failure(Arc<OnceLock<&'static str>>);
+
+impl Failure {
+    pub fn get(&self) -> Option<&'static str> {
+        self.0.get().copied()
+    }
+}
+
+/// Runs `task`, which should only end when `shutdown` is cancelled. If it ends before that, or
+/// panics, the node cannot go on serving a live market: crash-only, it records the failure and
+/// shuts the node down, and the binary exits non-zero so that a supervisor restarts it (clients
+/// resume exactly, or get a `resync`, when they reconnect). Returns the watcher.
+fn supervise(
+    name: &'static str,
+    task: impl Future<Output = ()> + Send + 'static,
+    shutdown: &CancellationToken,
+    failure: &Failure,
+) -> tokio::task::JoinHandle<()> {
+    let handle = tokio::spawn(task);
+    let (shutdown, failure) = (shutdown.clone(), failure.clone());
+    tokio::spawn(async move {
+        let outcome = handle.await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+        match outcome {
+            Err(err) if err.is_panic() => tracing::error!("the {name} panicked; stopping the node"),
+            _ => tracing::error!("the {name} stopped on its own; stopping the node"),
+        }
+        let _ = failure.0.set(name);
+        shutdown.cancel();
+    })
 }
 
 /// Starts the node's tasks (they end when `shutdown` is cancelled) and returns its router.
 /// An edge waits here until it has joined the bus; `None` if shut down meanwhile.
 pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: CancellationToken) -> Option<Node> {
     let metrics = Arc::new(Metrics::default());
+    let failure = Failure::default();
     let hub_config = HubConfig {
         history_frames: config.history_frames as usize,
         live_buffer: config.live_buffer(),
     };
     let state = |hub: Arc<Hub>| {
         let mut state = AppState::new(leptos_options.clone(), hub, shutdown.clone(), config.keepalive());
-        state.transports = state.transports.with_write_timeout(config.write_timeout());
+        state.transports = state
+            .transports
+            .with_write_timeout(config.write_timeout())
+            .with_policy(config.policy());
+        state.stale_after = Some(config.stale_after());
         state
     };
-    let node = |state: AppState, bus: Option<Arc<BusStatus>>| Node {
+    let node = |state: AppState, bus: Option<Arc<BusStatus>>, failure: &Failure| Node {
         app: router(state.clone()),
         streams: Some(state.transports.clone()),
         hub: Some(state.hub().clone()),
         bus,
+        failure: failure.clone(),
     };
 
     let Some(url) = &config.market_bus else {
@@ -71,8 +116,8 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
             hub_config,
             metrics,
         ));
-        spawn_generator(market, hub.clone(), config, &shutdown);
-        return Some(node(state(hub), None));
+        spawn_generator(market, hub.clone(), config, &shutdown, &failure);
+        return Some(node(state(hub), None, &failure));
     };
 
     let client = match bus::client(url) {
@@ -92,8 +137,8 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
             history_frames: hub_config.history_frames,
         };
         let (publisher, writer) = bus::publisher(client.clone(), setup, status.clone(), shutdown.clone());
-        tokio::spawn(writer);
-        spawn_generator(market, publisher, config, &shutdown);
+        supervise("bus writer", writer, &shutdown, &failure);
+        spawn_generator(market, publisher, config, &shutdown, &failure);
     }
     if config.role == Role::Generator {
         let app = Router::new()
@@ -108,12 +153,14 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
             streams: None,
             hub: None,
             bus: Some(status),
+            failure,
         });
     }
     let hub = bus::join(&client, hub_config, &status, &shutdown).await?;
-    tokio::spawn(bus::follow_loop(client, hub.clone(), status.clone(), shutdown.clone()));
+    let follow = bus::follow_loop(client, hub.clone(), status.clone(), shutdown.clone());
+    supervise("bus follower", follow, &shutdown, &failure);
     let state = state(hub).on_bus(config.role, status.clone());
-    Some(node(state, Some(status)))
+    Some(node(state, Some(status), &failure))
 }
 
 /// What a node on a bus answers, to every request, until it has joined: `503` and
@@ -138,8 +185,15 @@ fn market(config: &Config) -> Market {
     market
 }
 
-fn spawn_generator(market: Market, sink: impl Publish, config: &Config, shutdown: &CancellationToken) {
-    tokio::spawn(Generator::new(market, sink).run(config.tick_rate_hz, shutdown.clone()));
+fn spawn_generator(
+    market: Market,
+    sink: impl Publish,
+    config: &Config,
+    shutdown: &CancellationToken,
+    failure: &Failure,
+) {
+    let generator = Generator::new(market, sink).run(config.tick_rate_hz, shutdown.clone());
+    supervise("generator", generator, shutdown, failure);
 }
 
 #[derive(Clone)]
@@ -160,4 +214,35 @@ async fn generator_health(State(state): State<GeneratorState>) -> impl IntoRespo
         "bus": bus,
     });
     health_response(bus.healthy(), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_essential_task_that_panics_or_ends_stops_the_node_and_is_named() {
+        for (name, task) in [
+            (
+                "panicker",
+                Box::pin(async { panic!("boom") as () }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+            ),
+            ("quitter", Box::pin(async {})),
+        ] {
+            let (shutdown, failure) = (CancellationToken::new(), Failure::default());
+            supervise(name, task, &shutdown, &failure).await.unwrap();
+            assert!(shutdown.is_cancelled(), "the node is stopped");
+            assert_eq!(failure.get(), Some(name));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_that_ends_at_shutdown_is_no_failure() {
+        let (shutdown, failure) = (CancellationToken::new(), Failure::default());
+        let stop = shutdown.clone();
+        let watcher = supervise("generator", async move { stop.cancelled().await }, &shutdown, &failure);
+        shutdown.cancel();
+        watcher.await.unwrap();
+        assert_eq!(failure.get(), None);
+    }
 }

@@ -31,6 +31,8 @@ pub enum ApiError {
     BadLastEventIdParam(EventIdError),
     #[error("no such endpoint")]
     NotFound,
+    #[error("origin {0} may not open streams here (ALLOWED_ORIGINS)")]
+    ForeignOrigin(String),
 }
 
 impl From<QueryRejection> for ApiError {
@@ -43,6 +45,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::ForeignOrigin(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         };
         (
@@ -75,6 +78,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         Self::from_uri(&parts.uri)
     }
+}
+
+/// Refuses a browser request from an origin `policy` does not allow to open streams.
+pub fn check_origin(policy: &crate::security::Policy, headers: &HeaderMap) -> Result<(), ApiError> {
+    policy
+        .check_origin(headers)
+        .map_err(|origin| ApiError::ForeignOrigin(origin.chars().take(100).collect()))
 }
 
 /// Refuses oversized query strings before anything parses them.

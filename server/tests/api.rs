@@ -4,6 +4,7 @@ mod support;
 
 use app::state::page::PageData;
 use app::wire::protocol::{ApiErrorBody, History, Instrument, Snapshot};
+use std::time::Duration;
 use support::*;
 
 async fn get(url: &str, last_event_id: Option<&str>) -> (u16, String) {
@@ -261,4 +262,68 @@ async fn site_files_go_out_precompressed_as_the_client_prefers() {
         );
     }
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A market that stops moving turns `/healthz` to 503 once its newest frame is older than the
+/// node allows (five tick periods in the binary; here 300 ms).
+#[tokio::test]
+async fn health_degrades_when_the_newest_frame_gets_old() {
+    use leptos::prelude::LeptosOptions;
+    use std::sync::Arc;
+    use tickertape_server::feed::generator::next_trades;
+    use tickertape_server::feed::market::{Market, default_universe};
+    use tickertape_server::http::{AppState, router};
+    use tickertape_server::hub::{Hub, HubConfig};
+    use tickertape_server::metrics::Metrics;
+
+    let mut market = Market::new(default_universe(), 5, 10.0);
+    let config = HubConfig {
+        history_frames: 10,
+        live_buffer: 16,
+    };
+    let hub = Arc::new(Hub::new(
+        1,
+        market.instruments(),
+        market.quotes(),
+        config,
+        Arc::new(Metrics::default()),
+    ));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let options = LeptosOptions::builder().output_name("tickertape").build();
+    let mut state = AppState::new(options, hub.clone(), shutdown.clone(), Duration::from_secs(15));
+    let limit = Duration::from_millis(300);
+    state.stale_after = Some(limit);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/healthz", listener.local_addr().unwrap());
+    tokio::spawn(tickertape_server::net::serve(
+        listener,
+        router(state),
+        None,
+        Default::default(),
+        shutdown.clone(),
+    ));
+
+    hub.publish(chrono::Utc::now().timestamp_millis(), next_trades(&mut market));
+    let published = std::time::Instant::now();
+    let (status, body) = get(&url, None).await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = published + PATIENCE;
+    let degraded = loop {
+        let (status, body) = get(&url, None).await;
+        if status == 503 {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "never degraded: {body}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert!(published.elapsed() >= limit);
+    let body: serde_json::Value = serde_json::from_str(&degraded).unwrap();
+    assert_eq!(
+        (body["status"].as_str(), body["stale"].as_bool()),
+        (Some("degraded"), Some(true))
+    );
+    // A new frame makes it healthy again.
+    hub.publish(chrono::Utc::now().timestamp_millis(), next_trades(&mut market));
+    assert_eq!(get(&url, None).await.0, 200);
+    shutdown.cancel();
 }

@@ -38,7 +38,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="description" content="Live market data over Server-Sent Events"/>
                 <title>"Tickertape — live market data"</title>
-                <script inner_html=theme></script>
+                <script nonce=leptos::nonce::use_nonce() inner_html=theme></script>
                 <script type="application/json" id=PAGE_DATA_ID inner_html=page></script>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <link rel="stylesheet" href=css/>

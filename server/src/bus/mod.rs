@@ -68,16 +68,30 @@ pub struct BusStatus {
 #[derive(Default)]
 struct LinkState {
     connected: bool,
-    error: Option<String>,
+    /// What is wrong, in full (for the logs), and its class (for `/healthz`).
+    error: Option<(Trouble, String)>,
     last_written: Option<EventId>,
+}
+
+/// What kind of trouble the link is in: all that `/healthz` tells outsiders. The full message,
+/// with addresses and Redis's own words, goes to the logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trouble {
+    /// Redis cannot be reached, or a command failed.
+    Unreachable,
+    /// Connected, but no generator has published a market yet.
+    NoMarket,
+    /// What is in Redis cannot be followed (another universe, a newer generator, bad data).
+    Inconsistent,
 }
 
 /// What `/healthz` says about the bus.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct BusHealth {
-    pub address: String,
     pub connected: bool,
-    pub error: Option<String>,
+    /// The class of what is wrong, if anything.
+    pub trouble: Option<Trouble>,
     /// The newest frame this generator has in Redis.
     #[serde(skip)]
     pub last_written: Option<EventId>,
@@ -86,7 +100,7 @@ pub struct BusHealth {
 impl BusHealth {
     /// Connected and following, with nothing wrong.
     pub fn healthy(&self) -> bool {
-        self.connected && self.error.is_none()
+        self.connected && self.trouble.is_none()
     }
 }
 
@@ -122,13 +136,13 @@ impl BusStatus {
             self.metrics.bus_reconnects.inc();
         }
         st.connected = false;
-        st.error = Some(format!("{what}: {err}"));
+        st.error = Some((Trouble::Unreachable, format!("{what}: {err}")));
         self.metrics.bus_connected.set(0);
     }
 
     /// A problem that is not the connection's (kept until the next success).
     fn problem(&self, message: String) {
-        if self.set_error(&message) {
+        if self.set_error(Trouble::Inconsistent, &message) {
             tracing::error!(bus = %self.address, "{message}");
         }
     }
@@ -136,25 +150,24 @@ impl BusStatus {
     /// Connected, but there is no market on the bus yet.
     fn waiting(&self) {
         let message = format!("waiting for a generator (no {CHECKPOINT} yet)");
-        if self.set_error(&message) {
+        if self.set_error(Trouble::NoMarket, &message) {
             tracing::info!(bus = %self.address, "{message}");
         }
     }
 
     /// Records `message` as the current error; true if it is news (so worth a log line).
-    fn set_error(&self, message: &str) -> bool {
+    fn set_error(&self, trouble: Trouble, message: &str) -> bool {
         let mut st = self.lock();
-        let news = st.error.as_deref() != Some(message);
-        st.error = Some(message.to_string());
+        let news = st.error.as_ref().is_none_or(|(_, m)| m != message);
+        st.error = Some((trouble, message.to_string()));
         news
     }
 
     pub fn health(&self) -> BusHealth {
         let st = self.lock();
         BusHealth {
-            address: self.address.clone(),
             connected: st.connected,
-            error: st.error.clone(),
+            trouble: st.error.as_ref().map(|(trouble, _)| *trouble),
             last_written: st.last_written,
         }
     }

@@ -72,13 +72,17 @@ pub async fn history(
 pub async fn healthz(State(app): State<AppState>) -> Response {
     let id = app.hub().last_id();
     let bus = app.bus.as_ref().map(|b| b.health());
-    let healthy = bus.as_ref().is_none_or(|b| b.healthy());
     let age_ms = (chrono::Utc::now().timestamp_millis() - app.hub().last_ts()).max(0);
+    // A market that stopped moving is not healthy, whatever the reason (a stuck generator, a
+    // bus that stopped delivering).
+    let stale = app.stale_after.is_some_and(|limit| age_ms as u128 > limit.as_millis());
+    let healthy = !stale && bus.as_ref().is_none_or(|b| b.healthy());
     let body = serde_json::json!({
         "role": if app.bus.is_some() { app.role.name() } else { "embedded" },
         "epoch": format!("{:x}", id.epoch),
         "seq": id.seq,
         "last_frame_age_ms": age_ms,
+        "stale": stale,
         "bus": bus,
     });
     health_response(healthy, body)

@@ -10,17 +10,19 @@ pub use page::page_data;
 use crate::bus::BusStatus;
 use crate::config::Role;
 use crate::hub::Hub;
+use crate::security::Policy;
 use crate::transport::{self, Transports};
 use app::state::view::ViewState;
 use axum::Router;
-use axum::extract::FromRef;
+use axum::extract::{FromRef, State};
 use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{any, get};
+use leptos::nonce::use_nonce;
 use leptos::prelude::{LeptosOptions, provide_context, use_context};
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub role: Role,
     /// The link to the market bus, when the node has one.
     pub bus: Option<Arc<BusStatus>>,
+    /// `/healthz` turns `503` when the newest frame is older than this (`None`: never).
+    pub stale_after: Option<Duration>,
 }
 
 impl AppState {
@@ -47,6 +51,7 @@ impl AppState {
             transports: Transports::new(hub, shutdown, keepalive),
             role: Role::All,
             bus: None,
+            stale_after: None,
         }
     }
 
@@ -93,13 +98,20 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let hub = state.hub().clone();
     let keepalive_ms = state.transports.keepalive.as_millis() as u64;
+    let policy = state.transports.policy.clone();
     // Each page render gets the current market for the requested view, so the first HTML
-    // already shows real prices, sparklines and the chart.
+    // already shows real prices, sparklines and the chart; and a Content-Security-Policy that
+    // allows exactly the inline scripts carrying this render's nonce.
     let page_context = move || {
         let query = use_context::<Parts>()
             .and_then(|p| p.uri.query().map(str::to_string))
             .unwrap_or_default();
         provide_context(page_data(&hub, ViewState::from_query(&query), keepalive_ms));
+        if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>())
+            && let Ok(csp) = HeaderValue::from_str(&policy.page_csp(&nonce))
+        {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, csp);
+        }
     };
     let options = state.leptos_options.clone();
     let not_found = leptos_axum::file_and_error_handler::<AppState, _>(app::shell);
@@ -134,7 +146,18 @@ pub fn router(state: AppState) -> Router {
         // layer (and its default predicate would skip `text/event-stream` anyway).
         .layer(CompressionLayer::new())
         .merge(streams)
+        // Last, so that it covers every route, the streams included.
+        .layer(axum::middleware::map_response_with_state(
+            state.transports.policy.clone(),
+            security_headers,
+        ))
         .with_state(state)
+}
+
+/// The headers every response carries (see [`crate::security`]).
+async fn security_headers(State(policy): State<Arc<Policy>>, mut response: Response) -> Response {
+    policy.apply(response.headers_mut());
+    response
 }
 
 /// `Vary: accept-encoding` on a precompressed site file, which `ServeDir` leaves out: the answer

@@ -19,6 +19,7 @@
 //! events, same ids, chunked by hyper.
 
 use crate::config::Limits;
+use crate::security::Policy;
 use crate::transport::Transports;
 use crate::transport::sse;
 use axum::Router;
@@ -55,7 +56,7 @@ pub(super) async fn serve_connection(
         let read = tokio::select! {
             () = shutdown.cancelled() => return,
             () = deadline => {
-                refuse(&tcp, Refusal::HeadTimeout(limits.header_timeout)).await;
+                refuse(&tcp, Refusal::HeadTimeout(limits.header_timeout), &streams.policy).await;
                 return;
             }
             request = read_head(&mut tcp, &mut head) => request,
@@ -63,7 +64,7 @@ pub(super) async fn serve_connection(
         match read {
             None => return,
             Some(Head::Stream { uri, headers }) => {
-                if let Ok(subscription) = sse::open(&streams.hub, &headers, &uri) {
+                if let Ok(subscription) = sse::open(&streams, &headers, &uri) {
                     // Nothing of the request is kept while the stream runs.
                     drop((head, uri, headers));
                     return sse::serve_direct(tcp, streams, subscription).await;
@@ -132,8 +133,9 @@ pub(super) enum Refusal {
 }
 
 impl Refusal {
-    /// The whole answer: status, `Retry-After` where it helps, and a JSON reason.
-    fn response(self) -> String {
+    /// The whole answer: status, `Retry-After` where it helps, the headers every response
+    /// carries, and a JSON reason.
+    fn response(self, policy: &Policy) -> String {
         let (status, retry, reason) = match self {
             Refusal::Full(max) => (
                 "503 Service Unavailable",
@@ -151,7 +153,8 @@ impl Refusal {
         };
         let body = format!(r#"{{"error":"{reason}"}}"#);
         format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{retry}connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{retry}{}connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            policy.head_lines(),
             body.len()
         )
     }
@@ -160,8 +163,8 @@ impl Refusal {
 /// Tells the client why, in one non-blocking write (the answer is far smaller than any socket
 /// buffer), then closes: the client's unread request may make the close a reset, so the answer
 /// goes first and the read side is drained briefly.
-pub(super) async fn refuse(tcp: &TcpStream, why: Refusal) {
-    let _ = tcp.try_write(why.response().as_bytes());
+pub(super) async fn refuse(tcp: &TcpStream, why: Refusal, policy: &Policy) {
+    let _ = tcp.try_write(why.response(policy).as_bytes());
     let _ = socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write);
     let drain = async {
         let mut sink = [0u8; 1024];

@@ -49,6 +49,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> io::Result<Stopped> {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let policy = streams.as_ref().map(|t| t.policy.clone()).unwrap_or_default();
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     loop {
         let (tcp, _addr) = tokio::select! {
@@ -63,8 +64,9 @@ pub async fn serve(
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             if let Ok(slot) = refusing.clone().try_acquire_owned() {
+                let policy = policy.clone();
                 tokio::spawn(async move {
-                    conn::refuse(&tcp, Refusal::Full(limits.max_connections)).await;
+                    conn::refuse(&tcp, Refusal::Full(limits.max_connections), &policy).await;
                     drop(slot);
                 });
             }

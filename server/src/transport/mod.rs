@@ -8,6 +8,7 @@ pub mod sse;
 pub mod ws;
 
 use crate::hub::{Event, Hub};
+use crate::security::Policy;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,8 @@ pub struct Transports {
     pub keepalive: Duration,
     /// How long a write may wait for a client that does not read before the stream ends.
     pub write_timeout: Duration,
+    /// The headers every response carries, and the origins that may open streams.
+    pub policy: Arc<Policy>,
     /// The SSE fan-out groups that write live events to streams.
     fanout: Arc<sse::Fanout>,
 }
@@ -36,7 +39,16 @@ impl Transports {
             shutdown,
             keepalive,
             write_timeout: crate::config::Limits::default().write_timeout,
+            policy: Arc::default(),
             fanout,
+        }
+    }
+
+    /// The same, under `policy`.
+    pub fn with_policy(self, policy: Policy) -> Self {
+        Transports {
+            policy: Arc::new(policy),
+            ..self
         }
     }
 

@@ -9,10 +9,10 @@
 use super::Transports;
 use super::event_json;
 use crate::metrics::Transport;
-use crate::request::{ApiError, Params, int_param};
+use crate::request::{ApiError, Params, check_origin, int_param};
 use app::wire::protocol::EventId;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::time::Duration;
@@ -31,7 +31,12 @@ pub struct PollParams {
     timeout_ms: Option<String>,
 }
 
-pub async fn poll(State(app): State<Transports>, Params(params): Params<PollParams>) -> Result<Response, ApiError> {
+pub async fn poll(
+    State(app): State<Transports>,
+    headers: HeaderMap,
+    Params(params): Params<PollParams>,
+) -> Result<Response, ApiError> {
+    check_origin(&app.policy, &headers)?;
     let selection = app.hub.select(params.symbols.as_deref())?;
     let after: Option<EventId> = match params.after.as_deref() {
         None | Some("") => None,

@@ -19,7 +19,7 @@ use super::Transports;
 use super::event_json;
 use crate::hub::Subscription;
 use crate::metrics::Transport;
-use crate::request::{ApiError, Params, StreamParams, resume_point};
+use crate::request::{ApiError, Params, StreamParams, check_origin, resume_point};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -40,6 +40,7 @@ pub async fn ws(
     Params(params): Params<StreamParams>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    check_origin(&app.policy, &headers)?;
     let selection = app.hub.select(params.symbols.as_deref())?;
     let from = resume_point(&headers, &params)?;
     let upgrade =

@@ -18,9 +18,10 @@ mod fanout;
 pub(super) use fanout::Fanout;
 
 use super::Transports;
-use crate::hub::{Event as HubEvent, Hub, Subscription};
+use crate::hub::{Event as HubEvent, Subscription};
 use crate::metrics::{ClientGuard, Transport};
-use crate::request::{ApiError, Params, StreamParams, resume_point};
+use crate::request::{ApiError, Params, StreamParams, check_origin, resume_point};
+use crate::security::Policy;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
@@ -58,7 +59,9 @@ const BODY_CHUNKS: usize = 8;
 
 /// Checks a stream request and subscribes. Both ways of serving call it, so both refuse the
 /// same requests with the same errors.
-pub fn open(hub: &Arc<Hub>, headers: &HeaderMap, uri: &Uri) -> Result<Subscription, ApiError> {
+pub fn open(t: &Transports, headers: &HeaderMap, uri: &Uri) -> Result<Subscription, ApiError> {
+    check_origin(&t.policy, headers)?;
+    let hub = &t.hub;
     let Params(params) = Params::<StreamParams>::from_uri(uri)?;
     let selection = hub.select(params.symbols.as_deref())?;
     let from = resume_point(headers, &params)?;
@@ -89,7 +92,7 @@ fn event_bytes(event: &HubEvent) -> Vec<u8> {
 /// The router's handler, for a stream requested on a connection that served something before:
 /// [`serve`] writes the events into a bounded channel that hyper sends as the response body.
 pub async fn stream(State(t): State<Transports>, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
-    let subscription = open(&t.hub, &headers, &uri)?;
+    let subscription = open(&t, &headers, &uri)?;
     // Counted now, with the answer, not when the task first runs.
     let client = t.hub.metrics().client(Transport::Sse);
     let (chunks, body) = mpsc::channel(BODY_CHUNKS);
@@ -109,7 +112,8 @@ pub async fn serve_direct(tcp: TcpStream, t: Transports, subscription: Subscript
     t.hub.metrics().sse_direct.inc();
     let client = t.hub.metrics().client(Transport::Sse);
     let out = Out::Socket(Arc::new(tcp));
-    serve(out, t, subscription, client, response_head().into_bytes()).await;
+    let head = response_head(&t.policy);
+    serve(out, t, subscription, client, head.into_bytes()).await;
 }
 
 /// Where a stream's bytes go.
@@ -242,11 +246,12 @@ async fn serve(out: Out, t: Transports, subscription: Subscription, client: Clie
 }
 
 /// The direct response's head and the stream's preamble, written together.
-fn response_head() -> String {
+fn response_head(policy: &Policy) -> String {
     let mut head = String::from("HTTP/1.1 200 OK\r\n");
     for (name, value) in HEADERS {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
+    head.push_str(&policy.head_lines());
     let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT");
     head.push_str(&format!("connection: close\r\ndate: {date}\r\n\r\n"));
     head.push_str(&preamble());
@@ -318,7 +323,7 @@ mod tests {
     #[test]
     fn preamble_carries_the_retry_delay() {
         assert_eq!(preamble(), "retry: 1000\n:tickertape\n\n");
-        let head = response_head();
+        let head = response_head(&Policy::default());
         assert!(head.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"));
         assert!(head.contains("\r\nconnection: close\r\n"));
         assert!(head.ends_with("\r\n\r\nretry: 1000\n:tickertape\n\n"));

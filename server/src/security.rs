@@ -1,0 +1,174 @@
+//! What every response says about how a browser may use it, defined once: the headers below go
+//! on every answer (the router's, the direct SSE streams', the connection layer's refusals), and
+//! the page's Content-Security-Policy allows inline script only by the nonce Leptos puts on each
+//! of its scripts. Also which other sites may open the streams: a WebSocket upgrade, a stream or
+//! a poll that a browser sends from another origin is refused unless `ALLOWED_ORIGINS` lists it,
+//! so no site can spend its visitors' browsers on this server.
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+
+/// The site's policy, from the configuration (`FRAME_ANCESTORS`, `ALLOWED_ORIGINS`).
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// The CSP `frame-ancestors` sources: who may frame the page (`'none'`: nobody).
+    frame_ancestors: String,
+    /// Origins besides the page's own that may open streams (`scheme://host[:port]`).
+    allowed_origins: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::new("'none'", Vec::new())
+    }
+}
+
+/// Headers that every response carries.
+const NOSNIFF: (HeaderName, &str) = (header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+const REFERRER: (HeaderName, &str) = (header::REFERRER_POLICY, "no-referrer");
+
+impl Policy {
+    pub fn new(frame_ancestors: &str, allowed_origins: Vec<String>) -> Self {
+        Policy {
+            frame_ancestors: frame_ancestors.to_string(),
+            allowed_origins,
+        }
+    }
+
+    /// The Content-Security-Policy of everything but the page: nothing may load from it, and
+    /// nothing may frame it.
+    fn resource_csp(&self) -> String {
+        format!("default-src 'none'; frame-ancestors {}", self.frame_ancestors)
+    }
+
+    /// The page's Content-Security-Policy: scripts from the site and inline ones carrying
+    /// `nonce` (Leptos's hydration script and the theme script), WebAssembly compiled from the
+    /// site, connections to the site only (its stream, WebSocket and API).
+    pub fn page_csp(&self, nonce: &str) -> String {
+        format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {}",
+            self.frame_ancestors
+        )
+    }
+
+    /// Adds the headers every response carries to `headers`, keeping any it already has (the
+    /// page's own CSP, with its nonce).
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        for (name, value) in [NOSNIFF, REFERRER] {
+            headers.entry(name).or_insert(HeaderValue::from_static(value));
+        }
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
+            && let Ok(value) = HeaderValue::from_str(&self.resource_csp())
+        {
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+
+    /// The same headers as lines of a response head written by hand (`name: value\r\n` each).
+    pub fn head_lines(&self) -> String {
+        format!(
+            "{}: {}\r\n{}: {}\r\n{}: {}\r\n",
+            NOSNIFF.0,
+            NOSNIFF.1,
+            REFERRER.0,
+            REFERRER.1,
+            header::CONTENT_SECURITY_POLICY,
+            self.resource_csp()
+        )
+    }
+
+    /// Whether a request with these headers may open a stream: it carries no `Origin` (not a
+    /// browser's cross-site request), or its origin is the server's own (the `Host` it was sent
+    /// to), or one `ALLOWED_ORIGINS` lists. `Err` holds the refused origin.
+    pub fn check_origin<'a>(&self, headers: &'a HeaderMap) -> Result<(), &'a str> {
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return Ok(());
+        };
+        let origin = origin.to_str().map_err(|_| "<not ASCII>")?;
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let own = origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| Some(authority) == host);
+        if own || self.allowed_origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
+            Ok(())
+        } else {
+            Err(origin)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn origins_are_the_servers_own_or_listed() {
+        let policy = Policy::new("'none'", vec!["https://dash.example.com".into()]);
+        let host = ("host", "127.0.0.1:3000");
+        assert_eq!(
+            policy.check_origin(&headers(&[host])),
+            Ok(()),
+            "no Origin: not a cross-site browser request"
+        );
+        assert_eq!(
+            policy.check_origin(&headers(&[host, ("origin", "http://127.0.0.1:3000")])),
+            Ok(())
+        );
+        assert_eq!(
+            policy.check_origin(&headers(&[host, ("origin", "https://DASH.example.com")])),
+            Ok(())
+        );
+        for foreign in [
+            "https://evil.example",
+            "http://127.0.0.1:3001",
+            "null",
+            "http://127.0.0.1:3000.evil",
+        ] {
+            assert_eq!(
+                policy.check_origin(&headers(&[host, ("origin", foreign)])),
+                Err(foreign)
+            );
+        }
+        assert!(
+            Policy::default()
+                .check_origin(&headers(&[("origin", "https://a.example")]))
+                .is_err(),
+            "no Host"
+        );
+    }
+
+    #[test]
+    fn every_response_gets_the_headers_and_keeps_its_own_csp() {
+        let policy = Policy::new("https://portal.example", vec![]);
+        let mut plain = HeaderMap::new();
+        policy.apply(&mut plain);
+        assert_eq!(plain["x-content-type-options"], "nosniff");
+        assert_eq!(plain["referrer-policy"], "no-referrer");
+        assert_eq!(
+            plain["content-security-policy"],
+            "default-src 'none'; frame-ancestors https://portal.example"
+        );
+        let mut page = headers(&[("content-security-policy", "default-src 'self'")]);
+        policy.apply(&mut page);
+        assert_eq!(page["content-security-policy"], "default-src 'self'");
+        assert!(
+            policy
+                .page_csp("abc")
+                .contains("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval'")
+        );
+        assert!(
+            policy.head_lines().contains(
+                "\r\ncontent-security-policy: default-src 'none'; frame-ancestors https://portal.example\r\n"
+            )
+        );
+    }
+}
