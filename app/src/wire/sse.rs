@@ -161,4 +161,35 @@ mod tests {
     fn incomplete_events_wait_for_the_blank_line() {
         assert_eq!(parse_chunks(&["event: tick\ndata: 1\n"]), vec![]);
     }
+
+    /// Any chunking of a stream gives the same items, and noise never panics the parser.
+    #[test]
+    fn random_chunkings_and_noise() {
+        let text = "retry: 1000\n:tickertape\n\nevent: snapshot\nid: 1f-2\ndata: {\"é\":[1,2]}\n\n:\n\nevent: tick\r\nid: 1f-3\r\ndata: {}\r\n\r\n";
+        let whole = parse_chunks(&[text]);
+        assert_eq!(whole.len(), 5);
+        let mut next = crate::test_rng(0xA076_1D64_78BD_642F);
+        let chars: Vec<char> = text.chars().collect();
+        for _ in 0..2_000 {
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            while at < chars.len() {
+                let len = 1 + (next() % 12) as usize;
+                let end = (at + len).min(chars.len());
+                chunks.push(chars[at..end].iter().collect::<String>());
+                at = end;
+            }
+            let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+            assert_eq!(parse_chunks(&refs), whole);
+        }
+        let noise = ['\n', '\r', ':', ' ', 'e', 'v', 'd', 'a', 't', 'i', 'é', '\u{0}'];
+        let mut p = Parser::new();
+        let mut out = Vec::new();
+        for _ in 0..20_000 {
+            let chunk: String = (0..(next() % 16))
+                .map(|_| noise[(next() % noise.len() as u64) as usize])
+                .collect();
+            p.push(&chunk, &mut out);
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! starting over from the checkpoint whenever the feed cannot continue seamlessly.
 
 use super::*;
-use crate::hub::{Applied, Hub, HubConfig};
+use crate::hub::{Applied, Hub, HubConfig, Refused};
 use app::wire::protocol::Snapshot;
 use redis::streams::StreamReadReply;
 use tokio_util::sync::CancellationToken;
@@ -174,8 +174,13 @@ pub async fn follow_loop(client: Client, hub: Arc<Hub>, status: Arc<BusStatus>, 
                 for entry in entries {
                     match decode(&entry).map(|record| hub.apply(record)) {
                         Ok(Ok(Applied::Published | Applied::Duplicate)) => {}
-                        Ok(Err(gap)) => {
+                        Ok(Err(Refused::Gap(gap))) => {
                             tracing::info!(%gap, "the stream does not continue this node's frames");
+                            broken = true;
+                            break;
+                        }
+                        Ok(Err(refused @ Refused::Invalid(..))) => {
+                            status.problem(refused.to_string());
                             broken = true;
                             break;
                         }

@@ -250,4 +250,76 @@ mod tests {
         assert!(later.iter().all(|d| *d <= MAX_BACKOFF));
         assert!(later.last().unwrap() >= &(MAX_BACKOFF / 2));
     }
+
+    /// Entries as Redis may hand them back, damaged anywhere (id, field, payload), never panic
+    /// the decoder or the hub they are then checked against.
+    #[test]
+    fn damaged_entries_never_panic() {
+        use crate::feed::generator::next_trades;
+        use crate::feed::market::{Market, default_universe};
+        use crate::hub::{Hub, HubConfig};
+        use redis::Value;
+        use std::collections::HashMap;
+
+        let mut market = Market::new(default_universe(), 3, 10.0);
+        let config = HubConfig {
+            history_frames: 10,
+            live_buffer: 16,
+        };
+        let hub = Hub::new(
+            1,
+            market.instruments(),
+            market.quotes(),
+            config,
+            Arc::new(Metrics::default()),
+        );
+        let trades = next_trades(&mut market);
+        let valid = serde_json::to_vec(&serde_json::json!({ "ts": 5, "trades": trades })).unwrap();
+        let pieces = b"{}[]\",:-09e.ntfx\\";
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n.max(1) as u64) as usize
+        };
+        let (mut decoded, mut checked) = (0, 0);
+        for round in 0..5_000 {
+            let mut payload = valid.clone();
+            for _ in 0..next(4) {
+                let at = next(payload.len());
+                match next(3) {
+                    0 if !payload.is_empty() => payload[at] = pieces[next(pieces.len())],
+                    1 => payload.insert(at, pieces[next(pieces.len())]),
+                    _ => payload.truncate(at),
+                }
+            }
+            let id = match round % 5 {
+                0 => "1-x".to_string(),
+                1 => format!("{}-{}", next(10), u64::MAX),
+                _ => "1-1".to_string(),
+            };
+            let field = if round % 7 == 0 { "g" } else { "f" };
+            let value = if round % 11 == 0 {
+                Value::Int(3)
+            } else {
+                Value::BulkString(payload)
+            };
+            let entry = StreamId {
+                id,
+                map: HashMap::from([(field.to_string(), value)]),
+                ..Default::default()
+            };
+            if let Ok(record) = decode(&entry) {
+                decoded += 1;
+                if hub.check(&record).is_ok() {
+                    checked += 1;
+                }
+            }
+        }
+        assert!(
+            decoded > 0 && checked > 0 && checked < 5_000,
+            "{decoded} decoded, {checked} valid"
+        );
+    }
 }

@@ -90,6 +90,18 @@ pub struct Discontinuity {
     pub got: EventId,
 }
 
+/// Why [`Hub::apply`] refused a frame.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// It does not follow the last frame: the caller starts over with [`Hub::reset`].
+    #[error(transparent)]
+    Gap(#[from] Discontinuity),
+    /// It names instruments this node does not have, or not in universe order: it came from
+    /// outside (the market bus) damaged, or from a generator with another universe.
+    #[error("frame {0}: {1}")]
+    Invalid(EventId, String),
+}
+
 /// What [`Hub::apply`] did with a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
@@ -222,19 +234,47 @@ impl Hub {
     /// Takes a frame numbered by the generator: it must be the next of the current epoch. One
     /// already held is a [`Applied::Duplicate`]; anything else is a [`Discontinuity`] (the
     /// caller then starts over with [`Hub::reset`]).
-    pub fn apply(&self, record: FrameRecord) -> Result<Applied, Discontinuity> {
+    pub fn apply(&self, record: FrameRecord) -> Result<Applied, Refused> {
+        self.check(&record)?;
         let mut st = self.lock();
         if record.epoch == st.epoch && record.seq <= st.seq {
             return Ok(Applied::Duplicate);
         }
         if record.epoch != st.epoch || record.seq != st.seq + 1 {
-            return Err(Discontinuity {
+            return Err(Refused::Gap(Discontinuity {
                 last: EventId::new(st.epoch, st.seq),
                 got: EventId::new(record.epoch, record.seq),
-            });
+            }));
         }
         self.push_locked(&mut st, record.seq, record.ts, record.trades);
         Ok(Applied::Published)
+    }
+
+    /// Checks a frame numbered elsewhere before it can touch this hub: every trade names an
+    /// instrument of this universe, by index and symbol, in universe order.
+    pub fn check(&self, record: &FrameRecord) -> Result<(), Refused> {
+        let invalid = |why: String| Err(Refused::Invalid(EventId::new(record.epoch, record.seq), why));
+        let mut previous = None;
+        for t in &record.trades {
+            let Some(instrument) = self.instruments.get(t.index) else {
+                return invalid(format!(
+                    "a trade of instrument {}, of {} here",
+                    t.index,
+                    self.instruments.len()
+                ));
+            };
+            if instrument.symbol != t.quote.symbol {
+                return invalid(format!(
+                    "instrument {} is {}, not {:.12}",
+                    t.index, instrument.symbol, t.quote.symbol
+                ));
+            }
+            if previous.is_some_and(|p| p >= t.index) {
+                return invalid("trades out of universe order".into());
+            }
+            previous = Some(t.index);
+        }
+        Ok(())
     }
 
     /// Starts over from `checkpoint` (the quotes at its id) and `frames`, the newest frames of
@@ -249,11 +289,21 @@ impl Hub {
                 .iter()
                 .zip(self.instruments.iter())
                 .all(|(a, b)| a.symbol == b.symbol);
-        if !same || checkpoint.quotes.len() != self.instruments.len() {
+        let quotes_match = checkpoint.quotes.len() == self.instruments.len()
+            && checkpoint
+                .quotes
+                .iter()
+                .zip(self.instruments.iter())
+                .all(|(q, i)| q.symbol == i.symbol);
+        if !same || !quotes_match {
             let symbols: Vec<&str> = checkpoint.instruments.iter().map(|i| i.symbol.as_str()).collect();
             return Err(ResetError::Universe(symbols.join(",")));
         }
-        let frames: Vec<FrameRecord> = frames.into_iter().filter(|f| f.epoch == id.epoch).collect();
+        // Damaged frames are left out: the run they break ends there, and clients resync.
+        let frames: Vec<FrameRecord> = frames
+            .into_iter()
+            .filter(|f| f.epoch == id.epoch && self.check(f).is_ok())
+            .collect();
         // The contiguous run that ends with the newest frame.
         let start = (1..frames.len())
             .rev()

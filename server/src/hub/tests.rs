@@ -206,7 +206,13 @@ async fn applied_frames_must_follow_on_and_duplicates_are_ignored() {
     }
     assert_eq!(hub.apply(frames[1].clone()), Ok(Applied::Duplicate));
     let gap = hub.apply(frames[4].clone()).unwrap_err();
-    assert_eq!((gap.last, gap.got), (EventId::new(0xabc, 3), EventId::new(0xabc, 5)));
+    assert_eq!(
+        gap,
+        Refused::Gap(Discontinuity {
+            last: EventId::new(0xabc, 3),
+            got: EventId::new(0xabc, 5)
+        })
+    );
     let other_epoch = FrameRecord {
         epoch: 0xdef,
         ..frames[3].clone()
@@ -214,6 +220,50 @@ async fn applied_frames_must_follow_on_and_duplicates_are_ignored() {
     assert!(hub.apply(other_epoch).is_err());
     let seqs: Vec<u64> = sub.drain_ready().iter().map(|e| e.id.seq).collect();
     assert!(seqs.iter().all(|s| (1..=3).contains(s)) && !seqs.is_empty(), "{seqs:?}");
+}
+
+/// Frames from outside (the market bus) that name instruments this node does not have, or
+/// under another symbol, or out of order, are refused before they touch anything, and never
+/// panic the hub; a reset leaves them out.
+#[tokio::test]
+async fn damaged_frames_from_outside_are_refused_not_applied() {
+    let (hub, mut market) = hub_with(100, 64);
+    let mut sub = hub.subscribe(None, Selection::all());
+    sub.next().await;
+    let good = records(&mut market, 0xabc, 1..=1).remove(0);
+    let n = hub.instruments().len();
+    let mut damaged = Vec::new();
+    let mut out_of_range = good.clone();
+    out_of_range.trades[0].index = n;
+    damaged.push(out_of_range);
+    let mut huge = good.clone();
+    huge.trades[0].index = usize::MAX;
+    damaged.push(huge);
+    let mut renamed = good.clone();
+    renamed.trades[0].quote.symbol = "NOPE".into();
+    damaged.push(renamed);
+    let mut reversed = good.clone();
+    reversed.trades.reverse();
+    if reversed.trades.len() > 1 {
+        damaged.push(reversed);
+    }
+    for frame in &damaged {
+        assert!(
+            matches!(hub.apply(frame.clone()), Err(Refused::Invalid(..))),
+            "{frame:?}"
+        );
+    }
+    assert_eq!(hub.last_id(), EventId::new(0xabc, 0), "nothing applied");
+    assert!(sub.drain_ready().is_empty());
+    assert_eq!(hub.apply(good.clone()), Ok(Applied::Published));
+
+    // A reset leaves them out, and the checkpoint's quotes must name the universe too.
+    let checkpoint = hub.snapshot(&Selection::all());
+    let mut wrong_quotes = checkpoint.clone();
+    wrong_quotes.quotes.swap(0, 1);
+    assert!(matches!(hub.reset(wrong_quotes, vec![]), Err(ResetError::Universe(_))));
+    hub.reset(checkpoint, damaged).unwrap();
+    assert_eq!(hub.last_id(), EventId::new(0xabc, 1));
 }
 
 #[tokio::test]

@@ -369,4 +369,48 @@ mod tests {
         raw.push_str("\r\n");
         assert_eq!(kind(&raw), "other");
     }
+
+    /// Damaged and random heads (bytes replaced, inserted, cut; pure noise) never panic the
+    /// parser, and nothing but a plain `GET` of the stream is ever served here.
+    #[test]
+    fn damaged_heads_never_panic_and_only_stream_gets_stay() {
+        let valid =
+            b"GET /api/stream?symbols=AAPL,MSFT&last_event_id=1f-2 HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 1f-9\r\n\r\n";
+        let pieces = b"\r\n :/?&=%GETPOST\x00\xff-1";
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for round in 0..20_000 {
+            let mut head = if round % 4 == 0 {
+                (0..next(200)).map(|_| next(256) as u8).collect::<Vec<u8>>()
+            } else {
+                valid.to_vec()
+            };
+            for _ in 0..1 + next(4) {
+                if head.is_empty() {
+                    break;
+                }
+                let at = next(head.len());
+                match next(3) {
+                    0 => head[at] = pieces[next(pieces.len())],
+                    1 => head.insert(at, pieces[next(pieces.len())]),
+                    _ => head.truncate(at),
+                }
+            }
+            if let Head::Stream { uri, .. } = parse(&head) {
+                // Empty lines before a request line are allowed (RFC 9112 §2.2).
+                let start = head.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(0);
+                assert!(
+                    head[start..].starts_with(b"GET /api/stream"),
+                    "{:?}",
+                    String::from_utf8_lossy(&head)
+                );
+                assert_eq!(uri.path(), sse::PATH);
+            }
+        }
+    }
 }

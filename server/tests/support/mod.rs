@@ -29,6 +29,8 @@ pub struct TestServer {
     pub base: String,
     pub addr: SocketAddr,
     pub hub: Arc<Hub>,
+    /// The router the server serves, for requests that need no socket.
+    pub app: axum::Router,
     generator: Generator<Arc<Hub>>,
     ts: i64,
     pub shutdown: CancellationToken,
@@ -85,9 +87,10 @@ impl TestServer {
         let shutdown = CancellationToken::new();
         let mut state = AppState::new(options, hub.clone(), shutdown.clone(), keepalive);
         state.transports = state.transports.with_write_timeout(limits.write_timeout);
+        let app = router(state.clone());
         let task = tokio::spawn(serve(
             listener,
-            router(state.clone()),
+            app.clone(),
             Some(state.transports.clone()),
             limits,
             shutdown.clone(),
@@ -96,6 +99,7 @@ impl TestServer {
             base: format!("http://{addr}"),
             addr,
             hub: hub.clone(),
+            app,
             generator: Generator::new(market, hub),
             ts: T0,
             shutdown,
