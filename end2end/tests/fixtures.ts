@@ -69,9 +69,12 @@ export const test = base.extend<Fixtures>({
         if (msg.type() === "error" || (msg.type() === "warning" && /hydrat/i.test(msg.text()))) errors.push(msg.text());
       });
       page.on("pageerror", (err) => errors.push(String(err)));
+      current = errors;
       await use(errors);
-      const unexpected = errors.filter((e) => !allowed.some((re) => re.test(e)));
-      allowed.length = 0;
+      const unexpected = errors.filter(
+        (e, i) => !windows.some((w) => i >= w.from && i < w.to && w.patterns.some((re) => re.test(e))),
+      );
+      windows.length = 0;
       expect(unexpected, "console errors and page errors").toEqual([]);
     },
     { auto: true },
@@ -81,10 +84,27 @@ export const test = base.extend<Fixtures>({
   },
 });
 
-const allowed: RegExp[] = [];
-/** Lets this spec's expected console errors through (e.g. connection refused while a server restarts). */
-export function allowConsoleErrors(...patterns: RegExp[]) {
-  allowed.push(...patterns);
+let current: string[] = [];
+const windows: { from: number; to: number; patterns: RegExp[] }[] = [];
+
+/**
+ * Runs `body` and lets through the console errors it causes that match `patterns` (e.g. a
+ * refused connection while a server restarts): the same errors before or after it still fail
+ * the spec, and so does any other error during it.
+ */
+export async function allowConsoleErrorsWhile<T>(patterns: RegExp[], body: () => Promise<T>): Promise<T> {
+  const from = current.length;
+  try {
+    return await body();
+  } finally {
+    windows.push({ from, to: current.length, patterns });
+  }
 }
+
+/** What a page logs while its server is away: refused or cut connections, and nothing else. */
+export const SERVER_AWAY = [
+  /net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE|INCOMPLETE_CHUNKED_ENCODING)/,
+  /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/api\/ws[^']*' failed/,
+];
 
 export { expect };

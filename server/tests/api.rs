@@ -49,9 +49,9 @@ async fn bad_inputs_get_400_with_a_json_reason() {
     let (status, body) = get(&server.url("/api/nope"), None).await;
     assert_eq!(status, 404);
     assert!(body.contains("\"error\""));
-    // A well-formed id from another run is not an error: it is answered with a resync.
-    let (status, _) = get(&server.url("/api/snapshot?symbols=AAPL"), Some("ffff-1")).await;
-    assert_eq!(status, 200);
+    // A well-formed id from another run is not an error: the stream answers it with a resync.
+    let mut stream = open(&server.url("/api/stream?symbols=AAPL"), Some("ffff-1")).await;
+    assert_eq!(next(&mut stream).await.event, "resync");
 }
 
 #[tokio::test]
