@@ -33,8 +33,8 @@ bus_scenario() {
   pids+=($!)
   for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
   local bus="redis://127.0.0.1:$rport" common=(env TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 RUST_LOG=warn)
-  local load=(--clients 1000 --ramp 10 --duration 60)
-  [ "$mode" = hop ] && load=(--clients 50 --ramp 2 --duration 20)
+  local load=(--clients 1000 --ramp 10 --duration 60 --seed 1 --rate 10)
+  [ "$mode" = hop ] && load=(--clients 50 --ramp 2 --duration 20 --seed 1 --rate 10)
   [ "$mode" = faults ] && load+=(--faults --fault-mean 5)
 
   if [ "$mode" = hop ]; then
@@ -106,5 +106,7 @@ case "${SERVER:-tickertape}" in
 esac
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
+# Tickertape's frames are checked against a replay of its seeded market (the floor's have none).
+[ "${SERVER:-tickertape}" = tickertape ] && args+=(--seed 1 --rate "$rate")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$server" "${args[@]}" "${@:2}"

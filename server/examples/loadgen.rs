@@ -63,6 +63,13 @@ pub struct Args {
     /// Comma-separated symbols each client subscribes to (default: all).
     #[arg(long)]
     pub symbols: Option<String>,
+    /// The server's MARKET_SEED and TICK_RATE_HZ (default universe): with them, loss is counted
+    /// against a replay of the seeded market, so a frame that no client got counts as lost;
+    /// without, against the union of what the clients saw.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, default_value_t = 10.0)]
+    pub rate: f64,
     /// Drop connections at random moments and resume with the last id.
     #[arg(long)]
     pub faults: bool,
@@ -342,6 +349,21 @@ fn sum<T: std::iter::Sum<T>>(values: impl Iterator<Item = Option<T>>) -> Option<
     all.filter(|v| !v.is_empty()).map(|v| v.into_iter().sum())
 }
 
+/// The sequence numbers, up to `end`, of the frames of the seeded market (default universe at
+/// `rate`) in which one of `symbols` (default: any) traded: the frames a client must get.
+fn replayed_frames(seed: u64, rate: f64, symbols: Option<&str>, end: u64) -> BTreeSet<u64> {
+    use tickertape_server::feed::market::{Market, default_universe};
+    let mut market = Market::new(default_universe(), seed, rate);
+    let instruments = market.instruments();
+    let selected: Vec<bool> = instruments
+        .iter()
+        .map(|i| symbols.is_none_or(|list| list.split(',').any(|s| s.trim().eq_ignore_ascii_case(&i.symbol))))
+        .collect();
+    (1..=end)
+        .filter(|_| market.step().iter().any(|(i, _)| selected[*i]))
+        .collect()
+}
+
 fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: Cpu, memory: Memory) -> Report {
     // Every frame some client saw as a tick is part of the server's sequence.
     let mut union = BTreeSet::new();
@@ -356,6 +378,17 @@ fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: Cpu, memory:
             }
             union.insert(seq);
         }
+    }
+    // With the seed, what the server must have sent: every frame in which a selected
+    // instrument traded, from a replay of the same market.
+    if let Some(seed) = args.seed {
+        let end = logs
+            .iter()
+            .filter_map(|l| l.ticks.iter().max())
+            .max()
+            .copied()
+            .unwrap_or(0);
+        union = replayed_frames(seed, args.rate, args.symbols.as_deref(), end);
     }
     let (mut lost, mut duplicated) = (0u64, 0u64);
     for log in logs {
@@ -1044,6 +1077,8 @@ mod tests {
                 ramp: 0.3,
                 transport,
                 symbols: None,
+                seed: Some(3),
+                rate: 50.0,
                 faults: true,
                 fault_mean: 0.5,
                 server_pid: vec![std::process::id()],
@@ -1066,6 +1101,8 @@ mod tests {
             ramp: 0.2,
             transport: Kind::Sse,
             symbols: None,
+            seed: Some(3),
+            rate: 50.0,
             faults: true,
             fault_mean: 0.5,
             server_pid: vec![std::process::id(), std::process::id()],

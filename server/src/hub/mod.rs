@@ -35,6 +35,7 @@ mod tests;
 
 pub use frame::Frame;
 pub use selection::{SelectError, Selection};
+use subscription::{Replay, snapshot_event};
 pub use subscription::{Start, Subscription, decide_start};
 
 use crate::feed::{FrameRecord, Publish, Trade};
@@ -418,6 +419,23 @@ impl Hub {
         }
     }
 
+    /// Up to `max` frames of history from `from` to `until` (inclusive) of `epoch`; `None` if
+    /// the history no longer holds `from` (trimmed, or reset to another epoch). Constant time
+    /// to find the first: history is a contiguous run of sequence numbers.
+    pub(super) fn history_from(&self, epoch: u64, from: u64, until: u64, max: usize) -> Option<VecDeque<Arc<Frame>>> {
+        let st = self.lock();
+        let oldest = st.history.front()?.seq;
+        if st.epoch != epoch || from < oldest {
+            return None;
+        }
+        let skip = usize::try_from(from - oldest).ok()?;
+        let take = usize::try_from(until.saturating_sub(from) + 1)
+            .unwrap_or(usize::MAX)
+            .min(max);
+        let batch: VecDeque<Arc<Frame>> = st.history.iter().skip(skip).take(take).cloned().collect();
+        (batch.front().map(|f| f.seq) == Some(from)).then_some(batch)
+    }
+
     /// A receiver that wakes on every live frame: a task serving many subscriptions waits on
     /// this one and then takes each subscription's events with [`Subscription::try_next`].
     pub fn live_frames(&self) -> broadcast::Receiver<Arc<Frame>> {
@@ -426,31 +444,34 @@ impl Hub {
 
     /// Subscribes to the feed for `selection`, resuming after `from` when it can.
     pub fn subscribe(self: &Arc<Self>, from: Option<EventId>, selection: Selection) -> Subscription {
+        // Under the lock only what keeps replay and live without gap or overlap, in time that
+        // does not grow with the history: the live receiver, the decision, and for a snapshot
+        // a copy of the selected quotes (encoded after the lock is released).
         let st = self.lock();
         let rx = self.live.subscribe();
         let oldest = st.history.front().map(|f| f.seq);
         let start = decide_start(from, st.epoch, oldest, st.seq, self.resume_lead);
+        let snapshot = matches!(start, Start::Snapshot | Start::Resync).then(|| self.snapshot_locked(&st, &selection));
+        let (epoch, seq) = (st.epoch, st.seq);
+        drop(st);
         let mut sub = Subscription {
             hub: self.clone(),
             selection,
             rx,
             initial: None,
-            replay: VecDeque::new(),
-            epoch: st.epoch,
-            seen: st.seq,
+            replay: None,
+            epoch,
+            seen: seq,
         };
-        match start {
-            Start::Snapshot => sub.initial = Some(sub.encode_snapshot(&st, EventKind::Snapshot)),
-            Start::Resync => sub.initial = Some(sub.encode_snapshot(&st, EventKind::Resync)),
-            Start::Ahead { until } => sub.seen = until,
-            Start::Replay { after } => {
-                let skip = st.history.iter().take_while(|f| f.seq <= after).count();
-                sub.replay = st.history.iter().skip(skip).cloned().collect();
+        match (start, snapshot) {
+            (Start::Snapshot, Some(snapshot)) => sub.initial = Some(snapshot_event(snapshot, EventKind::Snapshot)),
+            (Start::Resync, Some(snapshot)) => {
+                sub.initial = Some(snapshot_event(snapshot, EventKind::Resync));
+                self.metrics.resyncs.inc();
             }
-        }
-        drop(st);
-        if start == Start::Resync {
-            self.metrics.resyncs.inc();
+            (Start::Ahead { until }, _) => sub.seen = until,
+            (Start::Replay { after }, _) => sub.replay = Some(Replay::new(after, seq)),
+            _ => {}
         }
         sub
     }

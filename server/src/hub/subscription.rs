@@ -3,8 +3,9 @@
 
 use super::frame::Frame;
 use super::selection::Selection;
-use super::{Event, EventKind, Hub, State};
+use super::{Event, EventKind, Hub};
 use app::wire::protocol::EventId;
+use app::wire::protocol::Snapshot;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::broadcast::{
@@ -66,7 +67,8 @@ pub struct Subscription {
     pub(super) selection: Selection,
     pub(super) rx: broadcast::Receiver<Arc<Frame>>,
     pub(super) initial: Option<Event>,
-    pub(super) replay: VecDeque<Arc<Frame>>,
+    /// Frames still to replay from history, fetched a batch at a time (see [`Replay`]).
+    pub(super) replay: Option<Replay>,
     /// The epoch of what was sent so far.
     pub(super) epoch: u64,
     /// Frames up to this seq are accounted for (sent, filtered out, queued for replay, or
@@ -74,16 +76,42 @@ pub struct Subscription {
     pub(super) seen: u64,
 }
 
-impl Subscription {
-    pub(super) fn encode_snapshot(&self, st: &State, kind: EventKind) -> Event {
-        let snapshot = self.hub.snapshot_locked(st, &self.selection);
-        Event {
-            kind,
-            id: EventId::new(st.epoch, st.seq),
-            data: serde_json::to_string(&snapshot).expect("snapshot serialises").into(),
+/// The part of history a resuming subscriber still has to replay: frames `next..=until` of its
+/// epoch. They are taken from the hub's history a batch at a time, as the subscriber is served,
+/// so that subscribing costs the same whatever the history's length: a storm of clients resuming
+/// from old ids does no work in proportion to the history under the hub's lock.
+pub(super) struct Replay {
+    pub(super) next: u64,
+    pub(super) until: u64,
+    batch: VecDeque<Arc<Frame>>,
+}
+
+/// Frames taken from history per visit to the hub's lock.
+const REPLAY_BATCH: usize = 64;
+
+impl Replay {
+    pub(super) fn new(after: u64, until: u64) -> Self {
+        Replay {
+            next: after + 1,
+            until,
+            batch: VecDeque::new(),
         }
     }
+}
 
+/// A snapshot taken under the hub's lock (a copy of the selected quotes, as many as symbols),
+/// encoded after it is released.
+pub(super) fn snapshot_event(snapshot: Snapshot, kind: EventKind) -> Event {
+    // Snapshots taken by the hub always carry their id.
+    let id = snapshot.id.unwrap_or(EventId::new(0, snapshot.seq));
+    Event {
+        kind,
+        id,
+        data: serde_json::to_string(&snapshot).expect("snapshot serialises").into(),
+    }
+}
+
+impl Subscription {
     /// The next event. Never ends by itself: the caller stops on shutdown or disconnect.
     pub async fn next(&mut self) -> Event {
         loop {
@@ -108,9 +136,30 @@ impl Subscription {
         if let Some(event) = self.initial.take() {
             return Some(event);
         }
-        while let Some(frame) = self.replay.pop_front() {
-            if let Some(event) = self.tick(&frame) {
-                return Some(event);
+        while let Some(replay) = &mut self.replay {
+            if replay.batch.is_empty() {
+                if replay.next > replay.until {
+                    self.replay = None;
+                    break;
+                }
+                match self
+                    .hub
+                    .history_from(self.epoch, replay.next, replay.until, REPLAY_BATCH)
+                {
+                    Some(batch) => replay.batch = batch,
+                    // Gone from history meanwhile (a long replay behind a fast market): the
+                    // exact resume is no longer possible.
+                    None => {
+                        self.replay = None;
+                        return Some(self.resync());
+                    }
+                }
+            }
+            if let Some(frame) = replay.batch.pop_front() {
+                replay.next = frame.seq + 1;
+                if let Some(event) = self.tick(&frame) {
+                    return Some(event);
+                }
             }
         }
         loop {
@@ -145,24 +194,26 @@ impl Subscription {
     /// A `resync` snapshot of the current state; the frames it covers are then skipped.
     fn resync(&mut self) -> Event {
         let st = self.hub.lock();
-        let event = self.encode_snapshot(&st, EventKind::Resync);
+        let snapshot = self.hub.snapshot_locked(&st, &self.selection);
         self.epoch = st.epoch;
         self.seen = st.seq;
         drop(st);
         self.hub.metrics.resyncs.inc();
-        event
+        snapshot_event(snapshot, EventKind::Resync)
     }
 
     /// Switches to `selection` without resubscribing: returns a `snapshot` of the new selection
     /// at the current frame; frames up to it are then skipped (the snapshot covers them).
     pub fn reselect(&mut self, selection: Selection) -> Event {
         self.selection = selection;
-        self.replay.clear();
+        self.replay = None;
         self.initial = None;
         let st = self.hub.lock();
+        let snapshot = self.hub.snapshot_locked(&st, &self.selection);
         self.epoch = st.epoch;
         self.seen = st.seq;
-        self.encode_snapshot(&st, EventKind::Snapshot)
+        drop(st);
+        snapshot_event(snapshot, EventKind::Snapshot)
     }
 
     fn tick(&self, frame: &Frame) -> Option<Event> {

@@ -357,3 +357,31 @@ fn candles_follow_trades() {
     assert_eq!(c[0].close, hub.snapshot(&Selection::all()).quotes[0].price);
     assert!(hub.history("NOPE", Interval::S1, 10).is_none());
 }
+
+/// A replay longer than one batch from history delivers every frame, in order; a replay whose
+/// frames are trimmed away before it gets to them ends in a resync, never a gap.
+#[tokio::test]
+async fn long_replays_are_exact_or_resynced() {
+    let (hub, mut market) = hub_with(300, 1000);
+    step(&hub, &mut market, 250);
+    let mut sub = hub.subscribe(Some(EventId::new(0xabc, 10)), Selection::all());
+    let events = sub.drain_ready();
+    let seqs: Vec<u64> = events.iter().map(|e| e.id.seq).collect();
+    assert!(events.iter().all(|e| e.kind == EventKind::Tick));
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]) && seqs.first() > Some(&10) && seqs.last() == Some(&250));
+
+    let mut slow = hub.subscribe(Some(EventId::new(0xabc, 60)), Selection::all());
+    let first = slow.take_ready(5);
+    assert!(first.iter().all(|e| e.kind == EventKind::Tick && e.id.seq <= 60 + 64));
+    // The market runs on: the frames the slow replay has not reached leave the history.
+    step(&hub, &mut market, 300);
+    let rest = slow.drain_ready();
+    let resync = rest.iter().position(|e| e.kind == EventKind::Resync).expect("a resync");
+    let before: Vec<u64> = first.iter().chain(&rest[..resync]).map(|e| e.id.seq).collect();
+    assert!(
+        before.windows(2).all(|w| w[0] < w[1]),
+        "in order up to the resync: {before:?}"
+    );
+    assert_eq!(rest[resync].id, hub.last_id());
+    assert!(rest[resync + 1..].is_empty(), "the resync covers everything up to now");
+}
