@@ -4,7 +4,7 @@
 # Prints the load generator's report; exits non-zero if any event was lost or duplicated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop}
+n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak}
 port=${PORT:-3300}
 # Built as cargo-leptos builds it (it sets LEPTOS_OUTPUT_NAME at compile time): without it the
 # binary's page asks for `tickertape_bg.wasm` and never hydrates, and every switch between this
@@ -70,7 +70,58 @@ bus_scenario() {
   ./target/release/examples/loadgen --url "http://127.0.0.1:$((port + 3))" --server-pid "${pids[-1]}" "${load[@]}"
 }
 
+# Hostile clients beside a normal load: the server on core 0 with its default limits; on core 1,
+# 1 000 well-behaved SSE clients (loadgen) and, once they are connected, the hostile ones
+# (server/examples/hostile.rs). The normal clients' p99 and loss say what the hostile ones cost
+# everyone else; hostile.rs says what the server did with them.
+hostile_scenario() {
+  local mode=$1 sockets=$2
+  cargo build --release -q -p tickertape-server --bin tickertape --example loadgen --example hostile
+  ulimit -n "$(ulimit -Hn)"
+  TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=warn \
+    LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" &
+  local server=$!
+  trap 'kill $server 2>/dev/null || true' EXIT
+  wait_healthy "$port"
+  taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$server" \
+    --clients 1000 --ramp 10 --duration 40 --seed 1 --rate 10 &
+  local normal=$!
+  sleep 12
+  taskset -c 1 ./target/release/examples/hostile --addr "127.0.0.1:$port" --mode "$mode" --sockets "$sockets" \
+    --duration 25 --server-pid "$server"
+  wait "$normal"
+}
+
+# A soak: 1 000 SSE clients with random disconnects for SOAK_SECS (default 30 minutes), the
+# server's RSS and open descriptors sampled every minute, before, during and after.
+soak_scenario() {
+  cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
+  ulimit -n "$(ulimit -Hn)"
+  TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=warn \
+    LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" &
+  local server=$!
+  trap 'kill $server 2>/dev/null || true' EXIT
+  wait_healthy "$port"
+  sample() { echo "$1 t=$(date +%s) rss_kb=$(awk '/VmRSS/{print $2}' /proc/$server/status) fds=$(ls /proc/$server/fd | wc -l)"; }
+  sample baseline
+  taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$server" \
+    --clients 1000 --ramp 10 --duration "${SOAK_SECS:-1800}" --faults --fault-mean 5 --seed 1 --rate 10 &
+  local load=$!
+  while kill -0 "$load" 2>/dev/null; do
+    sleep 60
+    sample during
+  done
+  wait "$load"
+  sleep 5
+  sample after
+}
+
 case "$n" in
+  soak)          soak_scenario; exit ;;
+  slowloris)     hostile_scenario slowloris 2000; exit ;;
+  idle-sockets)  hostile_scenario idle 10000; exit ;;
+  nonreaders)    hostile_scenario nonreader 1000; exit ;;
+  fuzz)          hostile_scenario fuzz 10000; exit ;;
   1)             rate=10;   args=(--clients 1000 --ramp 10 --duration 60) ;;
   2)             rate=10;   args=(--clients 10000 --ramp 30 --duration 30 --source-ips 127.0.0.2,127.0.0.3) ;;
   3)             rate=1000; args=(--clients 100 --ramp 2 --duration 20) ;;

@@ -19,6 +19,7 @@
 //! events, same ids, chunked by hyper.
 
 use crate::config::Limits;
+use crate::hub::Subscription;
 use crate::security::Policy;
 use crate::transport::Transports;
 use crate::transport::sse;
@@ -44,30 +45,56 @@ const MAX_HEADERS: usize = 64;
 /// here (within `limits.header_timeout`) and a plain `GET` of the stream is served on the socket;
 /// everything else, and every connection of a node without streams, goes to hyper.
 pub(super) async fn serve_connection(
-    mut tcp: TcpStream,
+    tcp: TcpStream,
     app: Router,
     streams: Option<Transports>,
     limits: Limits,
     shutdown: CancellationToken,
 ) {
+    // Two steps. The first (the head being read, its deadline) is boxed, so its state is freed
+    // when it ends, and a stream that runs for hours keeps only its own.
+    match Box::pin(first_request(tcp, streams, &limits, &shutdown)).await {
+        Next::Stream(tcp, streams, subscription) => sse::serve_direct(tcp, streams, subscription).await,
+        // Boxed: hyper's connection state is kilobytes, and inline it would make every direct
+        // stream's task that large too (a task is as large as its largest branch).
+        Next::Http(io) => Box::pin(serve_http(io, app, &limits, &shutdown)).await,
+        Next::Closed => {}
+    }
+}
+
+/// What a connection's first request leads to.
+enum Next {
+    /// A plain `GET` of the stream that passed its checks: served here, on the socket.
+    Stream(TcpStream, Transports, Subscription),
+    /// Anything else: hyper's, with the bytes already read.
+    Http(Rewind),
+    /// Nothing to serve: the client left, the head timed out (and was answered), or shutdown.
+    Closed,
+}
+
+/// Reads the first request head (within `limits.header_timeout`) when the node serves streams,
+/// and decides where the connection goes.
+async fn first_request(
+    mut tcp: TcpStream,
+    streams: Option<Transports>,
+    limits: &Limits,
+    shutdown: &CancellationToken,
+) -> Next {
     let mut head = Vec::new();
     if let Some(streams) = streams {
-        let deadline = tokio::time::sleep(limits.header_timeout);
         let read = tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = deadline => {
-                refuse(&tcp, Refusal::HeadTimeout(limits.header_timeout), &streams.policy).await;
-                return;
+            () = shutdown.cancelled() => return Next::Closed,
+            () = tokio::time::sleep(limits.header_timeout) => {
+                Box::pin(refuse(&tcp, Refusal::HeadTimeout(limits.header_timeout), &streams.policy)).await;
+                return Next::Closed;
             }
             request = read_head(&mut tcp, &mut head) => request,
         };
         match read {
-            None => return,
+            None => return Next::Closed,
             Some(Head::Stream { uri, headers }) => {
                 if let Ok(subscription) = sse::open(&streams, &headers, &uri) {
-                    // Nothing of the request is kept while the stream runs.
-                    drop((head, uri, headers));
-                    return sse::serve_direct(tcp, streams, subscription).await;
+                    return Next::Stream(tcp, streams, subscription);
                 }
                 // A stream request that failed a check: the router answers it (same checks, so
                 // the same 4xx).
@@ -75,7 +102,7 @@ pub(super) async fn serve_connection(
             Some(_) => {}
         }
     }
-    serve_http(Rewind::new(tcp, head, limits.write_timeout), app, &limits, &shutdown).await;
+    Next::Http(Rewind::new(tcp, head, limits.write_timeout))
 }
 
 /// Serves a connection with hyper until it ends. hyper gets a timer, so its header timeout

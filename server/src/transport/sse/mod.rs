@@ -53,6 +53,9 @@ const HEADERS: [(&str, &str); 3] = [
     ("x-accel-buffering", "no"),
 ];
 
+/// How many bytes of a catch-up (a snapshot, a replay) go out in one write.
+const CATCH_UP_BYTES: usize = 16 * 1024;
+
 /// Chunks a stream served through hyper may have queued for its connection: hyper takes the
 /// next one only when the socket has taken the previous ones, so a full queue is a full socket.
 const BODY_CHUNKS: usize = 8;
@@ -212,21 +215,32 @@ async fn serve(out: Out, t: Transports, subscription: Subscription, client: Clie
     };
     let mut stopped = pin!(t.shutdown.cancelled());
     loop {
+        // What is pending, then whatever the subscription has ready, in writes of up to
+        // CATCH_UP_BYTES. Boxed when it runs: a stream spends its life waiting for its fan-out
+        // group, and its task should not carry a write's state (timer included) meanwhile.
         let catch_up = async {
-            write_all(&out, &member.pending, t.write_timeout).await?;
-            member.pending.clear();
-            while let Some(event) = member.subscription.try_next() {
-                member.quiet.event();
-                member.client.delivered();
-                write_all(&out, &event_bytes(&event), t.write_timeout).await?;
+            let mut bytes = std::mem::take(&mut member.pending);
+            loop {
+                while bytes.len() < CATCH_UP_BYTES {
+                    let Some(event) = member.subscription.try_next() else {
+                        break;
+                    };
+                    member.quiet.event();
+                    member.client.delivered();
+                    encode_event(&event, &mut bytes);
+                }
+                if bytes.is_empty() {
+                    return io::Result::Ok(());
+                }
+                write_all(&out, &bytes, t.write_timeout).await?;
+                bytes.clear();
             }
-            io::Result::Ok(())
         };
         let caught_up = tokio::select! {
             biased;
             () = &mut stopped => return,
             () = out.closed() => return,
-            caught_up = catch_up => caught_up,
+            caught_up = Box::pin(catch_up) => caught_up,
         };
         if caught_up.is_err() {
             return;
