@@ -4,7 +4,7 @@
 # Prints the load generator's report; exits non-zero if any event was lost or duplicated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak}
+n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill}
 port=${PORT:-3300}
 # Built as cargo-leptos builds it (it sets LEPTOS_OUTPUT_NAME at compile time): without it the
 # binary's page asks for `tickertape_bg.wasm` and never hydrates, and every switch between this
@@ -80,7 +80,7 @@ hostile_scenario() {
   ulimit -n "$(ulimit -Hn)"
   TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=warn \
     LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" &
-  local server=$!
+  server=$! # global: the EXIT trap runs after this function has returned
   trap 'kill $server 2>/dev/null || true' EXIT
   wait_healthy "$port"
   taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$server" \
@@ -88,7 +88,7 @@ hostile_scenario() {
   local normal=$!
   sleep 12
   taskset -c 1 ./target/release/examples/hostile --addr "127.0.0.1:$port" --mode "$mode" --sockets "$sockets" \
-    --duration 25 --server-pid "$server"
+    --duration 35 --server-pid "$server"
   wait "$normal"
 }
 
@@ -99,7 +99,7 @@ soak_scenario() {
   ulimit -n "$(ulimit -Hn)"
   TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=warn \
     LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" &
-  local server=$!
+  server=$! # global: the EXIT trap runs after this function has returned
   trap 'kill $server 2>/dev/null || true' EXIT
   wait_healthy "$port"
   sample() { echo "$1 t=$(date +%s) rss_kb=$(awk '/VmRSS/{print $2}' /proc/$server/status) fds=$(ls /proc/$server/fd | wc -l)"; }
@@ -116,7 +116,45 @@ soak_scenario() {
   sample after
 }
 
+# Redis killed (-9) under load: a generator and two edges, 1 000 clients split over the edges;
+# 20 s into the run redis-server is killed and, 2 s later, started again empty (no persistence).
+# The generator queues its frames meanwhile and writes them to the new Redis; the clients must
+# lose nothing, and are resynced only if frames they had not read died with the old Redis.
+bus_kill_scenario() {
+  local rport=$((port + 10))
+  command -v redis-server >/dev/null || { echo "redis-server is needed (make test installs it)" >&2; exit 1; }
+  cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
+  ulimit -n "$(ulimit -Hn)"
+  pids=()   # global: the EXIT trap runs after this function has returned
+  trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+  start_redis() {
+    redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+    redis=$!
+    pids+=($redis)
+    for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  }
+  start_redis
+  local bus="redis://127.0.0.1:$rport" common=(env TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 RUST_LOG=warn)
+  "${common[@]}" MARKET_BUS=$bus ROLE=generator LEPTOS_SITE_ADDR=127.0.0.1:$((port + 2)) taskset -c 0 "$bin" & pids+=($!)
+  wait_healthy $((port + 2))
+  "${common[@]}" MARKET_BUS=$bus ROLE=edge LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" & pids+=($!)
+  local a=$!
+  "${common[@]}" MARKET_BUS=$bus ROLE=edge LEPTOS_SITE_ADDR=127.0.0.1:$((port + 1)) taskset -c 1 "$bin" & pids+=($!)
+  local b=$!
+  wait_healthy "$port"; wait_healthy $((port + 1))
+  ./target/release/examples/loadgen --url "http://127.0.0.1:$port,http://127.0.0.1:$((port + 1))" \
+    --server-pid "$a,$b" --clients 1000 --ramp 10 --duration 40 --seed 1 --rate 10 &
+  local load=$!
+  sleep 20
+  echo "== kill -9 redis-server; a new, empty one 2 s later"
+  kill -9 "$redis"
+  sleep 2
+  start_redis
+  wait "$load"
+}
+
 case "$n" in
+  bus-kill)      bus_kill_scenario; exit ;;
   soak)          soak_scenario; exit ;;
   slowloris)     hostile_scenario slowloris 2000; exit ;;
   idle-sockets)  hostile_scenario idle 10000; exit ;;

@@ -54,8 +54,9 @@ async fn main() {
 /// Opens the sockets; each says nothing (idle) or dribbles a head (slowloris) until the server
 /// closes it. Reports how many the server closed and how long it took.
 async fn holders(args: &Args) {
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(args.duration);
+    // How long each socket waits for the server to close it, from its own connect (a flood of
+    // connects is admitted over seconds by the kernel's accept queue).
+    let patience = Duration::from_secs_f64(args.duration);
     let slow = matches!(args.mode, Mode::Slowloris);
     let tasks: Vec<_> = (0..args.sockets)
         .map(|_| {
@@ -65,6 +66,7 @@ async fn holders(args: &Args) {
                     return None;
                 };
                 let opened = Instant::now();
+                let deadline = opened + patience;
                 if slow {
                     let _ = tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
                 }
@@ -101,7 +103,7 @@ async fn holders(args: &Args) {
     closed.sort();
     let max = closed.last().copied().unwrap_or_default();
     println!(
-        "{:?}: {} sockets, {} closed by the server (slowest after {:.1} s), {} still open after {} s",
+        "{:?}: {} sockets, {} closed by the server (slowest after {:.1} s), {} still open {} s after connecting",
         args.mode,
         args.sockets,
         closed.len(),

@@ -64,9 +64,9 @@ pub struct Config {
     #[arg(long, env = "MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(16..=1_000_000))]
     pub max_connections: Option<u64>,
 
-    /// Kernel send buffer per socket in KiB, from 4 to 4096 (default 32; Linux doubles it):
+    /// Kernel send buffer per socket in KiB, from 4 to 4096 (default 16; Linux doubles it):
     /// what a client that stops reading can make the server hold.
-    #[arg(long, env = "SEND_BUFFER_KB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(4..=4096))]
+    #[arg(long, env = "SEND_BUFFER_KB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(4..=4096))]
     pub send_buffer_kb: u64,
 
     /// Seconds a write may wait for a client that does not read, from 1 to 300 (default 10);
@@ -146,7 +146,7 @@ impl Default for Limits {
         Limits {
             header_timeout: Duration::from_secs(10),
             max_connections: 10_000,
-            send_buffer: 32 * 1024,
+            send_buffer: 16 * 1024,
             write_timeout: Duration::from_secs(10),
         }
     }
@@ -381,7 +381,7 @@ mod tests {
         assert_eq!(c.role, Role::All);
         let limits = c.limits(1024);
         assert_eq!(limits.header_timeout, Duration::from_secs(10));
-        assert_eq!((limits.max_connections, limits.send_buffer), (1024 - 128, 32 * 1024));
+        assert_eq!((limits.max_connections, limits.send_buffer), (1024 - 128, 16 * 1024));
         assert_eq!(limits.write_timeout, Duration::from_secs(10));
         assert_eq!(c.limits(100).max_connections, 16, "never below 16");
         assert!(c.check().is_ok());

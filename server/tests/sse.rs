@@ -167,9 +167,10 @@ async fn slow_reader_is_resynced_and_normal_reader_is_unaffected() {
     next(&mut normal).await;
 
     // Publish in batches smaller than the live buffer and let the normal reader catch up after
-    // each. The slow one reads nothing: once the socket buffers on both sides are full (at most
-    // the kernel's maximum send buffer plus a few KB), its subscription falls behind.
-    let must_exceed = 2 * max_send_buffer() + (1 << 20);
+    // each. The slow one reads nothing: once the socket buffers on both sides are full (the
+    // server caps its send buffer; the client's side holds a few hundred KB at most), its
+    // subscription falls behind.
+    let must_exceed = 4 * tickertape_server::config::Limits::default().send_buffer + (1 << 20);
     let mut seen = Vec::new();
     let (mut last, mut bytes) = (0, 0);
     while bytes < must_exceed {
@@ -185,27 +186,23 @@ async fn slow_reader_is_resynced_and_normal_reader_is_unaffected() {
     let seqs: Vec<u64> = seen.iter().map(seq_of).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
 
-    // The slow reader drains what was buffered, then gets a resync and continues live after it.
+    // The slow reader drains what was buffered, in order, then gets a resync that brings it to
+    // live (one more, earlier, where the client's buffers let it progress and fall behind
+    // again), and continues live after it.
+    let mut previous = 0;
     let resync_seq = loop {
         let e = next(&mut slow).await;
-        if e.event == "resync" {
+        if e.event == "resync" && seq_of(&e) >= last - 64 {
             break seq_of(&e);
         }
-        assert_eq!(e.event, "tick");
+        assert!(e.event == "tick" || e.event == "resync", "{e:?}");
+        assert!(seq_of(&e) > previous || e.event == "resync", "in order");
+        previous = seq_of(&e);
     };
-    assert!(resync_seq >= last - 64, "the resync is recent: {resync_seq} vs {last}");
-    assert_eq!(server.hub.metrics().lagged.get(), 1);
+    assert!(server.hub.metrics().lagged.get() >= 1);
     let more = server.step(5);
     let tail = until_seq(&mut slow, more).await;
     assert!(tail.iter().all(|e| e.event == "tick" && seq_of(e) > resync_seq));
-}
-
-/// The kernel's largest TCP send buffer (autotuning limit), or 4 MiB where it cannot be read.
-fn max_send_buffer() -> usize {
-    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(2)?.parse().ok())
-        .unwrap_or(4 << 20)
 }
 
 /// With nothing to send, the stream still carries a comment every keep-alive period, so
@@ -498,7 +495,11 @@ async fn a_full_socket_stalls_only_its_stream_and_loses_nothing() {
     };
     assert_eq!(got[0].event, "snapshot");
     assert_eq!(seq_of(&got[0]), first);
-    assert!(got.len() > 100, "{} events", got.len());
+    assert!(
+        got.len() > 40,
+        "{} events: the stall and the 40 frames after it",
+        got.len()
+    );
     assert_eq!(
         fields(&got),
         fields(&expected),

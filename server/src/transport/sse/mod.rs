@@ -86,6 +86,7 @@ fn encode_event(event: &HubEvent, out: &mut Vec<u8>) {
 }
 
 /// One event as SSE bytes, in one buffer.
+#[cfg(test)]
 fn event_bytes(event: &HubEvent) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + event.data.len());
     encode_event(event, &mut out);
