@@ -77,12 +77,7 @@ bus_scenario() {
 hostile_scenario() {
   local mode=$1 sockets=$2
   cargo build --release -q -p tickertape-server --bin tickertape --example loadgen --example hostile
-  ulimit -n "$(ulimit -Hn)"
-  TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=warn \
-    LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" &
-  server=$! # global: the EXIT trap runs after this function has returned
-  trap 'kill $server 2>/dev/null || true' EXIT
-  wait_healthy "$port"
+  start_server
   taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$server" \
     --clients 1000 --ramp 10 --duration 40 --seed 1 --rate 10 &
   local normal=$!
@@ -92,16 +87,21 @@ hostile_scenario() {
   wait "$normal"
 }
 
+# The server alone on core 0 at 10 Hz, as scenario 1 runs it; stopped when the script exits.
+start_server() {
+  ulimit -n "$(ulimit -Hn)"
+  TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=warn \
+    LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" &
+  server=$! # global: the EXIT trap runs after the calling function has returned
+  trap 'kill $server 2>/dev/null || true' EXIT
+  wait_healthy "$port"
+}
+
 # A soak: 1 000 SSE clients with random disconnects for SOAK_SECS (default 30 minutes), the
 # server's RSS and open descriptors sampled every minute, before, during and after.
 soak_scenario() {
   cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
-  ulimit -n "$(ulimit -Hn)"
-  TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=warn \
-    LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" &
-  server=$! # global: the EXIT trap runs after this function has returned
-  trap 'kill $server 2>/dev/null || true' EXIT
-  wait_healthy "$port"
+  start_server
   sample() { echo "$1 t=$(date +%s) rss_kb=$(awk '/VmRSS/{print $2}' /proc/$server/status) fds=$(ls /proc/$server/fd | wc -l)"; }
   sample baseline
   taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$server" \
