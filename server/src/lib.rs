@@ -18,3 +18,15 @@ pub mod node;
 pub mod request;
 pub mod security;
 pub mod transport;
+
+/// A seeded xorshift generator for the tests' random inputs: reproducible, and no dependency.
+/// `next(n)` is below `n` (or 0 when `n` is 0).
+#[cfg(test)]
+pub(crate) fn test_rng(mut state: u64) -> impl FnMut(usize) -> usize {
+    move |n| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n.max(1) as u64) as usize
+    }
+}

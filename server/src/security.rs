@@ -14,6 +14,11 @@ pub struct Policy {
     frame_ancestors: String,
     /// Origins besides the page's own that may open streams (`scheme://host[:port]`).
     allowed_origins: Vec<String>,
+    /// The Content-Security-Policy of everything but the page (nothing may load from it, and
+    /// nothing may frame it), made once: it goes on every response.
+    resource_csp: HeaderValue,
+    /// The headers every response carries, as lines of a response head written by hand.
+    head_lines: String,
 }
 
 impl Default for Policy {
@@ -28,16 +33,25 @@ const REFERRER: (HeaderName, &str) = (header::REFERRER_POLICY, "no-referrer");
 
 impl Policy {
     pub fn new(frame_ancestors: &str, allowed_origins: Vec<String>) -> Self {
+        let csp = format!("default-src 'none'; frame-ancestors {frame_ancestors}");
+        // The configuration admits only visible ASCII; should anything else come, nobody frames.
+        let resource_csp = HeaderValue::from_str(&csp)
+            .unwrap_or(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+        let head_lines = format!(
+            "{}: {}\r\n{}: {}\r\n{}: {}\r\n",
+            NOSNIFF.0,
+            NOSNIFF.1,
+            REFERRER.0,
+            REFERRER.1,
+            header::CONTENT_SECURITY_POLICY,
+            resource_csp.to_str().unwrap_or_default()
+        );
         Policy {
             frame_ancestors: frame_ancestors.to_string(),
             allowed_origins,
+            resource_csp,
+            head_lines,
         }
-    }
-
-    /// The Content-Security-Policy of everything but the page: nothing may load from it, and
-    /// nothing may frame it.
-    fn resource_csp(&self) -> String {
-        format!("default-src 'none'; frame-ancestors {}", self.frame_ancestors)
     }
 
     /// The page's Content-Security-Policy: scripts from the site and inline ones carrying
@@ -58,24 +72,14 @@ impl Policy {
         for (name, value) in [NOSNIFF, REFERRER] {
             headers.entry(name).or_insert(HeaderValue::from_static(value));
         }
-        if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
-            && let Ok(value) = HeaderValue::from_str(&self.resource_csp())
-        {
-            headers.insert(header::CONTENT_SECURITY_POLICY, value);
-        }
+        headers
+            .entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert_with(|| self.resource_csp.clone());
     }
 
     /// The same headers as lines of a response head written by hand (`name: value\r\n` each).
-    pub fn head_lines(&self) -> String {
-        format!(
-            "{}: {}\r\n{}: {}\r\n{}: {}\r\n",
-            NOSNIFF.0,
-            NOSNIFF.1,
-            REFERRER.0,
-            REFERRER.1,
-            header::CONTENT_SECURITY_POLICY,
-            self.resource_csp()
-        )
+    pub fn head_lines(&self) -> &str {
+        &self.head_lines
     }
 
     /// Whether a request with these headers may open a stream: it carries no `Origin` (not a

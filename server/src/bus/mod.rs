@@ -276,13 +276,7 @@ mod tests {
         let trades = next_trades(&mut market);
         let valid = serde_json::to_vec(&serde_json::json!({ "ts": 5, "trades": trades })).unwrap();
         let pieces = b"{}[]\",:-09e.ntfx\\";
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n.max(1) as u64) as usize
-        };
+        let mut next = crate::test_rng(0x9E37_79B9_7F4A_7C15u64);
         let (mut decoded, mut checked) = (0, 0);
         for round in 0..5_000 {
             let mut payload = valid.clone();

@@ -266,7 +266,7 @@ fn response_head(policy: &Policy) -> String {
     for (name, value) in HEADERS {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    head.push_str(&policy.head_lines());
+    head.push_str(policy.head_lines());
     let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT");
     head.push_str(&format!("connection: close\r\ndate: {date}\r\n\r\n"));
     head.push_str(&preamble());
