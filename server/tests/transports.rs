@@ -319,6 +319,47 @@ async fn silent_websocket_peers_are_reaped() {
         }
     });
     reaped.await.expect("the server closes a peer that stopped answering");
-    // Reading again, the client finds what the server sent before it gave up, then why.
-    assert_eq!(ws_close(&mut ws).await, (1008, "no pong".to_string()));
+    // What the server sent before it gave up, then why, read from the socket itself: a WebSocket
+    // client reading now would first answer the queued pings, into a closed connection.
+    assert_eq!(raw_close_frame(&ws).await, (1008, "no pong".to_string()));
+}
+
+/// Reads the server's frames straight from the WebSocket's socket (server frames are not
+/// masked) up to its close frame, and returns that frame's code and reason.
+async fn raw_close_frame(ws: &Ws) -> (u16, String) {
+    let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = ws.get_ref() else {
+        panic!("a plain TCP WebSocket");
+    };
+    let mut bytes = Vec::new();
+    let read_all = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            tcp.readable().await.unwrap();
+            match tcp.try_read(&mut buf) {
+                Ok(0) | Err(_) if !bytes.is_empty() => return,
+                Ok(n) => bytes.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, read_all)
+        .await
+        .expect("the socket ends in time");
+    let mut at = 0;
+    while at + 2 <= bytes.len() {
+        let opcode = bytes[at] & 0x0f;
+        let (len, header) = match bytes[at + 1] & 0x7f {
+            126 => (u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize, 4),
+            127 => panic!("no frame here is that long"),
+            n => (n as usize, 2),
+        };
+        let payload = &bytes[at + header..at + header + len];
+        if opcode == 8 {
+            let code = u16::from_be_bytes([payload[0], payload[1]]);
+            return (code, String::from_utf8_lossy(&payload[2..]).into_owned());
+        }
+        at += header + len;
+    }
+    panic!("no close frame in {} bytes", bytes.len());
 }
