@@ -4,7 +4,7 @@
 # Prints the load generator's report; exits non-zero if any event was lost or duplicated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill}
+n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill}
 port=${PORT:-3300}
 # Built as cargo-leptos builds it (it sets LEPTOS_OUTPUT_NAME at compile time): without it the
 # binary's page asks for `tickertape_bg.wasm` and never hydrates, and every switch between this
@@ -116,12 +116,17 @@ soak_scenario() {
   sample after
 }
 
-# Redis killed (-9) under load: a generator and two edges, 1 000 clients split over the edges;
-# 20 s into the run redis-server is killed and, 2 s later, started again empty (no persistence).
-# The generator queues its frames meanwhile and writes them to the new Redis; the clients must
-# lose nothing, and are resynced only if frames they had not read died with the old Redis.
-bus_kill_scenario() {
-  local rport=$((port + 10))
+# A process of the bus killed (-9) under load: a generator and two edges, 1 000 clients split
+# over the edges; 20 s into the run the victim is killed and, 2 s later, started again.
+# - bus-kill: redis-server, restarted empty (no persistence). The generator queues its frames
+#   meanwhile and writes them to the new Redis; the clients must lose nothing, and are resynced
+#   only if frames they had not read died with the old Redis.
+# - gen-kill: the generator. The frames it had not written yet are gone; the new generator
+#   starts a new epoch of the same seeded market, so every client gets exactly one resync and
+#   nothing is lost or duplicated within either epoch (the load generator checks each epoch
+#   against a replay of the market).
+kill_scenario() {
+  local victim=$1 rport=$((port + 10))
   command -v redis-server >/dev/null || { echo "redis-server is needed (make test installs it)" >&2; exit 1; }
   cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
   ulimit -n "$(ulimit -Hn)"
@@ -133,10 +138,15 @@ bus_kill_scenario() {
     pids+=($redis)
     for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
   }
-  start_redis
   local bus="redis://127.0.0.1:$rport" common=(env TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 RUST_LOG=warn)
-  "${common[@]}" MARKET_BUS=$bus ROLE=generator LEPTOS_SITE_ADDR=127.0.0.1:$((port + 2)) taskset -c 0 "$bin" & pids+=($!)
-  wait_healthy $((port + 2))
+  start_generator() {
+    "${common[@]}" MARKET_BUS=$bus ROLE=generator LEPTOS_SITE_ADDR=127.0.0.1:$((port + 2)) taskset -c 0 "$bin" &
+    generator=$!
+    pids+=($generator)
+    wait_healthy $((port + 2))
+  }
+  start_redis
+  start_generator
   "${common[@]}" MARKET_BUS=$bus ROLE=edge LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" & pids+=($!)
   local a=$!
   "${common[@]}" MARKET_BUS=$bus ROLE=edge LEPTOS_SITE_ADDR=127.0.0.1:$((port + 1)) taskset -c 1 "$bin" & pids+=($!)
@@ -146,15 +156,23 @@ bus_kill_scenario() {
     --server-pid "$a,$b" --clients 1000 --ramp 10 --duration 40 --seed 1 --rate 10 &
   local load=$!
   sleep 20
-  echo "== kill -9 redis-server; a new, empty one 2 s later"
-  kill -9 "$redis"
-  sleep 2
-  start_redis
+  if [ "$victim" = redis ]; then
+    echo "== kill -9 redis-server; a new, empty one 2 s later"
+    kill -9 "$redis"
+    sleep 2
+    start_redis
+  else
+    echo "== kill -9 the generator; a new one 2 s later"
+    kill -9 "$generator"
+    sleep 2
+    start_generator
+  fi
   wait "$load"
 }
 
 case "$n" in
-  bus-kill)      bus_kill_scenario; exit ;;
+  bus-kill)      kill_scenario redis; exit ;;
+  gen-kill)      kill_scenario generator; exit ;;
   soak)          soak_scenario; exit ;;
   slowloris)     hostile_scenario slowloris 2000; exit ;;
   idle-sockets)  hostile_scenario idle 10000; exit ;;

@@ -29,7 +29,7 @@ use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use rand::Rng;
 use serde::Deserialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -92,10 +92,11 @@ pub struct Args {
 /// What one client saw.
 #[derive(Default)]
 struct ClientLog {
-    /// Sequence numbers of ticks, in arrival order.
-    ticks: Vec<u64>,
-    /// (from, to]: ranges a snapshot or resync legitimately skipped.
-    covered: Vec<(u64, u64)>,
+    /// (epoch, seq) of every tick, snapshot and resync, in arrival order. A generator that
+    /// restarts begins a new epoch whose frames count from 1 again.
+    ticks: Vec<(u64, u64)>,
+    /// (epoch, from, to]: ranges a snapshot or resync legitimately skipped.
+    covered: Vec<(u64, u64, u64)>,
     resyncs: u64,
     events: u64,
     events_in_window: u64,
@@ -168,6 +169,7 @@ struct Head {
 struct Wire<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
+    id: Option<&'a str>,
     #[serde(borrow)]
     data: Option<&'a serde_json::value::RawValue>,
 }
@@ -200,11 +202,13 @@ impl ClientLog {
         &mut self,
         shared: &Shared,
         kind: &str,
+        id: &str,
         data: &str,
         wire_bytes: usize,
         arrived: Option<i64>,
     ) -> Option<String> {
         let head: Head = serde_json::from_str(data).ok()?;
+        let epoch = u64::from_str_radix(id.split_once('-')?.0, 16).ok()?;
         let now = Instant::now();
         let in_window = now >= shared.window_start && now < shared.window_end;
         self.events += 1;
@@ -219,7 +223,7 @@ impl ClientLog {
         }
         match kind {
             "tick" => {
-                self.ticks.push(head.seq);
+                self.ticks.push((epoch, head.seq));
                 if in_window {
                     let handled = now_ms();
                     let since_tick = |at: i64| (at - head.ts).max(0) as u64;
@@ -237,14 +241,17 @@ impl ClientLog {
                 if kind == "resync" {
                     self.resyncs += 1;
                 }
-                let prev = self.ticks.last().copied().unwrap_or(0);
-                self.covered.push((prev, head.seq));
+                let prev = match self.ticks.last() {
+                    Some(&(e, seq)) if e == epoch => seq,
+                    _ => 0,
+                };
+                self.covered.push((epoch, prev, head.seq));
                 // A snapshot stands for its frame: later ticks continue after it.
-                self.ticks.push(head.seq);
+                self.ticks.push((epoch, head.seq));
             }
             _ => return None,
         }
-        Some(head.seq.to_string())
+        Some(id.to_string())
     }
 }
 
@@ -364,57 +371,68 @@ fn replayed_frames(seed: u64, rate: f64, symbols: Option<&str>, end: u64) -> BTr
         .collect()
 }
 
-fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: Cpu, memory: Memory) -> Report {
-    // Every frame some client saw as a tick is part of the server's sequence.
-    let mut union = BTreeSet::new();
+/// Lost and duplicated frames over every client. Within each epoch, between its first and last
+/// event there, a client must see every frame `expected` lists unless a snapshot or resync
+/// covered it; an event that does not move (epoch, seq) forward is a duplicate.
+fn loss(logs: &[ClientLog], expected: &BTreeMap<u64, BTreeSet<u64>>) -> (u64, u64) {
+    let (mut lost, mut duplicated) = (0u64, 0u64);
+    let none = BTreeSet::new();
     for log in logs {
-        let mut covered = log.covered.iter();
-        let mut next_cover = covered.next();
-        for &seq in &log.ticks {
-            // Snapshot/resync seqs are in `ticks` too; only count real ticks for the union.
-            if next_cover.is_some_and(|(_, to)| *to == seq) {
-                next_cover = covered.next();
+        let mut last = (0u64, 0u64);
+        // (epoch, first seq, last seq, seqs seen) per epoch, in arrival order.
+        let mut spans: Vec<(u64, u64, u64, BTreeSet<u64>)> = Vec::new();
+        for &(epoch, seq) in &log.ticks {
+            if (epoch, seq) <= last {
+                duplicated += 1;
                 continue;
             }
-            union.insert(seq);
-        }
-    }
-    // With the seed, what the server must have sent: every frame in which a selected
-    // instrument traded, from a replay of the same market.
-    if let Some(seed) = args.seed {
-        let end = logs
-            .iter()
-            .filter_map(|l| l.ticks.iter().max())
-            .max()
-            .copied()
-            .unwrap_or(0);
-        union = replayed_frames(seed, args.rate, args.symbols.as_deref(), end);
-    }
-    let (mut lost, mut duplicated) = (0u64, 0u64);
-    for log in logs {
-        let mut seen = BTreeSet::new();
-        let mut last = 0u64;
-        for &seq in &log.ticks {
-            if seq <= last && last != 0 {
-                duplicated += 1;
-            }
-            last = last.max(seq);
-            seen.insert(seq);
-        }
-        let (Some(&first), Some(&end)) = (log.ticks.first(), log.ticks.last()) else {
-            continue;
-        };
-        if first > end {
-            // Went backwards: already counted as duplicated above.
-            continue;
-        }
-        for &seq in union.range(first..=end) {
-            let covered = log.covered.iter().any(|(from, to)| seq > *from && seq <= *to);
-            if !seen.contains(&seq) && !covered {
-                lost += 1;
+            last = (epoch, seq);
+            match spans.last_mut() {
+                Some(span) if span.0 == epoch => {
+                    span.2 = seq;
+                    span.3.insert(seq);
+                }
+                _ => spans.push((epoch, seq, seq, BTreeSet::from([seq]))),
             }
         }
+        for (epoch, first, end, seen) in spans {
+            let covered = |seq: u64| log.covered.iter().any(|&(e, from, to)| e == epoch && seq > from && seq <= to);
+            lost += expected
+                .get(&epoch)
+                .unwrap_or(&none)
+                .range(first..=end)
+                .filter(|&&seq| !seen.contains(&seq) && !covered(seq))
+                .count() as u64;
+        }
     }
+    (lost, duplicated)
+}
+
+fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: Cpu, memory: Memory) -> Report {
+    // With the seed, what the server must have sent in every epoch (a restarted generator
+    // replays the same market from frame 1): each frame in which a selected instrument traded.
+    // Without it, every frame some client saw as a tick.
+    let expected: BTreeMap<u64, BTreeSet<u64>> = match args.seed {
+        Some(seed) => {
+            let end = logs.iter().flat_map(|l| &l.ticks).map(|&(_, seq)| seq).max().unwrap_or(0);
+            let frames = replayed_frames(seed, args.rate, args.symbols.as_deref(), end);
+            let epochs: BTreeSet<u64> = logs.iter().flat_map(|l| &l.ticks).map(|&(e, _)| e).collect();
+            epochs.into_iter().map(|e| (e, frames.clone())).collect()
+        }
+        None => {
+            let mut union: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+            for log in logs {
+                for &(epoch, seq) in &log.ticks {
+                    // Snapshot and resync seqs are in `ticks` too; only real ticks count here.
+                    if !log.covered.iter().any(|&(e, _, to)| (e, to) == (epoch, seq)) {
+                        union.entry(epoch).or_default().insert(seq);
+                    }
+                }
+            }
+            union
+        }
+    };
+    let (lost, duplicated) = loss(logs, &expected);
     let merge = |get: fn(&ClientLog) -> Option<&Histogram<u64>>| {
         let mut all = Histogram::<u64>::new(3).unwrap();
         for h in logs.iter().filter_map(get) {
@@ -510,7 +528,6 @@ async fn client_loop(shared: Arc<Shared>, http: reqwest::Client, ip: Option<IpAd
     };
     let mut first = true;
     let mut last_id: Option<String> = None;
-    let mut epoch: Option<String> = None;
     while !shared.stop.load(Ordering::Relaxed) && Instant::now() < shared.window_end {
         let drop_after = shared.args.faults.then(|| {
             let u: f64 = rand::rng().random_range(f64::EPSILON..1.0);
@@ -528,8 +545,8 @@ async fn client_loop(shared: Arc<Shared>, http: reqwest::Client, ip: Option<IpAd
         let base = shared.urls[log.node].clone();
         let result = tokio::time::timeout_at(deadline.into(), async {
             match shared.args.transport {
-                Kind::Sse => sse(&shared, &base, ip, &mut log, &mut last_id, &mut epoch).await,
-                Kind::Ws => ws(&shared, &base, ip, &mut log, &mut last_id, &mut epoch).await,
+                Kind::Sse => sse(&shared, &base, ip, &mut log, &mut last_id).await,
+                Kind::Ws => ws(&shared, &base, ip, &mut log, &mut last_id).await,
                 Kind::Poll => poll(&shared, &base, &http, &mut log, &mut last_id).await,
             }
         })
@@ -565,7 +582,6 @@ async fn sse(
     ip: Option<IpAddr>,
     log: &mut ClientLog,
     last_id: &mut Option<String>,
-    epoch: &mut Option<String>,
 ) -> Result<(), ()> {
     use tokio::io::AsyncWriteExt;
     let host = base.split('/').nth(2).ok_or(())?;
@@ -615,14 +631,8 @@ async fn sse(
             None => splitter.push(bytes),
         }
         while let Some(event) = splitter.next_event() {
-            if let Some((e, _)) = event.id.split_once('-') {
-                *epoch = Some(e.to_string());
-            }
-            if log
-                .record(shared, &event.event, &event.data, event.wire, Some(arrived))
-                .is_some()
-            {
-                *last_id = Some(event.id);
+            if let Some(id) = log.record(shared, &event.event, &event.id, &event.data, event.wire, Some(arrived)) {
+                *last_id = Some(id);
             }
         }
         let (n, stamped) = stamp::read(&tcp, &mut chunk).await.map_err(|_| ())?;
@@ -830,7 +840,6 @@ async fn ws(
     ip: Option<IpAddr>,
     log: &mut ClientLog,
     last_id: &mut Option<String>,
-    epoch: &mut Option<String>,
 ) -> Result<(), ()> {
     use tokio_tungstenite::tungstenite::Message;
     let resume = last_id.clone();
@@ -854,18 +863,11 @@ async fn ws(
         let Ok(wire) = serde_json::from_str::<Wire>(text.as_str()) else {
             continue;
         };
-        let Some(data) = wire.data else { continue };
-        let id = text
-            .as_str()
-            .split("\"id\":\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap_or("");
-        if let Some((e, _)) = id.split_once('-') {
-            *epoch = Some(e.to_string());
-        }
-        if log.record(shared, wire.kind, data.get(), text.len(), None).is_some() {
-            *last_id = Some(id.to_string());
+        let (Some(id), Some(data)) = (wire.id, wire.data) else {
+            continue;
+        };
+        if let Some(id) = log.record(shared, wire.kind, id, data.get(), text.len(), None) {
+            *last_id = Some(id);
         }
     }
     Err(())
@@ -892,8 +894,8 @@ async fn poll(
         let batch: PollBatch = serde_json::from_str(&body).map_err(|_| ())?;
         let per_event = body.len() / batch.events.len().max(1);
         for wire in &batch.events {
-            if let Some(data) = wire.data {
-                log.record(shared, wire.kind, data.get(), per_event, None);
+            if let (Some(id), Some(data)) = (wire.id, wire.data) {
+                log.record(shared, wire.kind, id, data.get(), per_event, None);
             }
         }
         // The server says where to continue, also after an empty answer.
@@ -1172,5 +1174,34 @@ mod parser_tests {
             "the last chunk ends the body"
         );
         assert!(Dechunk::default().push(b"zz\r\n").is_err(), "a bad size is an error");
+    }
+}
+
+#[cfg(test)]
+mod loss_tests {
+    use super::*;
+
+    fn log(ticks: &[(u64, u64)], covered: &[(u64, u64, u64)]) -> ClientLog {
+        ClientLog {
+            ticks: ticks.to_vec(),
+            covered: covered.to_vec(),
+            ..ClientLog::default()
+        }
+    }
+
+    #[test]
+    fn a_new_epoch_starts_counting_again_and_its_resync_covers_only_its_own_frames() {
+        // The market traded in frames 1..=6 of every epoch.
+        let frames: BTreeSet<u64> = (1..=6).collect();
+        let expected = BTreeMap::from([(0xa, frames.clone()), (0xb, frames)]);
+        // Epoch a up to 4 (the generator died), then a resync at b-3 and ticks on.
+        let whole = log(&[(0xa, 1), (0xa, 2), (0xa, 3), (0xa, 4), (0xb, 3), (0xb, 4), (0xb, 5)], &[(0xb, 0, 3)]);
+        assert_eq!(loss(&[whole], &expected), (0, 0));
+        // b-4 missing in the new epoch is a loss; so is a-2 in the old one.
+        let holes = log(&[(0xa, 1), (0xa, 3), (0xb, 3), (0xb, 5)], &[(0xb, 0, 3)]);
+        assert_eq!(loss(&[holes], &expected), (2, 0));
+        // Going back, within an epoch or to an older one, is a duplicate.
+        let back = log(&[(0xa, 1), (0xa, 2), (0xa, 2), (0xb, 3), (0xa, 3), (0xb, 4)], &[(0xb, 0, 3)]);
+        assert_eq!(loss(&[back], &expected), (0, 2));
     }
 }
