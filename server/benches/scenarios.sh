@@ -98,11 +98,24 @@ start_server() {
 }
 
 # A soak: 1 000 SSE clients with random disconnects for SOAK_SECS (default 30 minutes), the
-# server's RSS and open descriptors sampled every minute, before, during and after.
+# server's RSS and open descriptors sampled every minute, before, during and after. A twin
+# server with the same market and no clients runs beside it (same core): the market's own data
+# (history, candles) grows during the first minutes whatever the clients do, so "back to
+# baseline" means back to what the twin holds at the same moment.
 soak_scenario() {
   cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
   start_server
-  sample() { echo "$1 t=$(date +%s) rss_kb=$(awk '/VmRSS/{print $2}' /proc/$server/status) fds=$(ls /proc/$server/fd | wc -l)"; }
+  TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$((port + 5)) RUST_LOG=warn \
+    LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" &
+  twin=$!
+  trap 'kill $server $twin 2>/dev/null || true' EXIT
+  wait_healthy $((port + 5))
+  rss() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+  sample() {
+    local a b
+    a=$(rss "$server"); b=$(rss "$twin")
+    echo "$1 t=$(date +%s) rss_kb=$a twin_rss_kb=$b over_twin_kb=$((a - b)) fds=$(ls /proc/$server/fd | wc -l) twin_fds=$(ls /proc/$twin/fd | wc -l)"
+  }
   sample baseline
   taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$server" \
     --clients 1000 --ramp 10 --duration "${SOAK_SECS:-1800}" --faults --fault-mean 5 --seed 1 --rate 10 &
@@ -113,7 +126,10 @@ soak_scenario() {
   done
   wait "$load"
   sleep 5
-  sample after
+  sample after-5s
+  # The server hands freed memory back every 30 s (TRIM_EVERY in server/src/main.rs).
+  sleep 30
+  sample after-35s
 }
 
 # A process of the bus killed (-9) under load: a generator and two edges, 1 000 clients split
