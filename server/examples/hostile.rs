@@ -24,6 +24,10 @@ struct Args {
     /// Seconds to keep going (slowloris, idle, nonreader).
     #[arg(long, default_value_t = 20.0)]
     duration: f64,
+    /// Seconds each never-reading stream is held before it is checked and replaced (nonreader):
+    /// longer than the server's write timeout, so each is cut first.
+    #[arg(long, default_value_t = 15.0)]
+    hold: f64,
     /// The server's process id, for its memory (nonreader).
     #[arg(long)]
     server_pid: Option<u32>,
@@ -113,57 +117,75 @@ async fn holders(args: &Args) {
     );
 }
 
-/// Opens streams that never read. Reports the server's memory with them connected, per stream,
-/// and how many the server had cut at the end.
+/// Stream clients that never read, kept up for the whole run: each socket (a 4 KB receive
+/// window) opens `/api/stream`, is held for `--hold` seconds without a read, is then checked
+/// for whether the server has cut it (its bytes drained, then the end), and is replaced by a
+/// new one. Reports the server's memory per stream once the first ones have filled, and how
+/// many of the held streams the server had cut.
 async fn nonreaders(args: &Args) {
     let before = memory(args.server_pid);
-    let mut streams = Vec::new();
-    for _ in 0..args.sockets {
-        let socket = TcpSocket::new_v4().unwrap();
-        let _ = socket.set_recv_buffer_size(4096);
-        let Ok(mut tcp) = socket.connect(args.addr.parse().unwrap()).await else {
-            continue;
-        };
-        let _ = tcp.write_all(b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n").await;
-        streams.push(tcp);
-    }
-    // Long enough for every socket to fill (a few seconds at 10 Hz), not for the write timeout.
+    let end = Instant::now() + Duration::from_secs_f64(args.duration);
+    let hold = Duration::from_secs_f64(args.hold);
+    let addr: std::net::SocketAddr = args.addr.parse().expect("--addr is ip:port");
+    let tasks: Vec<_> = (0..args.sockets)
+        .map(|_| {
+            tokio::spawn(async move {
+                let (mut opened, mut cut) = (0usize, 0usize);
+                while Instant::now() + hold <= end {
+                    let socket = TcpSocket::new_v4().unwrap();
+                    let _ = socket.set_recv_buffer_size(4096);
+                    let Ok(mut tcp) = socket.connect(addr).await else {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    };
+                    let _ = tcp.write_all(b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n").await;
+                    opened += 1;
+                    tokio::time::sleep(hold).await;
+                    cut += usize::from(ended(&mut tcp).await);
+                }
+                (opened, cut)
+            })
+        })
+        .collect();
+    // Long enough for the first sockets to fill (a few seconds at 10 Hz), not for the write
+    // timeout.
     tokio::time::sleep(Duration::from_secs_f64(args.duration.min(8.0))).await;
     let during = memory(args.server_pid);
     if let (Some(b), Some(d)) = (before, during) {
-        let per = (d.0 as f64 - b.0 as f64) / streams.len().max(1) as f64;
-        let kernel = (d.1 as f64 - b.1 as f64) / streams.len().max(1) as f64;
+        let per = (d.0 as f64 - b.0 as f64) / args.sockets.max(1) as f64;
+        let kernel = (d.1 as f64 - b.1 as f64) / args.sockets.max(1) as f64;
         println!(
             "nonreader: {} streams that never read: server RSS {:.1} KB and TCP kernel memory {:.1} KB per stream (both ends), {:.1} KB in all",
-            streams.len(),
+            args.sockets,
             per,
             kernel,
             per + kernel
         );
     }
-    let rest = Duration::from_secs_f64((args.duration - 8.0).max(0.0));
-    tokio::time::sleep(rest).await;
-    let mut cut = 0;
-    for tcp in &mut streams {
-        // Whatever is queued, then the end: a stream the server cut reads to its end.
-        let mut sink = vec![0u8; 1 << 16];
-        let ended = tokio::time::timeout(Duration::from_millis(200), async {
-            loop {
-                match tcp.read(&mut sink).await {
-                    Ok(0) | Err(_) => return true,
-                    Ok(_) => {}
-                }
-            }
-        })
-        .await
-        .unwrap_or(false);
-        cut += usize::from(ended);
+    let (mut opened, mut cut) = (0, 0);
+    for task in tasks {
+        let (o, c) = task.await.unwrap_or((0, 0));
+        (opened, cut) = (opened + o, cut + c);
     }
     println!(
-        "nonreader: {cut} of {} cut by the server after {} s",
-        streams.len(),
-        args.duration
+        "nonreader: {opened} streams held {} s each ({} at a time, replaced as they end); {cut} of them cut by the server",
+        args.hold, args.sockets
     );
+}
+
+/// Whether the server has ended the stream: whatever is queued is read, then the end.
+async fn ended(tcp: &mut TcpStream) -> bool {
+    let mut sink = vec![0u8; 1 << 16];
+    tokio::time::timeout(Duration::from_millis(200), async {
+        loop {
+            match tcp.read(&mut sink).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// (RSS kB of the server, TCP kernel memory kB machine-wide).

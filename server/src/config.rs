@@ -64,6 +64,18 @@ pub struct Config {
     #[arg(long, env = "MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(16..=1_000_000))]
     pub max_connections: Option<u64>,
 
+    /// Connections one client address may have open at once, from 1 to 1000000; more get 429
+    /// with Retry-After. Default: no cap (clients behind one NAT or proxy share an address, and
+    /// load tests from one machine open thousands).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections_per_address: Option<u64>,
+
+    /// Connections the kernel may hold, handshake done, before the server accepts them, from
+    /// 16 to 65535 (default 4096). The kernel caps it at net.core.somaxconn; past the queue a
+    /// flood's connects are dropped by the kernel, the server never sees them.
+    #[arg(long, env = "LISTEN_BACKLOG", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(16..=65535))]
+    pub listen_backlog: u32,
+
     /// Kernel send buffer per socket in KiB, from 4 to 4096 (default 16; Linux doubles it):
     /// what a client that stops reading can make the server hold.
     #[arg(long, env = "SEND_BUFFER_KB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(4..=4096))]
@@ -139,6 +151,8 @@ pub struct Limits {
     pub send_buffer: usize,
     /// How long a write may wait for a client that does not read before its connection closes.
     pub write_timeout: Duration,
+    /// Connections one client address may have open at once; `None`: no cap.
+    pub per_address: Option<usize>,
 }
 
 impl Default for Limits {
@@ -148,6 +162,7 @@ impl Default for Limits {
             max_connections: 10_000,
             send_buffer: 16 * 1024,
             write_timeout: Duration::from_secs(10),
+            per_address: None,
         }
     }
 }
@@ -240,6 +255,7 @@ impl Config {
                 .unwrap_or_else(|| open_files.saturating_sub(FILES_KEPT).max(16)) as usize,
             send_buffer: (self.send_buffer_kb * 1024) as usize,
             write_timeout: self.write_timeout(),
+            per_address: self.max_connections_per_address.map(|n| n as usize),
         }
     }
 
@@ -384,7 +400,24 @@ mod tests {
         assert_eq!((limits.max_connections, limits.send_buffer), (1024 - 128, 16 * 1024));
         assert_eq!(limits.write_timeout, Duration::from_secs(10));
         assert_eq!(c.limits(100).max_connections, 16, "never below 16");
+        assert_eq!(limits.per_address, None, "no per-address cap unless asked");
+        assert_eq!(c.listen_backlog, 4096);
         assert!(c.check().is_ok());
+    }
+
+    #[test]
+    fn connection_settings_are_bounded_and_named() {
+        let c = parse(&["--max-connections-per-address", "8", "--listen-backlog", "100"]).unwrap();
+        assert_eq!((c.limits(1024).per_address, c.listen_backlog), (Some(8), 100));
+        for (flag, bad, range) in [
+            ("--max-connections-per-address", "0", "1..=1000000"),
+            ("--listen-backlog", "15", "16..=65535"),
+            ("--listen-backlog", "70000", "16..=65535"),
+        ] {
+            let err = parse(&[flag, bad]).unwrap_err().to_string();
+            let name = flag.trim_start_matches("--").to_ascii_uppercase().replace('-', "_");
+            assert!(err.contains(&name) && err.contains(range), "{flag} {bad}: {err}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use clap::Parser;
 use std::process::ExitCode;
 use tickertape_server::config::Config;
-use tickertape_server::net::serve;
+use tickertape_server::net::{listen, serve};
 use tickertape_server::node;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -60,19 +60,31 @@ async fn run(config: Config) -> Result<(), String> {
     let addr = leptos_options.site_addr;
     let open_files = raise_open_files_limit();
     let limits = config.limits(open_files);
+    // The kernel silently caps the accept queue at net.core.somaxconn.
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    let backlog = somaxconn.map_or(config.listen_backlog, |cap| config.listen_backlog.min(cap));
     tracing::info!(
         max_connections = limits.max_connections,
+        per_address = limits.per_address.map_or("off".to_string(), |n| n.to_string()),
         header_timeout_s = limits.header_timeout.as_secs(),
         send_buffer_kb = limits.send_buffer / 1024,
+        listen_backlog = backlog,
         open_files,
         "connection limits"
     );
+    if backlog < config.listen_backlog {
+        tracing::warn!(
+            "LISTEN_BACKLOG={} is capped by the kernel at net.core.somaxconn={backlog}",
+            config.listen_backlog
+        );
+    }
 
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     tokio::spawn(return_freed_memory(shutdown.clone()));
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
+    let listener = listen(addr, config.listen_backlog)
         .map_err(|e| format!("cannot listen on {addr} (set LEPTOS_SITE_ADDR to another address): {e}"))?;
     let addr = listener
         .local_addr()

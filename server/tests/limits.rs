@@ -175,3 +175,95 @@ async fn a_stream_whose_client_stops_reading_is_cut_after_the_write_timeout() {
         );
     }
 }
+
+/// Sends one request on `tcp` (kept open) and returns the answer's head and body.
+async fn ask(tcp: &mut TcpStream, path: &str) -> String {
+    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(PATIENCE, async {
+        // Enough for the answers asked here: a head and a short body, or a refusal then the end.
+        loop {
+            let n = tcp.read(&mut buf).await.unwrap_or(0);
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got);
+            let complete = text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
+                let length = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse::<usize>()))
+                    .and_then(Result::ok);
+                length.is_some_and(|len| body.len() >= len)
+            });
+            if n == 0 || complete {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("an answer in time");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A connection to `server` from `source` (any loopback address works on Linux).
+async fn connect_from(server: &TestServer, source: [u8; 4]) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((source, 0).into()).unwrap();
+    socket.connect(server.addr).await.unwrap()
+}
+
+#[tokio::test]
+async fn past_its_share_an_address_gets_429_and_other_addresses_are_served() {
+    let server = TestServer::with_limits(Limits {
+        per_address: Some(2),
+        ..limits(64)
+    })
+    .await;
+    let mut first = connect_from(&server, [127, 0, 0, 1]).await;
+    let mut second = connect_from(&server, [127, 0, 0, 1]).await;
+    for tcp in [&mut first, &mut second] {
+        let answer = ask(tcp, "/api/symbols").await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    }
+    let mut third = connect_from(&server, [127, 0, 0, 1]).await;
+    let answer = ask(&mut third, "/api/symbols").await;
+    assert!(answer.starts_with("HTTP/1.1 429 "), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("\r\nretry-after: 5\r\n"), "{answer}");
+    assert!(answer.contains(r#"{"error":"this address already has 2 connections open (MAX_CONNECTIONS_PER_ADDRESS=2)"#), "{answer}");
+    // Another address has its own share.
+    let mut other = connect_from(&server, [127, 0, 0, 2]).await;
+    assert!(ask(&mut other, "/api/symbols").await.starts_with("HTTP/1.1 200 "));
+    // A connection that ends gives its place back.
+    drop(first);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut again = connect_from(&server, [127, 0, 0, 1]).await;
+        if ask(&mut again, "/api/symbols").await.starts_with("HTTP/1.1 200 ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the place is never given back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The connection that stayed was served throughout.
+    assert!(ask(&mut second, "/api/symbols").await.starts_with("HTTP/1.1 200 "));
+}
+
+#[tokio::test]
+async fn the_listen_backlog_reaches_the_kernel() {
+    // Nobody accepts: connects complete only while the kernel's queue has room. The queue
+    // takes backlog + 1; with a small backlog the rest wait for a SYN retransmit (1 s), with the
+    // default they all complete at once.
+    for (backlog, connects, expect_all) in [(16, 40, false), (4096, 40, true)] {
+        let listener = tickertape_server::net::listen("127.0.0.1:0".parse().unwrap(), backlog).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let attempts = (0..connects).map(|_| tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)));
+        let done = futures_util::future::join_all(attempts).await;
+        let connected = done.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+        if expect_all {
+            assert_eq!(connected, connects, "backlog {backlog}");
+        } else {
+            assert!(connected <= backlog as usize + 1, "backlog {backlog}: {connected} connected");
+        }
+    }
+}

@@ -155,6 +155,8 @@ async fn read_head(tcp: &mut TcpStream, head: &mut Vec<u8>) -> Option<Head> {
 pub(super) enum Refusal {
     /// The server already serves `MAX_CONNECTIONS` connections.
     Full(usize),
+    /// The client's address already has `MAX_CONNECTIONS_PER_ADDRESS` connections open.
+    PerAddress(usize),
     /// The first request head did not arrive within `HEADER_TIMEOUT_SECS`.
     HeadTimeout(Duration),
 }
@@ -168,6 +170,13 @@ impl Refusal {
                 "503 Service Unavailable",
                 "retry-after: 5\r\n",
                 format!("the server is at its connection limit (MAX_CONNECTIONS={max}); retry later"),
+            ),
+            Refusal::PerAddress(max) => (
+                "429 Too Many Requests",
+                "retry-after: 5\r\n",
+                format!(
+                    "this address already has {max} connections open (MAX_CONNECTIONS_PER_ADDRESS={max}); close one or retry later"
+                ),
             ),
             Refusal::HeadTimeout(after) => (
                 "408 Request Timeout",
