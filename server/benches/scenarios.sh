@@ -71,20 +71,24 @@ bus_scenario() {
 }
 
 # Hostile clients beside a normal load: the server on core 0 with its default limits; on core 1,
-# 1 000 well-behaved SSE clients (loadgen) and, once they are connected, the hostile ones
-# (server/examples/hostile.rs). The normal clients' p99 and loss say what the hostile ones cost
-# everyone else; hostile.rs says what the server did with them.
+# first 1 000 well-behaved SSE clients alone (loadgen, 30 s), for comparison in the same run;
+# then the same clients again and, once they are connected, the hostile ones
+# (server/examples/hostile.rs). The normal clients' p99 and loss, against the first run, say what
+# the hostile ones cost everyone else; hostile.rs says what the server did with them.
 hostile_scenario() {
   local mode=$1 sockets=$2
   cargo build --release -q -p tickertape-server --bin tickertape --example loadgen --example hostile
   start_server
-  taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$server" \
-    --clients 1000 --ramp 10 --duration 40 --seed 1 --rate 10 &
-  local normal=$!
+  local normal=(--url "http://127.0.0.1:$port" --server-pid "$server" --clients 1000 --ramp 10 --seed 1 --rate 10)
+  echo "== the 1 000 normal clients alone"
+  taskset -c 1 ./target/release/examples/loadgen "${normal[@]}" --duration 30
+  echo "== the same beside the hostile ones ($mode, $sockets)"
+  taskset -c 1 ./target/release/examples/loadgen "${normal[@]}" --duration 40 &
+  local load=$!
   sleep 12
   taskset -c 1 ./target/release/examples/hostile --addr "127.0.0.1:$port" --mode "$mode" --sockets "$sockets" \
     --duration 35 --server-pid "$server"
-  wait "$normal"
+  wait "$load"
 }
 
 # The server alone on core 0 at 10 Hz, as scenario 1 runs it; stopped when the script exits.

@@ -19,7 +19,7 @@ use tickertape_server::bus::{self, BusStatus, WriterSetup};
 use tickertape_server::feed::Publish;
 use tickertape_server::feed::generator::next_trades;
 use tickertape_server::feed::market::{Market, default_universe};
-use tickertape_server::hub::{EventKind, Hub, HubConfig, Selection};
+use tickertape_server::hub::{CandleStore, EventKind, Hub, HubConfig, Selection};
 use tickertape_server::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
@@ -115,6 +115,7 @@ async fn main() {
         instruments: market.instruments(),
         quotes: market.quotes(),
         history_frames: config.history_frames,
+        candles: CandleStore::new(market.len()),
     };
     let (mut publisher, writer) = bus::publisher(client.clone(), setup, status.clone(), shutdown.clone());
     tokio::spawn(writer);

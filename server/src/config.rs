@@ -40,6 +40,11 @@ pub struct Config {
     #[arg(long, env = "HISTORY_FRAMES", default_value_t = 1200, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
     pub history_frames: u64,
 
+    /// Hours of market history simulated at start-up, before the market goes live, from 0 (off)
+    /// to 24 (default 8): charts open full. Part of the seeded market: same seed, same past.
+    #[arg(long, env = "PAST_HOURS", default_value_t = 8, value_parser = clap::value_parser!(u64).range(0..=24))]
+    pub past_hours: u64,
+
     /// Seconds of silence after which an SSE stream gets a keep-alive comment, from 1 to 15.
     #[arg(long, env = "SSE_KEEPALIVE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=15))]
     pub sse_keepalive_secs: u64,
@@ -402,6 +407,9 @@ mod tests {
         assert_eq!(c.limits(100).max_connections, 16, "never below 16");
         assert_eq!(limits.per_address, None, "no per-address cap unless asked");
         assert_eq!(c.listen_backlog, 4096);
+        assert_eq!(c.past_hours, 8);
+        let err = parse(&["--past-hours", "25"]).unwrap_err().to_string();
+        assert!(err.contains("PAST_HOURS") && err.contains("0..=24"), "{err}");
         assert!(c.check().is_ok());
     }
 

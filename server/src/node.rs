@@ -15,7 +15,7 @@ use crate::feed::generator::Generator;
 use crate::feed::market::Market;
 use crate::http::api::{health_response, metrics_response};
 use crate::http::{AppState, router};
-use crate::hub::{Hub, HubConfig};
+use crate::hub::{CandleStore, Hub, HubConfig};
 use crate::metrics::Metrics;
 use crate::transport::Transports;
 use axum::Json;
@@ -103,7 +103,7 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
     };
 
     let Some(url) = &config.market_bus else {
-        let market = market(config);
+        let (market, candles) = market(config).await;
         let epoch = rand::random::<u32>() as u64;
         tracing::info!(
             epoch = format!("{epoch:x}"),
@@ -115,7 +115,8 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
             market.quotes(),
             hub_config,
             metrics,
-        ));
+        )
+        .with_candles(candles));
         spawn_generator(market, hub.clone(), config, &shutdown, &failure);
         return Some(node(state(hub), None, &failure));
     };
@@ -130,11 +131,12 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
     let status = Arc::new(BusStatus::new(&client, metrics.clone()));
     tracing::info!(bus = %status.address, role = config.role.name(), "joining the market bus");
     if config.role != Role::Edge {
-        let market = market(config);
+        let (market, candles) = market(config).await;
         let setup = WriterSetup {
             instruments: market.instruments(),
             quotes: market.quotes(),
             history_frames: hub_config.history_frames,
+            candles,
         };
         let (publisher, writer) = bus::publisher(client.clone(), setup, status.clone(), shutdown.clone());
         supervise("bus writer", writer, &shutdown, &failure);
@@ -172,17 +174,40 @@ pub fn joining_router(role: Role) -> Router {
     })
 }
 
-fn market(config: &Config) -> Market {
+/// Frames per second of the simulated past, at most: finer would only cost start-up time (the
+/// finest candles are a second wide).
+const PAST_HZ: f64 = 10.0;
+
+/// The seeded market, and the candles of its simulated past (`PAST_HOURS`; none with 0).
+async fn market(config: &Config) -> (Market, CandleStore) {
     let seed = config.market_seed.unwrap_or_else(rand::random);
     let universe = crate::feed::market::universe(config.symbols.as_ref().map(|u| u.0.as_slice()));
-    let market = Market::new(universe, seed, config.tick_rate_hz);
+    let mut market = Market::new(universe, seed, config.tick_rate_hz);
+    let mut candles = CandleStore::new(market.len());
+    let seconds = config.past_hours * 3600;
+    if seconds > 0 {
+        let started = std::time::Instant::now();
+        let (hz, end) = (config.tick_rate_hz.min(PAST_HZ), chrono::Utc::now().timestamp_millis());
+        // Half a second of CPU for 8 hours: off the async workers.
+        (market, candles) = tokio::task::spawn_blocking(move || {
+            market.simulate_past(seconds, hz, end, |i, ts, price, qty| candles.push(i, ts, price, qty));
+            (market, candles)
+        })
+        .await
+        .expect("simulating the past does not panic");
+        tracing::info!(
+            hours = config.past_hours,
+            took_ms = started.elapsed().as_millis() as u64,
+            "simulated the market's past"
+        );
+    }
     tracing::info!(
         seed,
         symbols = market.len(),
         rate_hz = config.tick_rate_hz,
         "market ready (replay it with MARKET_SEED={seed})"
     );
-    market
+    (market, candles)
 }
 
 fn spawn_generator(

@@ -16,6 +16,8 @@ fn tickertape() -> Command {
         .env_remove("MARKET_SEED")
         .env_remove("MARKET_BUS")
         .env_remove("ROLE")
+        // No simulated past (seconds of a debug build's CPU) unless a test asks for one.
+        .env("PAST_HOURS", "0")
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -91,6 +93,42 @@ async fn sigterm(child: &tokio::process::Child) {
     let pid = child.id().unwrap().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
     assert!(status.success());
+}
+
+/// A fresh server already has a past: an hour of it here (`PAST_HOURS=1`) is sixty one-minute
+/// candles or more, consecutive and consistent, and the live market continues the last one.
+#[tokio::test]
+async fn a_fresh_server_opens_with_the_markets_past() {
+    let mut child = tickertape().env("PAST_HOURS", "1").env("MARKET_SEED", "7").spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = url_after(&mut lines, "live at ").await;
+    let get = async |path: &str| -> serde_json::Value {
+        reqwest::get(format!("{base}{path}")).await.unwrap().json().await.unwrap()
+    };
+    // The history and a snapshot taken at the same frame (a tick may come between two requests).
+    let deadline = Instant::now() + support::PATIENCE;
+    let (history, snapshot) = loop {
+        let history = get("/api/history?symbol=MSFT&interval=1m").await;
+        let snapshot = get("/api/snapshot?symbols=MSFT").await;
+        if history["seq"] == snapshot["seq"] {
+            break (history, snapshot);
+        }
+        assert!(Instant::now() < deadline, "no history and snapshot at the same frame");
+    };
+    let candles = history["candles"].as_array().unwrap();
+    assert!((60..=62).contains(&candles.len()), "{} one-minute candles", candles.len());
+    let field = |c: &serde_json::Value, k: &str| c[k].as_i64().unwrap();
+    for pair in candles.windows(2) {
+        assert_eq!(field(&pair[1], "t"), field(&pair[0], "t") + 60_000, "consecutive");
+    }
+    for c in candles {
+        let (open, close) = (field(c, "open"), field(c, "close"));
+        assert!(field(c, "low") <= open.min(close) && open.max(close) <= field(c, "high"), "{c}");
+    }
+    let quote = &snapshot["quotes"][0];
+    assert_eq!(quote["price"], candles.last().unwrap()["close"], "the live quote is the last close");
+    assert!(quote["volume"].as_u64().unwrap() > 0, "the session's volume includes the past");
+    sigterm(&child).await;
 }
 
 /// SIGTERM with a stream open: the stream ends and the process exits 0 within a second.

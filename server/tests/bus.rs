@@ -91,21 +91,26 @@ struct TestNode {
 }
 
 impl TestNode {
+    /// A node without a simulated past, whose frames the [`Reference`] replays.
     async fn start(redis: &Redis, role: &str) -> TestNode {
+        Self::start_with(redis, role, &["--history-frames", "2000", "--past-hours", "0"]).await
+    }
+
+    async fn start_with(redis: &Redis, role: &str, settings: &[&str]) -> TestNode {
+        let url = redis.url();
+        let seed = SEED.to_string();
         let args = [
             "tickertape",
             "--market-bus",
-            &redis.url(),
+            &url,
             "--role",
             role,
             "--tick-rate-hz",
             RATE,
             "--market-seed",
-            &SEED.to_string(),
-            "--history-frames",
-            "2000",
+            &seed,
         ];
-        let config = <Config as clap::Parser>::try_parse_from(args).unwrap();
+        let config = <Config as clap::Parser>::try_parse_from(args.iter().chain(settings)).unwrap();
         let shutdown = CancellationToken::new();
         let options = LeptosOptions::builder().output_name("tickertape").build();
         let node = tokio::time::timeout(PATIENCE, node::start(&config, options, shutdown.clone()))
@@ -453,6 +458,63 @@ async fn all_in_one_node_publishes_through_redis_and_a_late_edge_backfills() {
     );
     let (_, health) = all.health().await;
     assert_eq!(health["role"], "all");
+}
+
+/// Waits (within [`PATIENCE`]) until `done` holds.
+async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !done().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_edge_draws_the_same_charts_with_the_markets_past_however_late_it_joined() {
+    use tickertape_server::hub::MAX_KEPT;
+    use app::wire::protocol::Interval;
+    let redis = Redis::start().await;
+    // An hour of past; candles rewritten every 50 frames (a second at 50 Hz).
+    let settings = ["--past-hours", "1", "--history-frames", "100"];
+    let generator = TestNode::start_with(&redis, "generator", &settings).await;
+    let early = TestNode::start_with(&redis, "edge", &settings).await;
+    // The late edge starts from candles the generator rewrote after the early edge joined (it
+    // rewrites them every 50 frames here), not from the ones both could have had.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    until("candles rewritten after 50 live frames", async || {
+        let bytes: Option<Vec<u8>> = redis::cmd("GET").arg("tickertape:candles").query_async(&mut conn).await.unwrap();
+        let record: serde_json::Value = serde_json::from_slice(&bytes.unwrap_or_default()).unwrap_or_default();
+        let seq = record["id"].as_str().and_then(|id| id.split_once('-')?.1.parse::<u64>().ok());
+        seq.is_some_and(|seq| seq > 50)
+    })
+    .await;
+    let late = TestNode::start_with(&redis, "edge", &settings).await;
+    let (early, late) = (early.hub.clone().unwrap(), late.hub.clone().unwrap());
+    let joined = late.last_id().seq;
+    until("frames after the late edge joined", async || late.last_id().seq > joined + 20).await;
+    // The market stops; both edges settle on its last frame.
+    generator.stop();
+    let mut last = (early.last_id(), 0);
+    until("both edges at the same last frame, for a second", async || {
+        let now = early.last_id();
+        last = if now == last.0 { (now, last.1 + 1) } else { (now, 0) };
+        last.1 >= 50 && late.last_id() == now
+    })
+    .await;
+    for instrument in early.instruments() {
+        for interval in Interval::ALL {
+            let a = early.history(&instrument.symbol, interval, MAX_KEPT).unwrap();
+            let b = late.history(&instrument.symbol, interval, MAX_KEPT).unwrap();
+            let differ = a.candles.iter().zip(&b.candles).find(|(x, y)| x != y);
+            assert_eq!((a.seq, a.candles.len(), differ), (b.seq, b.candles.len(), None), "{} {interval}", instrument.symbol);
+        }
+    }
+    // The past is there: an hour of one-minute candles, consecutive and consistent.
+    let m1 = early.history("AAPL", Interval::M1, MAX_KEPT).unwrap().candles;
+    assert!(m1.len() >= 60, "{} one-minute candles", m1.len());
+    assert!(m1.windows(2).all(|w| w[1].t == w[0].t + 60_000));
+    assert!(m1.iter().all(|c| c.low <= c.open.min(c.close) && c.open.max(c.close) <= c.high));
 }
 
 /// A WebSocket or long-poll event (JSON `{type, id, data}`) as the SSE event it stands for.

@@ -3,17 +3,27 @@
 //! starting over from the checkpoint whenever the feed cannot continue seamlessly.
 
 use super::*;
-use crate::hub::{Applied, Hub, HubConfig, Refused};
-use app::wire::protocol::Snapshot;
+use crate::hub::{Applied, CandleStore, Hub, HubConfig, Refused};
+use app::wire::protocol::{EventId, Snapshot};
 use redis::streams::StreamReadReply;
 use tokio_util::sync::CancellationToken;
 
-/// The checkpoint and the newest frames of its epoch, read in one transaction.
-async fn fetch_tail(
-    conn: &mut MultiplexedConnection,
-    count: usize,
-) -> Result<Option<(Snapshot, Vec<FrameRecord>)>, String> {
-    let (checkpoint, tail): (Option<Vec<u8>>, StreamRangeReply) = redis::pipe()
+/// What an edge starts over from: the checkpoint, the newest frames of its epoch, and the
+/// generator's candles, read in one transaction.
+struct Tail {
+    checkpoint: Snapshot,
+    frames: Vec<FrameRecord>,
+    candles: Option<(EventId, CandleStore)>,
+}
+
+impl Tail {
+    fn reset(self, hub: &Hub) -> Result<(), crate::hub::ResetError> {
+        hub.reset_with_candles(self.checkpoint, self.frames, self.candles)
+    }
+}
+
+async fn fetch_tail(conn: &mut MultiplexedConnection, count: usize) -> Result<Option<Tail>, String> {
+    let (checkpoint, tail, candles): (Option<Vec<u8>>, StreamRangeReply, Option<Vec<u8>>) = redis::pipe()
         .atomic()
         .cmd("GET")
         .arg(CHECKPOINT)
@@ -23,6 +33,8 @@ async fn fetch_tail(
         .arg("-")
         .arg("COUNT")
         .arg(count)
+        .cmd("GET")
+        .arg(CANDLES)
         .query_async(conn)
         .await
         .map_err(|e| e.to_string())?;
@@ -39,7 +51,17 @@ async fn fetch_tail(
             frames.push(record);
         }
     }
-    Ok(Some((checkpoint, frames)))
+    // Charts without the past are better than no node: damaged candles are only logged.
+    let candles = candles.and_then(|bytes| {
+        decode_candles(&bytes, checkpoint.instruments.len())
+            .map_err(|err| tracing::warn!("{err}; the charts start from the stream"))
+            .ok()
+    });
+    Ok(Some(Tail {
+        checkpoint,
+        frames,
+        candles,
+    }))
 }
 
 /// Joins the bus as an edge: waits for the generator's checkpoint (retrying with backoff while
@@ -58,17 +80,17 @@ pub async fn join(
             fetch_tail(&mut conn, config.history_frames).await
         };
         match attempt.await {
-            Ok(Some((checkpoint, frames))) => {
+            Ok(Some(tail)) => {
                 // Peers on the bus may be a little ahead of this node when a client moves over.
                 let hub = Hub::new(
-                    checkpoint.id.map_or(0, |id| id.epoch),
-                    checkpoint.instruments.clone(),
-                    checkpoint.quotes.clone(),
+                    tail.checkpoint.id.map_or(0, |id| id.epoch),
+                    tail.checkpoint.instruments.clone(),
+                    tail.checkpoint.quotes.clone(),
                     config,
                     status.metrics.clone(),
                 )
                 .with_resume_lead(config.live_buffer as u64);
-                match hub.reset(checkpoint, frames) {
+                match tail.reset(&hub) {
                     Ok(()) => {
                         let id = hub.last_id();
                         tracing::info!(last = %id, held = hub.history_len(), "edge backfilled from the stream");
@@ -116,7 +138,7 @@ pub async fn follow_loop(client: Client, hub: Arc<Hub>, status: Arc<BusStatus>, 
         };
         if broken {
             match fetch_tail(c, hub.history_capacity()).await {
-                Ok(Some((checkpoint, frames))) => match hub.reset(checkpoint, frames) {
+                Ok(Some(tail)) => match tail.reset(&hub) {
                     Ok(()) => {
                         broken = false;
                         status.metrics.bus_resets.inc();

@@ -10,6 +10,11 @@
 //! - `tickertape:checkpoint`, a [`Snapshot`] (instruments and every quote at one id), rewritten
 //!   in the same transaction as a frame about once a second, so a node that joins (or has to
 //!   start over) finds the quotes of instruments that have not traded lately.
+//! - `tickertape:candles`, the generator's candles at one id (the market's simulated past and
+//!   everything since), as `[t, open, high, low, close, volume]` rows per instrument and
+//!   interval, rewritten with a checkpoint about once a minute (and every `HISTORY_FRAMES / 2`
+//!   frames, so the stream always reaches back to it). An edge that joins takes them and the
+//!   trades of every later frame: every node draws the same charts, however late it joined.
 //! - `tickertape:epoch`, the running generator's epoch: seconds since 1970 at its start, or
 //!   one more than the previous epoch, whichever is larger.
 //!
@@ -30,7 +35,8 @@ pub use writer::{Publisher, WriterSetup, publisher};
 use crate::config::BusUrl;
 use crate::feed::{FrameRecord, Trade};
 use crate::metrics::Metrics;
-use app::wire::protocol::EventId;
+use crate::hub::CandleStore;
+use app::wire::protocol::{Candle, EventId};
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply};
 use redis::{AsyncConnectionConfig, Client};
@@ -42,6 +48,7 @@ pub const KEY_PREFIX: &str = "tickertape:";
 const FRAMES: &str = "tickertape:frames";
 const CHECKPOINT: &str = "tickertape:checkpoint";
 const EPOCH: &str = "tickertape:epoch";
+const CANDLES: &str = "tickertape:candles";
 /// How long one `XREAD` blocks before it asks again (and notices a dead connection).
 const BLOCK: Duration = Duration::from_secs(1);
 /// Most entries one `XREAD` returns.
@@ -215,6 +222,57 @@ struct Entry {
     trades: Vec<Trade>,
 }
 
+/// One candle as `tickertape:candles` holds it: `[t, open, high, low, close, volume]`.
+type CandleRow = (i64, i64, i64, i64, i64, u64);
+
+/// The generator's candles at frame `id`, as `tickertape:candles` holds them.
+#[derive(Serialize, Deserialize)]
+struct CandlesRecord {
+    id: EventId,
+    rows: Vec<Vec<Vec<CandleRow>>>,
+}
+
+fn encode_candles(id: EventId, store: &CandleStore) -> Vec<u8> {
+    let rows = store
+        .to_rows()
+        .into_iter()
+        .map(|per| {
+            per.into_iter()
+                .map(|series| series.into_iter().map(|c| (c.t, c.open, c.high, c.low, c.close, c.volume)).collect())
+                .collect()
+        })
+        .collect();
+    serde_json::to_vec(&CandlesRecord { id, rows }).expect("candles serialise")
+}
+
+fn decode_candles(bytes: &[u8], instruments: usize) -> Result<(EventId, CandleStore), String> {
+    let record: CandlesRecord =
+        serde_json::from_slice(bytes).map_err(|e| format!("unreadable candles in {CANDLES}: {e}"))?;
+    let rows = record
+        .rows
+        .into_iter()
+        .map(|per| {
+            per.into_iter()
+                .map(|series| {
+                    series
+                        .into_iter()
+                        .map(|(t, open, high, low, close, volume)| Candle {
+                            t,
+                            open,
+                            high,
+                            low,
+                            close,
+                            volume,
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let store = CandleStore::from_rows(rows, instruments).map_err(|e| format!("candles in {CANDLES}: {e}"))?;
+    Ok((record.id, store))
+}
+
 fn decode(entry: &StreamId) -> Result<FrameRecord, String> {
     let id = parse_entry_id(&entry.id).ok_or_else(|| format!("stream entry {:?} is not <epoch>-<seq>", entry.id))?;
     let bytes: Vec<u8> = entry
@@ -239,6 +297,19 @@ mod tests {
         assert_eq!(entry_id(id), "1764300000-42");
         assert_eq!(parse_entry_id("1764300000-42"), Some(id));
         assert_eq!(parse_entry_id("x-1"), None);
+    }
+
+    #[test]
+    fn candles_travel_exactly_and_a_wrong_universe_is_named() {
+        let mut store = CandleStore::new(2);
+        for k in 0..3_000i64 {
+            store.push((k % 2) as usize, 1_700_000_000_000 + k * 700, 5_000 + k % 37, 1 + (k % 5) as u64);
+        }
+        let id = EventId::new(7, 42);
+        let bytes = encode_candles(id, &store);
+        assert_eq!(decode_candles(&bytes, 2), Ok((id, store)));
+        assert!(decode_candles(&bytes, 3).unwrap_err().contains("2 instruments, not 3"));
+        assert!(decode_candles(b"{", 2).unwrap_err().starts_with("unreadable candles"));
     }
 
     #[test]

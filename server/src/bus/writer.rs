@@ -41,7 +41,13 @@ pub struct WriterSetup {
     pub quotes: Vec<Quote>,
     /// Stream length to keep (`MAXLEN ~`), and most frames queued while Redis is away.
     pub history_frames: usize,
+    /// The candles before the first frame (the market's simulated past).
+    pub candles: CandleStore,
 }
+
+/// How often the candles are rewritten at most (and at least every `history_frames / 2`
+/// frames, so the stream still holds every frame after them).
+const CANDLES_EVERY: Duration = Duration::from_secs(60);
 
 /// Creates the generator's publisher and the task that writes its frames to Redis.
 pub fn publisher(
@@ -72,6 +78,7 @@ async fn write_loop(
         pending: VecDeque::new(),
         seq: 0,
         ts: 0,
+        candles: setup.candles,
         status,
     };
     let mut epoch: Option<u64> = None;
@@ -80,6 +87,9 @@ async fn write_loop(
     let mut retry_at = Instant::now();
     let mut checkpoint_due = true;
     let mut last_checkpoint = (Instant::now(), 0u64);
+    // The candles go with the first checkpoint after every connect, then when due.
+    let mut candles_due = true;
+    let mut last_candles = (Instant::now(), 0u64);
 
     loop {
         // Wait for a frame unless there is something to write now.
@@ -125,6 +135,7 @@ async fn write_loop(
                         .retain(|f| top.is_none_or(|top| (e, f.seq) > (top.epoch, top.seq)));
                     conn = Some(c);
                     checkpoint_due = true;
+                    candles_due = true;
                     backoff.reset();
                     w.status.up();
                 }
@@ -136,15 +147,20 @@ async fn write_loop(
             continue;
         };
         let epoch = epoch.expect("known once connected");
-        let checkpoint = checkpoint_due
-            || (!w.pending.is_empty()
-                && (last_checkpoint.0.elapsed() >= CHECKPOINT_EVERY
-                    || (w.seq - last_checkpoint.1) as usize >= w.cap / 2));
-        match w.write(c, epoch, checkpoint).await {
+        let due = |last: (Instant, u64), every: Duration| {
+            !w.pending.is_empty() && (last.0.elapsed() >= every || (w.seq - last.1) as usize >= w.cap / 2)
+        };
+        let candles = candles_due || due(last_candles, CANDLES_EVERY);
+        let checkpoint = checkpoint_due || candles || due(last_checkpoint, CHECKPOINT_EVERY);
+        match w.write(c, epoch, checkpoint, candles).await {
             Ok(()) => {
                 if checkpoint {
                     checkpoint_due = false;
                     last_checkpoint = (Instant::now(), w.seq);
+                }
+                if candles {
+                    candles_due = false;
+                    last_candles = (Instant::now(), w.seq);
                 }
             }
             Err(err) => {
@@ -164,6 +180,8 @@ struct Writer {
     pending: VecDeque<Outgoing>,
     seq: u64,
     ts: i64,
+    /// The candles at `seq`.
+    candles: CandleStore,
     status: Arc<BusStatus>,
 }
 
@@ -172,6 +190,7 @@ impl Writer {
     fn take(&mut self, frame: Outgoing) {
         for t in &frame.trades {
             self.quotes[t.index] = t.quote.clone();
+            self.candles.push(t.index, frame.ts, t.quote.price, t.quantity);
         }
         (self.seq, self.ts) = (frame.seq, frame.ts);
         self.pending.push_back(frame);
@@ -181,8 +200,15 @@ impl Writer {
         }
     }
 
-    /// Writes every queued frame (and the checkpoint at the newest) in one transaction.
-    async fn write(&mut self, c: &mut MultiplexedConnection, epoch: u64, checkpoint: bool) -> redis::RedisResult<()> {
+    /// Writes every queued frame (and the checkpoint, and the candles, at the newest) in one
+    /// transaction.
+    async fn write(
+        &mut self,
+        c: &mut MultiplexedConnection,
+        epoch: u64,
+        checkpoint: bool,
+        candles: bool,
+    ) -> redis::RedisResult<()> {
         let mut tx = redis::pipe();
         tx.atomic();
         for frame in &self.pending {
@@ -211,6 +237,12 @@ impl Writer {
             tx.cmd("SET")
                 .arg(CHECKPOINT)
                 .arg(serde_json::to_vec(&snapshot).expect("a snapshot serialises"))
+                .ignore();
+        }
+        if candles {
+            tx.cmd("SET")
+                .arg(CANDLES)
+                .arg(encode_candles(EventId::new(epoch, self.seq), &self.candles))
                 .ignore();
         }
         tx.query_async::<()>(c).await?;

@@ -263,6 +263,29 @@ impl Market {
     pub fn quote(&self, index: usize) -> Quote {
         self.states[index].quote()
     }
+
+    /// Simulates the `seconds` before `end_ts` (ms since 1970) at `hz` frames per second and
+    /// reports every trade as `trade(index, ts, price, quantity)`, oldest first. The live market
+    /// then starts where the past ended: prices, spreads and the session's high, low and
+    /// volume (each quote's `open` stays where the past began, the session's open).
+    ///
+    /// The past draws from its own random stream, derived from the live one without advancing
+    /// it, so the same seed gives the same past, and the live frames that follow trade in
+    /// exactly the same instruments and sizes as without a past (replays rely on it).
+    pub fn simulate_past(&mut self, seconds: u64, hz: f64, end_ts: i64, mut trade: impl FnMut(usize, i64, i64, u64)) {
+        let past_seed: u64 = self.rng.clone().random();
+        let live_rng = std::mem::replace(&mut self.rng, ChaCha8Rng::seed_from_u64(past_seed));
+        let live_dt = std::mem::replace(&mut self.dt, 1.0 / hz);
+        let frames = (seconds as f64 * hz).round() as u64;
+        for k in 0..frames {
+            let ts = end_ts - ((frames - k) as f64 * 1000.0 / hz).round() as i64;
+            for (i, quantity) in self.step() {
+                trade(i, ts, self.states[i].price, quantity);
+            }
+        }
+        self.rng = live_rng;
+        self.dt = live_dt;
+    }
 }
 
 /// A standard normal sample (Box–Muller), to avoid a dependency for one distribution.
@@ -287,6 +310,36 @@ mod tests {
     fn same_seed_replays_identical_frames() {
         assert_eq!(run(42, 500), run(42, 500));
         assert_ne!(run(42, 50), run(43, 50));
+    }
+
+    /// The past of a market: every trade it reports, and the quotes it leaves.
+    fn past(seed: u64, seconds: u64, end_ts: i64) -> (Vec<(usize, i64, i64, u64)>, Market) {
+        let mut m = Market::new(default_universe(), seed, 10.0);
+        let mut trades = Vec::new();
+        m.simulate_past(seconds, 10.0, end_ts, |i, ts, p, q| trades.push((i, ts, p, q)));
+        (trades, m)
+    }
+
+    #[test]
+    fn the_past_is_the_seeds_and_leaves_the_live_frames_trading_as_before() {
+        let (a, mut after_a) = past(42, 600, 1_000_000_000);
+        let (b, _) = past(42, 600, 1_000_000_000);
+        assert_eq!(a, b, "same seed, same past");
+        assert_ne!(a, past(43, 600, 1_000_000_000).0);
+        // Ten minutes at 10 frames a second, oldest first, ending before `end_ts`.
+        assert!(a.windows(2).all(|w| w[0].1 <= w[1].1));
+        assert_eq!((a.first().unwrap().1, a.last().unwrap().1), (1_000_000_000 - 600_000, 1_000_000_000 - 100));
+        // The live market goes on from the past's last prices, with the session's volume.
+        let last_price = |index| a.iter().rev().find(|t| t.0 == index).map(|t| t.2);
+        let volume: u64 = a.iter().filter(|t| t.0 == 0).map(|t| t.3).sum();
+        let q = after_a.quote(0);
+        assert_eq!((Some(q.price), q.volume, q.open), (last_price(0), volume, 18_984));
+        assert!(q.low <= q.price && q.price <= q.high);
+        // The same instruments trade the same sizes in the live frames as with no past.
+        let mut plain = Market::new(default_universe(), 42, 10.0);
+        for _ in 0..500 {
+            assert_eq!(after_a.step(), plain.step());
+        }
     }
 
     #[test]

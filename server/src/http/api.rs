@@ -1,7 +1,7 @@
 //! The REST endpoints: symbols, snapshot, candle history, health and metrics.
 
 use super::AppState;
-use crate::hub::{CANDLE_CAP, SelectError};
+use crate::hub::{MAX_KEPT, SelectError};
 use crate::request::{ApiError, Params, int_param};
 use app::wire::protocol::Interval;
 use app::wire::protocol::{History, Instrument, Snapshot};
@@ -11,8 +11,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-/// Most candles one `/api/history` call returns (and its default).
-pub const MAX_HISTORY_LIMIT: usize = CANDLE_CAP;
+/// Most candles one `/api/history` call returns (and its default): all a server keeps at the
+/// finest interval.
+pub const MAX_HISTORY_LIMIT: usize = MAX_KEPT;
 
 pub async fn symbols(State(app): State<AppState>) -> Json<Vec<Instrument>> {
     Json(app.hub().instruments().to_vec())

@@ -42,12 +42,11 @@ use crate::feed::{FrameRecord, Publish, Trade};
 use crate::metrics::Metrics;
 use app::wire::protocol::Interval;
 use app::wire::protocol::{EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Instrument, Quote, Snapshot};
-use candles::CandleStore;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
-pub use candles::CANDLE_CAP;
+pub use candles::{CandleStore, MAX_KEPT};
 
 /// Sizes of the hub's buffers.
 #[derive(Clone, Copy, Debug)]
@@ -175,6 +174,14 @@ impl Hub {
         }
     }
 
+    /// Starts the charts from `candles` (the market's simulated past, see
+    /// [`crate::feed::market::Market::simulate_past`]) instead of empty ones.
+    pub fn with_candles(self, candles: CandleStore) -> Self {
+        assert_eq!(candles.instruments(), self.instruments.len(), "one series per instrument");
+        self.lock().candles = candles;
+        self
+    }
+
     /// Lets clients resume from ids up to `frames` ahead of this hub, by waiting for them: for
     /// an edge node, whose peers on the same bus may have applied a frame or two more when a
     /// client moves over. (A hub that numbers its own frames never issued a later id: it
@@ -283,6 +290,19 @@ impl Hub {
     /// contiguous run of `frames` that ends with the newest; candles take every frame this hub
     /// had not seen. Subscribers notice the break at the next frame and get a `resync`.
     pub fn reset(&self, checkpoint: Snapshot, frames: Vec<FrameRecord>) -> Result<(), ResetError> {
+        self.reset_with_candles(checkpoint, frames, None)
+    }
+
+    /// As [`Hub::reset`], with the generator's candles as they were at frame `candles.0`: of
+    /// the checkpoint's epoch, they replace this hub's, and take the trades of every later frame
+    /// (so every edge holds the same charts, the market's simulated past included, however late
+    /// it joined). Candles of another epoch are ignored.
+    pub fn reset_with_candles(
+        &self,
+        checkpoint: Snapshot,
+        frames: Vec<FrameRecord>,
+        candles: Option<(EventId, CandleStore)>,
+    ) -> Result<(), ResetError> {
         let id = checkpoint.id.ok_or(ResetError::NoId)?;
         let same = checkpoint.instruments.len() == self.instruments.len()
             && checkpoint
@@ -310,8 +330,18 @@ impl Hub {
             .rev()
             .find(|&k| frames[k].seq != frames[k - 1].seq + 1)
             .unwrap_or(0);
+        let candles = candles.filter(|(at, store)| at.epoch == id.epoch && store.instruments() == self.instruments.len());
         let mut st = self.lock();
         let (old_epoch, old_seq) = (st.epoch, st.seq);
+        // Frames whose trades the candles do not hold yet: after the generator's candles, or
+        // else the ones this hub has not seen.
+        let candles_at = match candles {
+            Some((at, store)) => {
+                st.candles = store;
+                Some(at.seq)
+            }
+            None => None,
+        };
         st.epoch = id.epoch;
         st.seq = id.seq;
         st.ts = checkpoint.ts;
@@ -319,7 +349,10 @@ impl Hub {
         st.history.clear();
         for record in &frames[start..] {
             let frame = Arc::new(Frame::encode(record.epoch, record.seq, record.ts, &record.trades));
-            let new = record.epoch != old_epoch || record.seq > old_seq;
+            let new = match candles_at {
+                Some(at) => record.seq > at,
+                None => record.epoch != old_epoch || record.seq > old_seq,
+            };
             for t in &record.trades {
                 if new {
                     st.candles.push(t.index, record.ts, t.quote.price, t.quantity);
