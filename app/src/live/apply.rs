@@ -5,7 +5,6 @@
 use super::{FLASH_MS, Shared};
 use crate::state::board::Connection;
 use crate::state::candles::CandleSeries;
-use crate::state::page::VISIBLE_CANDLES;
 use crate::wire::json;
 use crate::wire::protocol::{History, Incoming, Interval};
 use leptos::prelude::*;
@@ -13,10 +12,14 @@ use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// Replaces the chart with `symbol` at `interval`, backfilled from `/api/history`.
-pub(super) fn load_chart(live: &Shared, symbol: String, interval: Interval) {
+/// Replaces the chart with `symbol` at `interval`, backfilled from `/api/history` with all the
+/// server keeps at that interval. With `keep`, the chart stays as it is until the history
+/// arrives (the first page's chart, deepened after hydration), viewport included.
+pub(super) fn load_chart(live: &Shared, symbol: String, interval: Interval, keep: bool) {
     let board = live.borrow().board;
-    board.chart.set(board.empty_chart(&symbol, interval));
+    if !keep {
+        board.chart.set(board.empty_chart(&symbol, interval));
+    }
     if symbol.is_empty() {
         return;
     }
@@ -25,7 +28,7 @@ pub(super) fn load_chart(live: &Shared, symbol: String, interval: Interval) {
     spawn_local(async move {
         let url = format!(
             "/api/history?symbol={symbol}&interval={interval}&limit={}",
-            VISIBLE_CANDLES * 2
+            interval.kept()
         );
         let history: Option<History> = fetch_json(&url).await;
         if board
@@ -38,7 +41,7 @@ pub(super) fn load_chart(live: &Shared, symbol: String, interval: Interval) {
         let backlog = l.chart_backlog.take().unwrap_or_default();
         board.chart.update(|chart| {
             if let Some(h) = &history {
-                chart.series = CandleSeries::from_candles(interval, VISIBLE_CANDLES * 2, h.candles.iter().copied());
+                chart.series = CandleSeries::from_candles(interval, interval.kept(), h.candles.iter().copied());
             }
             let after = history.as_ref().map_or(0, |h| h.seq);
             for (seq, ts, price, qty) in backlog {
@@ -92,7 +95,7 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
                 // Trades were skipped: rebuild the chart from the server's candles.
                 let board = live.borrow().board;
                 let (symbol, interval) = board.chart.with_untracked(|c| (c.symbol.clone(), c.series.interval()));
-                load_chart(live, symbol, interval);
+                load_chart(live, symbol, interval, false);
             }
         }
         Incoming::Tick { id, frame } => {

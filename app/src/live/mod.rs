@@ -169,8 +169,11 @@ fn follow_view(live: &Shared) {
                     resubscribe(&live, false);
                 }
                 if old_symbol != symbol || old_interval != view.interval {
-                    load_chart(&live, symbol, view.interval);
+                    load_chart(&live, symbol, view.interval, false);
                 }
+            } else if !symbol.is_empty() {
+                // The first page carries the newest candles; the rest of the history follows.
+                load_chart(&live, symbol, view.interval, true);
             }
             current
         },

@@ -3,8 +3,9 @@
 //! changed ones once per animation frame; the components ([`crate::ui`]) read them.
 
 use crate::state::candles::CandleSeries;
-use crate::state::page::{PageData, SPARK_SECONDS, Spark, VISIBLE_CANDLES};
+use crate::state::page::{PageData, SPARK_SECONDS, Spark};
 use crate::state::view::ViewState;
+use crate::state::viewport::Viewport;
 use crate::wire::protocol::Interval;
 use crate::wire::protocol::{Instrument, Quote};
 use leptos::prelude::*;
@@ -17,6 +18,8 @@ pub struct ChartData {
     pub series: CandleSeries,
     /// The last price, for the marker (also right after a resync, before any new trade).
     pub last: Option<i64>,
+    /// The stretch of history shown (zoom and pan); a new symbol or interval starts live.
+    pub viewport: Viewport,
 }
 
 impl ChartData {
@@ -24,8 +27,9 @@ impl ChartData {
         ChartData {
             symbol,
             decimals,
-            series: CandleSeries::new(interval, VISIBLE_CANDLES * 4),
+            series: CandleSeries::new(interval, interval.kept()),
             last: None,
+            viewport: Viewport::default(),
         }
     }
 }
@@ -152,7 +156,7 @@ impl Board {
             .filter(|h| h.symbol == symbol && h.interval == page.view.interval)
         {
             chart.series =
-                CandleSeries::from_candles(history.interval, VISIBLE_CANDLES * 2, history.candles.iter().copied());
+                CandleSeries::from_candles(history.interval, history.interval.kept(), history.candles.iter().copied());
         }
         board.chart.set(chart);
         board

@@ -7,3 +7,4 @@ pub mod board;
 pub mod candles;
 pub mod page;
 pub mod view;
+pub mod viewport;

@@ -9,8 +9,8 @@
 
 use super::format::{self, Fixed, fixed};
 use crate::state::board::ChartData;
-use crate::state::page::VISIBLE_CANDLES;
 use crate::state::view::ChartMode;
+use crate::state::viewport::{Extent, Viewport, ZOOM_STEP};
 use crate::wire::protocol::Candle;
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -45,24 +45,60 @@ pub fn nice_ticks(min: i64, max: i64, target: usize) -> Vec<i64> {
     (first..=last).map(|i| i * step).collect()
 }
 
-/// Time ticks (ms since the Unix epoch) at a round step giving about `target` ticks.
-pub fn time_ticks(t0: i64, t1: i64, target: usize) -> Vec<i64> {
-    const STEPS: [i64; 13] = [
-        1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000,
-    ];
+/// Steps the time axis may use, from a second to a week.
+const TIME_STEPS: [i64; 20] = [
+    1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
+    3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, DAY, 2 * DAY, 7 * DAY,
+];
+const DAY: i64 = 86_400_000;
+
+/// Time ticks (ms since the Unix epoch) at a round step giving about `target` ticks, and the step.
+pub fn time_ticks(t0: i64, t1: i64, target: usize) -> (Vec<i64>, i64) {
     if t1 <= t0 || target == 0 {
-        return Vec::new();
+        return (Vec::new(), TIME_STEPS[0]);
     }
     let raw = (t1 - t0) / target as i64;
-    let step = STEPS.into_iter().find(|s| *s >= raw).unwrap_or(3_600_000);
+    let step = TIME_STEPS.into_iter().find(|s| *s >= raw).unwrap_or(7 * DAY);
     let first = (t0 + step - 1).div_euclid(step) * step;
-    (0..).map(|i| first + i * step).take_while(|t| *t <= t1).collect()
+    ((0..).map(|i| first + i * step).take_while(|t| *t <= t1).collect(), step)
+}
+
+/// A time-axis label for a tick `step` ms apart: the date for days, hours and minutes for
+/// minutes, down to seconds below that (UTC, as the axis says).
+pub fn axis_label(ms: i64, step: i64) -> String {
+    if step >= DAY {
+        let (_, m, d) = civil(ms);
+        format!("{m:02}-{d:02}")
+    } else if step >= 60_000 {
+        clock(ms)[..5].to_string()
+    } else {
+        clock(ms)
+    }
 }
 
 /// `HH:MM:SS` in UTC (the server and every viewer agree on it; the axis says "UTC").
 pub fn clock(ms: i64) -> String {
     let s = ms.div_euclid(1000).rem_euclid(86_400);
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// `MM-DD HH:MM:SS` in UTC.
+pub fn date_clock(ms: i64) -> String {
+    let (_, m, d) = civil(ms);
+    format!("{m:02}-{d:02} {}", clock(ms))
+}
+
+/// The UTC calendar date (year, month, day) holding `ms` (Howard Hinnant's civil_from_days).
+fn civil(ms: i64) -> (i64, u32, u32) {
+    let z = ms.div_euclid(DAY) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// Maps prices and times onto the drawing space.
@@ -87,80 +123,195 @@ impl Frame {
     fn price_at(&self, fy: f64) -> i64 {
         self.hi - (fy * (self.hi - self.lo) as f64).round() as i64
     }
+
+    /// The SVG transform from candle coordinates (see [`Anchor`]) onto the drawing space.
+    fn transform(&self, anchor: Anchor, step: i64) -> String {
+        let width = (self.t1 - self.t0).max(1) as f64;
+        let sx = W * step as f64 / width;
+        let tx = (anchor.t - self.t0) as f64 / width * W;
+        let sy = H / (self.hi - self.lo).max(1) as f64;
+        let ty = H - (anchor.price - self.lo) as f64 * sy;
+        format!("matrix({} 0 0 {} {} {})", Fixed(sx, 6), Fixed(sy, 6), Fixed(tx, 3), Fixed(ty, 3))
+    }
+}
+
+/// The origin of candle coordinates: a candle is drawn at `x = (t - anchor.t) / step` and
+/// `y = anchor.price - price`, and one transform ([`Frame::transform`]) maps them onto the chart.
+/// So a candle's elements depend only on the candle: zooming, panning or a new high move the
+/// transform, not the candles, and a tick re-renders only the candle it changed. The anchor
+/// sits near the data (browsers compute transforms in single precision) and moves rarely: at a
+/// 4 096-candle boundary, or when the price leaves its leading two digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Anchor {
+    t: i64,
+    price: i64,
+}
+
+impl Anchor {
+    fn near(t: i64, price: i64, step: i64) -> Self {
+        let block = step * 4_096;
+        let mut unit = 1i64;
+        while price.abs() / unit >= 100 {
+            unit *= 10;
+        }
+        Anchor {
+            t: t.div_euclid(block) * block,
+            price: price.div_euclid(unit) * unit,
+        }
+    }
+}
+
+/// Everything one render of the chart needs, derived from the chart's data and viewport.
+#[derive(Clone, Debug, PartialEq)]
+struct Layout {
+    /// The candles in view, oldest first.
+    candles: Vec<Candle>,
+    frame: Frame,
+    step: i64,
+    decimals: u8,
+    last: Option<i64>,
+    anchor: Anchor,
+    /// The history the viewport moves through (none before the first candle).
+    extent: Option<Extent>,
+    /// Candle slots across the chart.
+    slots: usize,
+    live: bool,
+}
+
+impl Layout {
+    fn of(d: &ChartData) -> Self {
+        let step = d.series.interval().millis();
+        let extent = match (d.series.iter().next(), d.series.last()) {
+            (Some(first), Some(last)) => Some(Extent {
+                oldest: first.t,
+                newest: last.t,
+                step,
+            }),
+            _ => None,
+        };
+        let (candles, t1, slots) = match extent {
+            Some(extent) => {
+                let (from, to) = d.viewport.window(extent);
+                let candles: Vec<Candle> = d.series.iter().filter(|c| c.t >= from && c.t <= to).copied().collect();
+                // Following live with less history than the span: the chart narrows (down to
+                // MIN_WINDOW slots) so a fresh chart fills instead of hugging the right edge.
+                let slots = if d.viewport.is_live() {
+                    candles.len().max(MIN_WINDOW.min(d.viewport.span))
+                } else {
+                    d.viewport.span
+                };
+                (candles, to + step, slots)
+            }
+            None => (Vec::new(), step, MIN_WINDOW),
+        };
+        let t0 = t1 - step * slots as i64;
+        let (lo, hi) = match (candles.iter().map(|c| c.low).min(), candles.iter().map(|c| c.high).max()) {
+            (Some(lo), Some(hi)) => {
+                let pad = ((hi - lo) * 8 / 100).max(hi.abs() / 10_000).max(1);
+                (lo - pad, hi + pad)
+            }
+            _ => (0, 1),
+        };
+        let anchor = d
+            .series
+            .last()
+            .map_or(Anchor { t: 0, price: 0 }, |c| Anchor::near(c.t, c.close, step));
+        Layout {
+            candles,
+            frame: Frame { t0, t1, lo, hi },
+            step,
+            decimals: d.decimals,
+            last: d.last,
+            anchor,
+            extent,
+            slots,
+            live: d.viewport.is_live(),
+        }
+    }
+}
+
+/// One candle in candle coordinates (see [`Anchor`]): the wick, and the body (a line when open
+/// and close are equal, so it never vanishes).
+fn candle_view(c: Candle, anchor: Anchor, step: i64) -> impl IntoView {
+    let x = (c.t - anchor.t) / step;
+    let y = |p: i64| anchor.price - p;
+    let class = if c.close >= c.open { "candle up" } else { "candle down" };
+    let (top, bottom) = (y(c.open.max(c.close)), y(c.open.min(c.close)));
+    let mid = format!("{x}.5");
+    let body = if top == bottom {
+        Either::Left(view! {
+            <line x1=format!("{x}.15") x2=format!("{x}.85") y1=top y2=top vector-effect="non-scaling-stroke"/>
+        })
+    } else {
+        Either::Right(view! { <rect x=format!("{x}.15") width="0.7" y=top height=bottom - top/> })
+    };
+    view! {
+        <g class=class data-testid="candle" data-t=c.t>
+            <line x1=mid.clone() x2=mid y1=y(c.high) y2=y(c.low) vector-effect="non-scaling-stroke"/>
+            {body}
+        </g>
+    }
+}
+
+/// A drag or pinch in progress on the chart.
+#[derive(Clone, Debug, Default)]
+struct Gesture {
+    /// Pointers down: (id, x in px).
+    pointers: Vec<(i32, f64)>,
+    /// The viewport when the gesture started, and where it started: the first pointer's x
+    /// (drag), or the two pointers' distance (pinch).
+    start: Option<(Viewport, f64)>,
 }
 
 #[component]
 pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl IntoView {
     // Index of the hovered candle among the visible ones (crosshair), if any.
     let hover = RwSignal::new(None::<(usize, f64)>);
-    let layout = Memo::new(move |_| {
-        data.with(|d| {
-            let candles = d.series.tail(VISIBLE_CANDLES);
-            let step = d.series.interval().millis();
-            // The newest candle sits at the right edge. The window is VISIBLE_CANDLES wide, or
-            // narrower (down to MIN_WINDOW) while there is less history, so a fresh chart fills.
-            let window = candles.len().clamp(MIN_WINDOW, VISIBLE_CANDLES) as i64;
-            let t1 = candles.last().map_or(step, |c| c.t + step);
-            let t0 = t1 - step * window;
-            let lo = candles.iter().map(|c| c.low).min();
-            let hi = candles.iter().map(|c| c.high).max();
-            let (lo, hi) = match (lo, hi) {
-                (Some(lo), Some(hi)) => {
-                    let pad = ((hi - lo) * 8 / 100).max(hi.abs() / 10_000).max(1);
-                    (lo - pad, hi + pad)
-                }
-                _ => (0, 1),
-            };
-            (candles, Frame { t0, t1, lo, hi }, step, d.decimals, d.last)
-        })
-    });
-
-    let body = move || {
-        let (candles, f, step, _, _) = layout.get();
-        // Each candle owns a slot one interval wide; its body fills 70 % of it.
-        let slot = f.x(f.t0 + step);
-        let bw = (slot * 0.7).max(1.0);
-        match mode.get() {
-            ChartMode::Line => {
-                let points = candles
-                    .iter()
-                    .map(|c| format!("{},{}", Fixed(f.x(c.t + step / 2), 1), Fixed(f.y(c.close), 1)))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                Either::Left(view! { <polyline class="line" points=points vector-effect="non-scaling-stroke"/> })
-            }
-            ChartMode::Candles => Either::Right(
-                candles
-                    .iter()
-                    .map(|c| {
-                        let cx = f.x(c.t + step / 2);
-                        let (top, bottom) = (f.y(c.open.max(c.close)), f.y(c.open.min(c.close)));
-                        let x = fixed(cx, 1);
-                        let class = if c.close >= c.open { "candle up" } else { "candle down" };
-                        view! {
-                            <g class=class>
-                                <line x1=x.clone() x2=x y1=fixed(f.y(c.high), 1) y2=fixed(f.y(c.low), 1) vector-effect="non-scaling-stroke"/>
-                                <rect x=fixed(cx - bw / 2.0, 1) width=fixed(bw, 1) y=fixed(top, 1) height=fixed((bottom - top).max(1.5), 1)/>
-                            </g>
-                        }
-                    })
-                    .collect_view(),
-            ),
-        }
+    let layout = Memo::new(move |_| data.with(Layout::of));
+    let gesture = StoredValue::new(Gesture::default());
+    let set_viewport = move |change: &dyn Fn(Viewport, Extent) -> Viewport| {
+        let Some(extent) = layout.with_untracked(|l| l.extent) else {
+            return;
+        };
+        data.update(|d| d.viewport = change(d.viewport, extent));
     };
 
+    let body = move || match mode.get() {
+        ChartMode::Line => Either::Left(view! {
+            <polyline
+                class="line"
+                points=move || layout.with(|l| {
+                    l.candles
+                        .iter()
+                        .map(|c| format!("{}.5,{}", (c.t - l.anchor.t) / l.step, l.anchor.price - c.close))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                vector-effect="non-scaling-stroke"
+            />
+        }),
+        ChartMode::Candles => Either::Right(view! {
+            <For
+                each=move || layout.with(|l| l.candles.iter().map(|c| (*c, l.anchor, l.step)).collect::<Vec<_>>())
+                key=|(c, anchor, step)| (c.t, c.open, c.high, c.low, c.close, *anchor, *step)
+                children=|(c, anchor, step)| candle_view(c, anchor, step)
+            />
+        }),
+    };
+    let transform = move || layout.with(|l| l.frame.transform(l.anchor, l.step));
+
     let price_labels = move || {
-        let (_, f, _, d, _) = layout.get();
-        nice_ticks(f.lo, f.hi, 6)
+        let l = layout.get();
+        nice_ticks(l.frame.lo, l.frame.hi, 6)
             .into_iter()
             .map(|p| {
-                let top = format!("top:{}%", Fixed(f.y(p) / H * 100.0, 2));
-                view! { <span class="ylabel" style=top>{format::price(p, d)}</span> }
+                let top = format!("top:{}%", Fixed(l.frame.y(p) / H * 100.0, 2));
+                view! { <span class="ylabel" style=top>{format::price(p, l.decimals)}</span> }
             })
             .collect_view()
     };
     let grid = move || {
-        let (_, f, _, _, _) = layout.get();
+        let f = layout.with(|l| l.frame);
         let h = nice_ticks(f.lo, f.hi, 6)
             .into_iter()
             .map(|p| {
@@ -169,6 +320,7 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
             })
             .collect_view();
         let v = time_ticks(f.t0, f.t1, 6)
+            .0
             .into_iter()
             .map(|t| {
                 let x = fixed(f.x(t), 1);
@@ -178,19 +330,20 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         (h, v)
     };
     let time_labels = move || {
-        let (_, f, _, _, _) = layout.get();
-        time_ticks(f.t0, f.t1, 6)
+        let f = layout.with(|l| l.frame);
+        let (ticks, step) = time_ticks(f.t0, f.t1, 6);
+        ticks
             .into_iter()
             // A label at the very right edge would run into the "UTC" unit.
             .filter(|t| f.x(*t) < W * 0.93)
             .map(|t| {
                 let left = format!("left:{}%", Fixed(f.x(t) / W * 100.0, 2));
-                view! { <span class="xlabel" style=left>{clock(t)}</span> }
+                view! { <span class="xlabel" style=left>{axis_label(t, step)}</span> }
             })
             .collect_view()
     };
     let last_marker = move || {
-        let (_, f, _, d, last) = layout.get();
+        let (f, d, last) = layout.with(|l| (l.frame, l.decimals, l.last));
         last.filter(|p| *p >= f.lo && *p <= f.hi).map(|p| {
             let y = f.y(p);
             let top = format!("top:{}%", Fixed(y / H * 100.0, 2));
@@ -203,21 +356,96 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
             }
         })
     };
+    let range = move || {
+        layout.with(|l| {
+            let (from, to) = (l.frame.t0, l.frame.t1);
+            let text = format!("{} – {} UTC · {} candles", date_clock(from), date_clock(to), l.candles.len());
+            (from, to, text, l.live)
+        })
+    };
 
     let on_move = move |ev: leptos::ev::PointerEvent| {
-        let (candles, f, _, _, _) = layout.get_untracked();
-        let Some(target) = event_target_rect(&ev) else {
+        let Some((fx, fy, width)) = pointer_in_target(&ev) else {
             return;
         };
-        let (fx, fy) = target;
-        let t = f.t0 + ((f.t1 - f.t0) as f64 * fx) as i64;
-        let idx = candles.iter().rposition(|c| c.t <= t);
-        hover.set(idx.map(|i| (i, fy)));
+        let x = fx * width;
+        let moved = gesture.try_update_value(|g| {
+            if let Some(p) = g.pointers.iter_mut().find(|p| p.0 == ev.pointer_id()) {
+                p.1 = x;
+            }
+            match (g.pointers.as_slice(), g.start) {
+                // Dragging right brings older candles into view.
+                ([(_, x)], Some((start, x0))) => Some(Pan((x - x0) / width, start)),
+                ([(_, a), (_, b)], Some((start, d0))) => Some(Pinch(d0 / (a - b).abs().max(8.0), start)),
+                _ => None,
+            }
+        });
+        match moved.flatten() {
+            Some(Pan(fraction, start)) => {
+                let slots = layout.with_untracked(|l| l.slots) as f64;
+                set_viewport(&|_, extent| start.pan((fraction * slots).round() as i64, extent));
+                hover.set(None);
+            }
+            Some(Pinch(factor, start)) => {
+                set_viewport(&|_, _| start.zoom(factor));
+                hover.set(None);
+            }
+            None => {
+                let (candles, f) = layout.with_untracked(|l| (l.candles.clone(), l.frame));
+                let t = f.t0 + ((f.t1 - f.t0) as f64 * fx) as i64;
+                let idx = candles.iter().rposition(|c| c.t <= t);
+                hover.set(idx.map(|i| (i, fy)));
+            }
+        }
     };
+    let on_down = move |ev: leptos::ev::PointerEvent| {
+        let Some((fx, _, width)) = pointer_in_target(&ev) else {
+            return;
+        };
+        capture_pointer(&ev);
+        let viewport = data.with_untracked(|d| d.viewport);
+        gesture.update_value(|g| {
+            g.pointers.retain(|p| p.0 != ev.pointer_id());
+            g.pointers.push((ev.pointer_id(), fx * width));
+            g.start = match g.pointers.as_slice() {
+                [(_, x)] => Some((viewport, *x)),
+                [(_, a), (_, b)] => Some((viewport, (a - b).abs().max(8.0))),
+                _ => None,
+            };
+        });
+    };
+    let on_up = move |ev: leptos::ev::PointerEvent| {
+        gesture.update_value(|g| {
+            g.pointers.retain(|p| p.0 != ev.pointer_id());
+            // A pinch that loses a finger does not turn into a drag.
+            g.start = None;
+        });
+    };
+    let on_wheel = move |ev: leptos::ev::WheelEvent| {
+        ev.prevent_default();
+        let factor = if ev.delta_y() > 0.0 { ZOOM_STEP } else { 1.0 / ZOOM_STEP };
+        set_viewport(&|v, _| v.zoom(factor));
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let nudge = (layout.with_untracked(|l| l.slots) / 10).max(1) as i64;
+        let change: &dyn Fn(Viewport, Extent) -> Viewport = match ev.key().as_str() {
+            "ArrowLeft" => &move |v, e| v.pan(nudge, e),
+            "ArrowRight" => &move |v, e| v.pan(-nudge, e),
+            "+" | "=" => &|v, _| v.zoom(1.0 / ZOOM_STEP),
+            "-" | "_" => &|v, _| v.zoom(ZOOM_STEP),
+            "End" => &|v, _| v.live(),
+            _ => return,
+        };
+        ev.prevent_default();
+        set_viewport(change);
+    };
+
     let crosshair = move || {
-        let (candles, f, step, d, _) = layout.get();
-        let (i, fy) = hover.get()?;
-        let c: Candle = *candles.get(i)?;
+        let (c, f, step, d) = layout.with(|l| {
+            let (i, _) = hover.get()?;
+            Some((*l.candles.get(i)?, l.frame, l.step, l.decimals))
+        })?;
+        let (_, fy) = hover.get()?;
         let x = f.x(c.t + step / 2);
         let y = fy * H;
         let left_pct = x / W * 100.0;
@@ -236,7 +464,7 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
             </svg>
             <span class="ylabel cross-tag" style=format!("top:{}%", Fixed(fy * 100.0, 2))>{format::price(price, d)}</span>
             <div class="tooltip" style=tip_style role="tooltip" data-testid="chart-tooltip">
-                <div class="tt-time">{clock(c.t)} " UTC"</div>
+                <div class="tt-time">{date_clock(c.t)} " UTC"</div>
                 <dl>
                     <dt>"O"</dt><dd>{format::price(c.open, d)}</dd>
                     <dt>"H"</dt><dd>{format::price(c.high, d)}</dd>
@@ -247,23 +475,38 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
             </div>
         })
     };
-    let candle_count = move || layout.with(|(c, ..)| c.len());
+    let candle_count = move || layout.with(|l| l.candles.len());
 
     view! {
         <div class="chart" data-testid="price-chart" data-mode=move || mode.get().as_str() data-candles=candle_count>
             <div
                 class="plot"
+                tabindex="0"
                 on:pointermove=on_move
+                on:pointerdown=on_down
+                on:pointerup=on_up
+                on:pointercancel=on_up
                 on:pointerleave=move |_| hover.set(None)
+                on:wheel=on_wheel
+                on:keydown=on_key
                 role="img"
-                aria-label=move || data.with(|d| format!("{} price chart", d.symbol))
+                aria-label=move || data.with(|d| format!("{} price chart: drag or use the arrow keys to move through time, the wheel or + and − to zoom", d.symbol))
             >
                 <svg viewBox="0 0 1000 1000" preserveAspectRatio="none" aria-hidden="true">
                     {grid}
-                    <g class="series">{body}</g>
+                    <g class="series" transform=transform>{body}</g>
                 </svg>
                 {last_marker}
                 {crosshair}
+                <div
+                    class="chart-range"
+                    data-testid="chart-range"
+                    data-from=move || range().0
+                    data-to=move || range().1
+                    data-live=move || range().3.to_string()
+                >
+                    {move || range().2}
+                </div>
             </div>
             <div class="yaxis" aria-hidden="true">{price_labels}</div>
             <div class="xaxis" aria-hidden="true">{time_labels} <span class="utc">"UTC"</span></div>
@@ -271,8 +514,18 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
     }
 }
 
-/// The pointer's position inside the event's current target, as fractions of its size.
-fn event_target_rect(ev: &leptos::ev::PointerEvent) -> Option<(f64, f64)> {
+/// What a pointer move does while pointers are down.
+enum Move {
+    /// Drag: the pointer moved this fraction of the chart's width since the gesture began.
+    Pan(f64, Viewport),
+    /// Pinch: the span scales by this factor from the gesture's start.
+    Pinch(f64, Viewport),
+}
+use Move::{Pan, Pinch};
+
+/// The pointer's position inside the event's current target, as fractions of its size, and
+/// the target's width in px.
+fn pointer_in_target(ev: &leptos::ev::PointerEvent) -> Option<(f64, f64, f64)> {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
@@ -283,13 +536,26 @@ fn event_target_rect(ev: &leptos::ev::PointerEvent) -> Option<(f64, f64)> {
         }
         let fx = ((ev.client_x() as f64 - r.left()) / r.width()).clamp(0.0, 1.0);
         let fy = ((ev.client_y() as f64 - r.top()) / r.height()).clamp(0.0, 1.0);
-        Some((fx, fy))
+        Some((fx, fy, r.width()))
     }
     #[cfg(not(feature = "hydrate"))]
     {
         let _ = ev;
         None
     }
+}
+
+/// Keeps a drag's pointer events coming to the chart while the pointer is outside it.
+fn capture_pointer(ev: &leptos::ev::PointerEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(el) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+            let _ = el.set_pointer_capture(ev.pointer_id());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
 }
 
 /// A minute of prices as a small line; green when the minute ended higher than it began.
@@ -361,10 +627,53 @@ mod tests {
     #[test]
     fn time_ticks_use_round_steps() {
         let t0 = 1_700_000_001_500;
-        let ticks = time_ticks(t0, t0 + 90_000, 6);
+        let (ticks, step) = time_ticks(t0, t0 + 90_000, 6);
+        assert_eq!(step, 15_000);
         assert!(ticks.iter().all(|t| t % 15_000 == 0), "{ticks:?}");
         assert!(ticks.len() >= 5 && ticks.len() <= 7);
-        assert!(time_ticks(5, 5, 3).is_empty());
+        assert!(time_ticks(5, 5, 3).0.is_empty());
+        // Three weeks of hourly candles: a few labels, by date.
+        let (ticks, step) = time_ticks(t0, t0 + 21 * DAY, 6);
+        assert_eq!(step, 7 * DAY);
+        assert!(ticks.len() <= 4, "{ticks:?}");
+        assert_eq!(axis_label(1_700_000_000_000, step), "11-14");
+        assert_eq!(axis_label(1_700_000_000_000, 3_600_000), "22:13");
+        assert_eq!(axis_label(1_700_000_000_000, 15_000), "22:13:20");
+    }
+
+    #[test]
+    fn dates_are_utc_calendar_dates() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(1_700_000_000_000), (2023, 11, 14));
+        assert_eq!(civil(951_782_400_000), (2000, 2, 29));
+        assert_eq!(civil(-1), (1969, 12, 31));
+        assert_eq!(date_clock(1_796_153_780_000), "12-01 19:36:20");
+    }
+
+    #[test]
+    fn candle_coordinates_map_onto_the_frame() {
+        let f = Frame {
+            t0: 1_000_000,
+            t1: 1_090_000,
+            lo: 18_700,
+            hi: 18_900,
+        };
+        let anchor = Anchor::near(1_085_000, 18_843, 1_000);
+        assert_eq!(anchor.price, 18_000, "two leading digits");
+        assert_eq!(anchor.t % 4_096_000, 0);
+        // matrix(a 0 0 d e f): a candle at t, price p lands where Frame::x and Frame::y put it.
+        let m: Vec<f64> = f
+            .transform(anchor, 1_000)
+            .trim_start_matches("matrix(")
+            .trim_end_matches(')')
+            .split(' ')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        for (t, p) in [(1_000_000, 18_700), (1_045_000, 18_800), (1_089_000, 18_900)] {
+            let (x, y) = (((t - anchor.t) / 1_000) as f64, (anchor.price - p) as f64);
+            assert!((m[0] * x + m[4] - f.x(t)).abs() < 0.01, "x of {t}");
+            assert!((m[3] * y + m[5] - f.y(p)).abs() < 0.01, "y of {p}");
+        }
     }
 
     #[test]

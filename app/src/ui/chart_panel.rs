@@ -5,6 +5,7 @@ use super::chart::PriceChart;
 use super::format;
 use crate::state::board::Board;
 use crate::state::view::ChartMode;
+use crate::state::viewport::ZOOM_STEP;
 use crate::wire::protocol::Interval;
 use leptos::prelude::*;
 
@@ -38,6 +39,8 @@ pub(super) fn ChartPanel(board: Board) -> impl IntoView {
         };
         board.update_view(|v| v.mode = mode);
     };
+    let zoom = move |factor: f64| board.chart.update(|c| c.viewport = c.viewport.zoom(factor));
+    let live = move || board.chart.with(|c| c.viewport.is_live());
     let on_interval = move |ev| {
         if let Ok(interval) = event_target_value(&ev).parse::<Interval>() {
             board.update_view(|v| v.interval = interval);
@@ -52,6 +55,19 @@ pub(super) fn ChartPanel(board: Board) -> impl IntoView {
                 </h2>
                 <div class="chart-last">{move || last().map(|(p, c)| view! { <strong>{p}</strong> <span>{c}</span> })}</div>
                 <div class="chart-controls">
+                    <button
+                        class="btn live-btn"
+                        data-testid="chart-live"
+                        hidden=live
+                        title="Back to the newest candle, following the market (End)"
+                        on:click=move |_| board.chart.update(|c| c.viewport = c.viewport.live())
+                    >
+                        "Back to live ⇥"
+                    </button>
+                    <span class="zoom" role="group" aria-label="Zoom">
+                        <button class="btn" data-testid="zoom-out" title="Zoom out (−)" aria-label="Zoom out" on:click=move |_| zoom(ZOOM_STEP)>"−"</button>
+                        <button class="btn" data-testid="zoom-in" title="Zoom in (+)" aria-label="Zoom in" on:click=move |_| zoom(1.0 / ZOOM_STEP)>"+"</button>
+                    </span>
                     <label>
                         <span class="sr-only">"Chart type"</span>
                         <select data-testid="chart-mode" on:change=on_mode prop:value=move || mode.get().as_str()>
