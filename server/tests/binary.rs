@@ -128,6 +128,20 @@ async fn a_fresh_server_opens_with_the_markets_past() {
     let quote = &snapshot["quotes"][0];
     assert_eq!(quote["price"], candles.last().unwrap()["close"], "the live quote is the last close");
     assert!(quote["volume"].as_u64().unwrap() > 0, "the session's volume includes the past");
+    // Every interval that holds the whole session (the past and the live market after it) adds
+    // up to the session's volume at the same frame.
+    for interval in ["1m", "5m", "15m", "1h"] {
+        let (history, snapshot) = loop {
+            let history = get(&format!("/api/history?symbol=MSFT&interval={interval}")).await;
+            let snapshot = get("/api/snapshot?symbols=MSFT").await;
+            if history["seq"] == snapshot["seq"] {
+                break (history, snapshot);
+            }
+            assert!(Instant::now() < deadline, "no history and snapshot at the same frame");
+        };
+        let total: u64 = history["candles"].as_array().unwrap().iter().map(|c| c["volume"].as_u64().unwrap()).sum();
+        assert_eq!(total, snapshot["quotes"][0]["volume"].as_u64().unwrap(), "{interval}");
+    }
     sigterm(&child).await;
 }
 
