@@ -87,7 +87,7 @@ hostile_scenario() {
   local load=$!
   sleep 12
   taskset -c 1 ./target/release/examples/hostile --addr "127.0.0.1:$port" --mode "$mode" --sockets "$sockets" \
-    --duration 35 --server-pid "$server"
+    --duration 40 --server-pid "$server"
   wait "$load"
 }
 

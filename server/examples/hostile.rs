@@ -25,8 +25,9 @@ struct Args {
     #[arg(long, default_value_t = 20.0)]
     duration: f64,
     /// Seconds each never-reading stream is held before it is checked and replaced (nonreader):
-    /// longer than the server's write timeout, so each is cut first.
-    #[arg(long, default_value_t = 15.0)]
+    /// longer than it takes to fill its socket (about 5 s at 10 Hz) plus the server's write
+    /// timeout (10 s), so each is cut first.
+    #[arg(long, default_value_t = 20.0)]
     hold: f64,
     /// The server's process id, for its memory (nonreader).
     #[arg(long)]

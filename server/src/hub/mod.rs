@@ -35,7 +35,7 @@ mod tests;
 
 pub use frame::Frame;
 pub use selection::{SelectError, Selection};
-use subscription::{Replay, snapshot_event};
+use subscription::Replay;
 pub use subscription::{Start, Subscription, decide_start};
 
 use crate::feed::{FrameRecord, Publish, Trade};
@@ -137,6 +137,9 @@ pub struct Hub {
     index: HashMap<String, usize>,
     live: broadcast::Sender<Arc<Frame>>,
     state: Mutex<State>,
+    /// The whole market's snapshot, encoded, at the frame it was taken (see
+    /// [`Hub::take_snapshot_locked`]). Locked after `state` when both are.
+    encoded_snapshot: Mutex<Option<(EventId, Arc<str>)>>,
     metrics: Arc<Metrics>,
 }
 
@@ -170,6 +173,7 @@ impl Hub {
                 history: VecDeque::new(),
                 candles,
             }),
+            encoded_snapshot: Mutex::new(None),
             metrics,
         }
     }
@@ -484,7 +488,8 @@ impl Hub {
         let rx = self.live.subscribe();
         let oldest = st.history.front().map(|f| f.seq);
         let start = decide_start(from, st.epoch, oldest, st.seq, self.resume_lead);
-        let snapshot = matches!(start, Start::Snapshot | Start::Resync).then(|| self.snapshot_locked(&st, &selection));
+        let snapshot =
+            matches!(start, Start::Snapshot | Start::Resync).then(|| self.take_snapshot_locked(&st, &selection));
         let (epoch, seq) = (st.epoch, st.seq);
         drop(st);
         let mut sub = Subscription {
@@ -497,9 +502,9 @@ impl Hub {
             seen: seq,
         };
         match (start, snapshot) {
-            (Start::Snapshot, Some(snapshot)) => sub.initial = Some(snapshot_event(snapshot, EventKind::Snapshot)),
+            (Start::Snapshot, Some(snapshot)) => sub.initial = Some(self.snapshot_event(snapshot, EventKind::Snapshot)),
             (Start::Resync, Some(snapshot)) => {
-                sub.initial = Some(snapshot_event(snapshot, EventKind::Resync));
+                sub.initial = Some(self.snapshot_event(snapshot, EventKind::Resync));
                 self.metrics.resyncs.inc();
             }
             (Start::Ahead { until }, _) => sub.seen = until,

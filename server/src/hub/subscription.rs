@@ -99,15 +99,43 @@ impl Replay {
     }
 }
 
-/// A snapshot taken under the hub's lock (a copy of the selected quotes, as many as symbols),
-/// encoded after it is released.
-pub(super) fn snapshot_event(snapshot: Snapshot, kind: EventKind) -> Event {
-    // Snapshots taken by the hub always carry their id.
-    let id = snapshot.id.unwrap_or(EventId::new(0, snapshot.seq));
-    Event {
-        kind,
-        id,
-        data: serde_json::to_string(&snapshot).expect("snapshot serialises").into(),
+/// A snapshot taken under the hub's lock: the encoded event data of the whole market at this
+/// frame when another subscriber has already encoded it (a reconnect storm, or every client
+/// resynced by the same frame), else a copy of the selected quotes, encoded after the lock is
+/// released by [`snapshot_event`].
+pub(super) enum Taken {
+    Encoded(EventId, Arc<str>),
+    Copied(Snapshot, bool),
+}
+
+impl Hub {
+    /// Takes the snapshot of `selection` at the current frame (`st` is the locked state).
+    pub(super) fn take_snapshot_locked(&self, st: &super::State, selection: &Selection) -> Taken {
+        let id = EventId::new(st.epoch, st.seq);
+        let whole = selection.mask().is_none();
+        if whole {
+            let cache = self.encoded_snapshot.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, data)) = cache.as_ref().filter(|(at, _)| *at == id) {
+                return Taken::Encoded(*at, data.clone());
+            }
+        }
+        Taken::Copied(self.snapshot_locked(st, selection), whole)
+    }
+
+    /// The event for a taken snapshot, encoded at most once per frame for the whole market.
+    pub(super) fn snapshot_event(&self, taken: Taken, kind: EventKind) -> Event {
+        match taken {
+            Taken::Encoded(id, data) => Event { kind, id, data },
+            Taken::Copied(snapshot, whole) => {
+                // Snapshots taken by the hub always carry their id.
+                let id = snapshot.id.unwrap_or(EventId::new(0, snapshot.seq));
+                let data: Arc<str> = serde_json::to_string(&snapshot).expect("snapshot serialises").into();
+                if whole {
+                    *self.encoded_snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, data.clone()));
+                }
+                Event { kind, id, data }
+            }
+        }
     }
 }
 
@@ -194,12 +222,12 @@ impl Subscription {
     /// A `resync` snapshot of the current state; the frames it covers are then skipped.
     fn resync(&mut self) -> Event {
         let st = self.hub.lock();
-        let snapshot = self.hub.snapshot_locked(&st, &self.selection);
+        let taken = self.hub.take_snapshot_locked(&st, &self.selection);
         self.epoch = st.epoch;
         self.seen = st.seq;
         drop(st);
         self.hub.metrics.resyncs.inc();
-        snapshot_event(snapshot, EventKind::Resync)
+        self.hub.snapshot_event(taken, EventKind::Resync)
     }
 
     /// Switches to `selection` without resubscribing: returns a `snapshot` of the new selection
@@ -209,11 +237,11 @@ impl Subscription {
         self.replay = None;
         self.initial = None;
         let st = self.hub.lock();
-        let snapshot = self.hub.snapshot_locked(&st, &self.selection);
+        let taken = self.hub.take_snapshot_locked(&st, &self.selection);
         self.epoch = st.epoch;
         self.seen = st.seq;
         drop(st);
-        snapshot_event(snapshot, EventKind::Snapshot)
+        self.hub.snapshot_event(taken, EventKind::Snapshot)
     }
 
     fn tick(&self, frame: &Frame) -> Option<Event> {

@@ -385,3 +385,25 @@ async fn long_replays_are_exact_or_resynced() {
     assert_eq!(rest[resync].id, hub.last_id());
     assert!(rest[resync + 1..].is_empty(), "the resync covers everything up to now");
 }
+
+#[tokio::test]
+async fn the_whole_markets_snapshot_is_encoded_once_per_frame() {
+    let (hub, mut market) = hub_with(100, 100);
+    step(&hub, &mut market, 3);
+    let first = hub.subscribe(None, Selection::all()).next().await;
+    let second = hub.subscribe(None, Selection::all()).next().await;
+    assert_eq!(first.kind, EventKind::Snapshot);
+    assert!(Arc::ptr_eq(&first.data, &second.data), "the second snapshot reuses the first's bytes");
+    // A resync at the same frame shares them too, under its own name.
+    let resync = hub.subscribe(Some(EventId::new(0xdead, 1)), Selection::all()).next().await;
+    assert_eq!(resync.kind, EventKind::Resync);
+    assert!(Arc::ptr_eq(&first.data, &resync.data));
+    // A filtered snapshot is its own; a later frame is encoded afresh, with its own quotes.
+    let some = hub.select(Some("AAPL")).unwrap();
+    let filtered = hub.subscribe(None, some).next().await;
+    assert!(!filtered.data.contains("MSFT") && first.data.contains("MSFT"));
+    step(&hub, &mut market, 1);
+    let later = hub.subscribe(None, Selection::all()).next().await;
+    assert_eq!((later.id.seq, first.id.seq), (4, 3));
+    assert_eq!(*later.data, *serde_json::to_string(&hub.snapshot(&Selection::all())).unwrap());
+}
