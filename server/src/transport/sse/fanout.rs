@@ -11,6 +11,11 @@
 //! ([`Encoded`]). Each member keeps its own subscription (cursor, selection, lag and resync), so a
 //! client gets exactly the events its own task would have sent it.
 //!
+//! Members that joined less than [`PROBATION`] ago are served after the others in every pass:
+//! a crowd of new streams arriving at once (a flood of clients that never read, or just a busy
+//! minute) cannot delay the ticks of those already watching; the newcomers get theirs a pass
+//! later in the same frame.
+//!
 //! A member whose socket cannot take a whole event is handed back to its connection's task
 //! with the bytes that did not fit ([`Member::pending`]); that task waits until the socket
 //! drains, catches up and rejoins. A slow client never holds up a group, and no client's bytes
@@ -24,10 +29,15 @@ use app::wire::protocol::EventId;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+
+/// How long a new member is served after the established ones (see the module's docs): longer
+/// than a stream that never reads takes to fill its socket, so such a stream is cut (after
+/// `WRITE_TIMEOUT_SECS`) without ever being served ahead of anyone.
+const PROBATION: Duration = Duration::from_secs(10);
 
 /// Seats a group visits between two yields, so one long pass does not starve the worker's other
 /// tasks (accepting connections, the generator, other requests).
@@ -92,6 +102,7 @@ pub(super) struct Member {
 struct Seat {
     member: Member,
     back: oneshot::Sender<Member>,
+    joined: Instant,
 }
 
 impl Fanout {
@@ -115,7 +126,11 @@ impl Fanout {
         let (back, receiver) = oneshot::channel();
         // A send fails only once the group has stopped (shutdown): dropping the seat then
         // fails the receiver, and the connection ends.
-        let _ = group.joins.send(Seat { member, back });
+        let _ = group.joins.send(Seat {
+            member,
+            back,
+            joined: Instant::now(),
+        });
         Joined {
             back: receiver,
             left: group.left.clone(),
@@ -135,7 +150,7 @@ impl Fanout {
                     frames: self.hub.live_frames(),
                     joins: receiver,
                     left: left.clone(),
-                    seats: Vec::new(),
+                    seats: [Vec::new(), Vec::new()],
                     encoded: Encoded::default(),
                     visited: 0,
                     start: 0,
@@ -154,7 +169,9 @@ struct Group {
     frames: broadcast::Receiver<Arc<Frame>>,
     joins: mpsc::UnboundedReceiver<Seat>,
     left: Arc<Notify>,
-    seats: Vec<Seat>,
+    /// The established members ([`ESTABLISHED`]), then those on [`PROBATION`] ([`NEW`]), each
+    /// served in that order.
+    seats: [Vec<Seat>; 2],
     /// The last event encoded, shared by the members that get the same one.
     encoded: Encoded,
     /// Seats visited since the last yield.
@@ -164,6 +181,10 @@ struct Group {
     /// Seats a pass hands back or drops, removed when it ends.
     leaving: Vec<(usize, Outcome)>,
 }
+
+/// The two tiers of a group's seats.
+const ESTABLISHED: usize = 0;
+const NEW: usize = 1;
 
 /// What a pass did with a seat.
 enum Outcome {
@@ -183,13 +204,13 @@ impl Group {
                 () = shutdown.cancelled() => return,
                 joined = self.joins.recv() => {
                     let Some(seat) = joined else { return };
-                    let from = self.seats.len();
-                    self.seats.push(seat);
+                    let from = self.seats[NEW].len();
+                    self.seats[NEW].push(seat);
                     while let Ok(seat) = self.joins.try_recv() {
-                        self.seats.push(seat);
+                        self.seats[NEW].push(seat);
                     }
                     // Events may have come since they caught up.
-                    self.pass(from, false, Self::serve).await;
+                    self.pass(NEW, from, false, Self::serve).await;
                 }
                 woken = self.frames.recv() => {
                     // The hub outlives its groups; closed only if that ever changes.
@@ -199,24 +220,45 @@ impl Group {
                     // Every frame up to now is in the members' subscriptions, so one pass
                     // serves them all; a frame that comes during the pass wakes the group again.
                     while matches!(self.frames.try_recv(), Ok(_) | Err(TryRecvError::Lagged(_))) {}
-                    self.start = next_start(self.start, self.seats.len());
-                    self.pass(self.start, true, Self::serve).await;
+                    self.start = next_start(self.start, self.seats[ESTABLISHED].len());
+                    self.pass(ESTABLISHED, self.start, true, Self::serve).await;
+                    self.pass(NEW, 0, false, Self::serve).await;
+                    self.promote();
                 }
-                _ = ticks.tick() => self.pass(0, false, Self::keep_alive).await,
+                _ = ticks.tick() => {
+                    self.pass(ESTABLISHED, 0, false, Self::keep_alive).await;
+                    self.pass(NEW, 0, false, Self::keep_alive).await;
+                }
                 // A pass drops the seats whose connection has ended.
-                () = self.left.notified() => self.pass(0, false, |_, _| Outcome::Keep).await,
+                () = self.left.notified() => {
+                    self.pass(ESTABLISHED, 0, false, |_, _| Outcome::Keep).await;
+                    self.pass(NEW, 0, false, |_, _| Outcome::Keep).await;
+                }
             }
         }
     }
 
-    /// Applies `visit` to the seats from `start` to the last (and, with `wrap`, on from the
-    /// first up to `start`: every seat), then hands back or drops the seats as it says.
-    async fn pass(&mut self, start: usize, wrap: bool, visit: fn(&mut Encoded, &mut Member) -> Outcome) {
-        let len = self.seats.len();
+    /// Moves the members whose probation is over among the established ones.
+    fn promote(&mut self) {
+        let mut i = 0;
+        while i < self.seats[NEW].len() {
+            if self.seats[NEW][i].joined.elapsed() >= PROBATION {
+                let seat = self.seats[NEW].swap_remove(i);
+                self.seats[ESTABLISHED].push(seat);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Applies `visit` to the seats of `tier` from `start` to the last (and, with `wrap`, on
+    /// from the first up to `start`: every seat), then hands back or drops them as it says.
+    async fn pass(&mut self, tier: usize, start: usize, wrap: bool, visit: fn(&mut Encoded, &mut Member) -> Outcome) {
+        let len = self.seats[tier].len();
         let start = start.min(len);
         let wrapped = if wrap { 0..start } else { 0..0 };
         for i in (start..len).chain(wrapped) {
-            let seat = &mut self.seats[i];
+            let seat = &mut self.seats[tier][i];
             let outcome = if seat.back.is_closed() {
                 // Its connection's task has ended: the client hung up or the server is stopping.
                 Outcome::Drop
@@ -235,7 +277,7 @@ impl Group {
         // Highest index first, so that each `swap_remove` moves a seat that stays.
         self.leaving.sort_unstable_by_key(|&(i, _)| std::cmp::Reverse(i));
         for (i, outcome) in self.leaving.drain(..) {
-            let seat = self.seats.swap_remove(i);
+            let seat = self.seats[tier].swap_remove(i);
             if let Outcome::HandBack = outcome {
                 self.hub.metrics().sse_direct_stalls.inc();
                 let _ = seat.back.send(seat.member);
