@@ -45,6 +45,20 @@ test("zoom and pan move through the history, live updates keep the place, back t
   await expect.poll(async () => (await range(page)).to - (await range(page)).from).toBeGreaterThan(start.to - start.from);
   expect((await range(page)).live).toBe(true);
 
+  // A pinch (two pointers moving apart) zooms in.
+  const beforePinch = await range(page);
+  await plot.evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    const at = (type: string, id: number, fx: number) =>
+      el.dispatchEvent(new PointerEvent(type, { pointerId: id, pointerType: "touch", isPrimary: id === 1, bubbles: true, clientX: r.left + r.width * fx, clientY: r.top + r.height / 2 }));
+    at("pointerdown", 1, 0.45);
+    at("pointerdown", 2, 0.55);
+    at("pointermove", 2, 0.75);
+    at("pointerup", 2, 0.75);
+    at("pointerup", 1, 0.45);
+  });
+  await expect.poll(async () => (await range(page)).to - (await range(page)).from).toBeLessThan(beforePinch.to - beforePinch.from);
+
   // While zoomed and live, the chart follows the market: its right edge moves on.
   const liveEdge = (await range(page)).to;
   await expect.poll(async () => (await range(page)).to, { timeout: 15_000 }).toBeGreaterThan(liveEdge);
