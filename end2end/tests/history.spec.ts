@@ -21,6 +21,13 @@ test("a fresh server's chart opens full: the market's past, one-minute candles b
   await expect.poll(async () => (await candleTimes(page)).length).toBeGreaterThanOrEqual(60);
   const times = await candleTimes(page);
   for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBe(60_000);
+  // A volume bar under every candle, none taller than the bottom fifth of the plot.
+  const bars = page.getByTestId("volume-bars").locator("rect");
+  await expect(bars).toHaveCount(times.length);
+  const plot = (await dashboard.chart.locator(".plot").boundingBox())!;
+  const tallest = Math.max(...(await bars.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height))));
+  expect(tallest).toBeGreaterThan(plot.height * 0.15);
+  expect(tallest).toBeLessThanOrEqual(plot.height * 0.2 + 1);
   // Coarser intervals have a past too.
   await dashboard.interval.selectOption("15m");
   await expect.poll(async () => (await candleTimes(page)).length).toBeGreaterThanOrEqual(30);

@@ -17,6 +17,8 @@ use leptos::prelude::*;
 
 /// Narrowest time window of the main chart, in candles.
 const MIN_WINDOW: usize = 30;
+/// The share of the plot's height the tallest volume bar takes.
+const VOLUME_SHARE: f64 = 0.2;
 /// Width and height of the drawing space.
 const W: f64 = 1000.0;
 const H: f64 = 1000.0;
@@ -124,11 +126,16 @@ impl Frame {
         self.hi - (fy * (self.hi - self.lo) as f64).round() as i64
     }
 
+    /// The horizontal scale and offset from candle coordinates (see [`Anchor`]) onto the
+    /// drawing space.
+    fn x_scale(&self, anchor: Anchor, step: i64) -> (f64, f64) {
+        let width = (self.t1 - self.t0).max(1) as f64;
+        (W * step as f64 / width, (anchor.t - self.t0) as f64 / width * W)
+    }
+
     /// The SVG transform from candle coordinates (see [`Anchor`]) onto the drawing space.
     fn transform(&self, anchor: Anchor, step: i64) -> String {
-        let width = (self.t1 - self.t0).max(1) as f64;
-        let sx = W * step as f64 / width;
-        let tx = (anchor.t - self.t0) as f64 / width * W;
+        let (sx, tx) = self.x_scale(anchor, step);
         let sy = H / (self.hi - self.lo).max(1) as f64;
         let ty = H - (anchor.price - self.lo) as f64 * sy;
         format!("matrix({} 0 0 {} {} {})", Fixed(sx, 6), Fixed(sy, 6), Fixed(tx, 3), Fixed(ty, 3))
@@ -299,6 +306,27 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         }),
     };
     let transform = move || layout.with(|l| l.frame.transform(l.anchor, l.step));
+    // Volume under the candles: bars in candle coordinates (x as the candles, y = volume), keyed
+    // like them, scaled by their own transform into the bottom fifth of the plot.
+    let volume_transform = move || {
+        layout.with(|l| {
+            let most = l.candles.iter().map(|c| c.volume).max().unwrap_or(0).max(1) as f64;
+            let (sx, tx) = l.frame.x_scale(l.anchor, l.step);
+            format!("matrix({} 0 0 {} {} {})", Fixed(sx, 6), Fixed(-VOLUME_SHARE * H / most, 9), Fixed(tx, 3), H_ATTR)
+        })
+    };
+    let volume_bars = move || {
+        view! {
+            <For
+                each=move || layout.with(|l| l.candles.iter().map(|c| (c.t, c.volume, c.close >= c.open, l.anchor.t, l.step)).collect::<Vec<_>>())
+                key=|bar| *bar
+                children=|(t, volume, up, anchor, step)| {
+                    let x = (t - anchor) / step;
+                    view! { <rect class=if up { "vol up" } else { "vol down" } x=format!("{x}.15") width="0.7" y="0" height=volume/> }
+                }
+            />
+        }
+    };
 
     let price_labels = move || {
         let l = layout.get();
@@ -494,6 +522,7 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
             >
                 <svg viewBox="0 0 1000 1000" preserveAspectRatio="none" aria-hidden="true">
                     {grid}
+                    <g class="volume" data-testid="volume-bars" transform=volume_transform>{volume_bars}</g>
                     <g class="series" transform=transform>{body}</g>
                 </svg>
                 {last_marker}
