@@ -124,7 +124,7 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
                         l.chart_dirty = true;
                     }
                 }
-                row.quote.update_untracked(|old| *old = q);
+                row.quote.update_untracked(|old| old.apply(&q));
                 l.dirty[i] = true;
             }
             l.last_id = Some(id);

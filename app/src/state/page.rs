@@ -66,7 +66,7 @@ mod tests {
     fn wire_types_read_back_what_the_server_writes() {
         use crate::state::page::{PageData, Spark};
         use crate::state::view::{ChartMode, Screen, Transport, ViewState};
-        use crate::wire::protocol::{AssetClass, EventId, History, Instrument, Quote, Snapshot, TickFrame};
+        use crate::wire::protocol::{AssetClass, EventId, History, Instrument, Quote, QuoteUpdate, Snapshot, TickFrame};
         use crate::wire::protocol::{Candle, Interval};
 
         // Prices in price units, the extremes included.
@@ -154,10 +154,14 @@ mod tests {
             };
             assert_eq!(from_str::<ViewState>(&serde_json::to_string(&view).unwrap()), Ok(view));
         }
+        // Updates with and without the fields a tick leaves out.
+        let mut updates: Vec<QuoteUpdate> = snapshot.quotes.iter().map(QuoteUpdate::of).collect();
+        updates[0].high = Some(i64::MAX);
+        updates[0].open = Some(-1);
         let frame = TickFrame {
             seq: u64::MAX,
             ts: -1,
-            quotes: snapshot.quotes.clone(),
+            quotes: updates,
         };
         assert_eq!(
             from_str::<TickFrame>(&serde_json::to_string(&frame).unwrap()),

@@ -147,13 +147,108 @@ impl Quote {
     }
 }
 
+impl Quote {
+    /// Takes what a `tick` says of this instrument.
+    pub fn apply(&mut self, update: &QuoteUpdate) {
+        self.price = update.price;
+        self.bid = update.bid;
+        self.ask = update.ask;
+        self.volume = update.volume;
+        if let Some(open) = update.open {
+            self.open = open;
+        }
+        if let Some(high) = update.high {
+            self.high = high;
+        }
+        if let Some(low) = update.low {
+            self.low = low;
+        }
+    }
+}
+
+/// What one frame changes of an instrument's [`Quote`], as a `tick` carries it: the last
+/// price, the best bid and ask and the session's volume always; `open` never (it is fixed for
+/// the session, and snapshots carry it); `high` and `low` only in the frames that move them.
+/// They are the session's running extremes of `price`, so a frame moves one only to its own
+/// price: the server sends `high` when it equals `price`, `low` likewise.
+///
+/// A client applies it to the quote it holds ([`Quote::apply`]), and always holds the right
+/// one: a stream starts with a snapshot, a resumed one replays every frame since, and anything
+/// else is a `resync`. Leaving out what did not change takes events from about 1 000 to about
+/// 680 bytes for the default universe.
+///
+/// (Serialised by hand below, leaving out absent fields: miniserde's derive, which the page
+/// reads it with, takes no `skip_serializing_if`, and reads a missing field as `None`.)
+#[derive(Clone, Debug, PartialEq, Deserialize, miniserde::Deserialize)]
+pub struct QuoteUpdate {
+    pub symbol: String,
+    pub price: i64,
+    pub bid: i64,
+    pub ask: i64,
+    pub volume: u64,
+    pub open: Option<i64>,
+    pub high: Option<i64>,
+    pub low: Option<i64>,
+}
+
+impl Serialize for QuoteUpdate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let optional = [("open", self.open), ("high", self.high), ("low", self.low)];
+        let present = optional.iter().filter(|(_, v)| v.is_some()).count();
+        let mut out = serializer.serialize_struct("QuoteUpdate", 5 + present)?;
+        out.serialize_field("symbol", &self.symbol)?;
+        out.serialize_field("price", &self.price)?;
+        out.serialize_field("bid", &self.bid)?;
+        out.serialize_field("ask", &self.ask)?;
+        out.serialize_field("volume", &self.volume)?;
+        for (name, value) in optional {
+            match value {
+                Some(v) => out.serialize_field(name, &v)?,
+                None => out.skip_field(name)?,
+            }
+        }
+        out.end()
+    }
+}
+
+impl QuoteUpdate {
+    /// What a `tick` says of `quote`, the instrument's state after a frame in which it traded.
+    pub fn of(quote: &Quote) -> Self {
+        QuoteUpdate {
+            symbol: quote.symbol.clone(),
+            price: quote.price,
+            bid: quote.bid,
+            ask: quote.ask,
+            volume: quote.volume,
+            open: None,
+            high: (quote.high == quote.price).then_some(quote.high),
+            low: (quote.low == quote.price).then_some(quote.low),
+        }
+    }
+
+    /// The whole quote, when every field is there (as in a snapshot).
+    pub fn whole(self) -> Option<Quote> {
+        Some(Quote {
+            symbol: self.symbol,
+            price: self.price,
+            bid: self.bid,
+            ask: self.ask,
+            volume: self.volume,
+            open: self.open?,
+            high: self.high?,
+            low: self.low?,
+        })
+    }
+}
+
 /// One generator frame as a `tick` event: only the selected instruments that traded in it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct TickFrame {
     pub seq: u64,
     /// Generation time, milliseconds since the Unix epoch.
     pub ts: i64,
-    pub quotes: Vec<Quote>,
+    pub quotes: Vec<QuoteUpdate>,
 }
 
 /// The full state of a selection at one frame: the payload of `snapshot` and `resync` events
@@ -317,7 +412,7 @@ pub struct Payload {
     pub seq: u64,
     pub ts: i64,
     pub instruments: Option<Vec<Instrument>>,
-    pub quotes: Vec<Quote>,
+    pub quotes: Vec<QuoteUpdate>,
 }
 
 /// One answer of `GET /api/poll`: the events after the asked id, and where to poll next.
@@ -365,7 +460,8 @@ impl Incoming {
                     seq,
                     ts,
                     instruments: instruments.unwrap_or_default(),
-                    quotes,
+                    // A snapshot's quotes are whole; one that is not is left out.
+                    quotes: quotes.into_iter().filter_map(QuoteUpdate::whole).collect(),
                 },
                 id,
                 resync: kind == EVENT_RESYNC,

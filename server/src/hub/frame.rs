@@ -3,9 +3,11 @@
 
 use super::selection::Selection;
 use crate::feed::Trade;
+use app::wire::protocol::QuoteUpdate;
 use std::sync::Arc;
 
-/// A published frame: its JSON (`{"seq":..,"ts":..,"quotes":[..]}`) and where each quote sits
+/// A published frame: its JSON (`{"seq":..,"ts":..,"quotes":[..]}`, each quote a
+/// [`QuoteUpdate`]: what the frame changed of it) and where each quote sits
 /// in it, so filtered subscribers can splice their subset without re-encoding.
 #[derive(Debug)]
 pub struct Frame {
@@ -26,8 +28,9 @@ impl Frame {
                 json.push(',');
             }
             let start = json.len();
-            // Serialising a plain struct of strings and numbers into a String cannot fail.
-            json.push_str(&serde_json::to_string(&t.quote).expect("quote serialises"));
+            // What the frame changed of the quote (`QuoteUpdate`). Serialising a plain struct of
+            // strings and numbers into a String cannot fail.
+            json.push_str(&serde_json::to_string(&QuoteUpdate::of(&t.quote)).expect("quote serialises"));
             pieces.push((t.index, start..json.len()));
         }
         json.push_str("]}");

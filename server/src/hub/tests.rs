@@ -407,3 +407,44 @@ async fn the_whole_markets_snapshot_is_encoded_once_per_frame() {
     assert_eq!((later.id.seq, first.id.seq), (4, 3));
     assert_eq!(*later.data, *serde_json::to_string(&hub.snapshot(&Selection::all())).unwrap());
 }
+
+/// A client that applies each tick's [`QuoteUpdate`]s to the snapshot it started from holds
+/// exactly the hub's quotes at every frame; so does one that left and resumed, or was resynced.
+#[tokio::test]
+async fn ticks_carry_what_changed_and_applied_to_the_snapshot_give_the_exact_state() {
+    use app::wire::protocol::Quote;
+    let (hub, mut market) = hub_with(1_000, 1_000);
+    step(&hub, &mut market, 5);
+    let mut sub = hub.subscribe(None, Selection::all());
+    let first = sub.next().await;
+    let mut held: Vec<Quote> = serde_json::from_str::<Snapshot>(&first.data).unwrap().quotes;
+    let apply = |held: &mut Vec<Quote>, data: &str| {
+        let frame: TickFrame = serde_json::from_str(data).unwrap();
+        for update in &frame.quotes {
+            assert_eq!(update.open, None, "a tick leaves out the open");
+            let quote = held.iter_mut().find(|q| q.symbol == update.symbol).unwrap();
+            quote.apply(update);
+        }
+    };
+    let (mut left_at, mut highs, mut lows) = (None, 0, 0);
+    for n in 0..2_000 {
+        step(&hub, &mut market, 1);
+        let event = sub.next().await;
+        highs += event.data.matches("\"high\"").count();
+        lows += event.data.matches("\"low\"").count();
+        apply(&mut held, &event.data);
+        assert_eq!(held, hub.snapshot(&Selection::all()).quotes, "frame {}", event.id);
+        if n == 1_000 {
+            left_at = Some((event.id, held.clone()));
+        }
+    }
+    assert!(highs > 0 && lows > 0, "new highs and lows are sent ({highs}, {lows})");
+    // A client that left at frame 1 000 and resumes replays the rest onto what it held.
+    let (id, mut resumed) = left_at.unwrap();
+    let mut sub = hub.subscribe(Some(id), Selection::all());
+    while let Some(event) = sub.try_next() {
+        assert_eq!(event.kind, EventKind::Tick);
+        apply(&mut resumed, &event.data);
+    }
+    assert_eq!(resumed, held, "the resumed client ends where the first did");
+}
