@@ -94,7 +94,7 @@ hostile_scenario() {
 # The server alone on core 0 at 10 Hz, as scenario 1 runs it; stopped when the script exits.
 start_server() {
   ulimit -n "$(ulimit -Hn)"
-  TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=warn \
+  TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=${RUST_LOG:-warn} \
     LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" &
   server=$! # global: the EXIT trap runs after the calling function has returned
   trap 'kill $server 2>/dev/null || true' EXIT
@@ -223,7 +223,7 @@ case "${SERVER:-tickertape}" in
   tickertape)
     # No site for the load servers: compressing the site's assets at launch (server/src/assets.rs)
     # leaves the heap 2–11 MB larger and fragmented, which would blur the RSS-per-connection figures.
-    TICK_RATE_HZ=$rate MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=warn \
+    TICK_RATE_HZ=$rate MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=${RUST_LOG:-warn} \
       LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" & ;;
   floor|floor-uring|floor-readiness|floor-vectored)
     case "$n" in 1|2|3|idle) ;; *) echo "SERVER=${SERVER} runs scenarios 1, 2, 3 and idle only" >&2; exit 2 ;; esac
