@@ -4,7 +4,7 @@
 # Prints the load generator's report; exits non-zero if any event was lost or duplicated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill}
+n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse}
 port=${PORT:-3300}
 # Built as cargo-leptos builds it (it sets LEPTOS_OUTPUT_NAME at compile time): without it the
 # binary's page asks for `tickertape_bg.wasm` and never hydrates, and every switch between this
@@ -136,6 +136,38 @@ soak_scenario() {
   sample after-35s
 }
 
+# Tickertape's SSE against a plain Node SSE server carrying the very same events
+# (server/benches/peers/sse.mjs), in one run, twice over: scenario 1's load (1 000 clients at
+# 10 Hz, PEER_SECS seconds, default 30), the server under test on core 0 and the load generator on
+# core 1. The Node server takes its events from a Tickertape on core 1 (one upstream client), so
+# the quotes, bytes and ids are the same and loss is checked against the same replay.
+peer_sse_scenario() {
+  command -v node >/dev/null || { echo "node is needed" >&2; exit 1; }
+  cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
+  ulimit -n "$(ulimit -Hn)"
+  pids=()   # global: the EXIT trap runs after this function has returned
+  trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+  local common=(env TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 RUST_LOG=warn LEPTOS_SITE_ROOT=target/no-site)
+  local load=(--clients 1000 --ramp 10 --duration "${PEER_SECS:-30}" --seed 1 --rate 10)
+  for round in 1 2; do
+    echo "== round $round: Tickertape SSE on core 0"
+    "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" & pids+=($!)
+    local ours=$!
+    wait_healthy "$port"
+    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$ours" "${load[@]}"
+    kill "$ours"; wait "$ours" 2>/dev/null || true
+    echo "== round $round: plain Node SSE on core 0, fed by a Tickertape on core 1"
+    "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$((port + 1)) taskset -c 1 "$bin" & pids+=($!)
+    local upstream=$!
+    wait_healthy $((port + 1))
+    taskset -c 0 node server/benches/peers/sse.mjs "http://127.0.0.1:$((port + 1))" $((port + 2)) & pids+=($!)
+    local peer=$!
+    wait_healthy $((port + 2))
+    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$((port + 2))" --server-pid "$peer" "${load[@]}"
+    kill "$peer" "$upstream"; wait "$peer" "$upstream" 2>/dev/null || true
+  done
+}
+
 # A process of the bus killed (-9) under load: a generator and two edges, 1 000 clients split
 # over the edges; 20 s into the run the victim is killed and, 2 s later, started again.
 # - bus-kill: redis-server, restarted empty (no persistence). The generator queues its frames
@@ -193,6 +225,7 @@ kill_scenario() {
 case "$n" in
   bus-kill)      kill_scenario redis; exit ;;
   gen-kill)      kill_scenario generator; exit ;;
+  peer-sse)      peer_sse_scenario; exit ;;
   soak)          soak_scenario; exit ;;
   slowloris)     hostile_scenario slowloris 2000; exit ;;
   idle-sockets)  hostile_scenario idle 10000; exit ;;
