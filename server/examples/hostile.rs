@@ -212,13 +212,7 @@ fn memory(pid: Option<u32>) -> Option<(u64, u64)> {
 
 /// Fuzzed query strings on every endpoint, one request per connection; counts answers by status.
 async fn fuzz(args: &Args) {
-    let mut state = 0x5DEE_CE66_D1CE_4E5Bu64;
-    let mut next = move |n: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % n.max(1) as u64) as usize
-    };
+    let mut next = tickertape_server::xorshift(0x5DEE_CE66_D1CE_4E5B);
     let paths = [
         "/api/stream",
         "/api/poll",

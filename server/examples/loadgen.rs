@@ -396,7 +396,11 @@ fn loss(logs: &[ClientLog], expected: &BTreeMap<u64, BTreeSet<u64>>) -> (u64, u6
             }
         }
         for (epoch, first, end, seen) in spans {
-            let covered = |seq: u64| log.covered.iter().any(|&(e, from, to)| e == epoch && seq > from && seq <= to);
+            let covered = |seq: u64| {
+                log.covered
+                    .iter()
+                    .any(|&(e, from, to)| e == epoch && seq > from && seq <= to)
+            };
             lost += expected
                 .get(&epoch)
                 .unwrap_or(&none)
@@ -414,7 +418,12 @@ fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: Cpu, memory:
     // Without it, every frame some client saw as a tick.
     let expected: BTreeMap<u64, BTreeSet<u64>> = match args.seed {
         Some(seed) => {
-            let end = logs.iter().flat_map(|l| &l.ticks).map(|&(_, seq)| seq).max().unwrap_or(0);
+            let end = logs
+                .iter()
+                .flat_map(|l| &l.ticks)
+                .map(|&(_, seq)| seq)
+                .max()
+                .unwrap_or(0);
             let frames = replayed_frames(seed, args.rate, args.symbols.as_deref(), end);
             let epochs: BTreeSet<u64> = logs.iter().flat_map(|l| &l.ticks).map(|&(e, _)| e).collect();
             epochs.into_iter().map(|e| (e, frames.clone())).collect()
@@ -1195,13 +1204,19 @@ mod loss_tests {
         let frames: BTreeSet<u64> = (1..=6).collect();
         let expected = BTreeMap::from([(0xa, frames.clone()), (0xb, frames)]);
         // Epoch a up to 4 (the generator died), then a resync at b-3 and ticks on.
-        let whole = log(&[(0xa, 1), (0xa, 2), (0xa, 3), (0xa, 4), (0xb, 3), (0xb, 4), (0xb, 5)], &[(0xb, 0, 3)]);
+        let whole = log(
+            &[(0xa, 1), (0xa, 2), (0xa, 3), (0xa, 4), (0xb, 3), (0xb, 4), (0xb, 5)],
+            &[(0xb, 0, 3)],
+        );
         assert_eq!(loss(&[whole], &expected), (0, 0));
         // b-4 missing in the new epoch is a loss; so is a-2 in the old one.
         let holes = log(&[(0xa, 1), (0xa, 3), (0xb, 3), (0xb, 5)], &[(0xb, 0, 3)]);
         assert_eq!(loss(&[holes], &expected), (2, 0));
         // Going back, within an epoch or to an older one, is a duplicate.
-        let back = log(&[(0xa, 1), (0xa, 2), (0xa, 2), (0xb, 3), (0xa, 3), (0xb, 4)], &[(0xb, 0, 3)]);
+        let back = log(
+            &[(0xa, 1), (0xa, 2), (0xa, 2), (0xb, 3), (0xa, 3), (0xb, 4)],
+            &[(0xb, 0, 3)],
+        );
         assert_eq!(loss(&[back], &expected), (0, 2));
     }
 }

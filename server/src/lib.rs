@@ -19,10 +19,10 @@ pub mod request;
 pub mod security;
 pub mod transport;
 
-/// A seeded xorshift generator for the tests' random inputs: reproducible, and no dependency.
-/// `next(n)` is below `n` (or 0 when `n` is 0).
-#[cfg(test)]
-pub(crate) fn test_rng(mut state: u64) -> impl FnMut(usize) -> usize {
+/// A seeded xorshift generator for fuzzed inputs (the unit and integration tests, and the
+/// `hostile` example): reproducible, and no dependency. `next(n)` is below `n` (or 0 when `n`
+/// is 0). Not for the market, whose randomness is `rand`'s.
+pub fn xorshift(mut state: u64) -> impl FnMut(usize) -> usize {
     move |n| {
         state ^= state << 13;
         state ^= state >> 7;

@@ -109,14 +109,8 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
             epoch = format!("{epoch:x}"),
             "embedded market: generator and hub in this process"
         );
-        let hub = Arc::new(Hub::new(
-            epoch,
-            market.instruments(),
-            market.quotes(),
-            hub_config,
-            metrics,
-        )
-        .with_candles(candles));
+        let hub =
+            Arc::new(Hub::new(epoch, market.instruments(), market.quotes(), hub_config, metrics).with_candles(candles));
         spawn_generator(market, hub.clone(), config, &shutdown, &failure);
         return Some(node(state(hub), None, &failure));
     };

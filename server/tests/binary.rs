@@ -99,11 +99,20 @@ async fn sigterm(child: &tokio::process::Child) {
 /// candles or more, consecutive and consistent, and the live market continues the last one.
 #[tokio::test]
 async fn a_fresh_server_opens_with_the_markets_past() {
-    let mut child = tickertape().env("PAST_HOURS", "1").env("MARKET_SEED", "7").spawn().unwrap();
+    let mut child = tickertape()
+        .env("PAST_HOURS", "1")
+        .env("MARKET_SEED", "7")
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let base = url_after(&mut lines, "live at ").await;
     let get = async |path: &str| -> serde_json::Value {
-        reqwest::get(format!("{base}{path}")).await.unwrap().json().await.unwrap()
+        reqwest::get(format!("{base}{path}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     };
     // The history and a snapshot taken at the same frame (a tick may come between two requests).
     let deadline = Instant::now() + support::PATIENCE;
@@ -116,18 +125,32 @@ async fn a_fresh_server_opens_with_the_markets_past() {
         assert!(Instant::now() < deadline, "no history and snapshot at the same frame");
     };
     let candles = history["candles"].as_array().unwrap();
-    assert!((60..=62).contains(&candles.len()), "{} one-minute candles", candles.len());
+    assert!(
+        (60..=62).contains(&candles.len()),
+        "{} one-minute candles",
+        candles.len()
+    );
     let field = |c: &serde_json::Value, k: &str| c[k].as_i64().unwrap();
     for pair in candles.windows(2) {
         assert_eq!(field(&pair[1], "t"), field(&pair[0], "t") + 60_000, "consecutive");
     }
     for c in candles {
         let (open, close) = (field(c, "open"), field(c, "close"));
-        assert!(field(c, "low") <= open.min(close) && open.max(close) <= field(c, "high"), "{c}");
+        assert!(
+            field(c, "low") <= open.min(close) && open.max(close) <= field(c, "high"),
+            "{c}"
+        );
     }
     let quote = &snapshot["quotes"][0];
-    assert_eq!(quote["price"], candles.last().unwrap()["close"], "the live quote is the last close");
-    assert!(quote["volume"].as_u64().unwrap() > 0, "the session's volume includes the past");
+    assert_eq!(
+        quote["price"],
+        candles.last().unwrap()["close"],
+        "the live quote is the last close"
+    );
+    assert!(
+        quote["volume"].as_u64().unwrap() > 0,
+        "the session's volume includes the past"
+    );
     // Every interval that holds the whole session (the past and the live market after it) adds
     // up to the session's volume at the same frame.
     for interval in ["1m", "5m", "15m", "1h"] {
@@ -139,7 +162,12 @@ async fn a_fresh_server_opens_with_the_markets_past() {
             }
             assert!(Instant::now() < deadline, "no history and snapshot at the same frame");
         };
-        let total: u64 = history["candles"].as_array().unwrap().iter().map(|c| c["volume"].as_u64().unwrap()).sum();
+        let total: u64 = history["candles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["volume"].as_u64().unwrap())
+            .sum();
         assert_eq!(total, snapshot["quotes"][0]["volume"].as_u64().unwrap(), "{interval}");
     }
     sigterm(&child).await;

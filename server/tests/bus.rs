@@ -464,15 +464,18 @@ async fn all_in_one_node_publishes_through_redis_and_a_late_edge_backfills() {
 async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !done().await {
-        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {PATIENCE:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_edge_draws_the_same_charts_with_the_markets_past_however_late_it_joined() {
-    use tickertape_server::hub::MAX_KEPT;
     use app::wire::protocol::Interval;
+    use tickertape_server::hub::MAX_KEPT;
     let redis = Redis::start().await;
     // An hour of past; candles rewritten every 50 frames (a second at 50 Hz).
     let settings = ["--past-hours", "1", "--history-frames", "100"];
@@ -483,16 +486,25 @@ async fn every_edge_draws_the_same_charts_with_the_markets_past_however_late_it_
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     until("candles rewritten after 50 live frames", async || {
-        let bytes: Option<Vec<u8>> = redis::cmd("GET").arg("tickertape:candles").query_async(&mut conn).await.unwrap();
+        let bytes: Option<Vec<u8>> = redis::cmd("GET")
+            .arg("tickertape:candles")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         let record: serde_json::Value = serde_json::from_slice(&bytes.unwrap_or_default()).unwrap_or_default();
-        let seq = record["id"].as_str().and_then(|id| id.split_once('-')?.1.parse::<u64>().ok());
+        let seq = record["id"]
+            .as_str()
+            .and_then(|id| id.split_once('-')?.1.parse::<u64>().ok());
         seq.is_some_and(|seq| seq > 50)
     })
     .await;
     let late = TestNode::start_with(&redis, "edge", &settings).await;
     let (early, late) = (early.hub.clone().unwrap(), late.hub.clone().unwrap());
     let joined = late.last_id().seq;
-    until("frames after the late edge joined", async || late.last_id().seq > joined + 20).await;
+    until("frames after the late edge joined", async || {
+        late.last_id().seq > joined + 20
+    })
+    .await;
     // The market stops; both edges settle on its last frame.
     generator.stop();
     let mut last = (early.last_id(), 0);
@@ -507,14 +519,22 @@ async fn every_edge_draws_the_same_charts_with_the_markets_past_however_late_it_
             let a = early.history(&instrument.symbol, interval, MAX_KEPT).unwrap();
             let b = late.history(&instrument.symbol, interval, MAX_KEPT).unwrap();
             let differ = a.candles.iter().zip(&b.candles).find(|(x, y)| x != y);
-            assert_eq!((a.seq, a.candles.len(), differ), (b.seq, b.candles.len(), None), "{} {interval}", instrument.symbol);
+            assert_eq!(
+                (a.seq, a.candles.len(), differ),
+                (b.seq, b.candles.len(), None),
+                "{} {interval}",
+                instrument.symbol
+            );
         }
     }
     // The past is there: an hour of one-minute candles, consecutive and consistent.
     let m1 = early.history("AAPL", Interval::M1, MAX_KEPT).unwrap().candles;
     assert!(m1.len() >= 60, "{} one-minute candles", m1.len());
     assert!(m1.windows(2).all(|w| w[1].t == w[0].t + 60_000));
-    assert!(m1.iter().all(|c| c.low <= c.open.min(c.close) && c.open.max(c.close) <= c.high));
+    assert!(
+        m1.iter()
+            .all(|c| c.low <= c.open.min(c.close) && c.open.max(c.close) <= c.high)
+    );
 }
 
 /// A WebSocket or long-poll event (JSON `{type, id, data}`) as the SSE event it stands for.

@@ -6,17 +6,8 @@ mod support;
 
 use futures_util::SinkExt;
 use support::*;
+use tickertape_server::xorshift;
 use tower::ServiceExt;
-
-/// A seeded xorshift: the same inputs on every run.
-fn rng(mut state: u64) -> impl FnMut(usize) -> usize {
-    move |n| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % n.max(1) as u64) as usize
-    }
-}
 
 /// A query string built from the endpoints' own parameter names and values, damaged.
 fn fuzzed_query(next: &mut impl FnMut(usize) -> usize) -> String {
@@ -76,7 +67,7 @@ async fn fuzzed_queries_never_get_a_5xx() {
     let mut server = TestServer::start().await;
     server.step(3);
     let app = server.app.clone();
-    let mut next = rng(0x5DEE_CE66_D1CE_4E5B);
+    let mut next = xorshift(0x5DEE_CE66_D1CE_4E5B);
     let paths = [
         "/api/stream",
         "/api/poll",
@@ -126,7 +117,7 @@ async fn fuzzed_websocket_messages_get_an_answer_and_never_break_the_connection(
     let server = TestServer::start().await;
     let mut ws = ws_open(&server.url("/api/ws")).await;
     ws_next(&mut ws).await.unwrap();
-    let mut next = rng(0x1234_5678_9ABC_DEF1);
+    let mut next = xorshift(0x1234_5678_9ABC_DEF1);
     let parts = [
         "{",
         "}",

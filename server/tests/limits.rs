@@ -192,7 +192,11 @@ async fn ask(tcp: &mut TcpStream, path: &str) -> String {
             let complete = text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
                 let length = head
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse::<usize>()))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(|v| v.trim().parse::<usize>())
+                    })
                     .and_then(Result::ok);
                 length.is_some_and(|len| body.len() >= len)
             });
@@ -229,8 +233,14 @@ async fn past_its_share_an_address_gets_429_and_other_addresses_are_served() {
     let mut third = connect_from(&server, [127, 0, 0, 1]).await;
     let answer = ask(&mut third, "/api/symbols").await;
     assert!(answer.starts_with("HTTP/1.1 429 "), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("\r\nretry-after: 5\r\n"), "{answer}");
-    assert!(answer.contains(r#"{"error":"this address already has 2 connections open (MAX_CONNECTIONS_PER_ADDRESS=2)"#), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("\r\nretry-after: 5\r\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains(r#"{"error":"this address already has 2 connections open (MAX_CONNECTIONS_PER_ADDRESS=2)"#),
+        "{answer}"
+    );
     // Another address has its own share.
     let mut other = connect_from(&server, [127, 0, 0, 2]).await;
     assert!(ask(&mut other, "/api/symbols").await.starts_with("HTTP/1.1 200 "));
@@ -257,13 +267,17 @@ async fn the_listen_backlog_reaches_the_kernel() {
     for (backlog, connects, expect_all) in [(16, 40, false), (4096, 40, true)] {
         let listener = tickertape_server::net::listen("127.0.0.1:0".parse().unwrap(), backlog).unwrap();
         let addr = listener.local_addr().unwrap();
-        let attempts = (0..connects).map(|_| tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)));
+        let attempts =
+            (0..connects).map(|_| tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)));
         let done = futures_util::future::join_all(attempts).await;
         let connected = done.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
         if expect_all {
             assert_eq!(connected, connects, "backlog {backlog}");
         } else {
-            assert!(connected <= backlog as usize + 1, "backlog {backlog}: {connected} connected");
+            assert!(
+                connected <= backlog as usize + 1,
+                "backlog {backlog}: {connected} connected"
+            );
         }
     }
 }

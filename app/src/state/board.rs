@@ -155,8 +155,11 @@ impl Board {
             .as_ref()
             .filter(|h| h.symbol == symbol && h.interval == page.view.interval)
         {
-            chart.series =
-                CandleSeries::from_candles(history.interval, history.interval.kept(), history.candles.iter().copied());
+            chart.series = CandleSeries::from_candles(
+                history.interval,
+                history.interval.kept(),
+                history.candles.iter().copied(),
+            );
         }
         board.chart.set(chart);
         board

@@ -66,7 +66,9 @@ mod tests {
     fn wire_types_read_back_what_the_server_writes() {
         use crate::state::page::{PageData, Spark};
         use crate::state::view::{ChartMode, Screen, Transport, ViewState};
-        use crate::wire::protocol::{AssetClass, EventId, History, Instrument, Quote, QuoteUpdate, Snapshot, TickFrame};
+        use crate::wire::protocol::{
+            AssetClass, EventId, History, Instrument, Quote, QuoteUpdate, Snapshot, TickFrame,
+        };
         use crate::wire::protocol::{Candle, Interval};
 
         // Prices in price units, the extremes included.

@@ -117,7 +117,11 @@ mod tests {
             v = v.zoom(1.0 / ZOOM_STEP);
         }
         assert_eq!(v.span, MIN_SPAN);
-        assert_eq!(Viewport { span: 11, end: None }.zoom(1.01).span, 12, "a step always moves");
+        assert_eq!(
+            Viewport { span: 11, end: None }.zoom(1.01).span,
+            12,
+            "a step always moves"
+        );
     }
 
     #[test]

@@ -49,8 +49,26 @@ pub fn nice_ticks(min: i64, max: i64, target: usize) -> Vec<i64> {
 
 /// Steps the time axis may use, from a second to a week.
 const TIME_STEPS: [i64; 20] = [
-    1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
-    3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, DAY, 2 * DAY, 7 * DAY,
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    15_000,
+    30_000,
+    60_000,
+    120_000,
+    300_000,
+    600_000,
+    900_000,
+    1_800_000,
+    3_600_000,
+    7_200_000,
+    10_800_000,
+    21_600_000,
+    43_200_000,
+    DAY,
+    2 * DAY,
+    7 * DAY,
 ];
 const DAY: i64 = 86_400_000;
 
@@ -138,7 +156,13 @@ impl Frame {
         let (sx, tx) = self.x_scale(anchor, step);
         let sy = H / (self.hi - self.lo).max(1) as f64;
         let ty = H - (anchor.price - self.lo) as f64 * sy;
-        format!("matrix({} 0 0 {} {} {})", Fixed(sx, 6), Fixed(sy, 6), Fixed(tx, 3), Fixed(ty, 3))
+        format!(
+            "matrix({} 0 0 {} {} {})",
+            Fixed(sx, 6),
+            Fixed(sy, 6),
+            Fixed(tx, 3),
+            Fixed(ty, 3)
+        )
     }
 }
 
@@ -212,7 +236,10 @@ impl Layout {
             None => (Vec::new(), step, MIN_WINDOW),
         };
         let t0 = t1 - step * slots as i64;
-        let (lo, hi) = match (candles.iter().map(|c| c.low).min(), candles.iter().map(|c| c.high).max()) {
+        let (lo, hi) = match (
+            candles.iter().map(|c| c.low).min(),
+            candles.iter().map(|c| c.high).max(),
+        ) {
             (Some(lo), Some(hi)) => {
                 let pad = ((hi - lo) * 8 / 100).max(hi.abs() / 10_000).max(1);
                 (lo - pad, hi + pad)
@@ -312,7 +339,13 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         layout.with(|l| {
             let most = l.candles.iter().map(|c| c.volume).max().unwrap_or(0).max(1) as f64;
             let (sx, tx) = l.frame.x_scale(l.anchor, l.step);
-            format!("matrix({} 0 0 {} {} {})", Fixed(sx, 6), Fixed(-VOLUME_SHARE * H / most, 9), Fixed(tx, 3), H_ATTR)
+            format!(
+                "matrix({} 0 0 {} {} {})",
+                Fixed(sx, 6),
+                Fixed(-VOLUME_SHARE * H / most, 9),
+                Fixed(tx, 3),
+                H_ATTR
+            )
         })
     };
     let volume_bars = move || {
@@ -384,13 +417,19 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
             }
         })
     };
-    let range = move || {
+    // Read by four attributes and the text: worked out once per layout.
+    let range = Memo::new(move |_| {
         layout.with(|l| {
             let (from, to) = (l.frame.t0, l.frame.t1);
-            let text = format!("{} – {} UTC · {} candles", date_clock(from), date_clock(to), l.candles.len());
+            let text = format!(
+                "{} – {} UTC · {} candles",
+                date_clock(from),
+                date_clock(to),
+                l.candles.len()
+            );
             (from, to, text, l.live)
         })
-    };
+    });
 
     let on_move = move |ev: leptos::ev::PointerEvent| {
         let Some((fx, fy, width)) = pointer_in_target(&ev) else {
@@ -530,11 +569,11 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
                 <div
                     class="chart-range"
                     data-testid="chart-range"
-                    data-from=move || range().0
-                    data-to=move || range().1
-                    data-live=move || range().3.to_string()
+                    data-from=move || range.with(|r| r.0)
+                    data-to=move || range.with(|r| r.1)
+                    data-live=move || range.with(|r| r.3.to_string())
                 >
-                    {move || range().2}
+                    {move || range.with(|r| r.2.clone())}
                 </div>
             </div>
             <div class="yaxis" aria-hidden="true">{price_labels}</div>

@@ -34,8 +34,8 @@ pub use writer::{Publisher, WriterSetup, publisher};
 
 use crate::config::BusUrl;
 use crate::feed::{FrameRecord, Trade};
-use crate::metrics::Metrics;
 use crate::hub::CandleStore;
+use crate::metrics::Metrics;
 use app::wire::protocol::{Candle, EventId};
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply};
@@ -238,7 +238,12 @@ fn encode_candles(id: EventId, store: &CandleStore) -> Vec<u8> {
         .into_iter()
         .map(|per| {
             per.into_iter()
-                .map(|series| series.into_iter().map(|c| (c.t, c.open, c.high, c.low, c.close, c.volume)).collect())
+                .map(|series| {
+                    series
+                        .into_iter()
+                        .map(|c| (c.t, c.open, c.high, c.low, c.close, c.volume))
+                        .collect()
+                })
                 .collect()
         })
         .collect();
@@ -303,7 +308,12 @@ mod tests {
     fn candles_travel_exactly_and_a_wrong_universe_is_named() {
         let mut store = CandleStore::new(2);
         for k in 0..3_000i64 {
-            store.push((k % 2) as usize, 1_700_000_000_000 + k * 700, 5_000 + k % 37, 1 + (k % 5) as u64);
+            store.push(
+                (k % 2) as usize,
+                1_700_000_000_000 + k * 700,
+                5_000 + k % 37,
+                1 + (k % 5) as u64,
+            );
         }
         let id = EventId::new(7, 42);
         let bytes = encode_candles(id, &store);
@@ -347,7 +357,7 @@ mod tests {
         let trades = next_trades(&mut market);
         let valid = serde_json::to_vec(&serde_json::json!({ "ts": 5, "trades": trades })).unwrap();
         let pieces = b"{}[]\",:-09e.ntfx\\";
-        let mut next = crate::test_rng(0x9E37_79B9_7F4A_7C15u64);
+        let mut next = crate::xorshift(0x9E37_79B9_7F4A_7C15u64);
         let (mut decoded, mut checked) = (0, 0);
         for round in 0..5_000 {
             let mut payload = valid.clone();

@@ -328,7 +328,10 @@ mod tests {
         assert_ne!(a, past(43, 600, 1_000_000_000).0);
         // Ten minutes at 10 frames a second, oldest first, ending before `end_ts`.
         assert!(a.windows(2).all(|w| w[0].1 <= w[1].1));
-        assert_eq!((a.first().unwrap().1, a.last().unwrap().1), (1_000_000_000 - 600_000, 1_000_000_000 - 100));
+        assert_eq!(
+            (a.first().unwrap().1, a.last().unwrap().1),
+            (1_000_000_000 - 600_000, 1_000_000_000 - 100)
+        );
         // The live market goes on from the past's last prices, with the session's volume.
         let last_price = |index| a.iter().rev().find(|t| t.0 == index).map(|t| t.2);
         let volume: u64 = a.iter().filter(|t| t.0 == 0).map(|t| t.3).sum();

@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn rows_rebuild_the_same_store_and_continue_the_same() {
         let mut store = CandleStore::new(2);
-        let mut rng = crate::test_rng(9);
+        let mut rng = crate::xorshift(9);
         let mut ts = 1_700_000_000_000;
         let mut trade = move || (rng(3_000) as i64, rng(2), 10_000 + rng(200) as i64, 1 + rng(50) as u64);
         for _ in 0..5_000 {
@@ -108,7 +108,11 @@ mod tests {
             copy.push(i, ts, price, qty);
         }
         assert_eq!(copy, store);
-        assert!(CandleStore::from_rows(store.to_rows(), 3).unwrap_err().contains("2 instruments"));
+        assert!(
+            CandleStore::from_rows(store.to_rows(), 3)
+                .unwrap_err()
+                .contains("2 instruments")
+        );
         let mut short = store.to_rows();
         short[1].pop();
         assert!(CandleStore::from_rows(short, 2).unwrap_err().contains("5 intervals"));

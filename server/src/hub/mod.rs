@@ -181,7 +181,11 @@ impl Hub {
     /// Starts the charts from `candles` (the market's simulated past, see
     /// [`crate::feed::market::Market::simulate_past`]) instead of empty ones.
     pub fn with_candles(self, candles: CandleStore) -> Self {
-        assert_eq!(candles.instruments(), self.instruments.len(), "one series per instrument");
+        assert_eq!(
+            candles.instruments(),
+            self.instruments.len(),
+            "one series per instrument"
+        );
         self.lock().candles = candles;
         self
     }
@@ -334,7 +338,8 @@ impl Hub {
             .rev()
             .find(|&k| frames[k].seq != frames[k - 1].seq + 1)
             .unwrap_or(0);
-        let candles = candles.filter(|(at, store)| at.epoch == id.epoch && store.instruments() == self.instruments.len());
+        let candles =
+            candles.filter(|(at, store)| at.epoch == id.epoch && store.instruments() == self.instruments.len());
         let mut st = self.lock();
         let (old_epoch, old_seq) = (st.epoch, st.seq);
         // Frames whose trades the candles do not hold yet: after the generator's candles, or

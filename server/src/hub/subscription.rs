@@ -105,7 +105,8 @@ impl Replay {
 /// released by [`snapshot_event`].
 pub(super) enum Taken {
     Encoded(EventId, Arc<str>),
-    Copied(Snapshot, bool),
+    /// The snapshot at that id, and whether it is the whole market's (then cached once encoded).
+    Copied(EventId, Snapshot, bool),
 }
 
 impl Hub {
@@ -119,16 +120,14 @@ impl Hub {
                 return Taken::Encoded(*at, data.clone());
             }
         }
-        Taken::Copied(self.snapshot_locked(st, selection), whole)
+        Taken::Copied(id, self.snapshot_locked(st, selection), whole)
     }
 
     /// The event for a taken snapshot, encoded at most once per frame for the whole market.
     pub(super) fn snapshot_event(&self, taken: Taken, kind: EventKind) -> Event {
         match taken {
             Taken::Encoded(id, data) => Event { kind, id, data },
-            Taken::Copied(snapshot, whole) => {
-                // Snapshots taken by the hub always carry their id.
-                let id = snapshot.id.unwrap_or(EventId::new(0, snapshot.seq));
+            Taken::Copied(id, snapshot, whole) => {
                 let data: Arc<str> = serde_json::to_string(&snapshot).expect("snapshot serialises").into();
                 if whole {
                     *self.encoded_snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, data.clone()));

@@ -393,9 +393,15 @@ async fn the_whole_markets_snapshot_is_encoded_once_per_frame() {
     let first = hub.subscribe(None, Selection::all()).next().await;
     let second = hub.subscribe(None, Selection::all()).next().await;
     assert_eq!(first.kind, EventKind::Snapshot);
-    assert!(Arc::ptr_eq(&first.data, &second.data), "the second snapshot reuses the first's bytes");
+    assert!(
+        Arc::ptr_eq(&first.data, &second.data),
+        "the second snapshot reuses the first's bytes"
+    );
     // A resync at the same frame shares them too, under its own name.
-    let resync = hub.subscribe(Some(EventId::new(0xdead, 1)), Selection::all()).next().await;
+    let resync = hub
+        .subscribe(Some(EventId::new(0xdead, 1)), Selection::all())
+        .next()
+        .await;
     assert_eq!(resync.kind, EventKind::Resync);
     assert!(Arc::ptr_eq(&first.data, &resync.data));
     // A filtered snapshot is its own; a later frame is encoded afresh, with its own quotes.
@@ -405,7 +411,10 @@ async fn the_whole_markets_snapshot_is_encoded_once_per_frame() {
     step(&hub, &mut market, 1);
     let later = hub.subscribe(None, Selection::all()).next().await;
     assert_eq!((later.id.seq, first.id.seq), (4, 3));
-    assert_eq!(*later.data, *serde_json::to_string(&hub.snapshot(&Selection::all())).unwrap());
+    assert_eq!(
+        *later.data,
+        *serde_json::to_string(&hub.snapshot(&Selection::all())).unwrap()
+    );
 }
 
 /// A client that applies each tick's [`QuoteUpdate`]s to the snapshot it started from holds

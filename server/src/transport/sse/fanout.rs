@@ -226,13 +226,15 @@ impl Group {
                     self.promote();
                 }
                 _ = ticks.tick() => {
-                    self.pass(ESTABLISHED, 0, false, Self::keep_alive).await;
-                    self.pass(NEW, 0, false, Self::keep_alive).await;
+                    for tier in [ESTABLISHED, NEW] {
+                        self.pass(tier, 0, false, Self::keep_alive).await;
+                    }
                 }
                 // A pass drops the seats whose connection has ended.
                 () = self.left.notified() => {
-                    self.pass(ESTABLISHED, 0, false, |_, _| Outcome::Keep).await;
-                    self.pass(NEW, 0, false, |_, _| Outcome::Keep).await;
+                    for tier in [ESTABLISHED, NEW] {
+                        self.pass(tier, 0, false, |_, _| Outcome::Keep).await;
+                    }
                 }
             }
         }
