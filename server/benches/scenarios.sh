@@ -4,7 +4,7 @@
 # Prints the load generator's report; exits non-zero if any event was lost or duplicated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse}
+n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse|depth}
 port=${PORT:-3300}
 # Built as cargo-leptos builds it (it sets LEPTOS_OUTPUT_NAME at compile time): without it the
 # binary's page asks for `tickertape_bg.wasm` and never hydrates, and every switch between this
@@ -168,6 +168,29 @@ peer_sse_scenario() {
   done
 }
 
+# What following a book costs: one server on core 0, 1 000 SSE clients × 10 Hz on core 1, first
+# with quotes only, then each also following one symbol's book and prints (depth=AAPL), twice
+# over (off, on, off, on) in the same run, so the ratio is measured on the same machine minutes
+# apart. DEPTH_SECS sets each run's length (30 s).
+depth_scenario() {
+  cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
+  ulimit -n "$(ulimit -Hn)"
+  TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 RUST_LOG=warn LEPTOS_SITE_ROOT=target/no-site \
+    LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" &
+  local server=$!
+  trap 'kill $server 2>/dev/null || true' EXIT
+  wait_healthy "$port"
+  local load=(--clients 1000 --ramp 10 --duration "${DEPTH_SECS:-30}" --seed 1 --rate 10)
+  for round in 1 2; do
+    for depth in off on; do
+      echo "== round $round: depth $depth"
+      local extra=()
+      [ "$depth" = on ] && extra=(--depth AAPL)
+      taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$server" "${load[@]}" "${extra[@]}"
+    done
+  done
+}
+
 # A process of the bus killed (-9) under load: a generator and two edges, 1 000 clients split
 # over the edges; 20 s into the run the victim is killed and, 2 s later, started again.
 # - bus-kill: redis-server, restarted empty (no persistence). The generator queues its frames
@@ -226,6 +249,7 @@ case "$n" in
   bus-kill)      kill_scenario redis; exit ;;
   gen-kill)      kill_scenario generator; exit ;;
   peer-sse)      peer_sse_scenario; exit ;;
+  depth)         depth_scenario; exit ;;
   soak)          soak_scenario; exit ;;
   slowloris)     hostile_scenario slowloris 2000; exit ;;
   idle-sockets)  hostile_scenario idle 10000; exit ;;

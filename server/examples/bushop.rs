@@ -95,13 +95,7 @@ async fn main() {
 
     // Embedded: the generator publishes straight into the hub.
     let mut market = Market::new(default_universe(), 1, args.rate);
-    let hub = Arc::new(Hub::new(
-        1,
-        market.instruments(),
-        market.quotes(),
-        config,
-        metrics.clone(),
-    ));
+    let hub = Arc::new(Hub::for_market(1, &market, config, metrics.clone()));
     let sent: Sent = Arc::default();
     let rx = tokio::spawn(receive(hub.clone(), args.frames, sent.clone()));
     drive(hub.clone(), &mut market, args.rate, 1, args.frames, sent).await;
@@ -114,6 +108,7 @@ async fn main() {
     let setup = WriterSetup {
         instruments: market.instruments(),
         quotes: market.quotes(),
+        books: market.books(),
         history_frames: config.history_frames,
         candles: CandleStore::new(market.len()),
     };

@@ -63,6 +63,9 @@ pub struct Args {
     /// Comma-separated symbols each client subscribes to (default: all).
     #[arg(long)]
     pub symbols: Option<String>,
+    /// Comma-separated symbols whose order books and prints each client follows too (`depth=`).
+    #[arg(long)]
+    pub depth: Option<String>,
     /// The server's MARKET_SEED and TICK_RATE_HZ (default universe): with them, loss is counted
     /// against a replay of the seeded market, so a frame that no client got counts as lost;
     /// without, against the union of what the clients saw.
@@ -573,6 +576,9 @@ fn query(shared: &Shared, extra: &[(&str, &str)]) -> String {
     if let Some(symbols) = &shared.args.symbols {
         parts.push(format!("symbols={symbols}"));
     }
+    if let Some(depth) = &shared.args.depth {
+        parts.push(format!("depth={depth}"));
+    }
     if parts.is_empty() {
         String::new()
     } else {
@@ -1059,13 +1065,7 @@ mod tests {
             history_frames: 2_000,
             live_buffer: 512,
         };
-        let hub = Arc::new(Hub::new(
-            0xbeef,
-            market.instruments(),
-            market.quotes(),
-            config,
-            Arc::new(Metrics::default()),
-        ));
+        let hub = Arc::new(Hub::for_market(0xbeef, &market, config, Arc::new(Metrics::default())));
         let shutdown = CancellationToken::new();
         tokio::spawn(Generator::new(market, hub.clone()).run(50.0, shutdown.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1088,6 +1088,7 @@ mod tests {
                 ramp: 0.3,
                 transport,
                 symbols: None,
+                depth: None,
                 seed: Some(3),
                 rate: 50.0,
                 faults: true,
@@ -1112,6 +1113,7 @@ mod tests {
             ramp: 0.2,
             transport: Kind::Sse,
             symbols: None,
+            depth: None,
             seed: Some(3),
             rate: 50.0,
             faults: true,

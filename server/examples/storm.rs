@@ -23,13 +23,7 @@ fn main() {
         history_frames: history,
         live_buffer: 50,
     };
-    let hub = Arc::new(Hub::new(
-        1,
-        market.instruments(),
-        market.quotes(),
-        config,
-        Arc::new(Metrics::default()),
-    ));
+    let hub = Arc::new(Hub::for_market(1, &market, config, Arc::new(Metrics::default())));
     for _ in 0..history {
         hub.publish(0, next_trades(&mut market));
     }

@@ -46,13 +46,16 @@ pub struct Metrics {
     pub bus_resets: Counter,
     /// Frames the generator dropped because Redis was away too long.
     pub bus_frames_dropped: Counter,
+    /// Book updates after which this node's copy of the book did not have the checksum the
+    /// market gave (a damaged or misapplied feed; 0 in a healthy run).
+    pub book_mismatches: Counter,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let (clients, opened, delivered) = (Family::default(), Family::default(), Family::default());
         let (sse_direct, sse_direct_stalls, frames, resyncs, lagged, history) = Default::default();
-        let (bus_connected, bus_reconnects, bus_resets, bus_frames_dropped) = Default::default();
+        let (bus_connected, bus_reconnects, bus_resets, bus_frames_dropped, book_mismatches) = Default::default();
         let mut registry = Registry::with_prefix("tickertape");
         registry.register("clients", "Connected streaming clients", Family::clone(&clients));
         registry.register(
@@ -111,6 +114,11 @@ impl Default for Metrics {
             "Frames the generator dropped while the bus was away",
             Counter::clone(&bus_frames_dropped),
         );
+        registry.register(
+            "book_checksum_mismatches",
+            "Book updates after which this node's book disagreed with the market's checksum",
+            Counter::clone(&book_mismatches),
+        );
         Metrics {
             registry,
             clients,
@@ -126,6 +134,7 @@ impl Default for Metrics {
             bus_reconnects,
             bus_resets,
             bus_frames_dropped,
+            book_mismatches,
         }
     }
 }

@@ -109,8 +109,7 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
             epoch = format!("{epoch:x}"),
             "embedded market: generator and hub in this process"
         );
-        let hub =
-            Arc::new(Hub::new(epoch, market.instruments(), market.quotes(), hub_config, metrics).with_candles(candles));
+        let hub = Arc::new(Hub::for_market(epoch, &market, hub_config, metrics).with_candles(candles));
         spawn_generator(market, hub.clone(), config, &shutdown, &failure);
         return Some(node(state(hub), None, &failure));
     };
@@ -129,6 +128,7 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
         let setup = WriterSetup {
             instruments: market.instruments(),
             quotes: market.quotes(),
+            books: market.books(),
             history_frames: hub_config.history_frames,
             candles,
         };

@@ -118,7 +118,17 @@ pub fn int_param(
 #[derive(Debug, Default, Deserialize)]
 pub struct StreamParams {
     pub symbols: Option<String>,
+    /// Symbols (among `symbols`) whose books and prints the stream carries too.
+    pub depth: Option<String>,
     pub last_event_id: Option<String>,
+}
+
+impl StreamParams {
+    /// What the stream selects: its symbols (all when absent) and its depth symbols.
+    pub fn selection(&self, hub: &crate::hub::Hub) -> Result<crate::hub::Selection, ApiError> {
+        let selection = hub.select(self.symbols.as_deref())?;
+        Ok(hub.with_depth(selection, self.depth.as_deref())?)
+    }
 }
 
 /// The resume point of a streaming request: the `Last-Event-ID` header (what a browser's

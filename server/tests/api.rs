@@ -33,6 +33,23 @@ async fn bad_inputs_get_400_with_a_json_reason() {
         ("/api/history?symbol=AAPL&interval=2s".into(), None, "interval"),
         ("/api/history?symbol=AAPL&limit=0".into(), None, "limit"),
         ("/api/history?symbol=AAPL&limit=abc".into(), None, "limit"),
+        (
+            "/api/stream?symbols=AAPL&depth=TSLA".into(),
+            None,
+            "not among the stream's symbols",
+        ),
+        (
+            "/api/stream?depth=AAPL,MSFT,TSLA,JPM,V".into(),
+            None,
+            "too many depth symbols",
+        ),
+        ("/api/poll?depth=NOPE".into(), None, "unknown symbol"),
+        ("/api/ws?symbols=AAPL&depth=MSFT".into(), None, "not among"),
+        ("/api/snapshot?depth=NOPE".into(), None, "unknown symbol"),
+        ("/api/book".into(), None, "symbol is required"),
+        ("/api/book?symbol=NOPE".into(), None, "unknown symbol"),
+        ("/api/trades?symbol=AAPL&limit=201".into(), None, "limit"),
+        ("/api/trades?symbol=AAPL&limit=0".into(), None, "limit"),
     ];
     for (path, header, needle) in cases {
         let (status, body) = get(&server.url(&path), header).await;
@@ -281,13 +298,7 @@ async fn health_degrades_when_the_newest_frame_gets_old() {
         history_frames: 10,
         live_buffer: 16,
     };
-    let hub = Arc::new(Hub::new(
-        1,
-        market.instruments(),
-        market.quotes(),
-        config,
-        Arc::new(Metrics::default()),
-    ));
+    let hub = Arc::new(Hub::for_market(1, &market, config, Arc::new(Metrics::default())));
     let shutdown = tokio_util::sync::CancellationToken::new();
     let options = LeptosOptions::builder().output_name("tickertape").build();
     let mut state = AppState::new(options, hub.clone(), shutdown.clone(), Duration::from_secs(15));
@@ -326,4 +337,101 @@ async fn health_degrades_when_the_newest_frame_gets_old() {
     hub.publish(chrono::Utc::now().timestamp_millis(), next_trades(&mut market));
     assert_eq!(get(&url, None).await.0, 200);
     shutdown.cancel();
+}
+
+/// A client's book of one symbol, kept from a transport's events (as the page reads them).
+fn keep_book(book: &mut Option<app::wire::book::Book>, event: &serde_json::Value, decimals: u8) {
+    use app::wire::book::{Book, BookUpdate};
+    let kind = event["type"].as_str().unwrap();
+    let books: Vec<BookUpdate> = serde_json::from_value(event["data"]["books"].clone()).unwrap_or_default();
+    for update in books {
+        match kind {
+            "snapshot" | "resync" => *book = Some(Book::from_update(&update)),
+            _ => {
+                let b = book.as_mut().expect("a snapshot first");
+                b.apply(&update);
+                assert_eq!(b.checksum(decimals, 0), update.checksum);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn depth_on_every_transport_carries_the_book_rest_serves() {
+    use app::wire::book::{Book, BookAt, Trades};
+    let mut server = TestServer::start().await;
+    server.step(20);
+    let btc = server
+        .hub
+        .instruments()
+        .iter()
+        .find(|i| i.symbol == "BTC-USD")
+        .unwrap()
+        .decimals;
+    let query = "symbols=AAPL,BTC-USD&depth=btc-usd";
+    let mut sse = open(&server.url(&format!("/api/stream?{query}")), None).await;
+    let mut ws = ws_open(&server.url(&format!("/api/ws?{query}"))).await;
+    let (first_poll, after) = poll(&server.base, query).await;
+    let (mut by_sse, mut by_ws, mut by_poll) = (None, None, None);
+    keep_book(&mut by_sse, &as_json(&next(&mut sse).await), btc);
+    keep_book(&mut by_ws, &ws_next(&mut ws).await.unwrap(), btc);
+    first_poll.iter().for_each(|e| keep_book(&mut by_poll, e, btc));
+
+    let last = server.step(40);
+    until_seq(&mut sse, last)
+        .await
+        .iter()
+        .for_each(|e| keep_book(&mut by_sse, &as_json(e), btc));
+    ws_until_seq(&mut ws, last)
+        .await
+        .iter()
+        .for_each(|e| keep_book(&mut by_ws, e, btc));
+    poll_until_seq(&server.base, "AAPL,BTC-USD&depth=btc-usd", after, last)
+        .await
+        .iter()
+        .for_each(|e| keep_book(&mut by_poll, e, btc));
+
+    let (status, body) = get(&server.url("/api/book?symbol=btc-usd"), None).await;
+    assert_eq!(status, 200, "{body}");
+    let rest: BookAt = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        app::wire::json::from_str::<BookAt>(&body),
+        Ok(rest.clone()),
+        "the page reads it"
+    );
+    assert_eq!((rest.seq, rest.bids.len(), rest.asks.len()), (last, 20, 20));
+    let book = Book {
+        bids: rest.bids,
+        asks: rest.asks,
+    };
+    assert_eq!(book.checksum(btc, 0), rest.checksum);
+    for (name, kept) in [("sse", by_sse), ("ws", by_ws), ("poll", by_poll)] {
+        assert_eq!(kept.as_ref(), Some(&book), "{name}");
+    }
+
+    let (status, body) = get(&server.url("/api/trades?symbol=BTC-USD&limit=5"), None).await;
+    assert_eq!(status, 200, "{body}");
+    let trades: Trades = serde_json::from_str(&body).unwrap();
+    assert_eq!((trades.seq, trades.trades.len()), (last, 5));
+    assert!(trades.trades.windows(2).all(|w| w[0].ts >= w[1].ts), "newest first");
+    // The book stands at the quote.
+    let quote = server.hub.snapshot(&server.hub.select(Some("BTC-USD")).unwrap()).quotes[0].clone();
+    assert_eq!((quote.bid, quote.ask), (book.bids[0].0, book.asks[0].0));
+
+    // Streams without depth carry no books.
+    let mut plain = open(&server.url("/api/stream?symbols=BTC-USD"), None).await;
+    let snapshot = as_json(&next(&mut plain).await);
+    assert_eq!(snapshot["data"]["books"], serde_json::json!([]));
+    let last = server.step(10);
+    assert!(
+        until_seq(&mut plain, last)
+            .await
+            .iter()
+            .all(|e| !e.data.contains("\"books\""))
+    );
+    let (_, metrics) = get(&server.url("/metrics"), None).await;
+    assert!(
+        metrics.contains("tickertape_book_checksum_mismatches_total 0"),
+        "{metrics}"
+    );
 }

@@ -526,7 +526,23 @@ async fn every_edge_draws_the_same_charts_with_the_markets_past_however_late_it_
                 instrument.symbol
             );
         }
+        // The same books: the late edge's from the checkpoint and the frames after it, the
+        // early edge's from every frame since it joined; each checked against the market's
+        // checksums as it went.
+        let (a, b) = (
+            early.book(&instrument.symbol).unwrap(),
+            late.book(&instrument.symbol).unwrap(),
+        );
+        assert_eq!(a, b, "{}", instrument.symbol);
+        assert_eq!((a.bids.len(), a.asks.len()), (20, 20));
     }
+    assert_eq!(
+        (
+            early.metrics().book_mismatches.get(),
+            late.metrics().book_mismatches.get()
+        ),
+        (0, 0)
+    );
     // The past is there: an hour of one-minute candles, consecutive and consistent.
     let m1 = early.history("AAPL", Interval::M1, MAX_KEPT).unwrap().candles;
     assert!(m1.len() >= 60, "{} one-minute candles", m1.len());

@@ -224,6 +224,42 @@ async fn websocket_subscription_changes_mid_stream() {
         server.hub.instruments().len()
     );
 
+    // Depth rides on the same commands: a book arrives whole with the snapshot, and stays while
+    // its symbol stays selected; a depth symbol outside the selection is refused.
+    let books = |m: &serde_json::Value| {
+        m["data"]["books"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["symbol"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    ws.send(Message::text(
+        r#"{"op":"set","symbols":["AAPL","MSFT"],"depth":["msft"]}"#,
+    ))
+    .await
+    .unwrap();
+    let deep = ws_next(&mut ws).await.unwrap();
+    assert_eq!(
+        (deep["type"].as_str(), books(&deep)),
+        (Some("snapshot"), vec!["MSFT".to_string()])
+    );
+    assert_eq!(deep["data"]["books"][0]["bids"].as_array().unwrap().len(), 20);
+    ws.send(Message::text(r#"{"op":"subscribe","symbols":["TSLA"]}"#))
+        .await
+        .unwrap();
+    assert_eq!(books(&ws_next(&mut ws).await.unwrap()), ["MSFT"]);
+    ws.send(Message::text(r#"{"op":"unsubscribe","symbols":["MSFT"]}"#))
+        .await
+        .unwrap();
+    assert!(books(&ws_next(&mut ws).await.unwrap()).is_empty());
+    ws.send(Message::text(r#"{"op":"set","symbols":["AAPL"],"depth":["TSLA"]}"#))
+        .await
+        .unwrap();
+    let reply = ws_next(&mut ws).await.unwrap();
+    assert_eq!(reply["type"], "error");
+    assert!(reply["error"].as_str().unwrap().contains("not among"), "{reply}");
+
     // An error reply is cut at a character boundary, whatever the client wrote.
     ws.send(Message::text(format!(r#"{{"op":"x{}"}}"#, "é".repeat(150))))
         .await

@@ -1,10 +1,13 @@
-//! Applies what arrives to the board: quotes, sparklines and the chart are stored *untracked*,
-//! then the rows and chart that changed are notified once per animation frame. Also the chart's
-//! backfill from `/api/history`, joined to the stream by `seq` without a gap or double count.
+//! Applies what arrives to the board: quotes, sparklines, the chart and the book are stored
+//! *untracked*, then the rows, chart and book that changed are notified once per animation
+//! frame. Also the chart's backfill from `/api/history`, and the book's and tape's from
+//! `/api/book` and `/api/trades`, each joined to the stream by `seq` without a gap or double
+//! count.
 
 use super::{FLASH_MS, Shared};
 use crate::state::board::Connection;
 use crate::state::candles::CandleSeries;
+use crate::wire::book::{BookAt, BookUpdate, Print, Trades};
 use crate::wire::json;
 use crate::wire::protocol::{History, Incoming, Interval};
 use leptos::prelude::*;
@@ -55,6 +58,73 @@ pub(super) fn load_chart(live: &Shared, symbol: String, interval: Interval, keep
     });
 }
 
+/// One tick's book updates and prints of the depth symbol, held while the book or tape loads.
+pub(crate) struct DepthTick {
+    seq: u64,
+    books: Vec<BookUpdate>,
+    prints: Vec<Print>,
+}
+
+/// Fetches the depth symbol's tape (`/api/trades`) and, with `book`, its book (`/api/book`,
+/// after a checksum mismatch), then applies what the stream brought meanwhile on top, by seq.
+pub(super) fn load_depth(live: &Shared, book: bool) {
+    let board = live.borrow().board;
+    let symbol = board.depth.with_untracked(|d| d.symbol.clone());
+    if symbol.is_empty() || live.borrow().depth_backlog.is_some() {
+        return; // depth is off, or a load under way will apply what arrives
+    }
+    live.borrow_mut().depth_backlog = Some(Vec::new());
+    let live = live.clone();
+    spawn_local(async move {
+        let trades: Option<Trades> = fetch_json(&format!(
+            "/api/trades?symbol={symbol}&limit={}",
+            crate::state::page::TAPE_ROWS
+        ))
+        .await;
+        let whole: Option<BookAt> = match book {
+            true => fetch_json(&format!("/api/book?symbol={symbol}")).await,
+            false => None,
+        };
+        if board.depth.with_untracked(|d| d.symbol != symbol) {
+            return; // the user moved on while this loaded; a newer load owns the backlog
+        }
+        let mut l = live.borrow_mut();
+        let backlog = l.depth_backlog.take().unwrap_or_default();
+        board.depth.update_untracked(|depth| {
+            let book_seq = whole.as_ref().map(|b| b.seq);
+            if let Some(b) = whole {
+                depth.replace(&BookUpdate {
+                    symbol: b.symbol,
+                    bids: b.bids,
+                    asks: b.asks,
+                    checksum: b.checksum,
+                });
+            }
+            let tape_seq = trades.as_ref().map(|t| t.seq);
+            if let Some(t) = &trades {
+                depth.reprint(&t.trades);
+            }
+            for tick in backlog {
+                if book_seq.is_none_or(|seq| tick.seq > seq) {
+                    tick.books.iter().for_each(|u| {
+                        depth.apply(u);
+                    });
+                }
+                if tape_seq.is_none_or(|seq| tick.seq > seq) {
+                    depth.print(tick.prints);
+                }
+            }
+        });
+        l.depth_draw.mark();
+        let resync = !board.depth.with_untracked(|d| d.synced);
+        drop(l);
+        schedule_frame(&live);
+        if resync {
+            load_depth(&live, true); // still wrong (or the fetch failed): once more
+        }
+    });
+}
+
 async fn fetch_json<T: miniserde::Deserialize>(url: &str) -> Option<T> {
     let window = web_sys::window()?;
     let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(url)).await.ok()?.dyn_into().ok()?;
@@ -90,7 +160,18 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
                 l.dirty[i] = true;
             }
             l.last_id = Some(id);
+            let depth_symbol = l.board.depth.with_untracked(|d| d.symbol.clone());
+            let whole = snapshot.books.iter().find(|b| b.symbol == depth_symbol);
+            if let Some(whole) = whole {
+                l.board.depth.update_untracked(|d| d.replace(whole));
+                l.depth_draw.mark();
+            }
+            let refresh_tape = whole.is_some();
             drop(l);
+            if refresh_tape {
+                // The snapshot carries the book; the tape comes from `/api/trades`.
+                load_depth(live, false);
+            }
             if resync {
                 // Trades were skipped: rebuild the chart from the server's candles.
                 let board = live.borrow().board;
@@ -128,7 +209,42 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
                 l.dirty[i] = true;
             }
             l.last_id = Some(id);
+            let depth_symbol = l.board.depth.with_untracked(|d| d.symbol.clone());
+            let books: Vec<BookUpdate> = frame
+                .books
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|b| b.symbol == depth_symbol)
+                .collect();
+            let prints: Vec<Print> = frame
+                .trades
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| p.symbol == depth_symbol)
+                .collect();
+            let mut wrong = false;
+            if !books.is_empty() || !prints.is_empty() {
+                if let Some(backlog) = l.depth_backlog.as_mut() {
+                    backlog.push(DepthTick {
+                        seq: frame.seq,
+                        books,
+                        prints,
+                    });
+                } else {
+                    l.board.depth.update_untracked(|d| {
+                        for update in &books {
+                            wrong |= !d.apply(update);
+                        }
+                        d.print(prints);
+                    });
+                    l.depth_draw.mark();
+                }
+            }
             drop(l);
+            if wrong {
+                // The book is not the server's: fetch it again (the count shows in the view).
+                load_depth(live, true);
+            }
         }
     }
     schedule_frame(live);
@@ -169,7 +285,7 @@ fn render(live: &Shared) {
         let dir = (price > l.rendered[i]) as i8 - (price < l.rendered[i]) as i8;
         l.rendered[i] = price;
         row.quote.notify();
-        row.spark.notify();
+        l.sparks[i].mark();
         if dir != 0 {
             if row.tick.get_untracked() != dir {
                 row.tick.set(dir);
@@ -182,5 +298,28 @@ fn render(live: &Shared) {
     }
     if std::mem::take(&mut l.chart_dirty) {
         board.chart.notify();
+    }
+    // Parts drawn at a lower rate; one not yet due is looked at again next frame, so its last
+    // change is drawn even if nothing else arrives.
+    let mut later = false;
+    for i in 0..l.sparks.len() {
+        match l.sparks[i].due(now) {
+            Some(true) => {
+                if let Some(row) = board.row(i) {
+                    row.spark.notify();
+                }
+            }
+            Some(false) => later = true,
+            None => {}
+        }
+    }
+    match l.depth_draw.due(now) {
+        Some(true) => board.depth.notify(),
+        Some(false) => later = true,
+        None => {}
+    }
+    if later {
+        drop(l);
+        schedule_frame(live);
     }
 }

@@ -41,6 +41,57 @@ pub(super) const STATS_WINDOW_MS: f64 = 5_000.0;
 const MAX_BACKOFF_MS: f64 = 30_000.0;
 /// How long a row stays tinted after its last move.
 pub(super) const FLASH_MS: f64 = 450.0;
+/// Least time between two redraws of the book, the depth chart and the tape: at most 10 a
+/// second, the rate exchanges themselves publish depth to screens at (Binance's fastest
+/// depth stream is every 100 ms). A book update moves most of the ladder's rows at once (the
+/// book re-forms around the new touch) and adds rows to the tape; redrawn at every animation
+/// frame of a 200 Hz market, the depth panel took more of the main thread than the rest of the
+/// page together (BENCHMARKS.md, "Page cost"). The data is applied and its checksum checked as
+/// it arrives; only the drawing waits.
+pub(super) const DEPTH_RENDER_MS: f64 = 100.0;
+/// Least time between two redraws of a row's sparkline: at most 10 a second. Prices, changes
+/// and the chart still redraw at every frame; an 80-pixel minute of 1-second closes, whose
+/// whole line was reformatted and reparsed by the browser at every frame of every row, does not
+/// need to.
+pub(super) const SPARK_RENDER_MS: f64 = 100.0;
+
+/// Redraws of one part of the page, at most one per `period` ms: what changed is marked as it
+/// arrives and drawn at the first animation frame the period allows.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Throttle {
+    dirty: bool,
+    drawn: f64,
+    period: f64,
+}
+
+impl Throttle {
+    pub(super) fn new(period: f64) -> Self {
+        Throttle {
+            dirty: false,
+            drawn: f64::NEG_INFINITY,
+            period,
+        }
+    }
+
+    /// Something changed: draw it when due.
+    pub(super) fn mark(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Whether to draw now (`Some(true)`, and it is then clean), later (`Some(false)`: ask
+    /// again at a later frame), or not at all (`None`: nothing changed).
+    pub(super) fn due(&mut self, now: f64) -> Option<bool> {
+        if !self.dirty {
+            return None;
+        }
+        let due = now - self.drawn >= self.period;
+        if due {
+            self.dirty = false;
+            self.drawn = now;
+        }
+        Some(due)
+    }
+}
 
 pub(super) struct Live {
     pub(super) board: Board,
@@ -66,6 +117,12 @@ pub(super) struct Live {
     pub(super) failures: u32,
     /// While the chart's history is loading: ticks of the chart symbol, replayed after it.
     pub(super) chart_backlog: Option<Vec<(u64, i64, i64, u64)>>,
+    /// While the book or the tape is loading: each tick's book updates and prints (with its
+    /// seq), applied after it.
+    pub(super) depth_backlog: Option<Vec<apply::DepthTick>>,
+    pub(super) depth_draw: Throttle,
+    /// Per row: its sparkline's redraws.
+    pub(super) sparks: Vec<Throttle>,
     /// Animation frames in which something was rendered.
     pub(super) renders: u64,
     /// Bytes received on the wire (payload, after HTTP framing), events received, connections
@@ -104,6 +161,9 @@ pub fn start(board: Board, from: Option<EventId>, sync_url: bool) {
         cancel: None,
         failures: 0,
         chart_backlog: None,
+        depth_backlog: None,
+        depth_draw: Throttle::new(DEPTH_RENDER_MS),
+        sparks: vec![Throttle::new(SPARK_RENDER_MS); n],
         renders: 0,
         wire_bytes: 0,
         events: 0,
@@ -151,7 +211,7 @@ fn follow_view(live: &Shared) {
     let sync_url = live.borrow().sync_url;
     let live = live.clone();
     Effect::new(
-        move |previous: Option<(Option<Vec<String>>, Transport, String, Interval)>| {
+        move |previous: Option<(Option<Vec<String>>, Transport, String, Interval, bool)>| {
             let view = board.view.get();
             if sync_url && let Some(window) = web_sys::window() {
                 let query = view.to_query();
@@ -161,9 +221,23 @@ fn follow_view(live: &Shared) {
                 }
             }
             let symbol = board.chart_symbol_untracked();
-            let current = (view.symbols.clone(), view.transport, symbol.clone(), view.interval);
-            if let Some((symbols, transport, old_symbol, old_interval)) = previous {
-                if symbols != view.symbols {
+            let current = (
+                view.symbols.clone(),
+                view.transport,
+                symbol.clone(),
+                view.interval,
+                view.depth,
+            );
+            if let Some((symbols, transport, old_symbol, old_interval, old_depth)) = previous {
+                let depth_changed = old_depth != view.depth || (view.depth && old_symbol != symbol);
+                if depth_changed {
+                    // The new book comes whole with the new subscription's snapshot.
+                    board
+                        .depth
+                        .set(board.empty_depth(view.depth.then_some(symbol.as_str())));
+                    live.borrow_mut().depth_backlog = None;
+                }
+                if symbols != view.symbols || depth_changed {
                     resubscribe(&live, true);
                 } else if transport != view.transport {
                     resubscribe(&live, false);
@@ -198,18 +272,21 @@ fn resubscribe(live: &Shared, fresh: bool) {
 async fn run(live: Shared) {
     let mut attempts = 0u64;
     loop {
-        let (generation, transport, symbols, last_id) = {
+        let (generation, transport, selection, last_id) = {
             let l = live.borrow();
             if l.generation == u32::MAX {
                 return;
             }
-            let view = l.board.view.with_untracked(|v| (v.transport, v.symbols.clone()));
-            (
-                l.generation,
-                view.0,
-                view.1.map(|list| list.join(",")),
-                l.last_id.clone(),
-            )
+            let (transport, symbols) = l.board.view.with_untracked(|v| (v.transport, v.symbols.clone()));
+            let mut selection: Vec<String> = symbols
+                .map(|list| format!("symbols={}", list.join(",")))
+                .into_iter()
+                .collect();
+            let depth = l.board.depth.with_untracked(|d| d.symbol.clone());
+            if !depth.is_empty() {
+                selection.push(format!("depth={depth}"));
+            }
+            (l.generation, transport, selection, l.last_id.clone())
         };
         if attempts > 0 {
             live.borrow_mut().reconnects += 1;
@@ -217,14 +294,14 @@ async fn run(live: Shared) {
         attempts += 1;
         let opened = match transport {
             Transport::Sse => {
-                let url = match &symbols {
-                    Some(list) => format!("/api/stream?symbols={list}"),
-                    None => "/api/stream".to_string(),
+                let url = match selection.is_empty() {
+                    false => format!("/api/stream?{}", selection.join("&")),
+                    true => "/api/stream".to_string(),
                 };
                 sse::read(&live, &url, last_id.as_deref()).await
             }
-            Transport::Ws => ws::read(&live, symbols.as_deref(), last_id.as_deref()).await,
-            Transport::Poll => poll::read(&live, symbols.as_deref()).await,
+            Transport::Ws => ws::read(&live, &selection, last_id.as_deref()).await,
+            Transport::Poll => poll::read(&live, &selection).await,
         };
         let delay = {
             let mut l = live.borrow_mut();

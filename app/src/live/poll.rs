@@ -7,8 +7,9 @@ use crate::wire::protocol::{Incoming, PollBatch};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// Long polling until a poll fails. Returns whether any poll succeeded.
-pub(super) async fn read(live: &Shared, symbols: Option<&str>) -> bool {
+/// Long polling for `selection` (query parameters) until a poll fails. Returns whether any poll
+/// succeeded.
+pub(super) async fn read(live: &Shared, selection: &[String]) -> bool {
     let Some(window) = web_sys::window() else { return false };
     let mut any = false;
     loop {
@@ -17,9 +18,7 @@ pub(super) async fn read(live: &Shared, symbols: Option<&str>) -> bool {
             (l.last_id.clone(), l.board.keepalive_ms, l.generation)
         };
         let mut params = vec![format!("timeout_ms={keepalive}")];
-        if let Some(list) = symbols {
-            params.push(format!("symbols={list}"));
-        }
+        params.extend_from_slice(selection);
         if let Some(id) = after {
             params.push(format!("after={id}"));
         }

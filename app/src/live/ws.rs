@@ -10,8 +10,9 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-/// A WebSocket session, resuming after `last_id`. Returns whether it opened.
-pub(super) async fn read(live: &Shared, symbols: Option<&str>, last_id: Option<&str>) -> bool {
+/// A WebSocket session for `selection` (query parameters), resuming after `last_id`. Returns
+/// whether it opened.
+pub(super) async fn read(live: &Shared, selection: &[String], last_id: Option<&str>) -> bool {
     let Some(window) = web_sys::window() else { return false };
     let location = window.location();
     let scheme = if location.protocol().ok().as_deref() == Some("https:") {
@@ -20,10 +21,7 @@ pub(super) async fn read(live: &Shared, symbols: Option<&str>, last_id: Option<&
         "ws"
     };
     let host = location.host().unwrap_or_default();
-    let mut params = Vec::new();
-    if let Some(list) = symbols {
-        params.push(format!("symbols={list}"));
-    }
+    let mut params = selection.to_vec();
     if let Some(id) = last_id {
         params.push(format!("last_event_id={id}"));
     }

@@ -3,6 +3,7 @@
 //! changed ones once per animation frame; the components ([`crate::ui`]) read them.
 
 use crate::state::candles::CandleSeries;
+use crate::state::depth::Depth;
 use crate::state::page::{PageData, SPARK_SECONDS, Spark};
 use crate::state::view::ViewState;
 use crate::state::viewport::Viewport;
@@ -87,6 +88,8 @@ pub struct Board {
     pub rows: StoredValue<Vec<Row>>,
     pub view: RwSignal<ViewState>,
     pub chart: RwSignal<ChartData>,
+    /// The chart symbol's book and tape (empty symbol when the view hides depth).
+    pub depth: RwSignal<Depth>,
     pub connection: RwSignal<Connection>,
     pub paused: RwSignal<bool>,
     /// Median of (arrival − tick `ts`) over the last few seconds, in ms.
@@ -140,6 +143,7 @@ impl Board {
             rows: StoredValue::new(rows),
             view: RwSignal::new(page.view.clone()),
             chart: RwSignal::new(ChartData::new(String::new(), 2, page.view.interval)),
+            depth: RwSignal::new(Depth::default()),
             connection: RwSignal::new(Connection::Connecting),
             paused: RwSignal::new(false),
             latency_ms: RwSignal::new(None),
@@ -162,7 +166,22 @@ impl Board {
             );
         }
         board.chart.set(chart);
+        let mut depth = board.empty_depth(page.view.depth.then_some(symbol.as_str()));
+        if let Some(book) = page.book.as_ref().filter(|b| b.symbol == depth.symbol) {
+            depth.replace(book);
+            depth.reprint(&page.trades);
+        }
+        board.depth.set(depth);
         board
+    }
+
+    /// An empty book and tape for `symbol` (`None`: depth off).
+    pub fn empty_depth(&self, symbol: Option<&str>) -> Depth {
+        let Some(i) = symbol.and_then(|s| self.index_of(s)) else {
+            return Depth::default();
+        };
+        self.instruments
+            .with_value(|ins| Depth::new(&ins[i].symbol, ins[i].decimals, ins[i].size_decimals))
     }
 
     /// Index of `symbol` in the universe.

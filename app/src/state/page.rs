@@ -3,12 +3,16 @@
 
 use crate::state::candles::CandleSeries;
 use crate::state::view::ViewState;
+use crate::wire::book::{BookUpdate, Print};
 use crate::wire::protocol::{Candle, Interval};
 use crate::wire::protocol::{History, Snapshot};
 use serde::{Deserialize, Serialize};
 
 /// Candles shown in the main chart; the first page and every backfill carry twice as many.
 pub const VISIBLE_CANDLES: usize = 90;
+
+/// Prints the tape shows (the first page carries as many).
+pub const TAPE_ROWS: usize = 30;
 
 /// Seconds of prices in a sparkline.
 pub const SPARK_SECONDS: usize = 60;
@@ -24,6 +28,10 @@ pub struct PageData {
     pub sparks: Vec<Spark>,
     /// Backfill of the main chart's symbol and interval.
     pub chart: Option<History>,
+    /// The book of the chart's symbol (when the view shows depth), at the snapshot's frame.
+    pub book: Option<BookUpdate>,
+    /// Its newest prints, newest first, at the snapshot's frame.
+    pub trades: Vec<Print>,
     /// The server's SSE keep-alive period: silence for twice as long means `Stale`.
     pub keepalive_ms: u64,
 }
@@ -87,6 +95,7 @@ mod tests {
             name: name.into(),
             class,
             decimals,
+            size_decimals: 0,
             tick,
         };
         let snapshot = Snapshot {
@@ -103,6 +112,12 @@ mod tests {
                 quote("BTC-USD", i64::MAX),
                 quote("EURUSD", 10_842),
             ],
+            books: vec![crate::wire::book::BookUpdate {
+                symbol: "EURUSD".into(),
+                bids: vec![crate::wire::book::Level(10_841, 3)],
+                asks: vec![crate::wire::book::Level(10_843, u64::MAX)],
+                checksum: u32::MAX,
+            }],
         };
         let candle = |t, close| Candle {
             t,
@@ -121,6 +136,7 @@ mod tests {
                 interval: Interval::M1,
                 transport: Transport::Ws,
                 screen: Screen::Transports,
+                depth: false,
             },
             sparks: vec![
                 Spark {
@@ -135,6 +151,14 @@ mod tests {
                 seq: 41,
                 candles: vec![candle(-60_000, 10_841), candle(0, i64::MIN)],
             }),
+            book: snapshot.books.first().cloned(),
+            trades: vec![crate::wire::book::Print {
+                symbol: "EURUSD".into(),
+                price: 10_842,
+                size: 7,
+                side: crate::wire::book::Side::Buy,
+                ts: 1_764_000_000_000,
+            }],
             keepalive_ms: 15_000,
         };
         let read = |text: String| from_str::<PageData>(&text).unwrap();
@@ -164,6 +188,14 @@ mod tests {
             seq: u64::MAX,
             ts: -1,
             quotes: updates,
+            books: Some(snapshot.books.clone()),
+            trades: Some(vec![crate::wire::book::Print {
+                symbol: "EURUSD".into(),
+                price: 10_843,
+                size: 1,
+                side: crate::wire::book::Side::Sell,
+                ts: -1,
+            }]),
         };
         assert_eq!(
             from_str::<TickFrame>(&serde_json::to_string(&frame).unwrap()),

@@ -1,6 +1,6 @@
 //! What the user is looking at, as it lives in the URL
-//! (`?symbols=AAPL,MSFT&symbol=MSFT&mode=line&interval=5s`), so a copied link reproduces the
-//! view. Parsed identically on the server (to render the first page) and in the browser.
+//! (`?symbols=AAPL,MSFT&symbol=MSFT&mode=line&interval=5s&depth=off`), so a copied link
+//! reproduces the view. Parsed identically on the server (to render the first page) and in the browser.
 
 use crate::wire::protocol::Interval;
 use crate::wire::protocol::{Instrument, MAX_SYMBOLS, is_symbol};
@@ -84,6 +84,9 @@ pub struct ViewState {
     pub interval: Interval,
     pub transport: Transport,
     pub screen: Screen,
+    /// Whether the chart's symbol shows its order book, depth chart and tape (`depth=on|off`,
+    /// on by default).
+    pub depth: bool,
 }
 
 impl Default for ViewState {
@@ -95,6 +98,7 @@ impl Default for ViewState {
             interval: Interval::S1,
             transport: Transport::default(),
             screen: Screen::default(),
+            depth: true,
         }
     }
 }
@@ -125,6 +129,7 @@ impl ViewState {
                 "mode" => view.mode = ChartMode::parse(&value).unwrap_or_default(),
                 "interval" => view.interval = value.parse().unwrap_or(Interval::S1),
                 "transport" => view.transport = Transport::parse(&value).unwrap_or_default(),
+                "depth" => view.depth = value != "off",
                 "view" => {
                     view.screen = if value == "transports" {
                         Screen::Transports
@@ -158,6 +163,9 @@ impl ViewState {
         }
         if self.screen == Screen::Transports {
             parts.push("view=transports".to_string());
+        }
+        if !self.depth {
+            parts.push("depth=off".to_string());
         }
         if parts.is_empty() {
             String::new()
@@ -210,11 +218,13 @@ mod tests {
             interval: Interval::S5,
             transport: Transport::Ws,
             screen: Screen::Transports,
+            depth: false,
         };
         assert_eq!(
             v.to_query(),
-            "?symbols=AAPL,BTC-USD&symbol=BTC-USD&mode=line&interval=5s&transport=ws&view=transports"
+            "?symbols=AAPL,BTC-USD&symbol=BTC-USD&mode=line&interval=5s&transport=ws&view=transports&depth=off"
         );
+        assert!(ViewState::from_query("depth=on").depth && ViewState::from_query("depth=x").depth);
         assert_eq!(ViewState::from_query(&v.to_query()), v);
         assert_eq!(ViewState::default().to_query(), "");
         assert_eq!(ViewState::from_query(""), ViewState::default());

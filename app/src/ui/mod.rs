@@ -3,10 +3,12 @@
 //!
 //! [`header`] (connection badge, readouts, transport, pause), [`theme`] (light/dark),
 //! [`watchlist`] (picker, sortable quotes, sparklines), [`chart_panel`] and [`chart`] (the
-//! price chart), [`transports`] (the three transports side by side), [`format`] (numbers).
+//! price chart), [`depth`] (order book, depth chart, tape), [`transports`] (the three
+//! transports side by side), [`format`] (numbers).
 
 pub mod chart;
 mod chart_panel;
+mod depth;
 pub mod format;
 mod header;
 mod theme;
@@ -17,6 +19,7 @@ use crate::state::board::Board;
 use crate::state::page::PageData;
 use crate::state::view::Screen;
 use chart_panel::ChartPanel;
+use depth::DepthPanel;
 use header::Header;
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -109,7 +112,10 @@ fn Dashboard(page: PageData) -> impl IntoView {
                 </div>
                 <Watchlist board/>
             </section>
-            <ChartPanel board/>
+            <div class="side">
+                <ChartPanel board/>
+                <DepthPanel board/>
+            </div>
         </main>
     }
 }

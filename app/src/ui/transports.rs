@@ -19,6 +19,8 @@ pub(super) fn TransportsView(page: PageData) -> impl IntoView {
             let mut page = page.clone();
             page.view.transport = t;
             page.view.screen = Screen::Dashboard;
+            // Quotes only: the three panels compare transports, not books.
+            page.view.depth = false;
             (t, Board::new(&page))
         })
         .collect();

@@ -7,6 +7,7 @@
 //! 10^-`decimals` (AAPL's `18984` with `decimals` 2 is 189.84); volumes are integer quantities.
 //! No float stands between the generator and the screen, so nothing is rounded on the way.
 
+use crate::wire::book::{BookUpdate, Print};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -107,6 +108,8 @@ pub struct Instrument {
     pub class: AssetClass,
     /// Prices are integers in units of 10^-decimals.
     pub decimals: u8,
+    /// Sizes (of book levels and trades) are integers in units of 10^-size_decimals.
+    pub size_decimals: u8,
     /// Smallest price increment, in price units.
     pub tick: i64,
 }
@@ -243,12 +246,17 @@ impl QuoteUpdate {
 }
 
 /// One generator frame as a `tick` event: only the selected instruments that traded in it.
+/// A stream that asked for depth (`depth=`) also gets, for those of its depth symbols that
+/// traded, the levels of their books the frame changed and the frame's prints; the others never
+/// see the two members.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct TickFrame {
     pub seq: u64,
     /// Generation time, milliseconds since the Unix epoch.
     pub ts: i64,
     pub quotes: Vec<QuoteUpdate>,
+    pub books: Option<Vec<BookUpdate>>,
+    pub trades: Option<Vec<Print>>,
 }
 
 /// The full state of a selection at one frame: the payload of `snapshot` and `resync` events
@@ -261,6 +269,9 @@ pub struct Snapshot {
     pub ts: i64,
     pub instruments: Vec<Instrument>,
     pub quotes: Vec<Quote>,
+    /// The whole books of the stream's depth symbols (of every instrument in the market bus's
+    /// checkpoints); empty without depth.
+    pub books: Vec<BookUpdate>,
 }
 
 /// Candle width.
@@ -413,6 +424,8 @@ pub struct Payload {
     pub ts: i64,
     pub instruments: Option<Vec<Instrument>>,
     pub quotes: Vec<QuoteUpdate>,
+    pub books: Option<Vec<BookUpdate>>,
+    pub trades: Option<Vec<Print>>,
 }
 
 /// One answer of `GET /api/poll`: the events after the asked id, and where to poll next.
@@ -449,6 +462,8 @@ impl Incoming {
             ts,
             instruments,
             quotes,
+            books,
+            trades,
         }) = data
         else {
             return Incoming::Alive;
@@ -462,13 +477,20 @@ impl Incoming {
                     instruments: instruments.unwrap_or_default(),
                     // A snapshot's quotes are whole; one that is not is left out.
                     quotes: quotes.into_iter().filter_map(QuoteUpdate::whole).collect(),
+                    books: books.unwrap_or_default(),
                 },
                 id,
                 resync: kind == EVENT_RESYNC,
             },
             EVENT_TICK => Incoming::Tick {
                 id,
-                frame: TickFrame { seq, ts, quotes },
+                frame: TickFrame {
+                    seq,
+                    ts,
+                    quotes,
+                    books,
+                    trades,
+                },
             },
             _ => Incoming::Alive,
         }
@@ -592,9 +614,10 @@ mod tests {
         assert_eq!((id.as_str(), frame.seq, frame.ts), ("1f-42", 42, 5));
         assert_eq!(frame.quotes[0].price, 18_984);
 
-        let instrument = r#"{"symbol":"AAPL","name":"Apple","class":"equity","decimals":2,"tick":1}"#;
+        let instrument = r#"{"symbol":"AAPL","name":"Apple","class":"equity","decimals":2,"size_decimals":0,"tick":1}"#;
+        let book = r#"{"symbol":"AAPL","bids":[[18983,300]],"asks":[[18985,100]],"checksum":7}"#;
         let resync = from_str::<WireEvent>(&format!(
-            r#"{{"type":"resync","id":"1f-43","data":{{"id":"1f-43","seq":43,"ts":6,"instruments":[{instrument}],"quotes":[{quote}]}}}}"#
+            r#"{{"type":"resync","id":"1f-43","data":{{"id":"1f-43","seq":43,"ts":6,"instruments":[{instrument}],"quotes":[{quote}],"books":[{book}]}}}}"#
         ))
         .unwrap();
         let Incoming::Snapshot { snapshot, resync, .. } = Incoming::from_wire(resync) else {
@@ -602,6 +625,7 @@ mod tests {
         };
         assert!(resync);
         assert_eq!(snapshot.id, Some(EventId::new(0x1f, 43)));
+        assert_eq!(snapshot.books[0].bids, [crate::wire::book::Level(18_983, 300)]);
         assert_eq!(snapshot.instruments[0].class, AssetClass::Equity);
 
         let heartbeat = from_str::<WireEvent>(r#"{"type":"heartbeat"}"#).unwrap();

@@ -347,13 +347,7 @@ mod tests {
             history_frames: 10,
             live_buffer: 16,
         };
-        let hub = Hub::new(
-            1,
-            market.instruments(),
-            market.quotes(),
-            config,
-            Arc::new(Metrics::default()),
-        );
+        let hub = Hub::for_market(1, &market, config, Arc::new(Metrics::default()));
         let trades = next_trades(&mut market);
         let valid = serde_json::to_vec(&serde_json::json!({ "ts": 5, "trades": trades })).unwrap();
         let pieces = b"{}[]\",:-09e.ntfx\\";

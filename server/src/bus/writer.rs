@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::feed::Publish;
+use app::wire::book::{Book, BookUpdate};
 use app::wire::protocol::{Instrument, Quote, Snapshot};
 use std::collections::VecDeque;
 use tokio::sync::mpsc;
@@ -39,6 +40,8 @@ impl Publish for Publisher {
 pub struct WriterSetup {
     pub instruments: Vec<Instrument>,
     pub quotes: Vec<Quote>,
+    /// Every instrument's whole book before the first frame.
+    pub books: Vec<BookUpdate>,
     /// Stream length to keep (`MAXLEN ~`), and most frames queued while Redis is away.
     pub history_frames: usize,
     /// The candles before the first frame (the market's simulated past).
@@ -74,6 +77,7 @@ async fn write_loop(
     let mut w = Writer {
         instruments: setup.instruments,
         quotes: setup.quotes,
+        books: setup.books.iter().map(Book::from_update).collect(),
         cap: setup.history_frames,
         pending: VecDeque::new(),
         seq: 0,
@@ -176,6 +180,8 @@ async fn write_loop(
 struct Writer {
     instruments: Vec<Instrument>,
     quotes: Vec<Quote>,
+    /// The books at `seq`, for checkpoints.
+    books: Vec<Book>,
     cap: usize,
     pending: VecDeque<Outgoing>,
     seq: u64,
@@ -190,7 +196,8 @@ impl Writer {
     fn take(&mut self, frame: Outgoing) {
         for t in &frame.trades {
             self.quotes[t.index] = t.quote.clone();
-            self.candles.push(t.index, frame.ts, t.quote.price, t.quantity);
+            self.books[t.index].apply(&t.book);
+            self.candles.push_trade(t, frame.ts);
         }
         (self.seq, self.ts) = (frame.seq, frame.ts);
         self.pending.push_back(frame);
@@ -233,6 +240,12 @@ impl Writer {
                 ts: self.ts,
                 instruments: self.instruments.clone(),
                 quotes: self.quotes.clone(),
+                books: self
+                    .books
+                    .iter()
+                    .zip(&self.instruments)
+                    .map(|(book, i)| book.whole(&i.symbol, book.checksum(i.decimals, i.size_decimals)))
+                    .collect(),
             };
             tx.cmd("SET")
                 .arg(CHECKPOINT)

@@ -13,10 +13,16 @@ pub fn next_trades(market: &mut Market) -> Vec<Trade> {
     market
         .step()
         .into_iter()
-        .map(|(index, quantity)| Trade {
-            index,
-            quote: market.quote(index),
-            quantity,
+        .map(|(index, quantity)| {
+            let (side, prints) = market.prints(index);
+            Trade {
+                index,
+                quote: market.quote(index),
+                quantity,
+                book: market.book_update(index),
+                side,
+                prints,
+            }
         })
         .collect()
 }

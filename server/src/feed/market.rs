@@ -8,6 +8,7 @@
 //! computed in floating point, and its result is rounded onto the tick grid at once.
 
 use crate::config::{Decimal, SymbolSetting};
+use app::wire::book::{BOOK_LEVELS, Book, BookUpdate, Level, Side};
 use app::wire::protocol::{AssetClass, Instrument, Quote};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -87,10 +88,14 @@ impl InstrumentSpec {
             name: self.name.clone(),
             class: self.class,
             decimals: self.decimals,
+            size_decimals: SIZE_DECIMALS,
             tick: self.tick_units,
         }
     }
 }
+
+/// Sizes are whole units (shares, coins, base currency) for every instrument.
+pub const SIZE_DECIMALS: u8 = 0;
 
 /// `open` in units of 10^-`decimals`.
 fn units(open: Decimal, decimals: u8) -> i64 {
@@ -149,46 +154,191 @@ pub fn default_universe() -> Vec<InstrumentSpec> {
 #[derive(Clone, Debug)]
 struct State {
     spec: InstrumentSpec,
+    /// Where the random walk is: the middle of the touch the book re-forms around each frame.
+    mid: i64,
+    /// Last traded price.
     price: i64,
-    bid: i64,
-    ask: i64,
     high: i64,
     low: i64,
     volume: u64,
+    book: Book,
+    /// The book before this instrument's last frame, so the frame's changes can be told.
+    before: Book,
+    /// The prints of this instrument's last frame: price, size.
+    prints: Vec<(i64, u64)>,
+    side: Side,
+    /// Best bid and ask after the last frame.
+    touch: (i64, i64),
 }
 
 impl State {
-    fn new(spec: InstrumentSpec) -> Self {
+    fn new(spec: InstrumentSpec, book_rng: &mut ChaCha8Rng) -> Self {
         let p = spec.open_units;
         let half = spec.half_spread_ticks * spec.tick_units;
+        let mut book = Book::default();
+        reform(
+            &mut book.bids,
+            (p - half).max(spec.tick_units),
+            -spec.tick_units,
+            &spec,
+            book_rng,
+        );
+        reform(&mut book.asks, p + half, spec.tick_units, &spec, book_rng);
         State {
+            mid: p,
             price: p,
-            bid: (p - half).max(spec.tick_units),
-            ask: p + half,
             high: p,
             low: p,
             volume: 0,
+            before: book.clone(),
+            book,
+            prints: Vec::new(),
+            side: Side::Buy,
+            touch: (p, p),
             spec,
         }
+        .with_touch()
+    }
+
+    /// Notes the book's best levels as the touch.
+    fn with_touch(mut self) -> Self {
+        self.touch = (
+            self.book.best_bid().map_or(self.price, Level::price),
+            self.book.best_ask().map_or(self.price, Level::price),
+        );
+        self
     }
 
     fn quote(&self) -> Quote {
         Quote {
             symbol: self.spec.symbol.clone(),
             price: self.price,
-            bid: self.bid,
-            ask: self.ask,
+            bid: self.touch.0,
+            ask: self.touch.1,
             volume: self.volume,
             open: self.spec.open_units,
             high: self.high,
             low: self.low,
         }
     }
+
+    fn checksum(&self) -> u32 {
+        self.book.checksum(self.spec.decimals, SIZE_DECIMALS)
+    }
+
+    /// One frame's trade: the book re-forms around the walk's new touch (`bid`, `ask`), a few
+    /// resting orders come and go, and an aggressor takes `quantity` from the side it hits, a
+    /// print per level; the levels it emptied are refilled further out. Returns the quantity
+    /// printed (all of it, unless the side ran dry at the lowest price).
+    fn trade(&mut self, bid: i64, ask: i64, quantity: u64, side: Side, rng: &mut ChaCha8Rng) -> u64 {
+        let tick = self.spec.tick_units;
+        self.before.clone_from(&self.book);
+        reform(&mut self.book.bids, bid, -tick, &self.spec, rng);
+        reform(&mut self.book.asks, ask, tick, &self.spec, rng);
+        // Resting orders come and go behind the touch.
+        for _ in 0..rng.random_range(0..=2) {
+            let side = if rng.random_bool(0.5) {
+                &mut self.book.bids
+            } else {
+                &mut self.book.asks
+            };
+            let k = rng.random_range(1..BOOK_LEVELS);
+            if let Some(level) = side.get_mut(k) {
+                level.1 = fresh_size(&self.spec, k, rng);
+            }
+        }
+        let (taken, step) = match side {
+            Side::Buy => (&mut self.book.asks, tick),
+            Side::Sell => (&mut self.book.bids, -tick),
+        };
+        self.prints.clear();
+        let mut left = quantity;
+        while left > 0 {
+            let Some(level) = taken.first_mut() else { break };
+            let size = left.min(level.1);
+            self.prints.push((level.0, size));
+            level.1 -= size;
+            left -= size;
+            if level.1 == 0 {
+                taken.remove(0);
+            }
+        }
+        // Levels refilled: the side stands again at `BOOK_LEVELS`, from where it was taken to.
+        let last = self.prints.last().map_or(self.price, |p| p.0);
+        let from = taken.first().map_or(last, |l| l.0);
+        reform(taken, from, step, &self.spec, rng);
+        self.touch = (
+            self.book.best_bid().map_or(last, Level::price),
+            self.book.best_ask().map_or(last, Level::price),
+        );
+        self.printed(side, last, quantity - left)
+    }
+
+    /// A frame's trade without a book (the simulated past): the whole quantity prints at the
+    /// touch, at the ask for a buyer, at the bid for a seller. A book is formed once the past
+    /// ends ([`State::form_book`]).
+    fn trade_at_touch(&mut self, bid: i64, ask: i64, quantity: u64, side: Side) -> u64 {
+        let price = match side {
+            Side::Buy => ask,
+            Side::Sell => bid,
+        };
+        self.prints.clear();
+        self.prints.push((price, quantity));
+        self.touch = (bid, ask);
+        self.printed(side, price, quantity)
+    }
+
+    /// Books what printed: the last price, the session's range and volume.
+    fn printed(&mut self, side: Side, last: i64, quantity: u64) -> u64 {
+        self.side = side;
+        self.price = last;
+        self.high = self.high.max(last);
+        self.low = self.low.min(last);
+        self.volume += quantity;
+        quantity
+    }
+
+    /// Re-forms the book around the touch (after the past, which kept none).
+    fn form_book(&mut self, rng: &mut ChaCha8Rng) {
+        let tick = self.spec.tick_units;
+        reform(&mut self.book.bids, self.touch.0, -tick, &self.spec, rng);
+        reform(&mut self.book.asks, self.touch.1, tick, &self.spec, rng);
+        self.before.clone_from(&self.book);
+    }
+}
+
+/// Re-forms a side of a book at `BOOK_LEVELS` contiguous levels from `best`, `step` apart
+/// (negative for bids), down to the lowest price of one tick: levels that stay keep their size,
+/// new ones get a fresh one.
+fn reform(side: &mut Vec<Level>, best: i64, step: i64, spec: &InstrumentSpec, rng: &mut ChaCha8Rng) {
+    let old = std::mem::take(side);
+    for k in 0..BOOK_LEVELS {
+        let price = best + step * k as i64;
+        if price < spec.tick_units {
+            break;
+        }
+        let size = match old.iter().find(|l| l.0 == price) {
+            Some(l) => l.1,
+            None => fresh_size(spec, k, rng),
+        };
+        side.push(Level(price, size));
+    }
+}
+
+/// The size of a new resting order `k` levels from the touch: deeper levels hold more.
+fn fresh_size(spec: &InstrumentSpec, k: usize, rng: &mut ChaCha8Rng) -> u64 {
+    spec.lot * rng.random_range(1..=12u64) * (1 + k as u64 / 4)
 }
 
 /// A seeded, replayable market of several instruments advancing one frame at a time.
 pub struct Market {
     rng: ChaCha8Rng,
+    /// The books' own random stream: what the books do never changes which instruments trade
+    /// and how much (the main stream's draws), so those stay as they were before books existed.
+    book_rng: ChaCha8Rng,
+    /// Whether frames trade against the books (live), or at the touch (the simulated past,
+    /// where hours of book keeping would slow the start for nothing anyone sees).
+    books: bool,
     /// Seconds between frames.
     dt: f64,
     states: Vec<State>,
@@ -197,10 +347,14 @@ pub struct Market {
 impl Market {
     /// A market of `specs` advancing `tick_rate_hz` frames per simulated second.
     pub fn new(specs: Vec<InstrumentSpec>, seed: u64, tick_rate_hz: f64) -> Self {
+        let mut book_rng = ChaCha8Rng::seed_from_u64(seed);
+        book_rng.set_stream(1);
         Market {
             rng: ChaCha8Rng::seed_from_u64(seed),
             dt: 1.0 / tick_rate_hz,
-            states: specs.into_iter().map(State::new).collect(),
+            states: specs.into_iter().map(|spec| State::new(spec, &mut book_rng)).collect(),
+            book_rng,
+            books: true,
         }
     }
 
@@ -222,7 +376,7 @@ impl Market {
     }
 
     /// Advances one frame. Returns the indices (universe order) of the instruments that traded
-    /// in it, with the quantity each traded; the others kept their quote.
+    /// in it, with the quantity each traded; the others kept their quote and book.
     pub fn step(&mut self) -> Vec<(usize, u64)> {
         let dt = self.dt;
         let mut moved = Vec::new();
@@ -241,23 +395,56 @@ impl Market {
                 r += if self.rng.random_bool(0.5) { size } else { -size };
             }
             let tick = spec.tick_units;
-            let target = st.price as f64 * r.exp();
-            st.price = (((target / tick as f64).round() as i64) * tick).max(tick);
+            let target = st.mid as f64 * r.exp();
+            let mid = (((target / tick as f64).round() as i64) * tick).max(tick);
             let half = tick * spec.half_spread_ticks * self.rng.random_range(1..=2);
-            st.bid = (st.price - half).max(tick).min(st.price);
-            st.ask = st.price + half;
-            if st.bid == st.price {
+            let (mut bid, mut ask) = ((mid - half).max(tick).min(mid), mid + half);
+            if bid == mid {
                 // At the minimum price the bid cannot go lower; keep the spread by lifting the ask.
-                st.ask = st.price + tick.max(half);
-                st.bid = st.price;
+                ask = mid + tick.max(half);
+                bid = mid;
             }
-            st.high = st.high.max(st.price);
-            st.low = st.low.min(st.price);
             let qty = spec.lot * self.rng.random_range(1..=20u64);
-            st.volume += qty;
-            moved.push((i, qty));
+            // Buyers lift offers when the price rises, sellers hit bids when it falls.
+            let side = match mid.cmp(&st.mid) {
+                std::cmp::Ordering::Greater => Side::Buy,
+                std::cmp::Ordering::Less => Side::Sell,
+                std::cmp::Ordering::Equal if self.book_rng.random_bool(0.5) => Side::Buy,
+                std::cmp::Ordering::Equal => Side::Sell,
+            };
+            st.mid = mid;
+            let printed = if self.books {
+                st.trade(bid, ask, qty, side, &mut self.book_rng)
+            } else {
+                st.trade_at_touch(bid, ask, qty, side)
+            };
+            moved.push((i, printed));
         }
         moved
+    }
+
+    /// What the last frame did to the book of an instrument that traded in it: the levels it
+    /// changed and the checksum after it.
+    pub fn book_update(&self, index: usize) -> BookUpdate {
+        let st = &self.states[index];
+        st.before.changes_to(&st.book, &st.spec.symbol, st.checksum())
+    }
+
+    /// The aggressor's side in an instrument's last frame, and its prints: price, size.
+    pub fn prints(&self, index: usize) -> (Side, Vec<Level>) {
+        let st = &self.states[index];
+        (
+            st.side,
+            st.prints.iter().map(|&(price, size)| Level(price, size)).collect(),
+        )
+    }
+
+    /// Every instrument's whole book, universe order.
+    pub fn books(&self) -> Vec<BookUpdate> {
+        self.states
+            .iter()
+            .map(|st| st.book.whole(&st.spec.symbol, st.checksum()))
+            .collect()
     }
 
     pub fn quote(&self, index: usize) -> Quote {
@@ -265,7 +452,7 @@ impl Market {
     }
 
     /// Simulates the `seconds` before `end_ts` (ms since 1970) at `hz` frames per second and
-    /// reports every trade as `trade(index, ts, price, quantity)`, oldest first. The live market
+    /// reports every print as `trade(index, ts, price, quantity)`, oldest first. The live market
     /// then starts where the past ended: prices, spreads and the session's high, low and
     /// volume (each quote's `open` stays where the past began, the session's open).
     ///
@@ -276,15 +463,22 @@ impl Market {
         let past_seed: u64 = self.rng.clone().random();
         let live_rng = std::mem::replace(&mut self.rng, ChaCha8Rng::seed_from_u64(past_seed));
         let live_dt = std::mem::replace(&mut self.dt, 1.0 / hz);
+        self.books = false;
         let frames = (seconds as f64 * hz).round() as u64;
         for k in 0..frames {
             let ts = end_ts - ((frames - k) as f64 * 1000.0 / hz).round() as i64;
-            for (i, quantity) in self.step() {
-                trade(i, ts, self.states[i].price, quantity);
+            for (i, _) in self.step() {
+                for &(price, size) in &self.states[i].prints {
+                    trade(i, ts, price, size);
+                }
             }
         }
         self.rng = live_rng;
         self.dt = live_dt;
+        self.books = true;
+        for st in &mut self.states {
+            st.form_book(&mut self.book_rng);
+        }
     }
 }
 
@@ -338,11 +532,67 @@ mod tests {
         let q = after_a.quote(0);
         assert_eq!((Some(q.price), q.volume, q.open), (last_price(0), volume, 18_984));
         assert!(q.low <= q.price && q.price <= q.high);
+        // The past keeps no book; one stands at every quote when it ends.
+        for (i, book) in after_a.books().iter().enumerate() {
+            let q = after_a.quote(i);
+            assert_eq!(
+                (book.bids[0].price(), book.asks[0].price()),
+                (q.bid, q.ask),
+                "{}",
+                q.symbol
+            );
+            assert_eq!(book.asks.len(), BOOK_LEVELS);
+        }
         // The same instruments trade the same sizes in the live frames as with no past.
         let mut plain = Market::new(default_universe(), 42, 10.0);
         for _ in 0..500 {
             assert_eq!(after_a.step(), plain.step());
         }
+    }
+
+    #[test]
+    fn books_stand_at_the_quotes_and_trades_print_against_them() {
+        let mut penny = InstrumentSpec::custom("PENNY", Decimal::parse("0.03")).with_vol(0.05);
+        penny.activity = 1.0;
+        let mut specs = default_universe();
+        specs.push(penny);
+        let mut m = Market::new(specs, 11, 10.0);
+        let mut books: Vec<Book> = m.books().iter().map(Book::from_update).collect();
+        let decimals: Vec<u8> = m.instruments().iter().map(|i| i.decimals).collect();
+        for _ in 0..5_000 {
+            let volumes: Vec<u64> = m.quotes().iter().map(|q| q.volume).collect();
+            for (i, quantity) in m.step() {
+                let q = m.quote(i);
+                let (side, prints) = m.prints(i);
+                // Prints walk the side the aggressor hits, best level first; the session's
+                // volume grows by exactly what printed.
+                assert_eq!(prints.iter().map(|p| p.size()).sum::<u64>(), quantity);
+                assert_eq!(q.volume, volumes[i] + quantity);
+                assert!(prints.windows(2).all(|w| match side {
+                    Side::Buy => w[0].price() < w[1].price(),
+                    Side::Sell => w[0].price() > w[1].price(),
+                }));
+                assert_eq!(q.price, prints.last().unwrap().price(), "last is the last print");
+                // The book a client keeps from the updates is the market's, and stands at the
+                // quote: best bid and ask are the quote's.
+                let update = m.book_update(i);
+                books[i].apply(&update);
+                assert_eq!(books[i].checksum(decimals[i], SIZE_DECIMALS), update.checksum);
+                assert_eq!(
+                    (
+                        books[i].best_bid().unwrap().price(),
+                        books[i].best_ask().unwrap().price()
+                    ),
+                    (q.bid, q.ask)
+                );
+                assert!(books[i].bids.len() <= BOOK_LEVELS && books[i].asks.len() == BOOK_LEVELS);
+                assert!(books[i].bids.windows(2).all(|w| w[0].price() > w[1].price()));
+                assert!(books[i].asks.windows(2).all(|w| w[0].price() < w[1].price()));
+                assert!(books[i].bids.iter().chain(&books[i].asks).all(|l| l.size() > 0));
+            }
+        }
+        let whole: Vec<Book> = m.books().iter().map(Book::from_update).collect();
+        assert_eq!(books, whole);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod generator;
 pub mod market;
 
+use app::wire::book::{BookUpdate, Level, Print, Side};
 use app::wire::protocol::Quote;
 use serde::{Deserialize, Serialize};
 
@@ -19,9 +20,31 @@ pub struct Trade {
     pub index: usize,
     #[serde(rename = "q")]
     pub quote: Quote,
-    /// Volume traded in this frame.
+    /// Volume traded in this frame: the sum of the prints' sizes.
     #[serde(rename = "n")]
     pub quantity: u64,
+    /// The levels of the instrument's book the frame changed, and its checksum after.
+    #[serde(rename = "b")]
+    pub book: BookUpdate,
+    /// The aggressor's side.
+    #[serde(rename = "s")]
+    pub side: Side,
+    /// The prints, a level each: price, size.
+    #[serde(rename = "p")]
+    pub prints: Vec<Level>,
+}
+
+impl Trade {
+    /// The prints as the tape shows them, stamped with their frame's time.
+    pub fn tape(&self, ts: i64) -> impl Iterator<Item = Print> + '_ {
+        self.prints.iter().map(move |level| Print {
+            symbol: self.quote.symbol.clone(),
+            price: level.price(),
+            size: level.size(),
+            side: self.side,
+            ts,
+        })
+    }
 }
 
 /// A frame numbered by the generator, as it travels between nodes.

@@ -1,8 +1,10 @@
-//! The REST endpoints: symbols, snapshot, candle history, health and metrics.
+//! The REST endpoints: symbols, snapshot, candle history, order books, trades, health and
+//! metrics.
 
 use super::AppState;
-use crate::hub::{MAX_KEPT, SelectError};
+use crate::hub::{MAX_KEPT, SelectError, TAPE_KEPT};
 use crate::request::{ApiError, Params, int_param};
+use app::wire::book::{BookAt, Trades};
 use app::wire::protocol::Interval;
 use app::wire::protocol::{History, Instrument, Snapshot};
 use axum::Json;
@@ -22,32 +24,68 @@ pub async fn symbols(State(app): State<AppState>) -> Json<Vec<Instrument>> {
 #[derive(Debug, Deserialize)]
 pub struct SnapshotParams {
     symbols: Option<String>,
+    depth: Option<String>,
 }
 
 pub async fn snapshot(
     State(app): State<AppState>,
     Params(params): Params<SnapshotParams>,
 ) -> Result<Json<Snapshot>, ApiError> {
-    let selection = app.hub().select(params.symbols.as_deref())?;
-    Ok(Json(app.hub().snapshot(&selection)))
+    let hub = app.hub();
+    let selection = hub.with_depth(hub.select(params.symbols.as_deref())?, params.depth.as_deref())?;
+    Ok(Json(hub.snapshot(&selection)))
 }
 
+/// Parameters of the endpoints about one symbol.
 #[derive(Debug, Deserialize)]
-pub struct HistoryParams {
+pub struct SymbolParams {
     symbol: Option<String>,
     interval: Option<String>,
     limit: Option<String>,
 }
 
+impl SymbolParams {
+    /// The symbol asked for, as the universe spells it; it must be there.
+    fn symbol(&self) -> Result<String, ApiError> {
+        self.symbol
+            .as_deref()
+            .map(|s| s.trim().to_ascii_uppercase())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::BadQuery("symbol is required, e.g. ?symbol=AAPL".into()))
+    }
+}
+
+/// The refusal for a symbol the universe does not have.
+fn unknown(symbol: &str) -> ApiError {
+    ApiError::Symbols(SelectError::Unknown(symbol.chars().take(32).collect()))
+}
+
+/// `GET /api/book?symbol=`: the symbol's whole book (20 levels a side, best first) and its
+/// checksum, at frame `seq`.
+pub async fn book(State(app): State<AppState>, Params(params): Params<SymbolParams>) -> Result<Json<BookAt>, ApiError> {
+    let symbol = params.symbol()?;
+    app.hub().book(&symbol).map(Json).ok_or_else(|| unknown(&symbol))
+}
+
+/// `GET /api/trades?symbol=&limit=`: the symbol's newest prints (newest first; `limit` 1 to
+/// 200, default 50) as of frame `seq`.
+pub async fn trades(
+    State(app): State<AppState>,
+    Params(params): Params<SymbolParams>,
+) -> Result<Json<Trades>, ApiError> {
+    let symbol = params.symbol()?;
+    let limit = int_param("limit", params.limit.as_deref(), 50, 1..=TAPE_KEPT as u64)?;
+    app.hub()
+        .trades(&symbol, limit as usize)
+        .map(Json)
+        .ok_or_else(|| unknown(&symbol))
+}
+
 pub async fn history(
     State(app): State<AppState>,
-    Params(params): Params<HistoryParams>,
+    Params(params): Params<SymbolParams>,
 ) -> Result<Json<History>, ApiError> {
-    let symbol = params
-        .symbol
-        .map(|s| s.trim().to_ascii_uppercase())
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::BadQuery("symbol is required, e.g. ?symbol=AAPL".into()))?;
+    let symbol = params.symbol()?;
     let interval = match params.interval.as_deref() {
         None | Some("") => Interval::S1,
         Some(text) => text
@@ -63,7 +101,7 @@ pub async fn history(
     let history = app
         .hub()
         .history(&symbol, interval, limit as usize)
-        .ok_or_else(|| ApiError::Symbols(SelectError::Unknown(symbol.chars().take(32).collect())))?;
+        .ok_or_else(|| unknown(&symbol))?;
     Ok(Json(history))
 }
 

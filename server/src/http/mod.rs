@@ -93,6 +93,8 @@ pub fn router(state: AppState) -> Router {
         .route("/symbols", get(api::symbols))
         .route("/snapshot", get(api::snapshot))
         .route("/history", get(api::history))
+        .route("/book", get(api::book))
+        .route("/trades", get(api::trades))
         .route("/{*rest}", any(api::not_found));
 
     let routes = generate_route_list(app::App);

@@ -27,6 +27,13 @@ impl CandleStore {
         self.series.len()
     }
 
+    /// Adds every print of a frame's trade (stamped `ts`) to its instrument's series.
+    pub fn push_trade(&mut self, trade: &crate::feed::Trade, ts: i64) {
+        for print in &trade.prints {
+            self.push(trade.index, ts, print.price(), print.size());
+        }
+    }
+
     /// Adds a trade of instrument `index` at `price` (ms timestamp `ts`) to all its series.
     pub fn push(&mut self, index: usize, ts: i64, price: i64, quantity: u64) {
         for series in &mut self.series[index] {

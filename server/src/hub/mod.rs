@@ -40,6 +40,7 @@ pub use subscription::{Start, Subscription, decide_start};
 
 use crate::feed::{FrameRecord, Publish, Trade};
 use crate::metrics::Metrics;
+use app::wire::book::{Book, BookAt, BookUpdate, Print, Trades};
 use app::wire::protocol::Interval;
 use app::wire::protocol::{EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Instrument, Quote, Snapshot};
 use std::collections::{HashMap, VecDeque};
@@ -47,6 +48,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
 pub use candles::{CandleStore, MAX_KEPT};
+pub use selection::MAX_DEPTH_SYMBOLS;
+
+/// Prints kept per instrument for `/api/trades` (the newest).
+pub const TAPE_KEPT: usize = 200;
 
 /// Sizes of the hub's buffers.
 #[derive(Clone, Copy, Debug)]
@@ -126,6 +131,10 @@ struct State {
     quotes: Vec<Quote>,
     history: VecDeque<Arc<Frame>>,
     candles: CandleStore,
+    /// Every instrument's book, kept by applying each frame's changes.
+    books: Vec<Book>,
+    /// Every instrument's newest prints, oldest first, at most [`TAPE_KEPT`].
+    tape: Vec<VecDeque<Print>>,
 }
 
 /// The single fan-out point of the process. Share it as `Arc<Hub>`.
@@ -155,6 +164,7 @@ impl Hub {
         assert_eq!(instruments.len(), quotes.len(), "one quote per instrument");
         let (live, _) = broadcast::channel(config.live_buffer.max(1));
         let candles = CandleStore::new(quotes.len());
+        let n = quotes.len();
         Hub {
             config,
             resume_lead: 0,
@@ -172,10 +182,22 @@ impl Hub {
                 quotes,
                 history: VecDeque::new(),
                 candles,
+                books: vec![Book::default(); n],
+                tape: vec![VecDeque::new(); n],
             }),
             encoded_snapshot: Mutex::new(None),
             metrics,
         }
+    }
+
+    /// A hub for `market` as it stands: its instruments, quotes and books.
+    pub fn for_market(
+        epoch: u64,
+        market: &crate::feed::market::Market,
+        config: HubConfig,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Hub::new(epoch, market.instruments(), market.quotes(), config, metrics).with_books(&market.books())
     }
 
     /// Starts the charts from `candles` (the market's simulated past, see
@@ -187,6 +209,14 @@ impl Hub {
             "one series per instrument"
         );
         self.lock().candles = candles;
+        self
+    }
+
+    /// Starts every instrument's book from `books` (whole books, universe order), as the
+    /// market holds them before its first frame.
+    pub fn with_books(self, books: &[BookUpdate]) -> Self {
+        assert_eq!(books.len(), self.instruments.len(), "one book per instrument");
+        self.lock().books = books.iter().map(Book::from_update).collect();
         self
     }
 
@@ -355,20 +385,40 @@ impl Hub {
         st.seq = id.seq;
         st.ts = checkpoint.ts;
         st.quotes = checkpoint.quotes;
+        // A checkpoint carries every book; one without (an older writer's) leaves them empty.
+        let books_match = checkpoint.books.len() == self.instruments.len()
+            && checkpoint
+                .books
+                .iter()
+                .zip(self.instruments.iter())
+                .all(|(b, i)| b.symbol == i.symbol);
+        st.books = if books_match {
+            checkpoint.books.iter().map(Book::from_update).collect()
+        } else {
+            vec![Book::default(); self.instruments.len()]
+        };
+        st.tape.iter_mut().for_each(VecDeque::clear);
         st.history.clear();
         for record in &frames[start..] {
-            let frame = Arc::new(Frame::encode(record.epoch, record.seq, record.ts, &record.trades));
+            let frame = Arc::new(Frame::encode(
+                record.epoch,
+                record.seq,
+                record.ts,
+                record.trades.clone(),
+            ));
             let new = match candles_at {
                 Some(at) => record.seq > at,
                 None => record.epoch != old_epoch || record.seq > old_seq,
             };
             for t in &record.trades {
                 if new {
-                    st.candles.push(t.index, record.ts, t.quote.price, t.quantity);
+                    st.candles.push_trade(t, record.ts);
                 }
                 if record.seq > id.seq {
                     st.quotes[t.index] = t.quote.clone();
+                    self.apply_book_locked(&mut st, t);
                 }
+                push_tape(&mut st.tape[t.index], t.tape(record.ts));
             }
             if record.seq > st.seq {
                 st.seq = record.seq;
@@ -394,10 +444,15 @@ impl Hub {
     }
 
     fn push_locked(&self, st: &mut State, seq: u64, ts: i64, trades: Vec<Trade>) {
-        let frame = Arc::new(Frame::encode(st.epoch, seq, ts, &trades));
-        for t in trades {
-            st.candles.push(t.index, ts, t.quote.price, t.quantity);
-            st.quotes[t.index] = t.quote;
+        for t in &trades {
+            st.candles.push_trade(t, ts);
+            self.apply_book_locked(st, t);
+            push_tape(&mut st.tape[t.index], t.tape(ts));
+            st.quotes[t.index].clone_from(&t.quote);
+        }
+        let frame = Arc::new(Frame::encode(st.epoch, seq, ts, trades));
+        if let Some(previous) = st.history.back() {
+            previous.forget_shared();
         }
         st.seq = seq;
         st.ts = ts;
@@ -406,6 +461,58 @@ impl Hub {
         self.metrics.frames.inc();
         // No receivers is fine: nobody is watching.
         let _ = self.live.send(frame);
+    }
+
+    /// Applies a trade's book changes, and checks the book then has the checksum the market
+    /// gave: a mismatch (a damaged feed) is counted in `/metrics` and logged.
+    fn apply_book_locked(&self, st: &mut State, trade: &Trade) {
+        let book = &mut st.books[trade.index];
+        book.apply(&trade.book);
+        let instrument = &self.instruments[trade.index];
+        if book.checksum(instrument.decimals, instrument.size_decimals) != trade.book.checksum {
+            self.metrics.book_mismatches.inc();
+            tracing::warn!(symbol = %instrument.symbol, "order book checksum mismatch: the feed and this node disagree");
+        }
+    }
+
+    /// The whole book of instrument `i`, with its checksum.
+    fn book_locked(&self, st: &State, i: usize) -> BookUpdate {
+        let instrument = &self.instruments[i];
+        let book = &st.books[i];
+        book.whole(
+            &instrument.symbol,
+            book.checksum(instrument.decimals, instrument.size_decimals),
+        )
+    }
+
+    /// The whole book of `symbol` and the frame it is current at.
+    pub fn book(&self, symbol: &str) -> Option<BookAt> {
+        let i = *self.index.get(symbol)?;
+        let st = self.lock();
+        let BookUpdate {
+            symbol,
+            bids,
+            asks,
+            checksum,
+        } = self.book_locked(&st, i);
+        Some(BookAt {
+            seq: st.seq,
+            symbol,
+            bids,
+            asks,
+            checksum,
+        })
+    }
+
+    /// The newest `limit` prints of `symbol`, newest first, and the frame they are current at.
+    pub fn trades(&self, symbol: &str, limit: usize) -> Option<Trades> {
+        let i = *self.index.get(symbol)?;
+        let st = self.lock();
+        Some(Trades {
+            seq: st.seq,
+            symbol: symbol.to_string(),
+            trades: st.tape[i].iter().rev().take(limit).cloned().collect(),
+        })
     }
 
     fn snapshot_locked(&self, st: &State, selection: &Selection) -> Snapshot {
@@ -422,7 +529,16 @@ impl Hub {
                 .filter(chosen)
                 .map(|i| st.quotes[i].clone())
                 .collect(),
+            books: selection.depth().iter().map(|&i| self.book_locked(st, i)).collect(),
         }
+    }
+
+    /// A checkpoint for the market bus: every quote and every book at the current frame.
+    pub fn checkpoint(&self) -> Snapshot {
+        let st = self.lock();
+        let mut snapshot = self.snapshot_locked(&st, &Selection::all());
+        snapshot.books = (0..self.instruments.len()).map(|i| self.book_locked(&st, i)).collect();
+        snapshot
     }
 
     /// The latest quote of every selected instrument, and the id it is current at.
@@ -447,17 +563,28 @@ impl Hub {
     }
 
     /// Everything the first page needs, taken at one frame so it all agrees: the snapshot of
-    /// every instrument, the last `spark_len` 1-second candles of each, and the newest
-    /// `chart_limit` candles of `chart` (symbol, interval), if known.
-    pub fn page(&self, spark_len: usize, chart: Option<(&str, Interval)>, chart_limit: usize) -> PageState {
+    /// every instrument, the last `spark_len` 1-second candles of each, the newest
+    /// `chart_limit` candles of `chart` (symbol, interval), if known, and the book and newest
+    /// `tape_len` prints of `depth`, if asked and known.
+    pub fn page(
+        &self,
+        spark_len: usize,
+        chart: Option<(&str, Interval)>,
+        chart_limit: usize,
+        depth: Option<&str>,
+        tape_len: usize,
+    ) -> PageState {
         let st = self.lock();
         let snapshot = self.snapshot_locked(&st, &Selection::all());
         let sparks = st.candles.tails(Interval::S1, spark_len);
         let chart = chart.and_then(|(symbol, interval)| self.history_locked(&st, symbol, interval, chart_limit));
+        let depth = depth.and_then(|symbol| self.index.get(symbol).copied());
         PageState {
             snapshot,
             sparks,
             chart,
+            book: depth.map(|i| self.book_locked(&st, i)),
+            trades: depth.map_or_else(Vec::new, |i| st.tape[i].iter().rev().take(tape_len).cloned().collect()),
         }
     }
 
@@ -520,12 +647,23 @@ impl Hub {
     }
 }
 
+/// Keeps the newest [`TAPE_KEPT`] prints.
+fn push_tape(tape: &mut VecDeque<Print>, prints: impl Iterator<Item = Print>) {
+    tape.extend(prints);
+    while tape.len() > TAPE_KEPT {
+        tape.pop_front();
+    }
+}
+
 /// See [`Hub::page`].
 pub struct PageState {
     pub snapshot: Snapshot,
     /// 1-second candles per instrument, universe order.
     pub sparks: Vec<Vec<app::wire::protocol::Candle>>,
     pub chart: Option<History>,
+    pub book: Option<BookUpdate>,
+    /// Newest first.
+    pub trades: Vec<Print>,
 }
 
 impl Publish for Arc<Hub> {

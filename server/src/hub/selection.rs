@@ -1,22 +1,50 @@
-//! Which instruments a subscriber wants, resolved from the symbols a client wrote.
+//! Which instruments a subscriber wants, resolved from the symbols a client wrote, and of which
+//! it wants the order book and the tape (`depth=`).
 
 use super::Hub;
 use app::wire::protocol::MAX_SYMBOLS;
 use std::sync::Arc;
 
-/// Which instruments a subscriber wants: all, or a mask over the universe.
+/// Most symbols a stream may follow in depth: a book is about 20 times a quote's bytes.
+pub const MAX_DEPTH_SYMBOLS: usize = 4;
+
+/// Which instruments a subscriber wants (all, or a mask over the universe), and the few of them
+/// whose books and prints it wants too.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Selection {
     mask: Option<Arc<[bool]>>,
+    /// Universe indices, ascending, each selected; at most [`MAX_DEPTH_SYMBOLS`].
+    depth: Arc<[usize]>,
 }
 
 impl Selection {
     pub fn all() -> Self {
-        Selection { mask: None }
+        Selection::default()
     }
 
     pub fn contains(&self, index: usize) -> bool {
         self.mask.as_ref().is_none_or(|m| m[index])
+    }
+
+    /// The instruments whose books and prints the subscriber follows, ascending.
+    pub fn depth(&self) -> &[usize] {
+        &self.depth
+    }
+
+    pub(super) fn depth_shared(&self) -> Arc<[usize]> {
+        self.depth.clone()
+    }
+
+    /// `new` following in depth what this selection follows and `new` still selects.
+    pub fn keeping_depth(&self, mut new: Selection) -> Selection {
+        new.depth = self.depth.iter().copied().filter(|&i| new.contains(i)).collect();
+        new
+    }
+
+    /// Whether this is every instrument's quotes and nothing else: what most subscribers want,
+    /// so its events are shared (one encoded snapshot per frame, a frame's whole JSON).
+    pub(super) fn is_whole_market(&self) -> bool {
+        self.mask.is_none() && self.depth.is_empty()
     }
 }
 
@@ -34,6 +62,10 @@ pub enum SelectError {
     Unknown(String),
     #[error("too many symbols: at most {max} per request")]
     TooMany { max: usize },
+    #[error("too many depth symbols: at most {MAX_DEPTH_SYMBOLS} per stream")]
+    TooDeep,
+    #[error("depth symbol {0:?} is not among the stream's symbols")]
+    DepthNotSelected(String),
 }
 
 impl Hub {
@@ -51,7 +83,42 @@ impl Hub {
         }
         Ok(Selection {
             mask: Some(mask.into()),
+            depth: Arc::new([]),
         })
+    }
+
+    /// `selection` with the books and prints of `depth` (a comma-separated symbol list, each
+    /// among the selection's; `None` or empty: none).
+    pub fn with_depth(&self, selection: Selection, depth: Option<&str>) -> Result<Selection, SelectError> {
+        let list: Vec<&str> = depth
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        self.depth_of(selection, &list)
+    }
+
+    /// `selection` following `symbols` in depth (see [`Hub::with_depth`]).
+    pub fn depth_of(&self, mut selection: Selection, symbols: &[impl AsRef<str>]) -> Result<Selection, SelectError> {
+        if symbols.len() > MAX_SYMBOLS {
+            return Err(SelectError::TooDeep);
+        }
+        let mut depth = Vec::with_capacity(symbols.len());
+        for raw in symbols {
+            let index = self.lookup(raw.as_ref())?;
+            if !selection.contains(index) {
+                return Err(SelectError::DepthNotSelected(raw.as_ref().chars().take(32).collect()));
+            }
+            depth.push(index);
+        }
+        depth.sort_unstable();
+        depth.dedup();
+        if depth.len() > MAX_DEPTH_SYMBOLS {
+            return Err(SelectError::TooDeep);
+        }
+        selection.depth = depth.into();
+        Ok(selection)
     }
 
     /// The universe index of a symbol as a client wrote it (trimmed, any case).
@@ -74,8 +141,10 @@ impl Hub {
                 mask[self.lookup(raw)?] = value;
             }
         }
-        Ok(Selection {
+        // Depth follows only what stays selected.
+        Ok(current.keeping_depth(Selection {
             mask: Some(mask.into()),
-        })
+            depth: Arc::new([]),
+        }))
     }
 }

@@ -113,7 +113,7 @@ impl Hub {
     /// Takes the snapshot of `selection` at the current frame (`st` is the locked state).
     pub(super) fn take_snapshot_locked(&self, st: &super::State, selection: &Selection) -> Taken {
         let id = EventId::new(st.epoch, st.seq);
-        let whole = selection.mask().is_none();
+        let whole = selection.is_whole_market();
         if whole {
             let cache = self.encoded_snapshot.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((at, data)) = cache.as_ref().filter(|(at, _)| *at == id) {

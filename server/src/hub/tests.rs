@@ -3,14 +3,14 @@
 use super::*;
 use crate::feed::generator::next_trades;
 use crate::feed::market::{Market, default_universe};
+use app::wire::book::Book;
 use app::wire::protocol::TickFrame;
 
 fn hub_with(history: usize, live: usize) -> (Arc<Hub>, Market) {
     let market = Market::new(default_universe(), 9, 10.0);
-    let hub = Hub::new(
+    let hub = Hub::for_market(
         0xabc,
-        market.instruments(),
-        market.quotes(),
+        &market,
         HubConfig {
             history_frames: history,
             live_buffer: live,
@@ -274,7 +274,7 @@ async fn an_edge_behind_a_resuming_client_waits_for_its_frames_instead_of_resync
         live_buffer: 64,
     };
     let metrics = Arc::new(Metrics::default());
-    let hub = Hub::new(0xabc, market.instruments(), market.quotes(), config, metrics).with_resume_lead(64);
+    let hub = Hub::for_market(0xabc, &market, config, metrics).with_resume_lead(64);
     let hub = Arc::new(hub);
     let mut source = Market::new(default_universe(), 9, 10.0);
     let frames = records(&mut source, 0xabc, 1..=6);
@@ -309,6 +309,7 @@ async fn a_reset_to_a_new_epoch_resyncs_subscribers_and_keeps_the_tail_for_resum
         ts: 1,
         instruments: hub.instruments().to_vec(),
         quotes: fresh.quotes(),
+        books: fresh.books(),
     };
     let mut frames = records(&mut fresh, 0xbee, 8..=12);
     frames.remove(1);
@@ -456,4 +457,175 @@ async fn ticks_carry_what_changed_and_applied_to_the_snapshot_give_the_exact_sta
         apply(&mut resumed, &event.data);
     }
     assert_eq!(resumed, held, "the resumed client ends where the first did");
+}
+
+/// A client's copy of the books of its depth symbols and of their tape, kept from its events as
+/// the page reads them (the page's JSON reader), checking every update's checksum.
+#[derive(Default)]
+struct DepthClient {
+    books: HashMap<String, Book>,
+    tape: HashMap<String, Vec<Print>>,
+    last: Option<EventId>,
+}
+
+impl DepthClient {
+    fn take(&mut self, hub: &Hub, event: &Event) {
+        let payload: app::wire::protocol::Payload = app::wire::json::from_str(&event.data).expect("the page reads it");
+        let decimals = |symbol: &str| {
+            let i = hub.instruments().iter().find(|i| i.symbol == symbol).unwrap();
+            (i.decimals, i.size_decimals)
+        };
+        match event.kind {
+            EventKind::Snapshot | EventKind::Resync => {
+                self.books = payload
+                    .books
+                    .unwrap()
+                    .iter()
+                    .map(|b| (b.symbol.clone(), Book::from_update(b)))
+                    .collect();
+                self.tape.clear();
+            }
+            EventKind::Tick => {
+                for update in payload.books.unwrap_or_default() {
+                    let book = self.books.get_mut(&update.symbol).expect("a depth symbol");
+                    book.apply(&update);
+                    let (price, size) = decimals(&update.symbol);
+                    assert_eq!(book.checksum(price, size), update.checksum, "at {}", event.id);
+                }
+                for print in payload.trades.unwrap_or_default() {
+                    self.tape.entry(print.symbol.clone()).or_default().push(print);
+                }
+            }
+        }
+        self.last = Some(event.id);
+    }
+
+    /// Holds exactly the hub's books, and (with `tape`) the newest of its prints are the hub's.
+    fn agrees_with(&self, hub: &Hub, symbols: &[&str], tape: bool) {
+        for symbol in symbols {
+            let at = hub.book(symbol).unwrap();
+            let book = Book {
+                bids: at.bids,
+                asks: at.asks,
+            };
+            assert_eq!(self.books[*symbol], book, "{symbol} at {}", at.seq);
+            if !tape {
+                continue;
+            }
+            let tape = &self.tape.get(*symbol).cloned().unwrap_or_default();
+            let newest: Vec<Print> = tape.iter().rev().take(TAPE_KEPT).cloned().collect();
+            let held = hub.trades(symbol, TAPE_KEPT).unwrap().trades;
+            assert_eq!(newest, held[..newest.len()], "{symbol}: the tape the stream carried");
+        }
+    }
+}
+
+#[test]
+fn a_client_applying_depth_updates_holds_the_servers_books_across_resumes_and_resyncs() {
+    let depth = ["AAPL", "BTC-USD", "DOGE-USD", "EUR-USD"];
+    for seed in 1..=6 {
+        let mut market = Market::new(default_universe(), seed, 10.0);
+        let hub = Arc::new(Hub::for_market(
+            seed,
+            &market,
+            HubConfig {
+                history_frames: 100,
+                live_buffer: 4096,
+            },
+            Arc::new(Metrics::default()),
+        ));
+        let selection = hub
+            .with_depth(
+                hub.select(Some("AAPL,MSFT,BTC-USD,DOGE-USD,EUR-USD")).unwrap(),
+                Some("eur-usd,AAPL,BTC-USD,DOGE-USD"),
+            )
+            .unwrap();
+        let mut client = DepthClient::default();
+        let mut sub = hub.subscribe(None, selection.clone());
+        for frame in 1..=1_200u64 {
+            Hub::publish(&hub, 1_700_000_000_000 + frame as i64 * 100, next_trades(&mut market));
+            for event in sub.drain_ready() {
+                client.take(&hub, &event);
+            }
+            client.agrees_with(&hub, &depth, frame % 100 == 0);
+            match frame {
+                // The client goes away for 60 frames and resumes: the replay carries the book.
+                500 => {
+                    drop(std::mem::replace(&mut sub, hub.subscribe(None, Selection::all())));
+                    step(&hub, &mut market, 60);
+                    sub = hub.subscribe(client.last, selection.clone());
+                }
+                // Away longer than history holds: a resync brings whole books.
+                900 => {
+                    step(&hub, &mut market, 150);
+                    sub = hub.subscribe(client.last, selection.clone());
+                    let resync = sub.drain_ready();
+                    assert_eq!(resync[0].kind, EventKind::Resync);
+                    resync.iter().for_each(|e| client.take(&hub, e));
+                    client.agrees_with(&hub, &depth, false);
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(hub.metrics.book_mismatches.get(), 0);
+    }
+}
+
+#[test]
+fn depth_is_a_few_selected_symbols_and_only_its_streams_carry_books() {
+    let (hub, mut market) = hub_with(100, 64);
+    let some = hub.select(Some("AAPL,MSFT")).unwrap();
+    assert_eq!(
+        hub.with_depth(some.clone(), Some("TSLA")),
+        Err(SelectError::DepthNotSelected("TSLA".into()))
+    );
+    assert_eq!(
+        hub.with_depth(Selection::all(), Some("AAPL,MSFT,TSLA,JPM,V")),
+        Err(SelectError::TooDeep)
+    );
+    assert_eq!(
+        hub.with_depth(Selection::all(), Some("NOPE")),
+        Err(SelectError::Unknown("NOPE".into()))
+    );
+    let deep = hub.with_depth(some.clone(), Some("AAPL")).unwrap();
+    assert_eq!(deep.depth(), [0]);
+    // Depth follows what stays selected.
+    assert_eq!(
+        hub.reselect(&deep, &[], &["AAPL".into()]).unwrap().depth(),
+        [] as [usize; 0]
+    );
+    let mut plain = hub.subscribe(None, Selection::all());
+    let mut with = hub.subscribe(None, deep);
+    let (snap, deep_snap) = (plain.drain_ready(), with.drain_ready());
+    assert!(!snap[0].data.contains("\"books\":[{"));
+    assert!(deep_snap[0].data.contains(r#""books":[{"symbol":"AAPL","bids":[["#));
+    step(&hub, &mut market, 50);
+    assert!(plain.drain_ready().iter().all(|e| !e.data.contains("books")));
+    let ticks = with.drain_ready();
+    assert!(ticks.iter().any(|e| e.data.contains(r#""books":[{"symbol":"AAPL""#)));
+    assert!(ticks.iter().any(|e| e.data.contains(r#""trades":[{"symbol":"AAPL""#)));
+    assert!(ticks.iter().all(|e| !e.data.contains(r#""symbol":"MSFT","bids""#)));
+
+    // Streams of every quote and the same book share one payload per frame (and so one
+    // encoding in their fan-out group); a frame replayed from history is built anew.
+    let page = hub.with_depth(Selection::all(), Some("AAPL")).unwrap();
+    let (mut a, mut b) = (hub.subscribe(None, page.clone()), hub.subscribe(None, page.clone()));
+    let (from, _) = (hub.last_id(), (a.drain_ready(), b.drain_ready()));
+    let mut shared = 0;
+    while shared < 20 {
+        step(&hub, &mut market, 1);
+        for (x, y) in a.drain_ready().iter().zip(b.drain_ready().iter()) {
+            assert!(Arc::ptr_eq(&x.data, &y.data), "one payload for both");
+            shared += 1;
+        }
+    }
+    let replayed = |hub: &Arc<Hub>| hub.subscribe(Some(from), page.clone()).drain_ready();
+    let (x, y) = (replayed(&hub), replayed(&hub));
+    assert_eq!(x, y);
+    // (A frame in which AAPL did not trade is the frame's own JSON, shared by every stream.)
+    let traded = x.iter().position(|e| e.data.contains("books")).expect("AAPL traded");
+    assert!(
+        !Arc::ptr_eq(&x[traded].data, &y[traded].data),
+        "history keeps no shared copies"
+    );
 }

@@ -1,4 +1,4 @@
-//! Long polling: `GET /api/poll?symbols=..&after=<id>&timeout_ms=..`.
+//! Long polling: `GET /api/poll?symbols=..&depth=..&after=<id>&timeout_ms=..`.
 //!
 //! Each request is a short-lived subscription resuming after `after`: it answers at once with
 //! what is already there (at most [`MAX_EVENTS`]), otherwise waits for the next event or the
@@ -27,6 +27,7 @@ pub const MAX_EVENTS: usize = 500;
 #[derive(Debug, Deserialize)]
 pub struct PollParams {
     symbols: Option<String>,
+    depth: Option<String>,
     after: Option<String>,
     timeout_ms: Option<String>,
 }
@@ -37,7 +38,9 @@ pub async fn poll(
     Params(params): Params<PollParams>,
 ) -> Result<Response, ApiError> {
     check_origin(&app.policy, &headers)?;
-    let selection = app.hub.select(params.symbols.as_deref())?;
+    let selection = app
+        .hub
+        .with_depth(app.hub.select(params.symbols.as_deref())?, params.depth.as_deref())?;
     let after: Option<EventId> = match params.after.as_deref() {
         None | Some("") => None,
         Some(text) => Some(text.parse().map_err(|e| ApiError::BadQuery(format!("after: {e}")))?),

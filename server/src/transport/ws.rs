@@ -5,8 +5,9 @@
 //! `{"type":"snapshot"|"tick"|"resync","id":"…","data":{…}}`, with the same resume and resync
 //! rules as SSE. The client may change its subscription without reconnecting:
 //! `{"op":"subscribe","symbols":["TSLA"]}`, `{"op":"unsubscribe","symbols":["AAPL"]}` or
-//! `{"op":"set","symbols":["AAPL","MSFT"]}` (`null` = all); the answer is a `snapshot` of the new
-//! selection, after which ticks follow it. A message the server cannot use gets
+//! `{"op":"set","symbols":["AAPL","MSFT"]}` (`null` = all); `subscribe` and `set` may name the
+//! depth symbols too, as `depth=` does (`"depth":["AAPL"]`; without it, depth keeps the symbols
+//! still selected). The answer is a `snapshot` of the new selection, after which ticks follow it. A message the server cannot use gets
 //! `{"type":"error","error":"…"}` and the connection stays open.
 //!
 //! Every keep-alive period the server sends a ping and a `{"type":"heartbeat"}` message.
@@ -41,7 +42,7 @@ pub async fn ws(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     check_origin(&app.policy, &headers)?;
-    let selection = app.hub.select(params.symbols.as_deref())?;
+    let selection = params.selection(&app.hub)?;
     let from = resume_point(&headers, &params)?;
     let upgrade =
         upgrade.map_err(|e| ApiError::BadQuery(format!("expected a WebSocket upgrade: {}", e.body_text())))?;
@@ -61,9 +62,17 @@ pub async fn ws(
 #[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
 enum Command {
-    Subscribe { symbols: Vec<String> },
-    Unsubscribe { symbols: Vec<String> },
-    Set { symbols: Option<Vec<String>> },
+    Subscribe {
+        symbols: Vec<String>,
+        depth: Option<Vec<String>>,
+    },
+    Unsubscribe {
+        symbols: Vec<String>,
+    },
+    Set {
+        symbols: Option<Vec<String>>,
+        depth: Option<Vec<String>>,
+    },
 }
 
 async fn session(mut socket: WebSocket, mut subscription: Subscription, app: Transports) {
@@ -162,11 +171,19 @@ fn command(app: &Transports, subscription: &mut Subscription, text: &str) -> Res
         reason[..end].to_string()
     })?;
     let hub = &app.hub;
-    let selection = match command {
-        Command::Subscribe { symbols } => hub.reselect(subscription.selection(), &symbols, &[]),
-        Command::Unsubscribe { symbols } => hub.reselect(subscription.selection(), &[], &symbols),
-        Command::Set { symbols: None } => Ok(crate::hub::Selection::all()),
-        Command::Set { symbols: Some(symbols) } => hub.select(Some(&symbols.join(","))),
+    let current = subscription.selection();
+    let (selection, depth) = match command {
+        Command::Subscribe { symbols, depth } => (hub.reselect(current, &symbols, &[]), depth),
+        Command::Unsubscribe { symbols } => (hub.reselect(current, &[], &symbols), None),
+        Command::Set { symbols, depth } => (
+            hub.select(symbols.map(|s| s.join(",")).as_deref())
+                .map(|new| current.keeping_depth(new)),
+            depth,
+        ),
+    };
+    let selection = match depth {
+        Some(depth) => selection.and_then(|s| hub.depth_of(s, &depth)),
+        None => selection,
     }
     .map_err(|e| e.to_string())?;
     Ok(subscription.reselect(selection))

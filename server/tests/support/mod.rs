@@ -75,13 +75,7 @@ impl TestServer {
 
     async fn with_everything(config: HubConfig, keepalive: Duration, options: LeptosOptions, limits: Limits) -> Self {
         let market = Market::new(default_universe(), 1234, 10.0);
-        let hub = Arc::new(Hub::new(
-            EPOCH,
-            market.instruments(),
-            market.quotes(),
-            config,
-            Arc::new(Metrics::default()),
-        ));
+        let hub = Arc::new(Hub::for_market(EPOCH, &market, config, Arc::new(Metrics::default())));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();

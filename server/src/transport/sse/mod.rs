@@ -66,7 +66,7 @@ pub fn open(t: &Transports, headers: &HeaderMap, uri: &Uri) -> Result<Subscripti
     check_origin(&t.policy, headers)?;
     let hub = &t.hub;
     let Params(params) = Params::<StreamParams>::from_uri(uri)?;
-    let selection = hub.select(params.symbols.as_deref())?;
+    let selection = params.selection(hub)?;
     let from = resume_point(headers, &params)?;
     Ok(hub.subscribe(from, selection))
 }

@@ -1,0 +1,273 @@
+//! Market depth for the chart's symbol: the order book ladder (price, size, cumulative size,
+//! bars; spread and mid), the depth chart (cumulative bids and asks) and the tape of prints
+//! (time & sales).
+//!
+//! The ladder has a fixed slot per level, each reading its own memo, so a frame that changes
+//! three levels rewrites three rows; the tape is keyed by each print's number, so a new print
+//! adds one row (highlighted once, by a CSS animation that runs when the row is created) and
+//! the others are left alone: no strobing, whatever the rate.
+
+use super::format::{self, Units};
+use crate::state::board::Board;
+use crate::state::depth::Depth;
+use crate::wire::book::{Level, Side};
+use leptos::either::Either;
+use leptos::prelude::*;
+
+/// Levels a side the ladder shows (the ten the checksum covers).
+pub const LADDER_LEVELS: usize = 10;
+
+/// Width and height of the depth chart's drawing space, in whole units (it is stretched to its
+/// box, so integer coordinates are fine enough and print without any float formatting).
+const CHART_W: i64 = 1000;
+const CHART_H: i64 = 100;
+
+#[component]
+pub(super) fn DepthPanel(board: Board) -> impl IntoView {
+    let depth = board.depth;
+    // A memo, so the panel's body is built when depth turns on or off, not at every update.
+    let on = Memo::new(move |_| depth.with(|d| !d.symbol.is_empty()));
+    let toggle = move |_| board.update_view(|v| v.depth = !v.depth);
+    let shown = move || board.view.with(|v| v.depth);
+    let status = Memo::new(move |_| {
+        depth.with(|d| {
+            let state = if d.synced { "ok" } else { "syncing" };
+            let label = if d.mismatches == 0 {
+                "checksum ✓".to_string()
+            } else {
+                format!(
+                    "checksum: {} mismatch{}",
+                    d.mismatches,
+                    if d.mismatches == 1 { "" } else { "es" }
+                )
+            };
+            (state, label, d.mismatches, d.checked)
+        })
+    });
+    let title = move || {
+        status.with(|s| {
+            format!(
+                "Every book update is checked against the server's CRC32 checksum: {} checked, {} wrong (a wrong one refetches the book)",
+                s.3, s.2
+            )
+        })
+    };
+    view! {
+        <section class="panel depth-panel" aria-labelledby="depth-title">
+            <div class="panel-head">
+                <h2 id="depth-title">"Market depth" <span class="name">{move || depth.with(|d| d.symbol.clone())}</span></h2>
+                {move || on.get().then(|| view! {
+                    <span
+                        class="checksum"
+                        data-testid="book-checksum"
+                        data-state=move || status.with(|s| s.0)
+                        data-mismatches=move || status.with(|s| s.2.to_string())
+                        data-checked=move || status.with(|s| s.3.to_string())
+                        title=title
+                    >
+                        {move || status.with(|s| s.1.clone())}
+                    </span>
+                })}
+                <button class="btn depth-toggle" data-testid="depth-toggle" aria-pressed=move || shown().to_string() on:click=toggle>
+                    {move || if shown() { "Hide depth" } else { "Show depth" }}
+                </button>
+            </div>
+            {move || if on.get() {
+                Either::Left(view! {
+                    <div class="depth-body">
+                        <OrderBook depth/>
+                        <TradesTape depth/>
+                        <DepthChart depth/>
+                    </div>
+                })
+            } else {
+                Either::Right(view! { <p class="depth-off">"Depth is off: the stream carries quotes only."</p> })
+            }}
+        </section>
+    }
+}
+
+/// The ladder: asks above the spread (best lowest), bids below (best highest).
+#[component]
+fn OrderBook(depth: RwSignal<Depth>) -> impl IntoView {
+    let spread = move || {
+        depth.with(|d| {
+            d.spread().map(|(spread, mid2)| {
+                // Half of `mid2`, exactly: at one more decimal when it is odd (190.645).
+                let mid = if mid2 % 2 == 0 {
+                    format::price(mid2 / 2, d.decimals)
+                } else {
+                    Units(mid2 * 5, d.decimals + 1).to_string()
+                };
+                (format::price(spread, d.decimals), mid)
+            })
+        })
+    };
+    // The bars' scale: the deeper side's total, worked out once per update for every row.
+    let scale = Memo::new(move |_| depth.with(|d| d.deepest().max(1)));
+    let asks = (0..LADDER_LEVELS)
+        .rev()
+        .map(|k| view! { <LadderRow depth scale ask=true k/> })
+        .collect_view();
+    let bids = (0..LADDER_LEVELS)
+        .map(|k| view! { <LadderRow depth scale ask=false k/> })
+        .collect_view();
+    view! {
+        <table class="ladder" data-testid="order-book">
+            <thead>
+                <tr><th class="num">"Price"</th><th class="num">"Size"</th><th class="num">"Total"</th></tr>
+            </thead>
+            <tbody class="asks">{asks}</tbody>
+            <tbody class="mid">
+                <tr data-testid="spread">
+                    <td colspan="3">
+                        {move || match spread() {
+                            Some((s, m)) => format!("Spread {s} · Mid {m}"),
+                            None => "—".to_string(),
+                        }}
+                    </td>
+                </tr>
+            </tbody>
+            <tbody class="bids">{bids}</tbody>
+        </table>
+    }
+}
+
+/// One slot of the ladder: the `k`-th level from the touch on one side (an empty row while the
+/// side has fewer levels). The row stays; only the cells whose text changed are rewritten.
+#[component]
+fn LadderRow(depth: RwSignal<Depth>, scale: Memo<u64>, ask: bool, k: usize) -> impl IntoView {
+    // The level as numbers: a cheap comparison per update, so only the rows whose level changed
+    // format their text again.
+    let level = Memo::new(move |_| depth.with(|d| d.level(ask, k)));
+    let formats = move || depth.with_untracked(|d| (d.decimals, d.size_decimals));
+    let price = move || level.get().map(|(l, _)| format::price(l.price(), formats().0));
+    let size = move || {
+        level
+            .get()
+            .map(|(l, _)| Units(l.size() as i64, formats().1).to_string())
+    };
+    let total = move || level.get().map(|(_, t)| Units(t as i64, formats().1).to_string());
+    let width = move || {
+        let total = level.get().map_or(0, |(_, t)| t);
+        // Whole percent: finer would redraw bars for changes nobody sees.
+        format!("--w:{}%", u128::from(total) * 100 / u128::from(scale.get().max(1)))
+    };
+    let present = move || level.with(Option::is_some);
+    view! {
+        <tr
+            class=move || if present() { "level" } else { "level empty" }
+            data-testid=move || present().then_some("book-level")
+            data-side=if ask { "ask" } else { "bid" }
+            data-price=price
+            style=width
+        >
+            <td class="num price">{price}</td>
+            <td class="num">{size}</td>
+            <td class="num total">{total}</td>
+        </tr>
+    }
+}
+
+/// Cumulative size against price: bids stepping down to the left of the mid, asks up to the
+/// right, over the 20 levels a side the book holds.
+#[component]
+fn DepthChart(depth: RwSignal<Depth>) -> impl IntoView {
+    let paths = Memo::new(move |_| depth.with(|d| (area(d, &d.book.bids), area(d, &d.book.asks))));
+    view! {
+        <svg class="depth-chart" data-testid="depth-chart" viewBox="0 0 1000 100" preserveAspectRatio="none" role="img" aria-label="Depth chart: cumulative size of bids and asks by price">
+            <path class="bids" d=move || paths.with(|p| p.0.clone())/>
+            <path class="asks" d=move || paths.with(|p| p.1.clone())/>
+        </svg>
+    }
+}
+
+/// The SVG path of one side's cumulative size: a step at each level, closed down to the axis.
+/// The x axis spans the book from the deepest bid to the deepest ask; the y axis the deeper
+/// side's total.
+fn area(d: &Depth, levels: &[Level]) -> String {
+    use std::fmt::Write;
+    let (Some(low), Some(high), Some(first), Some(last)) =
+        (d.book.bids.last(), d.book.asks.last(), levels.first(), levels.last())
+    else {
+        return String::new();
+    };
+    let (low, width) = (low.price(), (high.price() - low.price()).max(1));
+    let scale = d.deepest().max(1);
+    let x = |price: i64| (price - low) * CHART_W / width;
+    let y = |total: u64| CHART_H - (total.min(scale) * (CHART_H as u64 - 4) / scale) as i64;
+    let mut path = String::with_capacity(16 * levels.len() + 32);
+    // Writing into a String cannot fail.
+    let _ = write!(path, "M{} {CHART_H}", x(first.price()));
+    let mut total = 0;
+    for level in levels {
+        let _ = write!(path, "L{} {}", x(level.price()), y(total));
+        total += level.size();
+        let _ = write!(path, "L{} {}", x(level.price()), y(total));
+    }
+    let _ = write!(path, "L{} {CHART_H}Z", x(last.price()));
+    path
+}
+
+/// Time & sales: the newest prints first.
+#[component]
+fn TradesTape(depth: RwSignal<Depth>) -> impl IntoView {
+    // Read again only when a print arrives, not at every book update.
+    let printed = Memo::new(move |_| depth.with(|d| (d.printed, d.symbol.clone())));
+    let rows = move || {
+        // Read, not only tracked: a memo that was never read has not subscribed to its source.
+        printed.with(|_| ());
+        depth.with_untracked(|d| d.tape.iter().cloned().collect::<Vec<_>>())
+    };
+    let formats = move || depth.with_untracked(|d| (d.decimals, d.size_decimals));
+    view! {
+        <div class="tape-wrap">
+            <table class="tape" data-testid="trades-tape">
+                <thead>
+                    <tr><th class="num">"Price"</th><th class="num">"Size"</th><th class="num">"Time"</th></tr>
+                </thead>
+                <tbody>
+                    <For each=rows key=|(n, _)| *n let:((_, print))>
+                        {
+                            let (decimals, size_decimals) = formats();
+                            let side = match print.side {
+                                Side::Buy => "buy",
+                                Side::Sell => "sell",
+                            };
+                            view! {
+                                <tr class="print" data-testid="trade-row" data-side=side>
+                                    <td class="num price">{format::price(print.price, decimals)}</td>
+                                    <td class="num">{Units(print.size as i64, size_decimals).to_string()}</td>
+                                    <td class="num time">{clock(print.ts)}</td>
+                                </tr>
+                            }
+                        }
+                    </For>
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// `HH:MM:SS.mmm` (UTC) of a timestamp in ms since the Unix epoch.
+fn clock(ts: i64) -> String {
+    let ms = ts.rem_euclid(86_400_000);
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1_000 % 60,
+        ms % 1_000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_is_utc_with_milliseconds() {
+        assert_eq!(clock(1_764_000_000_123), "16:00:00.123");
+        assert_eq!(clock(0), "00:00:00.000");
+    }
+}
