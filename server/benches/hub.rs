@@ -15,7 +15,7 @@ fn hub(market: &Market, live_buffer: usize) -> Arc<Hub> {
         history_frames: 1200,
         live_buffer,
     };
-    Arc::new(Hub::for_market(1, &market, config, Arc::new(Metrics::default())))
+    Arc::new(Hub::for_market(1, market, config, Arc::new(Metrics::default())))
 }
 
 fn benches(c: &mut Criterion) {

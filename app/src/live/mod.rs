@@ -205,53 +205,55 @@ pub fn start(board: Board, from: Option<EventId>, sync_url: bool) {
     });
 }
 
+/// What of the view the stream and the chart follow: the symbols, the transport, the chart's
+/// symbol and interval, and whether depth is shown.
+type Followed = (Option<Vec<String>>, Transport, String, Interval, bool);
+
 /// Keeps the URL, the subscription and the chart in step with the view.
 fn follow_view(live: &Shared) {
     let board = live.borrow().board;
     let sync_url = live.borrow().sync_url;
     let live = live.clone();
-    Effect::new(
-        move |previous: Option<(Option<Vec<String>>, Transport, String, Interval, bool)>| {
-            let view = board.view.get();
-            if sync_url && let Some(window) = web_sys::window() {
-                let query = view.to_query();
-                let url = if query.is_empty() { "/".to_string() } else { query };
-                if let Ok(history) = window.history() {
-                    let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
-                }
+    Effect::new(move |previous: Option<Followed>| {
+        let view = board.view.get();
+        if sync_url && let Some(window) = web_sys::window() {
+            let query = view.to_query();
+            let url = if query.is_empty() { "/".to_string() } else { query };
+            if let Ok(history) = window.history() {
+                let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
             }
-            let symbol = board.chart_symbol_untracked();
-            let current = (
-                view.symbols.clone(),
-                view.transport,
-                symbol.clone(),
-                view.interval,
-                view.depth,
-            );
-            if let Some((symbols, transport, old_symbol, old_interval, old_depth)) = previous {
-                let depth_changed = old_depth != view.depth || (view.depth && old_symbol != symbol);
-                if depth_changed {
-                    // The new book comes whole with the new subscription's snapshot.
-                    board
-                        .depth
-                        .set(board.empty_depth(view.depth.then_some(symbol.as_str())));
-                    live.borrow_mut().depth_backlog = None;
-                }
-                if symbols != view.symbols || depth_changed {
-                    resubscribe(&live, true);
-                } else if transport != view.transport {
-                    resubscribe(&live, false);
-                }
-                if old_symbol != symbol || old_interval != view.interval {
-                    load_chart(&live, symbol, view.interval, false);
-                }
-            } else if !symbol.is_empty() {
-                // The first page carries the newest candles; the rest of the history follows.
-                load_chart(&live, symbol, view.interval, true);
+        }
+        let symbol = board.chart_symbol_untracked();
+        let current = (
+            view.symbols.clone(),
+            view.transport,
+            symbol.clone(),
+            view.interval,
+            view.depth,
+        );
+        if let Some((symbols, transport, old_symbol, old_interval, old_depth)) = previous {
+            let depth_changed = old_depth != view.depth || (view.depth && old_symbol != symbol);
+            if depth_changed {
+                // The new book comes whole with the new subscription's snapshot.
+                board
+                    .depth
+                    .set(board.empty_depth(view.depth.then_some(symbol.as_str())));
+                live.borrow_mut().depth_backlog = None;
             }
-            current
-        },
-    );
+            if symbols != view.symbols || depth_changed {
+                resubscribe(&live, true);
+            } else if transport != view.transport {
+                resubscribe(&live, false);
+            }
+            if old_symbol != symbol || old_interval != view.interval {
+                load_chart(&live, symbol, view.interval, false);
+            }
+        } else if !symbol.is_empty() {
+            // The first page carries the newest candles; the rest of the history follows.
+            load_chart(&live, symbol, view.interval, true);
+        }
+        current
+    });
 }
 
 /// Drops the current connection; the loop reconnects at once with the current view. With

@@ -32,8 +32,11 @@ pub struct Frame {
     /// Emptied when the next frame is published ([`Frame::forget_shared`]): frames in history
     /// keep no copies.
     /// (`None` once forgotten, so a late reader does not put a copy back.)
-    shared: Mutex<Option<Vec<(Arc<[usize]>, Option<Arc<str>>)>>>,
+    shared: Mutex<Option<Vec<SharedPayload>>>,
 }
+
+/// A payload shared by the streams of every quote that follow the same books (their indices).
+type SharedPayload = (Arc<[usize]>, Option<Arc<str>>);
 
 /// One traded instrument's book changes and prints in a frame.
 #[derive(Debug)]
