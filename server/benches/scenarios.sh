@@ -177,8 +177,8 @@ depth_scenario() {
   ulimit -n "$(ulimit -Hn)"
   TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 RUST_LOG=warn LEPTOS_SITE_ROOT=target/no-site \
     LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" &
-  local server=$!
-  trap 'kill $server 2>/dev/null || true' EXIT
+  depth_server=$!   # global: the EXIT trap runs after this function has returned
+  trap 'kill "$depth_server" 2>/dev/null || true' EXIT
   wait_healthy "$port"
   local load=(--clients 1000 --ramp 10 --duration "${DEPTH_SECS:-30}" --seed 1 --rate 10)
   for round in 1 2; do
@@ -186,7 +186,7 @@ depth_scenario() {
       echo "== round $round: depth $depth"
       local extra=()
       [ "$depth" = on ] && extra=(--depth AAPL)
-      taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$server" "${load[@]}" "${extra[@]}"
+      taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$depth_server" "${load[@]}" "${extra[@]}"
     done
   done
 }
