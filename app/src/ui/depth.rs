@@ -5,7 +5,8 @@
 //! The ladder has a fixed slot per level, each reading its own memo, so a frame that changes
 //! three levels rewrites three rows; the tape is keyed by each print's number, so a new print
 //! adds one row (highlighted once, by a CSS animation that runs when the row is created) and
-//! the others are left alone: no strobing, whatever the rate.
+//! the others are left alone: no strobing, whatever the rate. The feed notifies the panel at
+//! most 10 times a second (`DEPTH_RENDER_MS` in `live/mod.rs` says why).
 
 use super::format::{self, Units};
 use crate::state::board::Board;
