@@ -4,7 +4,7 @@
 # Prints the load generator's report; exits non-zero if any event was lost or duplicated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse|depth}
+n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse|peer-ws|depth}
 port=${PORT:-3300}
 # Built as cargo-leptos builds it (it sets LEPTOS_OUTPUT_NAME at compile time): without it the
 # binary's page asks for `tickertape_bg.wasm` and never hydrates, and every switch between this
@@ -168,6 +168,42 @@ peer_sse_scenario() {
   done
 }
 
+# Against Socket.IO 4: Tickertape's WebSocket on core 0, then a Socket.IO server
+# (server/benches/peers/socketio.mjs, fed by a Tickertape on core 1) on core 0, the same 1 000
+# clients × 10 Hz from the load generator on core 1 (it speaks Engine.IO v4 for Socket.IO), twice
+# over. Installs the npm `socket.io` package beside the peer once (not part of `make test`).
+# PEER_SECS sets each run's length (30 s).
+peer_ws_scenario() {
+  command -v node >/dev/null || { echo "Node.js is needed for the Socket.IO peer" >&2; exit 1; }
+  [ -d server/benches/peers/node_modules/socket.io ] || {
+    echo "==> installing socket.io 4 for the benchmark peer (once)"
+    npm install --no-save --no-audit --no-fund --prefix server/benches/peers socket.io@4 >/dev/null
+  }
+  cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
+  ulimit -n "$(ulimit -Hn)"
+  pids=()   # global: the EXIT trap runs after this function has returned
+  trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+  local common=(env TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 RUST_LOG=warn LEPTOS_SITE_ROOT=target/no-site)
+  local load=(--clients 1000 --ramp 10 --duration "${PEER_SECS:-30}" --seed 1 --rate 10)
+  for round in 1 2; do
+    echo "== round $round: Tickertape WebSocket on core 0"
+    "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" & pids+=($!)
+    local ours=$!
+    wait_healthy "$port"
+    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$ours" --transport ws "${load[@]}"
+    kill "$ours"; wait "$ours" 2>/dev/null || true
+    echo "== round $round: Socket.IO 4 on core 0, fed by a Tickertape on core 1"
+    "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$((port + 1)) taskset -c 1 "$bin" & pids+=($!)
+    local upstream=$!
+    wait_healthy $((port + 1))
+    taskset -c 0 node server/benches/peers/socketio.mjs "http://127.0.0.1:$((port + 1))" $((port + 2)) & pids+=($!)
+    local peer=$!
+    wait_healthy $((port + 2))
+    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$((port + 2))" --server-pid "$peer" --transport socketio "${load[@]}"
+    kill "$peer" "$upstream"; wait "$peer" "$upstream" 2>/dev/null || true
+  done
+}
+
 # What following a book costs: one server on core 0, 1 000 SSE clients × 10 Hz on core 1, first
 # with quotes only, then each also following one symbol's book and prints (depth=AAPL), twice
 # over (off, on, off, on) in the same run, so the ratio is measured on the same machine minutes
@@ -250,6 +286,7 @@ case "$n" in
   gen-kill)      kill_scenario generator; exit ;;
   peer-sse)      peer_sse_scenario; exit ;;
   depth)         depth_scenario; exit ;;
+  peer-ws)       peer_ws_scenario; exit ;;
   soak)          soak_scenario; exit ;;
   slowloris)     hostile_scenario slowloris 2000; exit ;;
   idle-sockets)  hostile_scenario idle 10000; exit ;;

@@ -25,7 +25,7 @@
 //! `BENCHMARKS.md` has the scenarios and results.
 
 use clap::{Parser, ValueEnum};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use rand::Rng;
 use serde::Deserialize;
@@ -40,6 +40,10 @@ pub enum Kind {
     Sse,
     Ws,
     Poll,
+    /// A Socket.IO 4 server over its WebSocket transport (the harness's peer,
+    /// `server/benches/peers/socketio.mjs`), carrying the same events as Tickertape's WebSocket.
+    #[value(name = "socketio")]
+    SocketIo,
 }
 
 #[derive(Parser, Clone, Debug)]
@@ -559,6 +563,7 @@ async fn client_loop(shared: Arc<Shared>, http: reqwest::Client, ip: Option<IpAd
             match shared.args.transport {
                 Kind::Sse => sse(&shared, &base, ip, &mut log, &mut last_id).await,
                 Kind::Ws => ws(&shared, &base, ip, &mut log, &mut last_id).await,
+                Kind::SocketIo => socketio(&shared, &base, ip, &mut log, &mut last_id).await,
                 Kind::Poll => poll(&shared, &base, &http, &mut log, &mut last_id).await,
             }
         })
@@ -883,6 +888,54 @@ async fn ws(
         };
         if let Some(id) = log.record(shared, wire.kind, id, data.get(), text.len(), None) {
             *last_id = Some(id);
+        }
+    }
+    Err(())
+}
+
+/// Socket.IO 4 over its WebSocket transport (Engine.IO v4), as its own client speaks it: the
+/// server opens with `0{…}`, the client connects with `40` (answered `40{…}`), pings `2` are
+/// answered `3`, and each event is `42["tick",{…}]` with the same object as a Tickertape
+/// WebSocket message. No resume: like the plain SSE peer, it only relays live ticks.
+async fn socketio(
+    shared: &Shared,
+    base: &str,
+    ip: Option<IpAddr>,
+    log: &mut ClientLog,
+    last_id: &mut Option<String>,
+) -> Result<(), ()> {
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket",
+        base.replacen("http", "ws", 1)
+    );
+    let host = url.split('/').nth(2).ok_or(())?;
+    let tcp = connect(ip, host).await?;
+    let stream = tokio_tungstenite::client_async(url.as_str(), tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+        .await
+        .map_err(|_| ())?
+        .0;
+    log.connects += 1;
+    let (mut write, mut read) = stream.split();
+    while let Some(msg) = read.next().await {
+        let Message::Text(text) = msg.map_err(|_| ())? else {
+            continue;
+        };
+        let packet = text.as_str();
+        if packet.starts_with('0') {
+            write.send(Message::text("40")).await.map_err(|_| ())?;
+        } else if packet == "2" {
+            write.send(Message::text("3")).await.map_err(|_| ())?;
+        } else if let Some(event) = packet.strip_prefix(r#"42["tick","#).and_then(|e| e.strip_suffix(']')) {
+            let Ok(wire) = serde_json::from_str::<Wire>(event) else {
+                continue;
+            };
+            let (Some(id), Some(data)) = (wire.id, wire.data) else {
+                continue;
+            };
+            if let Some(id) = log.record(shared, wire.kind, id, data.get(), packet.len(), None) {
+                *last_id = Some(id);
+            }
         }
     }
     Err(())
