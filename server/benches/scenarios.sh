@@ -141,32 +141,7 @@ soak_scenario() {
 # 10 Hz, PEER_SECS seconds, default 30), the server under test on core 0 and the load generator on
 # core 1. The Node server takes its events from a Tickertape on core 1 (one upstream client), so
 # the quotes, bytes and ids are the same and loss is checked against the same replay.
-peer_sse_scenario() {
-  command -v node >/dev/null || { echo "node is needed" >&2; exit 1; }
-  cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
-  ulimit -n "$(ulimit -Hn)"
-  pids=()   # global: the EXIT trap runs after this function has returned
-  trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-  local common=(env TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 RUST_LOG=warn LEPTOS_SITE_ROOT=target/no-site)
-  local load=(--clients 1000 --ramp 10 --duration "${PEER_SECS:-30}" --seed 1 --rate 10)
-  for round in 1 2; do
-    echo "== round $round: Tickertape SSE on core 0"
-    "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" & pids+=($!)
-    local ours=$!
-    wait_healthy "$port"
-    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$ours" "${load[@]}"
-    kill "$ours"; wait "$ours" 2>/dev/null || true
-    echo "== round $round: plain Node SSE on core 0, fed by a Tickertape on core 1"
-    "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$((port + 1)) taskset -c 1 "$bin" & pids+=($!)
-    local upstream=$!
-    wait_healthy $((port + 1))
-    taskset -c 0 node server/benches/peers/sse.mjs "http://127.0.0.1:$((port + 1))" $((port + 2)) & pids+=($!)
-    local peer=$!
-    wait_healthy $((port + 2))
-    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$((port + 2))" --server-pid "$peer" "${load[@]}"
-    kill "$peer" "$upstream"; wait "$peer" "$upstream" 2>/dev/null || true
-  done
-}
+peer_sse_scenario() { peer_scenario sse sse.mjs sse "plain Node SSE"; }
 
 # Against Socket.IO 4: Tickertape's WebSocket on core 0, then a Socket.IO server
 # (server/benches/peers/socketio.mjs, fed by a Tickertape on core 1) on core 0, the same 1 000
@@ -179,6 +154,15 @@ peer_ws_scenario() {
     echo "==> installing socket.io 4 for the benchmark peer (once)"
     npm install --no-save --no-audit --no-fund --prefix server/benches/peers socket.io@4 >/dev/null
   }
+  peer_scenario ws socketio.mjs socketio "Socket.IO 4"
+}
+
+# One peer comparison: Tickertape over transport $1 on core 0, then the Node peer $2
+# (server/benches/peers/), fed by a Tickertape on core 1, on core 0, read as transport $3 and
+# named $4 in the report; twice over, the load generator on core 1.
+peer_scenario() {
+  local ours_transport=$1 script=$2 peer_transport=$3 name=$4
+  command -v node >/dev/null || { echo "node is needed" >&2; exit 1; }
   cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
   ulimit -n "$(ulimit -Hn)"
   pids=()   # global: the EXIT trap runs after this function has returned
@@ -186,20 +170,22 @@ peer_ws_scenario() {
   local common=(env TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 RUST_LOG=warn LEPTOS_SITE_ROOT=target/no-site)
   local load=(--clients 1000 --ramp 10 --duration "${PEER_SECS:-30}" --seed 1 --rate 10)
   for round in 1 2; do
-    echo "== round $round: Tickertape WebSocket on core 0"
+    echo "== round $round: Tickertape ($ours_transport) on core 0"
     "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" & pids+=($!)
     local ours=$!
     wait_healthy "$port"
-    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$ours" --transport ws "${load[@]}"
+    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$ours" \
+      --transport "$ours_transport" "${load[@]}"
     kill "$ours"; wait "$ours" 2>/dev/null || true
-    echo "== round $round: Socket.IO 4 on core 0, fed by a Tickertape on core 1"
+    echo "== round $round: $name on core 0, fed by a Tickertape on core 1"
     "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$((port + 1)) taskset -c 1 "$bin" & pids+=($!)
     local upstream=$!
     wait_healthy $((port + 1))
-    taskset -c 0 node server/benches/peers/socketio.mjs "http://127.0.0.1:$((port + 1))" $((port + 2)) & pids+=($!)
+    taskset -c 0 node "server/benches/peers/$script" "http://127.0.0.1:$((port + 1))" $((port + 2)) & pids+=($!)
     local peer=$!
     wait_healthy $((port + 2))
-    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$((port + 2))" --server-pid "$peer" --transport socketio "${load[@]}"
+    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$((port + 2))" --server-pid "$peer" \
+      --transport "$peer_transport" "${load[@]}"
     kill "$peer" "$upstream"; wait "$peer" "$upstream" 2>/dev/null || true
   done
 }

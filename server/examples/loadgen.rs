@@ -862,32 +862,16 @@ async fn ws(
     last_id: &mut Option<String>,
 ) -> Result<(), ()> {
     use tokio_tungstenite::tungstenite::Message;
-    let resume = last_id.clone();
-    let q = match &resume {
-        Some(id) => query(shared, &[("last_event_id", id)]),
+    let q = match last_id.clone() {
+        Some(id) => query(shared, &[("last_event_id", &id)]),
         None => query(shared, &[]),
     };
-    let url = format!("{}/api/ws{q}", base.replacen("http", "ws", 1));
-    let host = url.split('/').nth(2).ok_or(())?;
-    let tcp = connect(ip, host).await?;
-    let stream = tokio_tungstenite::client_async(url.as_str(), tokio_tungstenite::MaybeTlsStream::Plain(tcp))
-        .await
-        .map_err(|_| ())?
-        .0;
+    let stream = ws_connect(ip, base, &format!("/api/ws{q}")).await?;
     log.connects += 1;
     let (_, mut read) = stream.split();
     while let Some(msg) = read.next().await {
-        let Message::Text(text) = msg.map_err(|_| ())? else {
-            continue;
-        };
-        let Ok(wire) = serde_json::from_str::<Wire>(text.as_str()) else {
-            continue;
-        };
-        let (Some(id), Some(data)) = (wire.id, wire.data) else {
-            continue;
-        };
-        if let Some(id) = log.record(shared, wire.kind, id, data.get(), text.len(), None) {
-            *last_id = Some(id);
+        if let Message::Text(text) = msg.map_err(|_| ())? {
+            record_wire(shared, log, last_id, text.as_str(), text.len());
         }
     }
     Err(())
@@ -905,16 +889,7 @@ async fn socketio(
     last_id: &mut Option<String>,
 ) -> Result<(), ()> {
     use tokio_tungstenite::tungstenite::Message;
-    let url = format!(
-        "{}/socket.io/?EIO=4&transport=websocket",
-        base.replacen("http", "ws", 1)
-    );
-    let host = url.split('/').nth(2).ok_or(())?;
-    let tcp = connect(ip, host).await?;
-    let stream = tokio_tungstenite::client_async(url.as_str(), tokio_tungstenite::MaybeTlsStream::Plain(tcp))
-        .await
-        .map_err(|_| ())?
-        .0;
+    let stream = ws_connect(ip, base, "/socket.io/?EIO=4&transport=websocket").await?;
     log.connects += 1;
     let (mut write, mut read) = stream.split();
     while let Some(msg) = read.next().await {
@@ -927,18 +902,39 @@ async fn socketio(
         } else if packet == "2" {
             write.send(Message::text("3")).await.map_err(|_| ())?;
         } else if let Some(event) = packet.strip_prefix(r#"42["tick","#).and_then(|e| e.strip_suffix(']')) {
-            let Ok(wire) = serde_json::from_str::<Wire>(event) else {
-                continue;
-            };
-            let (Some(id), Some(data)) = (wire.id, wire.data) else {
-                continue;
-            };
-            if let Some(id) = log.record(shared, wire.kind, id, data.get(), packet.len(), None) {
-                *last_id = Some(id);
-            }
+            record_wire(shared, log, last_id, event, packet.len());
         }
     }
     Err(())
+}
+
+type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket to `path` (with its query) of the node at `base`, from `ip` if given.
+async fn ws_connect(ip: Option<IpAddr>, base: &str, path: &str) -> Result<WsStream, ()> {
+    let url = format!("{}{path}", base.replacen("http", "ws", 1));
+    let host = url.split('/').nth(2).ok_or(())?;
+    let tcp = connect(ip, host).await?;
+    Ok(
+        tokio_tungstenite::client_async(url.as_str(), tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+            .await
+            .map_err(|_| ())?
+            .0,
+    )
+}
+
+/// Records one event object (`{"type","id","data"}`) that came in a message of `bytes` bytes;
+/// anything else (a heartbeat, an error reply) is skipped.
+fn record_wire(shared: &Shared, log: &mut ClientLog, last_id: &mut Option<String>, json: &str, bytes: usize) {
+    let Ok(wire) = serde_json::from_str::<Wire>(json) else {
+        return;
+    };
+    let (Some(id), Some(data)) = (wire.id, wire.data) else {
+        return;
+    };
+    if let Some(id) = log.record(shared, wire.kind, id, data.get(), bytes, None) {
+        *last_id = Some(id);
+    }
 }
 
 async fn poll(

@@ -209,19 +209,12 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
                 l.dirty[i] = true;
             }
             l.last_id = Some(id);
-            let depth_symbol = l.board.depth.with_untracked(|d| d.symbol.clone());
-            let books: Vec<BookUpdate> = frame
-                .books
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|b| b.symbol == depth_symbol)
-                .collect();
-            let prints: Vec<Print> = frame
-                .trades
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|p| p.symbol == depth_symbol)
-                .collect();
+            // The depth symbol's book changes and prints (a stream carries no others).
+            let (mut books, mut prints) = (frame.books.unwrap_or_default(), frame.trades.unwrap_or_default());
+            l.board.depth.with_untracked(|d| {
+                books.retain(|b| b.symbol == d.symbol);
+                prints.retain(|p| p.symbol == d.symbol);
+            });
             let mut wrong = false;
             if !books.is_empty() || !prints.is_empty() {
                 if let Some(backlog) = l.depth_backlog.as_mut() {

@@ -14,6 +14,7 @@
 //! a trader looks at and costs one pass over 20 short numbers per frame.
 
 use crate::ui::format::Units;
+use crate::wire::protocol::Instrument;
 use serde::{Deserialize, Serialize};
 
 /// Levels a side of a book holds.
@@ -98,6 +99,16 @@ impl Book {
 
     pub fn best_ask(&self) -> Option<Level> {
         self.asks.first().copied()
+    }
+
+    /// The book as a full update for `instrument`, with its checksum.
+    pub fn whole_of(&self, instrument: &Instrument) -> BookUpdate {
+        self.whole(&instrument.symbol, self.checksum_of(instrument))
+    }
+
+    /// The checksum of this book at `instrument`'s decimals.
+    pub fn checksum_of(&self, instrument: &Instrument) -> u32 {
+        self.checksum(instrument.decimals, instrument.size_decimals)
     }
 
     /// The checksum of this book (see the module's documentation).
@@ -188,6 +199,19 @@ pub struct Print {
     pub size: u64,
     pub side: Side,
     pub ts: i64,
+}
+
+impl Print {
+    /// The print of `level` (price, size) on `symbol`'s tape, by an aggressor on `side`, at `ts`.
+    pub fn at(symbol: &str, level: Level, side: Side, ts: i64) -> Self {
+        Print {
+            symbol: symbol.to_string(),
+            price: level.price(),
+            size: level.size(),
+            side,
+            ts,
+        }
+    }
 }
 
 /// The answer of `GET /api/book`: one instrument's whole book at frame `seq`.

@@ -14,6 +14,7 @@
 
 import http from "node:http";
 import { Server } from "socket.io";
+import { followTicks } from "./upstream.mjs";
 
 const [upstream, port] = process.argv.slice(2);
 if (!upstream || !port) {
@@ -21,12 +22,10 @@ if (!upstream || !port) {
   process.exit(2);
 }
 
-let upstreamLive = false;
-
 const server = http.createServer((req, res) => {
   if (req.url === "/healthz") {
-    res.writeHead(upstreamLive ? 200 : 503, { "content-type": "application/json" });
-    res.end(JSON.stringify({ status: upstreamLive ? "ok" : "joining", clients: io.engine.clientsCount }));
+    res.writeHead(feed.live() ? 200 : 503, { "content-type": "application/json" });
+    res.end(JSON.stringify({ status: feed.live() ? "ok" : "joining", clients: io.engine.clientsCount }));
   } else {
     res.writeHead(404, { "content-type": "application/json" });
     res.end('{"error":"not found"}');
@@ -34,36 +33,14 @@ const server = http.createServer((req, res) => {
 });
 const io = new Server(server, { transports: ["websocket"], perMessageDeflate: false, serveClient: false });
 
-function follow() {
-  const req = http.get(`${upstream}/api/stream`, { headers: { accept: "text/event-stream" } }, (res) => {
-    upstreamLive = res.statusCode === 200;
-    res.setEncoding("utf8");
-    let pending = "";
-    res.on("data", (chunk) => {
-      pending += chunk;
-      let end;
-      while ((end = pending.indexOf("\n\n")) >= 0) {
-        const event = pending.slice(0, end);
-        pending = pending.slice(end + 2);
-        if (!event.startsWith("event: tick\n")) continue;
-        let id = "";
-        let data = "";
-        for (const line of event.split("\n")) {
-          if (line.startsWith("id: ")) id = line.slice(4);
-          else if (line.startsWith("data: ")) data = line.slice(6);
-        }
-        io.emit("tick", { type: "tick", id, data: JSON.parse(data) });
-      }
-    });
-    res.on("end", retry);
-  });
-  req.on("error", retry);
-}
-
-function retry() {
-  upstreamLive = false;
-  setTimeout(follow, 100);
-}
+const feed = followTicks(upstream, (event) => {
+  let id = "";
+  let data = "";
+  for (const line of event.split("\n")) {
+    if (line.startsWith("id: ")) id = line.slice(4);
+    else if (line.startsWith("data: ")) data = line.slice(6);
+  }
+  io.emit("tick", { type: "tick", id, data: JSON.parse(data) });
+});
 
 server.listen(Number(port), "127.0.0.1");
-follow();

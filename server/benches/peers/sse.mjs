@@ -10,6 +10,7 @@
 //   node server/benches/peers/sse.mjs <upstream http://host:port> <listen port>
 
 import http from "node:http";
+import { followTicks } from "./upstream.mjs";
 
 const [upstream, port] = process.argv.slice(2);
 if (!upstream || !port) {
@@ -18,33 +19,9 @@ if (!upstream || !port) {
 }
 
 const clients = new Set();
-let upstreamLive = false;
-
-function follow() {
-  const req = http.get(`${upstream}/api/stream`, { headers: { accept: "text/event-stream" } }, (res) => {
-    upstreamLive = res.statusCode === 200;
-    res.setEncoding("utf8");
-    let pending = "";
-    res.on("data", (chunk) => {
-      pending += chunk;
-      let end;
-      while ((end = pending.indexOf("\n\n")) >= 0) {
-        const event = pending.slice(0, end + 2);
-        pending = pending.slice(end + 2);
-        if (event.startsWith("event: tick\n")) {
-          for (const client of clients) client.write(event);
-        }
-      }
-    });
-    res.on("end", retry);
-  });
-  req.on("error", retry);
-}
-
-function retry() {
-  upstreamLive = false;
-  setTimeout(follow, 100);
-}
+const feed = followTicks(upstream, (event) => {
+  for (const client of clients) client.write(event);
+});
 
 http
   .createServer((req, res) => {
@@ -54,8 +31,8 @@ http
       clients.add(res);
       req.on("close", () => clients.delete(res));
     } else if (req.url === "/healthz") {
-      res.writeHead(upstreamLive ? 200 : 503, { "content-type": "application/json" });
-      res.end(JSON.stringify({ status: upstreamLive ? "ok" : "joining", clients: clients.size }));
+      res.writeHead(feed.live() ? 200 : 503, { "content-type": "application/json" });
+      res.end(JSON.stringify({ status: feed.live() ? "ok" : "joining", clients: clients.size }));
     } else {
       res.writeHead(404, { "content-type": "application/json" });
       res.end('{"error":"not found"}');
@@ -63,4 +40,3 @@ http
   })
   .listen(Number(port), "127.0.0.1");
 
-follow();

@@ -244,7 +244,7 @@ impl Writer {
                     .books
                     .iter()
                     .zip(&self.instruments)
-                    .map(|(book, i)| book.whole(&i.symbol, book.checksum(i.decimals, i.size_decimals)))
+                    .map(|(book, i)| book.whole_of(i))
                     .collect(),
             };
             tx.cmd("SET")

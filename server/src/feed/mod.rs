@@ -37,13 +37,9 @@ pub struct Trade {
 impl Trade {
     /// The prints as the tape shows them, stamped with their frame's time.
     pub fn tape(&self, ts: i64) -> impl Iterator<Item = Print> + '_ {
-        self.prints.iter().map(move |level| Print {
-            symbol: self.quote.symbol.clone(),
-            price: level.price(),
-            size: level.size(),
-            side: self.side,
-            ts,
-        })
+        self.prints
+            .iter()
+            .map(move |level| Print::at(&self.quote.symbol, *level, self.side, ts))
     }
 }
 

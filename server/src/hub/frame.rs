@@ -58,13 +58,7 @@ impl DepthPart {
                 .prints
                 .iter()
                 .map(|level| {
-                    let print = Print {
-                        symbol: self.book.symbol.clone(),
-                        price: level.price(),
-                        size: level.size(),
-                        side: self.side,
-                        ts,
-                    };
+                    let print = Print::at(&self.book.symbol, *level, self.side, ts);
                     serde_json::to_string(&print).expect("print serialises")
                 })
                 .collect();

@@ -383,13 +383,7 @@ impl Hub {
         };
         st.tape.iter_mut().for_each(VecDeque::clear);
         st.history.clear();
-        for record in &frames[start..] {
-            let frame = Arc::new(Frame::encode(
-                record.epoch,
-                record.seq,
-                record.ts,
-                record.trades.clone(),
-            ));
+        for record in frames.into_iter().skip(start) {
             let new = match candles_at {
                 Some(at) => record.seq > at,
                 None => record.epoch != old_epoch || record.seq > old_seq,
@@ -408,7 +402,8 @@ impl Hub {
                 st.seq = record.seq;
                 st.ts = record.ts;
             }
-            st.history.push_back(frame);
+            let frame = Frame::encode(record.epoch, record.seq, record.ts, record.trades);
+            st.history.push_back(Arc::new(frame));
         }
         // Resuming needs every frame up to the current one: a history that stops short of the
         // checkpoint cannot be replayed from.
@@ -458,7 +453,7 @@ impl Hub {
         let book = &mut st.books[trade.index];
         book.apply(&trade.book);
         let instrument = &self.instruments[trade.index];
-        if book.checksum(instrument.decimals, instrument.size_decimals) != trade.book.checksum {
+        if book.checksum_of(instrument) != trade.book.checksum {
             self.metrics.book_mismatches.inc();
             tracing::warn!(symbol = %instrument.symbol, "order book checksum mismatch: the feed and this node disagree");
         }
@@ -466,12 +461,7 @@ impl Hub {
 
     /// The whole book of instrument `i`, with its checksum.
     fn book_locked(&self, st: &State, i: usize) -> BookUpdate {
-        let instrument = &self.instruments[i];
-        let book = &st.books[i];
-        book.whole(
-            &instrument.symbol,
-            book.checksum(instrument.decimals, instrument.size_decimals),
-        )
+        st.books[i].whole_of(&self.instruments[i])
     }
 
     /// The whole book of `symbol` and the frame it is current at.
@@ -520,14 +510,6 @@ impl Hub {
                 .collect(),
             books: selection.depth().iter().map(|&i| self.book_locked(st, i)).collect(),
         }
-    }
-
-    /// A checkpoint for the market bus: every quote and every book at the current frame.
-    pub fn checkpoint(&self) -> Snapshot {
-        let st = self.lock();
-        let mut snapshot = self.snapshot_locked(&st, &Selection::all());
-        snapshot.books = (0..self.instruments.len()).map(|i| self.book_locked(&st, i)).collect();
-        snapshot
     }
 
     /// The latest quote of every selected instrument, and the id it is current at.
