@@ -91,6 +91,12 @@ pub struct Config {
     #[arg(long, env = "WRITE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub write_timeout_secs: u64,
 
+    /// Messages a WebSocket client may send in one second, from 1 to 10000 (default 50); past
+    /// it the connection is closed with 1008 and a reason. Each command is answered with a
+    /// snapshot, so a flood would cost the server work for nobody else.
+    #[arg(long, env = "WS_MESSAGES_PER_SEC", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub ws_messages_per_sec: u32,
+
     /// Seconds of frames a streaming client may fall behind live, from 1 to 60 (default 5);
     /// further behind, it gets a `resync` with the current state instead of stale frames.
     #[arg(long, env = "MAX_LAG_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
@@ -158,6 +164,8 @@ pub struct Limits {
     pub write_timeout: Duration,
     /// Connections one client address may have open at once; `None`: no cap.
     pub per_address: Option<usize>,
+    /// Messages a WebSocket client may send in one second.
+    pub ws_messages_per_sec: u32,
 }
 
 impl Default for Limits {
@@ -168,6 +176,7 @@ impl Default for Limits {
             send_buffer: 16 * 1024,
             write_timeout: Duration::from_secs(10),
             per_address: None,
+            ws_messages_per_sec: 50,
         }
     }
 }
@@ -261,6 +270,7 @@ impl Config {
             send_buffer: (self.send_buffer_kb * 1024) as usize,
             write_timeout: self.write_timeout(),
             per_address: self.max_connections_per_address.map(|n| n as usize),
+            ws_messages_per_sec: self.ws_messages_per_sec,
         }
     }
 

@@ -108,7 +108,7 @@ async fn run(config: Config) -> Result<(), String> {
     } else {
         (listener, None)
     };
-    let started = node::start(&config, leptos_options, shutdown.clone()).await;
+    let started = node::start(&config, &limits, leptos_options, shutdown.clone()).await;
     if let Some(joining) = joining {
         joining.cancel();
     }

@@ -29,7 +29,7 @@ pub struct Metrics {
     pub sse_direct: Counter,
     /// Times a direct stream's socket could not take an event whole, so its fan-out group handed
     /// it back to its own task until the client read (a slow client, or a burst).
-    pub sse_direct_stalls: Counter,
+    pub fanout_stalls: Counter,
     /// Frames published by this node's hub (generated here, or received from the market bus).
     pub frames: Counter,
     /// Resync snapshots sent (foreign or expired resume points, lagging subscribers).
@@ -54,7 +54,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let (clients, opened, delivered) = (Family::default(), Family::default(), Family::default());
-        let (sse_direct, sse_direct_stalls, frames, resyncs, lagged, history) = Default::default();
+        let (sse_direct, fanout_stalls, frames, resyncs, lagged, history) = Default::default();
         let (bus_connected, bus_reconnects, bus_resets, bus_frames_dropped, book_mismatches) = Default::default();
         let mut registry = Registry::with_prefix("tickertape");
         registry.register("clients", "Connected streaming clients", Family::clone(&clients));
@@ -69,9 +69,9 @@ impl Default for Metrics {
             Counter::clone(&sse_direct),
         );
         registry.register(
-            "sse_direct_stalls",
-            "Times a direct SSE stream's socket was full and its own task waited for the client",
-            Counter::clone(&sse_direct_stalls),
+            "fanout_stalls",
+            "Times a stream's socket (SSE or WebSocket) was full and its own task waited for the client",
+            Counter::clone(&fanout_stalls),
         );
         registry.register(
             "events_delivered",
@@ -125,7 +125,7 @@ impl Default for Metrics {
             opened,
             delivered,
             sse_direct,
-            sse_direct_stalls,
+            fanout_stalls,
             frames,
             resyncs,
             lagged,

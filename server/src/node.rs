@@ -9,7 +9,7 @@
 //! | set          | `edge`      | Redis → hub; serves the dashboard and every transport       |
 
 use crate::bus::{self, BusStatus, WriterSetup};
-use crate::config::{Config, Role};
+use crate::config::{Config, Limits, Role};
 use crate::feed::Publish;
 use crate::feed::generator::Generator;
 use crate::feed::market::Market;
@@ -78,7 +78,12 @@ fn supervise(
 
 /// Starts the node's tasks (they end when `shutdown` is cancelled) and returns its router.
 /// An edge waits here until it has joined the bus; `None` if shut down meanwhile.
-pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: CancellationToken) -> Option<Node> {
+pub async fn start(
+    config: &Config,
+    limits: &Limits,
+    leptos_options: LeptosOptions,
+    shutdown: CancellationToken,
+) -> Option<Node> {
     let metrics = Arc::new(Metrics::default());
     let failure = Failure::default();
     let hub_config = HubConfig {
@@ -87,10 +92,7 @@ pub async fn start(config: &Config, leptos_options: LeptosOptions, shutdown: Can
     };
     let state = |hub: Arc<Hub>| {
         let mut state = AppState::new(leptos_options.clone(), hub, shutdown.clone(), config.keepalive());
-        state.transports = state
-            .transports
-            .with_write_timeout(config.write_timeout())
-            .with_policy(config.policy());
+        state.transports = state.transports.with_limits(limits).with_policy(config.policy());
         state.stale_after = Some(config.stale_after());
         state
     };

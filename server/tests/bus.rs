@@ -113,10 +113,13 @@ impl TestNode {
         let config = <Config as clap::Parser>::try_parse_from(args.iter().chain(settings)).unwrap();
         let shutdown = CancellationToken::new();
         let options = LeptosOptions::builder().output_name("tickertape").build();
-        let node = tokio::time::timeout(PATIENCE, node::start(&config, options, shutdown.clone()))
-            .await
-            .expect("the node joins in time")
-            .unwrap();
+        let node = tokio::time::timeout(
+            PATIENCE,
+            node::start(&config, &config.limits(1024), options, shutdown.clone()),
+        )
+        .await
+        .expect("the node joins in time")
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(tickertape_server::net::serve(

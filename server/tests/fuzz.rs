@@ -6,6 +6,7 @@ mod support;
 
 use futures_util::SinkExt;
 use support::*;
+use tickertape_server::config::Limits;
 use tickertape_server::xorshift;
 use tower::ServiceExt;
 
@@ -114,7 +115,12 @@ async fn fuzzed_queries_never_get_a_5xx() {
 #[tokio::test]
 async fn fuzzed_websocket_messages_get_an_answer_and_never_break_the_connection() {
     use tokio_tungstenite::tungstenite::Message;
-    let server = TestServer::start().await;
+    // As fast as the replies come, past the default message rate.
+    let server = TestServer::with_limits(Limits {
+        ws_messages_per_sec: 10_000,
+        ..Limits::default()
+    })
+    .await;
     let mut ws = ws_open(&server.url("/api/ws")).await;
     ws_next(&mut ws).await.unwrap();
     let mut next = xorshift(0x1234_5678_9ABC_DEF1);

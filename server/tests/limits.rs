@@ -75,14 +75,17 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
 #[tokio::test]
 async fn past_max_connections_a_client_gets_503_with_retry_after_and_a_reason() {
     let server = TestServer::with_limits(limits(3)).await;
-    // Three streams hold the three connections.
+    // Two streams and a WebSocket hold the three connections (a WebSocket keeps its place after
+    // hyper hands its socket over).
     let mut held = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..2 {
         held.push(open(&server.url("/api/stream"), None).await);
     }
     for events in &mut held {
         next(events).await;
     }
+    let mut ws = ws_open(&server.url("/api/ws")).await;
+    ws_next(&mut ws).await.unwrap();
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
     tcp.write_all(b"GET /api/symbols HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -100,7 +103,8 @@ async fn past_max_connections_a_client_gets_503_with_retry_after_and_a_reason() 
     for events in &mut held {
         until_seq(events, last).await;
     }
-    drop(held.pop());
+    ws_until_seq(&mut ws, last).await;
+    drop(ws);
     let deadline = Instant::now() + PATIENCE;
     loop {
         // A new client each time: a new connection.
@@ -129,7 +133,7 @@ async fn non_reader(server: &TestServer, request: &[u8]) -> TcpStream {
 async fn step_until_stalled(server: &mut TestServer) -> Instant {
     for _ in 0..20_000 {
         server.step(1);
-        if server.hub.metrics().sse_direct_stalls.get() > 0 {
+        if server.hub.metrics().fanout_stalls.get() > 0 {
             return Instant::now();
         }
         tokio::task::yield_now().await;
@@ -137,17 +141,13 @@ async fn step_until_stalled(server: &mut TestServer) -> Instant {
     panic!("the stream never filled its socket");
 }
 
-/// Returns when the server no longer counts a connected SSE client. The market keeps moving
-/// meanwhile, so the stalled stream always has something it cannot write.
-async fn until_no_sse_client(server: &mut TestServer, case: &str) -> Instant {
+/// Returns when the server no longer counts a connected client of `transport`. The market
+/// keeps moving meanwhile, so the stalled stream always has something it cannot write.
+async fn until_no_client(server: &mut TestServer, transport: &str, case: &str) -> Instant {
     let deadline = Instant::now() + PATIENCE;
+    let none = format!("tickertape_clients{{transport=\"{transport}\"}} 0");
     loop {
-        if server
-            .hub
-            .metrics()
-            .render()
-            .contains("tickertape_clients{transport=\"Sse\"} 0")
-        {
+        if server.hub.metrics().render().contains(&none) {
             return Instant::now();
         }
         assert!(Instant::now() < deadline, "{case}: the stalled stream is never cut");
@@ -158,16 +158,24 @@ async fn until_no_sse_client(server: &mut TestServer, case: &str) -> Instant {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_whose_client_stops_reading_is_cut_after_the_write_timeout() {
-    // A connection's first request (served on the socket), and a stream behind another request
-    // on the same connection (served through hyper).
-    for request in [
-        &b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n"[..],
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n",
+    // A connection's first request (served on the socket), a stream behind another request
+    // on the same connection (served through hyper), and a WebSocket.
+    for (transport, request) in [
+        ("Sse", &b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n"[..]),
+        (
+            "Sse",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n",
+        ),
+        (
+            "Ws",
+            b"GET /api/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        ),
     ] {
         let mut server = TestServer::with_limits(limits(64)).await;
         let _client = non_reader(&server, request).await;
         let stalled = step_until_stalled(&mut server).await;
-        let cut = until_no_sse_client(&mut server, &String::from_utf8_lossy(request)).await;
+        let cut = until_no_client(&mut server, transport, &String::from_utf8_lossy(request)).await;
         let waited = cut - stalled;
         assert!(
             waited >= SHORT / 2 && waited < SHORT * 4,

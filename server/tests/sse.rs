@@ -478,7 +478,7 @@ async fn a_full_socket_stalls_only_its_stream_and_loses_nothing() {
     // Publish while the stalled client reads nothing, until its group has handed it back. The
     // normal reader keeps up, so each batch has been through the fan-out when it is checked.
     let mut last = first;
-    while server.hub.metrics().sse_direct_stalls.get() == 0 {
+    while server.hub.metrics().fanout_stalls.get() == 0 {
         assert!(last < (1 << 14), "the socket never filled");
         last = server.step(16);
         expected.extend(until_seq(&mut normal, last).await);

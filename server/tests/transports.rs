@@ -3,7 +3,7 @@
 
 mod support;
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use support::*;
 use tickertape_server::hub::HubConfig;
@@ -398,4 +398,80 @@ async fn raw_close_frame(ws: &Ws) -> (u16, String) {
         at += header + len;
     }
     panic!("no close frame in {} bytes", bytes.len());
+}
+
+/// The client's side of the protocol is honoured on the fan-out path too: a ping is answered
+/// with a pong carrying its payload (between events), a command sent right behind it is
+/// answered, and a client's close is answered with a close and the end of the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_pings_and_closes_from_the_client_are_answered() {
+    let mut server = TestServer::start().await;
+    let mut ws = ws_open(&server.url("/api/ws?symbols=AAPL")).await;
+    ws_next(&mut ws).await.unwrap();
+    server.step(5);
+    ws.send(Message::Ping(b"are you there".to_vec().into())).await.unwrap();
+    ws.send(Message::text(r#"{"op":"set","symbols":["MSFT"]}"#))
+        .await
+        .unwrap();
+    let (mut pong, mut snapshot) = (None, None);
+    while pong.is_none() || snapshot.is_none() {
+        match tokio::time::timeout(PATIENCE, ws.next()).await.expect("in time") {
+            Some(Ok(Message::Pong(payload))) => pong = Some(payload.to_vec()),
+            Some(Ok(Message::Text(text))) => {
+                let event: Value = serde_json::from_str(text.as_str()).unwrap();
+                if event["type"] == "snapshot" {
+                    snapshot = Some(event["data"]["quotes"][0]["symbol"].clone());
+                }
+            }
+            Some(Ok(_)) => {}
+            other => panic!("the connection ended: {other:?}"),
+        }
+    }
+    assert_eq!(pong.as_deref(), Some(&b"are you there"[..]));
+    assert_eq!(snapshot, Some(Value::from("MSFT")));
+    ws.close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: 1000.into(),
+        reason: "bye".into(),
+    }))
+    .await
+    .unwrap();
+    assert_eq!(ws_close_code(&mut ws).await, 1000, "the server answers the close");
+    let ended = tokio::time::timeout(PATIENCE, ws.next()).await.expect("in time");
+    assert!(matches!(ended, None | Some(Err(_))), "{ended:?}");
+}
+
+/// A client sending more messages in a second than `WS_MESSAGES_PER_SEC` is closed with 1008
+/// and the reason, after its allowed commands were answered.
+#[tokio::test]
+async fn a_websocket_flooding_commands_is_closed_with_1008() {
+    let server = TestServer::with_limits(tickertape_server::config::Limits {
+        ws_messages_per_sec: 5,
+        ..Default::default()
+    })
+    .await;
+    let mut ws = ws_open(&server.url("/api/ws")).await;
+    ws_next(&mut ws).await.unwrap();
+    for _ in 0..20 {
+        if ws
+            .send(Message::text(r#"{"op":"set","symbols":["AAPL"]}"#))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let mut snapshots = 0;
+    let (code, reason) = loop {
+        match tokio::time::timeout(PATIENCE, ws.next()).await.expect("in time") {
+            Some(Ok(Message::Text(text))) if text.as_str().contains(r#""type":"snapshot""#) => snapshots += 1,
+            Some(Ok(Message::Close(Some(frame)))) => break (u16::from(frame.code), frame.reason.to_string()),
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(
+        (code, reason.as_str()),
+        (1008, "too many messages in a second (WS_MESSAGES_PER_SEC)")
+    );
+    assert!((1..=5).contains(&snapshots), "{snapshots} commands answered");
 }

@@ -18,6 +18,7 @@
 //! keep-alive connection reaches the same SSE code through the router ([`sse::stream`]): same
 //! events, same ids, chunked by hyper.
 
+use super::Slot;
 use crate::config::Limits;
 use crate::hub::Subscription;
 use crate::security::Policy;
@@ -46,6 +47,7 @@ const MAX_HEADERS: usize = 64;
 /// everything else, and every connection of a node without streams, goes to hyper.
 pub(super) async fn serve_connection(
     tcp: TcpStream,
+    slot: Slot,
     app: Router,
     streams: Option<Transports>,
     limits: Limits,
@@ -54,20 +56,28 @@ pub(super) async fn serve_connection(
     // Two steps. The first (the head being read, its deadline) is boxed, so its state is freed
     // when it ends, and a stream that runs for hours keeps only its own.
     match Box::pin(first_request(tcp, streams, &limits, &shutdown)).await {
-        Next::Stream(tcp, streams, subscription) => sse::serve_direct(tcp, streams, subscription).await,
+        Next::Stream(tcp, streams, subscription) => {
+            sse::serve_direct(tcp, streams, subscription).await;
+            drop(slot);
+        }
         // Boxed: hyper's connection state is kilobytes, and inline it would make every direct
         // stream's task that large too (a task is as large as its largest branch).
-        Next::Http(io) => Box::pin(serve_http(io, app, &limits, &shutdown)).await,
+        Next::Http(tcp, head) => {
+            let io = Rewind::new(tcp, head, limits.write_timeout, slot);
+            Box::pin(serve_http(io, app, &limits, &shutdown)).await;
+        }
         Next::Closed => {}
     }
 }
 
-/// What a connection's first request leads to.
+/// What a connection's first request leads to. Matched as soon as it is made, so the variants'
+/// sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum Next {
     /// A plain `GET` of the stream that passed its checks: served here, on the socket.
     Stream(TcpStream, Transports, Subscription),
     /// Anything else: hyper's, with the bytes already read.
-    Http(Rewind),
+    Http(TcpStream, Vec<u8>),
     /// Nothing to serve: the client left, the head timed out (and was answered), or shutdown.
     Closed,
 }
@@ -102,7 +112,7 @@ async fn first_request(
             Some(_) => {}
         }
     }
-    Next::Http(Rewind::new(tcp, head, limits.write_timeout))
+    Next::Http(tcp, head)
 }
 
 /// Serves a connection with hyper until it ends. hyper gets a timer, so its header timeout
@@ -201,6 +211,13 @@ impl Refusal {
 /// goes first and the read side is drained briefly.
 pub(super) async fn refuse(tcp: &TcpStream, why: Refusal, policy: &Policy) {
     let _ = tcp.try_write(why.response(policy).as_bytes());
+    close_gently(tcp).await;
+}
+
+/// Ends a connection whose last bytes are written without resetting them away: the sending side
+/// is shut, then what the client still sends is read and dropped until it closes, for at most
+/// [`REFUSAL_LINGER`].
+pub async fn close_gently(tcp: &TcpStream) {
     let _ = socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write);
     let drain = async {
         let mut sink = [0u8; 1024];
@@ -274,20 +291,32 @@ pub struct Rewind {
     prefix: Vec<u8>,
     read: usize,
     tcp: TcpStream,
+    /// The connection's place among `MAX_CONNECTIONS`, released with the socket.
+    slot: Slot,
     write_timeout: Duration,
     /// Armed while a write is pending; a write that completes disarms it.
     stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Rewind {
-    fn new(tcp: TcpStream, prefix: Vec<u8>, write_timeout: Duration) -> Self {
+    fn new(tcp: TcpStream, prefix: Vec<u8>, write_timeout: Duration, slot: Slot) -> Self {
         Rewind {
             prefix,
             read: 0,
             tcp,
+            slot,
             write_timeout,
             stalled: None,
         }
+    }
+
+    /// The socket, and what hyper had not read yet of the bytes read before it (nothing, once
+    /// it has parsed a request): a WebSocket takes its connection back after the upgrade.
+    /// The connection's slot goes with the socket.
+    pub fn into_parts(self) -> (TcpStream, Vec<u8>, Slot) {
+        let mut prefix = self.prefix;
+        prefix.drain(..self.read);
+        (self.tcp, prefix, self.slot)
     }
 
     /// Passes a write's outcome through, failing it once it has been pending for too long.

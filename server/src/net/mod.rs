@@ -22,7 +22,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// How long shutdown waits for connections to finish after every stream has ended.
@@ -98,10 +98,11 @@ pub async fn serve(
         };
         tune(&tcp, &limits);
         let (app, streams, shutdown) = (app.clone(), streams.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            conn::serve_connection(tcp, app, streams, limits, shutdown).await;
-            drop((permit, share));
-        });
+        let slot = Slot {
+            _permit: permit,
+            _share: share,
+        };
+        tokio::spawn(conn::serve_connection(tcp, slot, app, streams, limits, shutdown));
     }
     // Every stream ends on shutdown and hyper finishes what is under way; wait for the
     // connections to go, but not for ever.
@@ -112,6 +113,14 @@ pub async fn serve(
     let open = limits.max_connections - connections.available_permits();
     tracing::warn!(open, "drain deadline passed; closing the remaining connections");
     Ok(Stopped::DeadlinePassed { open })
+}
+
+/// A connection's place among `MAX_CONNECTIONS` (and its address's share), held for as long as
+/// its socket is open, whoever holds the socket: the connection's task, or a WebSocket's after
+/// the upgrade.
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+    _share: Option<Share>,
 }
 
 /// Answers a refused connection on its own task, unless [`MAX_REFUSING`] are being answered

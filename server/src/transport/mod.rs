@@ -3,10 +3,12 @@
 //! JSON payloads, and resume by the same rules (see [`crate::hub`]). Requests are checked by
 //! [`crate::request`] before anything streams.
 
+mod fanout;
 pub mod poll;
 pub mod sse;
 pub mod ws;
 
+use crate::config::Limits;
 use crate::hub::{Event, Hub};
 use crate::security::Policy;
 use std::fmt::Write;
@@ -25,20 +27,23 @@ pub struct Transports {
     pub keepalive: Duration,
     /// How long a write may wait for a client that does not read before the stream ends.
     pub write_timeout: Duration,
+    /// Messages a WebSocket client may send in one second.
+    pub ws_messages_per_sec: u32,
     /// The headers every response carries, and the origins that may open streams.
     pub policy: Arc<Policy>,
-    /// The SSE fan-out groups that write live events to streams.
-    fanout: Arc<sse::Fanout>,
+    /// The fan-out groups that write live events to SSE streams and WebSockets.
+    fanout: Arc<fanout::Fanout>,
 }
 
 impl Transports {
     pub fn new(hub: Arc<Hub>, shutdown: CancellationToken, keepalive: Duration) -> Self {
-        let fanout = Arc::new(sse::Fanout::new(hub.clone(), shutdown.clone(), keepalive));
+        let fanout = Arc::new(fanout::Fanout::new(hub.clone(), shutdown.clone(), keepalive));
         Transports {
             hub,
             shutdown,
             keepalive,
-            write_timeout: crate::config::Limits::default().write_timeout,
+            write_timeout: Limits::default().write_timeout,
+            ws_messages_per_sec: Limits::default().ws_messages_per_sec,
             policy: Arc::default(),
             fanout,
         }
@@ -52,9 +57,14 @@ impl Transports {
         }
     }
 
-    /// The same, with writes that wait at most `write_timeout` for a client.
-    pub fn with_write_timeout(self, write_timeout: Duration) -> Self {
-        Transports { write_timeout, ..self }
+    /// The same, with the per-connection limits of `limits`: writes that wait at most
+    /// `write_timeout` for a client, and WebSocket clients held to `ws_messages_per_sec`.
+    pub fn with_limits(self, limits: &Limits) -> Self {
+        Transports {
+            write_timeout: limits.write_timeout,
+            ws_messages_per_sec: limits.ws_messages_per_sec,
+            ..self
+        }
     }
 }
 

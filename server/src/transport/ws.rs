@@ -1,4 +1,4 @@
-//! WebSocket: `GET /api/ws?symbols=..&last_event_id=..`, the two-way transport.
+//! WebSocket: `GET /api/ws?symbols=..&depth=..&last_event_id=..`, the two-way transport.
 //!
 //! Parameters are checked before the upgrade (a bad request gets the same 400 JSON as the other
 //! transports). After it, the server sends one text message per event,
@@ -7,27 +7,47 @@
 //! `{"op":"subscribe","symbols":["TSLA"]}`, `{"op":"unsubscribe","symbols":["AAPL"]}` or
 //! `{"op":"set","symbols":["AAPL","MSFT"]}` (`null` = all); `subscribe` and `set` may name the
 //! depth symbols too, as `depth=` does (`"depth":["AAPL"]`; without it, depth keeps the symbols
-//! still selected). The answer is a `snapshot` of the new selection, after which ticks follow it. A message the server cannot use gets
-//! `{"type":"error","error":"…"}` and the connection stays open.
+//! still selected). The answer is a `snapshot` of the new selection, after which ticks follow
+//! it. A message the server cannot use gets `{"type":"error","error":"…"}` and the connection
+//! stays open.
 //!
 //! Every keep-alive period the server sends a ping and a `{"type":"heartbeat"}` message.
 //!
 //! Close codes: 1001 when the server shuts down, 1003 for a binary message, 1008 when the peer
-//! stopped answering pings (two keep-alive periods of silence), 1009 for a message over
-//! [`MAX_MESSAGE_BYTES`], 1007 for text that is not UTF-8, 1002 for a broken frame.
+//! stopped answering pings (two keep-alive periods of silence) or sent more than
+//! `WS_MESSAGES_PER_SEC` messages in a second (every command is answered with a snapshot, and a
+//! flood must not cost the others), 1009 for a message over [`MAX_MESSAGE_BYTES`],
+//! 1007 for text that is not UTF-8, 1002 for a broken frame.
+//!
+//! How it is served. The handshake is `tungstenite`'s (it checks the request and derives the
+//! accept key); once hyper has sent the `101`, the connection's socket is taken back from hyper
+//! and the WebSocket runs on it as an SSE stream does: live events are written by the fan-out
+//! groups ([`super::fanout`]), each event framed once per group as a text message (the frame
+//! header is `tungstenite`'s), and the connection's own task only reads what the client sends,
+//! with `tungstenite` parsing (and unmasking) its frames. Why: a task per WebSocket that woke for
+//! every frame, and tungstenite's own buffers, cost 1.75 times SSE's CPU per event and 13 KB per
+//! connection (BENCHMARKS.md, "WebSocket on the fan-out groups").
 
 use super::Transports;
-use super::event_json;
-use crate::hub::Subscription;
+use super::fanout::{Framing, Member, Out};
+use crate::hub::{Event, Subscription};
 use crate::metrics::Transport;
+use crate::net::conn::{Rewind, close_gently};
 use crate::request::{ApiError, Params, StreamParams, check_origin, resume_point};
-use axum::extract::State;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::HeaderMap;
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::response::Response;
+use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use std::time::Instant;
+use std::io::{self, Read, Write as _};
+use std::pin::pin;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tungstenite::protocol::frame::{CloseFrame, Frame, FrameHeader};
+use tungstenite::protocol::{Message, Role, WebSocketConfig, WebSocketContext};
 
 /// Sent every keep-alive period: `{"type":"heartbeat"}`.
 pub const HEARTBEAT: &str = r#"{"type":"heartbeat"}"#;
@@ -35,27 +55,40 @@ pub const HEARTBEAT: &str = r#"{"type":"heartbeat"}"#;
 /// Largest message a client may send.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
 
+/// How long the last bytes and the close frame may take to leave when a WebSocket ends.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// How many bytes of the client's messages are read at a time: they are small commands.
+const READ_BUFFER: usize = 512;
+
 pub async fn ws(
     State(app): State<Transports>,
-    headers: HeaderMap,
     Params(params): Params<StreamParams>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    mut request: Request,
 ) -> Result<Response, ApiError> {
-    check_origin(&app.policy, &headers)?;
+    let headers = request.headers();
+    check_origin(&app.policy, headers)?;
     let selection = params.selection(&app.hub)?;
-    let from = resume_point(&headers, &params)?;
-    let upgrade =
-        upgrade.map_err(|e| ApiError::BadQuery(format!("expected a WebSocket upgrade: {}", e.body_text())))?;
+    let from = resume_point(headers, &params)?;
+    let accepted = tungstenite::handshake::server::create_response_with_body(&request, Body::empty)
+        .map_err(|e| ApiError::BadQuery(format!("expected a WebSocket upgrade: {e}")))?;
+    let upgrade = hyper::upgrade::on(&mut request);
     let subscription = app.hub.subscribe(from, selection);
-    // tungstenite's 128 KiB default read and write buffers were most of a connection's memory
-    // (136 KB per idle socket, see BENCHMARKS.md); clients send only small commands, and every
-    // event is flushed as it is written.
-    Ok(upgrade
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| session(socket, subscription, app)))
+    tokio::spawn(async move {
+        // Resolves once hyper has written the 101 (a write it bounds by WRITE_TIMEOUT_SECS), or
+        // fails with the connection.
+        let Ok(upgraded) = upgrade.await else { return };
+        // Every connection hyper serves is a `Rewind` ([`crate::net`]).
+        let Ok(parts) = upgraded.downcast::<TokioIo<Rewind>>() else {
+            tracing::error!("a WebSocket upgrade on a connection that is not a Rewind");
+            return;
+        };
+        let (tcp, mut read, slot) = parts.io.into_inner().into_parts();
+        read.extend_from_slice(&parts.read_buf);
+        session(tcp, read, subscription, app).await;
+        drop(slot);
+    });
+    Ok(accepted)
 }
 
 /// A message from the client.
@@ -75,92 +108,245 @@ enum Command {
     },
 }
 
-async fn session(mut socket: WebSocket, mut subscription: Subscription, app: Transports) {
+/// What wakes a WebSocket's task while its fan-out group holds it.
+enum Wake {
+    /// The group handed the member back (its socket is full), or dropped it (`None`).
+    Back(Option<Member>),
+    /// Something the task must act on, with the member back.
+    Act(Act),
+}
+
+/// What the task does with the member back from its group.
+enum Act {
+    /// Answer, or end as, what the client sent.
+    Client(Heard),
+    /// Close the connection: the code and reason.
+    Close(u16, &'static str),
+}
+
+/// Runs a WebSocket on its socket until either side ends it. `read` holds what the client sent
+/// after its handshake that hyper had already read.
+async fn session(tcp: TcpStream, read: Vec<u8>, subscription: Subscription, app: Transports) {
+    let tcp = Arc::new(tcp);
     let client = app.hub.metrics().client(Transport::Ws);
-    let mut heartbeat = tokio::time::interval(app.keepalive);
-    heartbeat.tick().await; // the first tick is immediate
-    let mut last_heard = Instant::now();
-    let close = |code: u16, reason: &'static str| {
-        Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        }))
-    };
-    loop {
-        tokio::select! {
+    let mut member = Member::new(Out::Socket(tcp.clone()), Framing::Ws, subscription, client);
+    let mut inbound = Inbound::new(tcp.clone(), read, app.ws_messages_per_sec);
+    let silence = app.keepalive * 2;
+    let mut stopped = pin!(app.shutdown.cancelled());
+    let mut deadline = pin!(tokio::time::sleep(silence));
+    let close = loop {
+        // Boxed when it runs: the task spends its life waiting, and should not carry a write's
+        // state meanwhile.
+        let caught_up = tokio::select! {
             biased;
-            () = app.shutdown.cancelled() => {
-                let _ = socket.send(close(1001, "server shutting down")).await;
-                break;
-            }
-            incoming = socket.recv() => {
-                let message = match incoming {
-                    Some(Ok(message)) => message,
-                    Some(Err(err)) => {
-                        // Tell the client why, where the protocol has a code for it.
-                        if let Some((code, reason)) = refusal(err) {
-                            let _ = socket.send(close(code, reason)).await;
-                        }
-                        break;
+            () = &mut stopped => break Some((1001, "server shutting down")),
+            caught_up = Box::pin(member.catch_up(app.write_timeout)) => caught_up,
+        };
+        if caught_up.is_err() {
+            // The client has not read for WRITE_TIMEOUT_SECS, or its socket failed: nothing more
+            // can reach it.
+            return;
+        }
+        let mut joined = app.fanout.join(member);
+        let wake = loop {
+            tokio::select! {
+                biased;
+                () = &mut stopped => break Wake::Act(Act::Close(1001, "server shutting down")),
+                back = joined.handed_back() => break Wake::Back(back),
+                heard = inbound.next() => {
+                    // Anything the client sends shows it is there.
+                    deadline.as_mut().reset(Instant::now() + silence);
+                    if !matches!(heard, Heard::Alive) {
+                        break Wake::Act(Act::Client(heard));
                     }
-                    None => break,
-                };
-                last_heard = Instant::now();
-                let reply = match message {
-                    Message::Text(text) => match command(&app, &mut subscription, text.as_str()) {
-                        Ok(event) => event_json(&event),
-                        Err(reason) => serde_json::json!({ "type": "error", "error": reason }).to_string(),
-                    },
-                    Message::Binary(_) => {
-                        let _ = socket.send(close(1003, "binary messages are not supported")).await;
-                        break;
+                }
+                () = &mut deadline => break Wake::Act(Act::Close(1008, "no pong")),
+            }
+        };
+        let act = match wake {
+            Wake::Back(Some(back)) => {
+                member = back;
+                continue;
+            }
+            // A write failed.
+            Wake::Back(None) => return,
+            Wake::Act(act) => act,
+        };
+        // Written to by one writer at a time: the group gives the member back first.
+        joined.recall();
+        member = match joined.handed_back().await {
+            Some(member) => member,
+            None => return,
+        };
+        match act {
+            Act::Close(code, reason) => break Some((code, reason)),
+            Act::Client(Heard::Command(text)) => match command(&app, &mut member.subscription, &text) {
+                Ok(event) => encode_event(&event, &mut member.pending),
+                Err(reason) => {
+                    let reply = serde_json::json!({ "type": "error", "error": reason }).to_string();
+                    encode_text(&reply, &mut member.pending);
+                }
+            },
+            Act::Client(Heard::Reply) => member.pending.append(&mut inbound.outbox),
+            Act::Client(Heard::Closed) => {
+                // tungstenite's answer to the client's close is in the outbox.
+                member.pending.append(&mut inbound.outbox);
+                break None;
+            }
+            Act::Client(Heard::Refused(code, reason)) => break Some((code, reason)),
+            Act::Client(Heard::Alive | Heard::Gone) => return,
+        }
+    };
+    // The rest of an event the socket had not taken, then the close frame, then a close that
+    // lets the client read them.
+    if let Some((code, reason)) = close {
+        encode_close(code, reason, &mut member.pending);
+    }
+    if tokio::time::timeout(CLOSE_WAIT, member.write_pending(CLOSE_WAIT))
+        .await
+        .is_ok()
+    {
+        close_gently(&tcp).await;
+    }
+}
+
+/// What the client's side of the connection gave.
+enum Heard {
+    /// A pong (or a ping answered later): it is alive, nothing to do.
+    Alive,
+    /// A text message: a command.
+    Command(String),
+    /// tungstenite queued an answer (a pong) in the outbox.
+    Reply,
+    /// The client sent a close frame; the answer is in the outbox.
+    Closed,
+    /// A message the server refuses: the close code and reason.
+    Refused(u16, &'static str),
+    /// The connection ended or failed.
+    Gone,
+}
+
+/// The client's side of a WebSocket: tungstenite's state for reading its frames (partial
+/// frames included), and the bytes tungstenite wants to send back (pongs, a close reply),
+/// which the task writes once its group has handed the member back.
+struct Inbound {
+    tcp: Arc<TcpStream>,
+    context: WebSocketContext,
+    outbox: Vec<u8>,
+    /// The start of the current one-second window and the messages read in it.
+    window: (Instant, u32),
+    /// Most messages in one window.
+    per_sec: u32,
+}
+
+impl Inbound {
+    fn new(tcp: Arc<TcpStream>, read: Vec<u8>, per_sec: u32) -> Self {
+        let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER)
+            .write_buffer_size(0)
+            .max_message_size(Some(MAX_MESSAGE_BYTES))
+            .max_frame_size(Some(MAX_MESSAGE_BYTES));
+        Inbound {
+            tcp,
+            context: WebSocketContext::from_partially_read(read, Role::Server, Some(config)),
+            outbox: Vec::new(),
+            window: (Instant::now(), 0),
+            per_sec,
+        }
+    }
+
+    /// The next thing the client's side gives. Cancel-safe: what was read stays in
+    /// tungstenite's buffer until a call takes it.
+    async fn next(&mut self) -> Heard {
+        let mut alive = false;
+        loop {
+            if !self.outbox.is_empty() {
+                return Heard::Reply;
+            }
+            let mut io = Io {
+                tcp: &self.tcp,
+                outbox: &mut self.outbox,
+            };
+            let message = match self.context.read(&mut io) {
+                Ok(message) => message,
+                Err(tungstenite::Error::Io(err)) if err.kind() == io::ErrorKind::WouldBlock => {
+                    if alive {
+                        return Heard::Alive;
                     }
-                    Message::Close(_) => break,
-                    Message::Ping(_) | Message::Pong(_) => continue,
-                };
-                if socket.send(Message::Text(reply.into())).await.is_err() {
-                    break;
+                    if self.tcp.readable().await.is_err() {
+                        return Heard::Gone;
+                    }
+                    continue;
                 }
+                Err(err) => return refusal(err).map_or(Heard::Gone, |(code, reason)| Heard::Refused(code, reason)),
+            };
+            let now = Instant::now();
+            if now.duration_since(self.window.0) >= Duration::from_secs(1) {
+                self.window = (now, 0);
             }
-            event = subscription.next() => {
-                if socket.send(Message::Text(event_json(&event).into())).await.is_err() {
-                    break;
-                }
-                client.delivered();
+            self.window.1 += 1;
+            if self.window.1 > self.per_sec {
+                return Heard::Refused(1008, "too many messages in a second (WS_MESSAGES_PER_SEC)");
             }
-            _ = heartbeat.tick() => {
-                if last_heard.elapsed() > app.keepalive * 2 {
-                    let _ = socket.send(close(1008, "no pong")).await;
-                    break;
+            match message {
+                Message::Text(text) => return Heard::Command(text.as_str().to_owned()),
+                Message::Binary(_) => return Heard::Refused(1003, "binary messages are not supported"),
+                Message::Close(_) => {
+                    let mut io = Io {
+                        tcp: &self.tcp,
+                        outbox: &mut self.outbox,
+                    };
+                    let _ = self.context.flush(&mut io);
+                    return Heard::Closed;
                 }
-                // A ping for the protocol, and a `heartbeat` message for the page (browsers
-                // answer pings silently), so a quiet selection is not mistaken for a dead link.
-                if socket.send(Message::Ping(Default::default())).await.is_err()
-                    || socket.send(Message::Text(HEARTBEAT.into())).await.is_err()
-                {
-                    break;
-                }
+                // tungstenite queues the pong itself; the next read puts it in the outbox.
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => alive = true,
             }
         }
+    }
+}
+
+/// tungstenite's view of the socket: it reads from the socket without waiting (a `WouldBlock`
+/// leaves its state as it was) and writes into the outbox, never to the socket itself.
+struct Io<'a> {
+    tcp: &'a TcpStream,
+    outbox: &'a mut Vec<u8>,
+}
+
+impl Read for Io<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.tcp.try_read(buf)
+    }
+}
+
+impl io::Write for Io<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.outbox.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
 /// The close code and reason for a message the server could not read, if the protocol has one:
 /// 1009 for a message over [`MAX_MESSAGE_BYTES`], 1007 for text that is not UTF-8, 1002 for a
 /// broken frame. (A connection that simply failed gets no close frame: nobody would read it.)
-fn refusal(err: axum::Error) -> Option<(u16, &'static str)> {
-    use tungstenite::error::{CapacityError, Error};
-    match *err.into_inner().downcast::<Error>().ok()? {
+fn refusal(err: tungstenite::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::{CapacityError, Error, ProtocolError};
+    match err {
         Error::Capacity(CapacityError::MessageTooLong { .. }) => Some((1009, "message too big: at most 4096 bytes")),
         Error::Capacity(_) => Some((1009, "message too big")),
         Error::Utf8(_) => Some((1007, "text message is not valid UTF-8")),
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
         Error::Protocol(_) => Some((1002, "WebSocket protocol error")),
         _ => None,
     }
 }
 
 /// Applies a client command; the answer is a snapshot of the new selection.
-fn command(app: &Transports, subscription: &mut Subscription, text: &str) -> Result<crate::hub::Event, String> {
+fn command(app: &Transports, subscription: &mut Subscription, text: &str) -> Result<Event, String> {
     let command: Command = serde_json::from_str(text).map_err(|e| {
         let reason = format!("bad message: {e}; expected e.g. {{\"op\":\"subscribe\",\"symbols\":[\"AAPL\"]}}");
         // At most 200 bytes, cut at a character boundary (the error may quote the client's text).
@@ -187,4 +373,123 @@ fn command(app: &Transports, subscription: &mut Subscription, text: &str) -> Res
     }
     .map_err(|e| e.to_string())?;
     Ok(subscription.reselect(selection))
+}
+
+/// Appends a text message's frame header for a payload of `len` bytes (server frames are not
+/// masked).
+fn text_header(len: usize, out: &mut Vec<u8>) {
+    let header = FrameHeader {
+        opcode: OpCode::Data(Data::Text),
+        ..FrameHeader::default()
+    };
+    // Writing to a `Vec` cannot fail.
+    let _ = header.format(len as u64, out);
+}
+
+/// Appends `text` as one text message.
+fn encode_text(text: &str, out: &mut Vec<u8>) {
+    text_header(text.len(), out);
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// Appends `event` as one text message, `{"type":…,"id":…,"data":…}` ([`event_json`]), with the
+/// hub's shared payload copied in once.
+pub(super) fn encode_event(event: &Event, out: &mut Vec<u8>) {
+    // The JSON before the payload: at most 76 bytes (`resync`, and an id of 16 hex digits, a
+    // dash and 20 digits).
+    let mut prefix = io::Cursor::new([0u8; 96]);
+    let _ = write!(
+        prefix,
+        r#"{{"type":"{}","id":"{}","data":"#,
+        event.kind.name(),
+        event.id
+    );
+    let prefix = &prefix.get_ref()[..prefix.position() as usize];
+    text_header(prefix.len() + event.data.len() + 1, out);
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(event.data.as_bytes());
+    out.push(b'}');
+}
+
+/// Appends a close frame.
+fn encode_close(code: u16, reason: &str, out: &mut Vec<u8>) {
+    let frame = Frame::close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    }));
+    let _ = frame.format(out);
+}
+
+/// What a keep-alive period sends: a ping, then a `heartbeat` message for the page (browsers
+/// answer pings silently), so a quiet selection is not mistaken for a dead link.
+pub(super) fn heartbeat() -> &'static [u8] {
+    static BYTES: LazyLock<Vec<u8>> = LazyLock::new(|| {
+        let mut bytes = Vec::new();
+        let _ = Frame::ping(Vec::new()).format(&mut bytes);
+        encode_text(HEARTBEAT, &mut bytes);
+        bytes
+    });
+    &BYTES
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::EventKind;
+    use crate::transport::event_json;
+    use app::wire::protocol::EventId;
+    use tungstenite::protocol::frame::coding::Control;
+
+    /// Reads every frame of `bytes` back with tungstenite (as a client would) into text.
+    fn frames(bytes: &[u8]) -> Vec<Frame> {
+        let mut cursor = io::Cursor::new(bytes);
+        let mut out = Vec::new();
+        while let Some((header, len)) = FrameHeader::parse(&mut cursor).unwrap() {
+            let at = cursor.position() as usize;
+            let payload = bytes[at..at + len as usize].to_vec();
+            cursor.set_position((at + len as usize) as u64);
+            out.push(Frame::from_payload(header, payload.into()));
+        }
+        assert_eq!(cursor.position() as usize, bytes.len(), "no bytes left over");
+        out
+    }
+
+    /// An event is one final, unmasked text frame carrying exactly [`event_json`], whatever
+    /// its length (7-bit, 16-bit and 64-bit lengths).
+    #[test]
+    fn events_are_one_text_frame_of_their_json() {
+        for (kind, len) in [
+            (EventKind::Tick, 10),
+            (EventKind::Snapshot, 200),
+            (EventKind::Resync, 70_000),
+        ] {
+            let event = Event {
+                kind,
+                id: EventId::new(u64::MAX, u64::MAX),
+                data: format!(r#"{{"pad":"{}"}}"#, "x".repeat(len)).into(),
+            };
+            let mut bytes = Vec::new();
+            encode_event(&event, &mut bytes);
+            let frames = frames(&bytes);
+            assert_eq!(frames.len(), 1);
+            let header = frames[0].header();
+            assert!(header.is_final && header.mask.is_none());
+            assert_eq!(header.opcode, OpCode::Data(Data::Text));
+            assert_eq!(frames[0].to_text().unwrap(), event_json(&event));
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_is_a_ping_then_the_heartbeat_message() {
+        let beat = frames(heartbeat());
+        assert_eq!(beat.len(), 2);
+        assert_eq!(beat[0].header().opcode, OpCode::Control(Control::Ping));
+        assert_eq!(beat[1].to_text().unwrap(), HEARTBEAT);
+        let mut bytes = Vec::new();
+        encode_close(1008, "no pong", &mut bytes);
+        let close = frames(&bytes);
+        assert_eq!(close[0].header().opcode, OpCode::Control(Control::Close));
+        assert_eq!(&close[0].payload()[..2], &1008u16.to_be_bytes());
+        assert_eq!(&close[0].payload()[2..], b"no pong");
+    }
 }

@@ -80,7 +80,7 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let mut state = AppState::new(options, hub.clone(), shutdown.clone(), keepalive);
-        state.transports = state.transports.with_write_timeout(limits.write_timeout);
+        state.transports = state.transports.with_limits(&limits);
         let app = router(state.clone());
         let task = tokio::spawn(serve(
             listener,

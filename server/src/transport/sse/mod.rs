@@ -9,15 +9,12 @@
 //! straight to its socket (picked by [`crate::net`]: no hyper buffers, no chunk framing); a stream
 //! requested on a connection that already served something else goes through the router
 //! ([`stream`]), and hyper writes it, chunked. Either way [`serve`] runs the stream and the
-//! fan-out groups ([`fanout`]) write its live events: only the [`Out`] they write to differs
+//! fan-out groups ([`super::fanout`]) write its live events: only the [`Out`] they write to differs
 //! (the socket, or a bounded channel that is hyper's response body), so framing, keep-alive,
 //! resume and back-pressure are the same code and the same bytes.
 
-mod fanout;
-
-pub(super) use fanout::Fanout;
-
 use super::Transports;
+use super::fanout::{Framing, Member, Out};
 use crate::hub::{Event as HubEvent, Subscription};
 use crate::metrics::{ClientGuard, Transport};
 use crate::request::{ApiError, Params, StreamParams, check_origin, resume_point};
@@ -26,15 +23,14 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use fanout::Member;
 use futures_util::StreamExt;
 use std::convert::Infallible;
-use std::io::{self, Write as _};
+use std::io::Write as _;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 /// Where the stream is served.
@@ -42,7 +38,7 @@ pub const PATH: &str = "/api/stream";
 /// How long a browser waits before reconnecting after the stream drops.
 pub const RETRY: Duration = Duration::from_millis(1_000);
 /// Sent when the stream has been quiet for a keep-alive period: an empty comment.
-const KEEP_ALIVE: &[u8] = b":\n\n";
+pub(super) const KEEP_ALIVE: &[u8] = b":\n\n";
 /// Ends every event.
 const EVENT_END: &[u8] = b"\n\n";
 /// The headers both ways of serving send; the direct way adds `connection: close` and `date`.
@@ -52,9 +48,6 @@ const HEADERS: [(&str, &str); 3] = [
     ("cache-control", "no-cache"),
     ("x-accel-buffering", "no"),
 ];
-
-/// How many bytes of a catch-up (a snapshot, a replay) go out in one write.
-const CATCH_UP_BYTES: usize = 16 * 1024;
 
 /// Chunks a stream served through hyper may have queued for its connection: hyper takes the
 /// next one only when the socket has taken the previous ones, so a full queue is a full socket.
@@ -78,7 +71,7 @@ fn preamble() -> String {
 
 /// Appends `event` as SSE bytes to `out`. The payload is JSON on one line (serde_json never
 /// writes a raw newline), so one `data:` field carries it.
-fn encode_event(event: &HubEvent, out: &mut Vec<u8>) {
+pub(super) fn encode_event(event: &HubEvent, out: &mut Vec<u8>) {
     // Writing to a `Vec` cannot fail.
     let _ = write!(out, "event: {}\nid: {}\ndata: ", event.kind.name(), event.id);
     out.extend_from_slice(event.data.as_bytes());
@@ -87,7 +80,7 @@ fn encode_event(event: &HubEvent, out: &mut Vec<u8>) {
 
 /// One event as SSE bytes, in one buffer.
 #[cfg(test)]
-fn event_bytes(event: &HubEvent) -> Vec<u8> {
+pub(super) fn event_bytes(event: &HubEvent) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + event.data.len());
     encode_event(event, &mut out);
     out
@@ -120,128 +113,29 @@ pub async fn serve_direct(tcp: TcpStream, t: Transports, subscription: Subscript
     serve(out, t, subscription, client, head.into_bytes()).await;
 }
 
-/// Where a stream's bytes go.
-#[derive(Clone)]
-pub(super) enum Out {
-    /// The client's socket: the stream is its connection's only request.
-    Socket(Arc<TcpStream>),
-    /// hyper's response body, a chunk per write: a stream on a reused connection.
-    Body(mpsc::Sender<Vec<u8>>),
-}
-
-impl Out {
-    /// Writes what fits of `bytes` now, without waiting: `WouldBlock` when nothing does.
-    pub(super) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
-        match self {
-            Out::Socket(tcp) => tcp.try_write(bytes),
-            Out::Body(chunks) => match chunks.try_send(bytes.to_vec()) {
-                Ok(()) => Ok(bytes.len()),
-                Err(TrySendError::Full(_)) => Err(io::ErrorKind::WouldBlock.into()),
-                Err(TrySendError::Closed(_)) => Err(io::ErrorKind::BrokenPipe.into()),
-            },
-        }
-    }
-
-    /// Waits until a write may make progress, at most `timeout`: a client that has not read
-    /// for that long is cut (it resumes where it was when it reconnects).
-    async fn writable(&self, timeout: Duration) -> io::Result<()> {
-        let ready = async {
-            match self {
-                Out::Socket(tcp) => tcp.writable().await,
-                Out::Body(chunks) => match chunks.reserve().await {
-                    // The slot is released with the permit; the one writer takes it next.
-                    Ok(_permit) => Ok(()),
-                    Err(_) => Err(io::ErrorKind::BrokenPipe.into()),
-                },
-            }
-        };
-        tokio::time::timeout(timeout, ready)
-            .await
-            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
-    }
-
-    /// Returns when the client has gone: it closed its side of the socket, or hyper dropped
-    /// the body (the connection ended).
-    async fn closed(&self) {
-        match self {
-            Out::Socket(tcp) => hung_up(tcp).await,
-            Out::Body(chunks) => chunks.closed().await,
-        }
-    }
-}
-
-/// Ticks every half keep-alive period, first after half a period.
-fn keepalive_ticks(period: Duration) -> tokio::time::Interval {
-    let half = period / 2;
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + half, half);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks
-}
-
-/// Whether a keep-alive is due: a tick with no event since the previous tick.
-#[derive(Default)]
-struct Quiet {
-    sent: bool,
-}
-
-impl Quiet {
-    fn event(&mut self) {
-        self.sent = true;
-    }
-
-    /// True when the stream has been quiet since the previous tick.
-    fn tick(&mut self) -> bool {
-        !std::mem::replace(&mut self.sent, false)
-    }
-}
-
 /// Runs a stream until the client goes away or the server shuts down, writing `first` (the
 /// response head, or the preamble) before any event.
 ///
 /// A direct stream's response has no chunk framing: its body ends when the connection closes,
 /// so each event is one `write` of its SSE bytes, encoded once per frame for every stream that
 /// gets the same event. This task writes what the subscription has ready (a snapshot, or a
-/// replay), then hands the stream to a fan-out group ([`fanout`]), which writes its live events
+/// replay), then hands the stream to a fan-out group ([`super::fanout`]), which writes its live events
 /// without waking this task. Meanwhile this task only waits: for the client to hang up, for
 /// shutdown, or for the group to hand the stream back because its [`Out`] is full, in which
 /// case it finishes the write once the client reads, catches up and rejoins. A client that
 /// stops reading only stalls itself, and the hub resyncs it if it falls behind.
 async fn serve(out: Out, t: Transports, subscription: Subscription, client: ClientGuard, first: Vec<u8>) {
-    let mut member = Member {
-        out: out.clone(),
-        subscription,
-        client,
-        quiet: Quiet::default(),
-        pending: first,
-    };
+    let mut member = Member::new(out.clone(), Framing::Sse, subscription, client);
+    member.pending = first;
     let mut stopped = pin!(t.shutdown.cancelled());
     loop {
-        // What is pending, then whatever the subscription has ready, in writes of up to
-        // CATCH_UP_BYTES. Boxed when it runs: a stream spends its life waiting for its fan-out
-        // group, and its task should not carry a write's state (timer included) meanwhile.
-        let catch_up = async {
-            let mut bytes = std::mem::take(&mut member.pending);
-            loop {
-                while bytes.len() < CATCH_UP_BYTES {
-                    let Some(event) = member.subscription.try_next() else {
-                        break;
-                    };
-                    member.quiet.event();
-                    member.client.delivered();
-                    encode_event(&event, &mut bytes);
-                }
-                if bytes.is_empty() {
-                    return io::Result::Ok(());
-                }
-                write_all(&out, &bytes, t.write_timeout).await?;
-                bytes.clear();
-            }
-        };
+        // Boxed when it runs: a stream spends its life waiting for its fan-out group, and its
+        // task should not carry a write's state (timer included) meanwhile.
         let caught_up = tokio::select! {
             biased;
             () = &mut stopped => return,
             () = out.closed() => return,
-            caught_up = Box::pin(catch_up) => caught_up,
+            caught_up = Box::pin(member.catch_up(t.write_timeout)) => caught_up,
         };
         if caught_up.is_err() {
             return;
@@ -253,7 +147,7 @@ async fn serve(out: Out, t: Transports, subscription: Subscription, client: Clie
             () = out.closed() => return,
             back = joined.handed_back() => match back {
                 Some(member) => member,
-                // The group dropped it: a write failed, or the server is stopping.
+                // The group dropped it: a write failed.
                 None => return,
             },
         };
@@ -271,40 +165,6 @@ fn response_head(policy: &Policy) -> String {
     head.push_str(&format!("connection: close\r\ndate: {date}\r\n\r\n"));
     head.push_str(&preamble());
     head
-}
-
-/// Returns when the client has closed its side (or the socket failed). The client sends nothing
-/// after its request; bytes it sends anyway are read and dropped.
-async fn hung_up(tcp: &TcpStream) {
-    let mut sink = [0; 64];
-    loop {
-        if tcp.readable().await.is_err() {
-            return;
-        }
-        loop {
-            match tcp.try_read(&mut sink) {
-                Ok(0) => return,
-                Ok(_) => continue,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => return,
-            }
-        }
-    }
-}
-
-/// Writes all of `bytes` to `out`, shared with a fan-out group (which only writes while it
-/// holds the stream, never at the same time).
-async fn write_all(out: &Out, mut bytes: &[u8], timeout: Duration) -> io::Result<()> {
-    while !bytes.is_empty() {
-        out.writable(timeout).await?;
-        match out.try_write(bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

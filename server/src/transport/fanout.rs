@@ -1,5 +1,5 @@
-//! Live events of SSE streams, written by one fan-out task per runtime worker instead of a
-//! task per client.
+//! Live events of SSE streams and WebSockets, written by one fan-out task per runtime worker
+//! instead of a task per client.
 //!
 //! Why: with a task per client, every frame woke 1 000 tasks at 10 Hz, and each wake-up (the
 //! broadcast's notify, the run queue, a `select!` over shutdown, read readiness and a keep-alive
@@ -11,6 +11,10 @@
 //! ([`Encoded`]). Each member keeps its own subscription (cursor, selection, lag and resync), so a
 //! client gets exactly the events its own task would have sent it.
 //!
+//! SSE streams and WebSockets are members alike; only their [`Framing`] differs (an SSE event,
+//! or a WebSocket text message framed by `tungstenite`), and each framing has its own encoded
+//! buffer, so a group that serves both still encodes each event once per framing.
+//!
 //! Members that joined less than [`PROBATION`] ago are served after the others in every pass:
 //! a crowd of new streams arriving at once (a flood of clients that never read, or just a busy
 //! minute) cannot delay the ticks of those already watching; the newcomers get theirs a pass
@@ -19,19 +23,21 @@
 //! A member whose socket cannot take a whole event is handed back to its connection's task
 //! with the bytes that did not fit ([`Member::pending`]); that task waits until the socket
 //! drains, catches up and rejoins. A slow client never holds up a group, and no client's bytes
-//! are dropped. The connection's task also watches for the client hanging up, which ends the
-//! membership at the group's next pass.
-
-use super::{KEEP_ALIVE, Out, Quiet, encode_event, keepalive_ticks};
+//! are dropped. The connection's task also watches its client: a hang-up ends the membership at
+//! the group's next pass, and a WebSocket message gets the member back ([`Joined::recall`]) so
+//! that the task can answer it without two writers on one socket.
+use super::{sse, ws};
 use crate::hub::{Event, EventKind, Frame, Hub, Subscription};
 use crate::metrics::ClientGuard;
 use app::wire::protocol::EventId;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// How long a new member is served after the established ones (see the module's docs): longer
@@ -63,16 +69,23 @@ struct GroupHandle {
 pub(super) struct Joined {
     back: oneshot::Receiver<Member>,
     left: Arc<Notify>,
+    recalled: Arc<AtomicBool>,
     returned: bool,
 }
 
 impl Joined {
-    /// The member, once its group hands it back (its socket is full); `None` if the group
-    /// dropped it (a failed write, or shutdown).
+    /// The member, once its group hands it back (its socket is full, it was recalled, or the
+    /// server is stopping); `None` if the group dropped it (a failed write).
     pub(super) async fn handed_back(&mut self) -> Option<Member> {
         let member = (&mut self.back).await.ok();
         self.returned = true;
         member
+    }
+
+    /// Asks the group for the member back at its next pass (see [`Joined::handed_back`]).
+    pub(super) fn recall(&self) {
+        self.recalled.store(true, Ordering::Relaxed);
+        self.left.notify_one();
     }
 }
 
@@ -86,16 +99,91 @@ impl Drop for Joined {
     }
 }
 
-/// One direct stream, as its group holds it.
+/// One stream, as its group holds it.
 pub(super) struct Member {
-    /// Where its bytes go: its socket, or hyper's body for a stream on a reused connection.
+    /// Where its bytes go: its socket, or hyper's body for an SSE stream on a reused connection.
     pub out: Out,
+    pub framing: Framing,
     pub subscription: Subscription,
     pub client: ClientGuard,
     pub quiet: Quiet,
     /// Bytes to write before anything else: the response head at first, then the rest of an
-    /// event the socket could not take whole.
+    /// event the socket could not take whole, or a WebSocket's answer to its client.
     pub pending: Vec<u8>,
+}
+
+impl Member {
+    pub(super) fn new(out: Out, framing: Framing, subscription: Subscription, client: ClientGuard) -> Self {
+        Member {
+            out,
+            framing,
+            subscription,
+            client,
+            quiet: Quiet::default(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Writes what is pending, then whatever the subscription has ready (a snapshot, a replay),
+    /// in writes of up to [`CATCH_UP_BYTES`], each waiting at most `timeout` for the client. A
+    /// write cut short (an error, or the future dropped) leaves exactly the unwritten bytes in
+    /// [`Member::pending`], so whatever is written next starts at an event's boundary.
+    pub(super) async fn catch_up(&mut self, timeout: Duration) -> io::Result<()> {
+        loop {
+            while self.pending.len() < CATCH_UP_BYTES {
+                let Some(event) = self.subscription.try_next() else {
+                    break;
+                };
+                self.quiet.event();
+                self.client.delivered();
+                self.framing.encode(&event, &mut self.pending);
+            }
+            if self.pending.is_empty() {
+                return Ok(());
+            }
+            self.write_pending(timeout).await?;
+        }
+    }
+
+    /// Writes what is pending, each write waiting at most `timeout` for the client; cut short,
+    /// it leaves exactly the unwritten bytes pending.
+    pub(super) async fn write_pending(&mut self, timeout: Duration) -> io::Result<()> {
+        while !self.pending.is_empty() {
+            self.out.writable(timeout).await?;
+            match self.out.try_write(&self.pending) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => drop(self.pending.drain(..n)),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => return Err(err),
+            }
+        }
+        // A catch-up's buffer can be large (a snapshot with books); a member keeps none.
+        if self.pending.capacity() > CATCH_UP_BYTES {
+            self.pending = Vec::new();
+        }
+        Ok(())
+    }
+}
+
+/// How many bytes of a catch-up (a snapshot, a replay) go out in one write.
+const CATCH_UP_BYTES: usize = 16 * 1024;
+
+/// How a member's events are put on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// `event:`/`id:`/`data:` lines ([`sse::encode_event`]).
+    Sse,
+    /// One WebSocket text message per event ([`ws::encode_event`]).
+    Ws,
+}
+
+impl Framing {
+    pub(super) fn encode(self, event: &Event, out: &mut Vec<u8>) {
+        match self {
+            Framing::Sse => sse::encode_event(event, out),
+            Framing::Ws => ws::encode_event(event, out),
+        }
+    }
 }
 
 /// A member in its group, with the way back to its connection's task.
@@ -103,6 +191,8 @@ struct Seat {
     member: Member,
     back: oneshot::Sender<Member>,
     joined: Instant,
+    /// Set by [`Joined::recall`].
+    recalled: Arc<AtomicBool>,
 }
 
 impl Fanout {
@@ -124,16 +214,19 @@ impl Fanout {
         let groups = self.groups.get_or_init(|| self.spawn_groups());
         let group = &groups[self.next.fetch_add(1, Ordering::Relaxed) % groups.len()];
         let (back, receiver) = oneshot::channel();
+        let recalled = Arc::new(AtomicBool::new(false));
         // A send fails only once the group has stopped (shutdown): dropping the seat then
         // fails the receiver, and the connection ends.
         let _ = group.joins.send(Seat {
             member,
             back,
             joined: Instant::now(),
+            recalled: recalled.clone(),
         });
         Joined {
             back: receiver,
             left: group.left.clone(),
+            recalled,
             returned: false,
         }
     }
@@ -151,7 +244,7 @@ impl Fanout {
                     joins: receiver,
                     left: left.clone(),
                     seats: [Vec::new(), Vec::new()],
-                    encoded: Encoded::default(),
+                    encoded: Default::default(),
                     visited: 0,
                     start: 0,
                     leaving: Vec::new(),
@@ -172,8 +265,8 @@ struct Group {
     /// The established members ([`ESTABLISHED`]), then those on [`PROBATION`] ([`NEW`]), each
     /// served in that order.
     seats: [Vec<Seat>; 2],
-    /// The last event encoded, shared by the members that get the same one.
-    encoded: Encoded,
+    /// The last event encoded in each framing, shared by the members that get the same one.
+    encoded: Encoders,
     /// Seats visited since the last yield.
     visited: usize,
     /// Where the last frame's pass started: each pass starts elsewhere (see [`next_start`]).
@@ -189,7 +282,8 @@ const NEW: usize = 1;
 /// What a pass did with a seat.
 enum Outcome {
     Keep,
-    /// Its socket is full: back to its connection's task, with the unwritten bytes.
+    /// Back to its connection's task: its socket is full (with the unwritten bytes), or the
+    /// task recalled it.
     HandBack,
     /// Its client or connection is gone.
     Drop,
@@ -201,7 +295,14 @@ impl Group {
         loop {
             tokio::select! {
                 biased;
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => {
+                    // Every member goes back to its task, which says goodbye as its transport
+                    // does (a WebSocket's close 1001) after what its socket still owes.
+                    for seat in self.seats.iter_mut().flat_map(|tier| tier.drain(..)) {
+                        let _ = seat.back.send(seat.member);
+                    }
+                    return;
+                }
                 joined = self.joins.recv() => {
                     let Some(seat) = joined else { return };
                     let from = self.seats[NEW].len();
@@ -226,11 +327,14 @@ impl Group {
                     self.promote();
                 }
                 _ = ticks.tick() => {
+                    // WebSockets get a ping every other tick: once per keep-alive period.
+                    self.encoded.beat = !self.encoded.beat;
                     for tier in [ESTABLISHED, NEW] {
                         self.pass(tier, 0, false, Self::keep_alive).await;
                     }
                 }
-                // A pass drops the seats whose connection has ended.
+                // A pass drops the seats whose connection has ended and hands back those
+                // recalled.
                 () = self.left.notified() => {
                     for tier in [ESTABLISHED, NEW] {
                         self.pass(tier, 0, false, |_, _| Outcome::Keep).await;
@@ -255,7 +359,7 @@ impl Group {
 
     /// Applies `visit` to the seats of `tier` from `start` to the last (and, with `wrap`, on
     /// from the first up to `start`: every seat), then hands back or drops them as it says.
-    async fn pass(&mut self, tier: usize, start: usize, wrap: bool, visit: fn(&mut Encoded, &mut Member) -> Outcome) {
+    async fn pass(&mut self, tier: usize, start: usize, wrap: bool, visit: fn(&mut Encoders, &mut Member) -> Outcome) {
         let len = self.seats[tier].len();
         let start = start.min(len);
         let wrapped = if wrap { 0..start } else { 0..0 };
@@ -264,6 +368,8 @@ impl Group {
             let outcome = if seat.back.is_closed() {
                 // Its connection's task has ended: the client hung up or the server is stopping.
                 Outcome::Drop
+            } else if seat.recalled.load(Ordering::Relaxed) {
+                Outcome::HandBack
             } else {
                 visit(&mut self.encoded, &mut seat.member)
             };
@@ -281,18 +387,20 @@ impl Group {
         for (i, outcome) in self.leaving.drain(..) {
             let seat = self.seats[tier].swap_remove(i);
             if let Outcome::HandBack = outcome {
-                self.hub.metrics().sse_direct_stalls.inc();
+                if !seat.member.pending.is_empty() {
+                    self.hub.metrics().fanout_stalls.inc();
+                }
                 let _ = seat.back.send(seat.member);
             }
         }
     }
 
     /// Writes every event the member's subscription has ready.
-    fn serve(encoded: &mut Encoded, member: &mut Member) -> Outcome {
+    fn serve(encoded: &mut Encoders, member: &mut Member) -> Outcome {
         while let Some(event) = member.subscription.try_next() {
             member.quiet.event();
             member.client.delivered();
-            match write_event(&member.out, encoded.of(&event)) {
+            match write_event(&member.out, encoded.of(member.framing, &event)) {
                 Ok(None) => {}
                 Ok(Some(rest)) => {
                     member.pending = rest;
@@ -304,15 +412,20 @@ impl Group {
         Outcome::Keep
     }
 
-    /// A keep-alive comment if the member's stream has been quiet since the previous tick.
-    fn keep_alive(_: &mut Encoded, member: &mut Member) -> Outcome {
-        if !member.quiet.tick() {
-            return Outcome::Keep;
-        }
-        match member.out.try_write(KEEP_ALIVE) {
-            Ok(n) if n == KEEP_ALIVE.len() => Outcome::Keep,
+    /// An SSE stream gets a keep-alive comment if it has been quiet since the previous tick; a
+    /// WebSocket gets a ping and a `heartbeat` message once per keep-alive period, whatever it
+    /// was sent meanwhile (its client's pong shows the link is alive).
+    fn keep_alive(encoded: &mut Encoders, member: &mut Member) -> Outcome {
+        let quiet = member.quiet.tick();
+        let bytes = match member.framing {
+            Framing::Sse if quiet => sse::KEEP_ALIVE,
+            Framing::Ws if encoded.beat => ws::heartbeat(),
+            _ => return Outcome::Keep,
+        };
+        match member.out.try_write(bytes) {
+            Ok(n) if n == bytes.len() => Outcome::Keep,
             Ok(n) => {
-                member.pending = KEEP_ALIVE[n..].to_vec();
+                member.pending = bytes[n..].to_vec();
                 Outcome::HandBack
             }
             // Bytes are still queued, so the stream is not idle at the TCP level.
@@ -340,7 +453,26 @@ fn next_start(previous: usize, seats: usize) -> usize {
     (previous + (seats / 64).max(1)) % seats
 }
 
-/// The SSE bytes of the last event a group wrote, kept while its members get the same event.
+/// The last event a group encoded in each framing, and whether this keep-alive tick is a
+/// WebSocket's ping.
+#[derive(Default)]
+struct Encoders {
+    sse: Encoded,
+    ws: Encoded,
+    beat: bool,
+}
+
+impl Encoders {
+    fn of(&mut self, framing: Framing, event: &Event) -> &[u8] {
+        match framing {
+            Framing::Sse => self.sse.of(framing, event),
+            Framing::Ws => self.ws.of(framing, event),
+        }
+    }
+}
+
+/// The bytes of the last event a group wrote in one framing, kept while its members get the
+/// same event.
 ///
 /// Why: every member subscribed to all symbols gets the very same event of a frame (same id,
 /// same shared payload), so the group encodes it once per frame instead of formatting a head for
@@ -356,15 +488,15 @@ struct Encoded {
 }
 
 impl Encoded {
-    /// `event` as SSE bytes: the buffer as it is if it already holds `event`, else re-encoded.
-    fn of(&mut self, event: &Event) -> &[u8] {
+    /// `event` in `framing`: the buffer as it is if it already holds `event`, else re-encoded.
+    fn of(&mut self, framing: Framing, event: &Event) -> &[u8] {
         let same = self
             .key
             .as_ref()
             .is_some_and(|(kind, id, data)| *kind == event.kind && *id == event.id && Arc::ptr_eq(data, &event.data));
         if !same {
             self.bytes.clear();
-            encode_event(event, &mut self.bytes);
+            framing.encode(event, &mut self.bytes);
             self.key = Some((event.kind, event.id, event.data.clone()));
         }
         &self.bytes
@@ -382,9 +514,103 @@ fn write_event(out: &Out, bytes: &[u8]) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
+/// Where a stream's bytes go.
+#[derive(Clone)]
+pub(super) enum Out {
+    /// The client's socket: the stream is its connection's only request.
+    Socket(Arc<TcpStream>),
+    /// hyper's response body, a chunk per write: a stream on a reused connection.
+    Body(mpsc::Sender<Vec<u8>>),
+}
+
+impl Out {
+    /// Writes what fits of `bytes` now, without waiting: `WouldBlock` when nothing does.
+    pub(super) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Out::Socket(tcp) => tcp.try_write(bytes),
+            Out::Body(chunks) => match chunks.try_send(bytes.to_vec()) {
+                Ok(()) => Ok(bytes.len()),
+                Err(TrySendError::Full(_)) => Err(io::ErrorKind::WouldBlock.into()),
+                Err(TrySendError::Closed(_)) => Err(io::ErrorKind::BrokenPipe.into()),
+            },
+        }
+    }
+
+    /// Waits until a write may make progress, at most `timeout`: a client that has not read
+    /// for that long is cut (it resumes where it was when it reconnects).
+    pub(super) async fn writable(&self, timeout: Duration) -> io::Result<()> {
+        let ready = async {
+            match self {
+                Out::Socket(tcp) => tcp.writable().await,
+                Out::Body(chunks) => match chunks.reserve().await {
+                    // The slot is released with the permit; the one writer takes it next.
+                    Ok(_permit) => Ok(()),
+                    Err(_) => Err(io::ErrorKind::BrokenPipe.into()),
+                },
+            }
+        };
+        tokio::time::timeout(timeout, ready)
+            .await
+            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
+    }
+
+    /// Returns when the client has gone: it closed its side of the socket, or hyper dropped
+    /// the body (the connection ended).
+    pub(super) async fn closed(&self) {
+        match self {
+            Out::Socket(tcp) => hung_up(tcp).await,
+            Out::Body(chunks) => chunks.closed().await,
+        }
+    }
+}
+
+/// Ticks every half keep-alive period, first after half a period.
+fn keepalive_ticks(period: Duration) -> tokio::time::Interval {
+    let half = period / 2;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + half, half);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
+}
+
+/// Whether a keep-alive is due: a tick with no event since the previous tick.
+#[derive(Default)]
+pub(super) struct Quiet {
+    sent: bool,
+}
+
+impl Quiet {
+    fn event(&mut self) {
+        self.sent = true;
+    }
+
+    /// True when the stream has been quiet since the previous tick.
+    fn tick(&mut self) -> bool {
+        !std::mem::replace(&mut self.sent, false)
+    }
+}
+
+/// Returns when the client has closed its side (or the socket failed). The client sends nothing
+/// after its request; bytes it sends anyway are read and dropped.
+async fn hung_up(tcp: &TcpStream) {
+    let mut sink = [0; 64];
+    loop {
+        if tcp.readable().await.is_err() {
+            return;
+        }
+        loop {
+            match tcp.try_read(&mut sink) {
+                Ok(0) => return,
+                Ok(_) => continue,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Encoded, EventId, EventKind, next_start};
+    use super::{Encoded, EventId, EventKind, Framing, next_start};
     use crate::hub::Event;
     use std::sync::Arc;
 
@@ -414,8 +640,8 @@ mod tests {
             event(EventKind::Tick, 6, &shared),
         ] {
             assert_eq!(
-                encoded.of(&event),
-                super::super::event_bytes(&event).as_slice(),
+                encoded.of(Framing::Sse, &event),
+                super::super::sse::event_bytes(&event).as_slice(),
                 "{event:?}"
             );
         }
