@@ -4,7 +4,7 @@
 # Prints the load generator's report; exits non-zero if any event was lost or duplicated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse|peer-ws|depth}
+n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse|peer-ws|transports|depth}
 port=${PORT:-3300}
 # Built as cargo-leptos builds it (it sets LEPTOS_OUTPUT_NAME at compile time): without it the
 # binary's page asks for `tickertape_bg.wasm` and never hydrates, and every switch between this
@@ -150,44 +150,90 @@ peer_sse_scenario() { peer_scenario sse sse.mjs sse "plain Node SSE"; }
 # PEER_SECS sets each run's length (30 s).
 peer_ws_scenario() {
   command -v node >/dev/null || { echo "Node.js is needed for the Socket.IO peer" >&2; exit 1; }
+  install_socketio
+  peer_scenario ws socketio.mjs socketio "Socket.IO 4"
+}
+
+install_socketio() {
   [ -d server/benches/peers/node_modules/socket.io ] || {
     echo "==> installing socket.io 4 for the benchmark peer (once)"
     npm install --no-save --no-audit --no-fund --prefix server/benches/peers socket.io@4 >/dev/null
   }
-  peer_scenario ws socketio.mjs socketio "Socket.IO 4"
 }
 
-# One peer comparison: Tickertape over transport $1 on core 0, then the Node peer $2
-# (server/benches/peers/), fed by a Tickertape on core 1, on core 0, read as transport $3 and
-# named $4 in the report; twice over, the load generator on core 1.
+# One peer comparison: Tickertape over transport $1, then the Node peer $2 (server/benches/peers/)
+# read as transport $3 and named $4 in the report; twice over.
 peer_scenario() {
   local ours_transport=$1 script=$2 peer_transport=$3 name=$4
   command -v node >/dev/null || { echo "node is needed" >&2; exit 1; }
+  peer_setup
+  for round in 1 2; do
+    run_ours "$round" "$ours_transport"
+    run_peer "$round" "$script" "$peer_transport" "$name"
+  done
+}
+
+# What every way of delivering the same events costs, in one run, twice over (BENCHMARKS.md,
+# "Every transport in one run"): Tickertape's SSE, WebSocket and long polling, the Socket.IO 4 and
+# plain Node SSE peers, and the kernel's floor (server/examples/floor.rs), each with scenario 1's
+# load (1 000 clients at 10 Hz for PEER_SECS seconds, default 30) on core 0, the load generator on
+# core 1.
+transports_scenario() {
+  command -v node >/dev/null || { echo "Node.js is needed for the peers" >&2; exit 1; }
+  install_socketio
+  cargo build --release -q -p tickertape-server --example floor
+  peer_setup
+  for round in 1 2; do
+    for transport in sse ws poll; do run_ours "$round" "$transport"; done
+    run_peer "$round" socketio.mjs socketio "Socket.IO 4"
+    run_peer "$round" sse.mjs sse "plain Node SSE"
+    echo "== round $round: the kernel's floor on core 0"
+    # Events as large as Tickertape's SSE events (705 bytes on the wire, BENCHMARKS.md).
+    taskset -c 0 ./target/release/examples/floor --addr "127.0.0.1:$port" --hz 10 --bytes 705 & pids+=($!)
+    local floor=$!
+    wait_healthy "$port"
+    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$floor" \
+      --clients 1000 --ramp 10 --duration "${PEER_SECS:-30}"
+    kill "$floor"; wait "$floor" 2>/dev/null || true
+  done
+}
+
+# What the peer scenarios share: the binaries, the open-file limit, and the servers stopped on exit.
+peer_setup() {
   cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
   ulimit -n "$(ulimit -Hn)"
-  pids=()   # global: the EXIT trap runs after this function has returned
+  pids=()   # global: the EXIT trap runs after the scenario's function has returned
   trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-  local common=(env TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 RUST_LOG=warn LEPTOS_SITE_ROOT=target/no-site)
-  local load=(--clients 1000 --ramp 10 --duration "${PEER_SECS:-30}" --seed 1 --rate 10)
-  for round in 1 2; do
-    echo "== round $round: Tickertape ($ours_transport) on core 0"
-    "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" & pids+=($!)
-    local ours=$!
-    wait_healthy "$port"
-    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$ours" \
-      --transport "$ours_transport" "${load[@]}"
-    kill "$ours"; wait "$ours" 2>/dev/null || true
-    echo "== round $round: $name on core 0, fed by a Tickertape on core 1"
-    "${common[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$((port + 1)) taskset -c 1 "$bin" & pids+=($!)
-    local upstream=$!
-    wait_healthy $((port + 1))
-    taskset -c 0 node "server/benches/peers/$script" "http://127.0.0.1:$((port + 1))" $((port + 2)) & pids+=($!)
-    local peer=$!
-    wait_healthy $((port + 2))
-    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$((port + 2))" --server-pid "$peer" \
-      --transport "$peer_transport" "${load[@]}"
-    kill "$peer" "$upstream"; wait "$peer" "$upstream" 2>/dev/null || true
-  done
+  peer_env=(env TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 RUST_LOG=warn LEPTOS_SITE_ROOT=target/no-site)
+  peer_load=(--clients 1000 --ramp 10 --duration "${PEER_SECS:-30}" --seed 1 --rate 10)
+}
+
+# Tickertape over transport $2 on core 0, the load generator on core 1 (round $1).
+run_ours() {
+  local round=$1 transport=$2
+  echo "== round $round: Tickertape ($transport) on core 0"
+  "${peer_env[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" & pids+=($!)
+  local ours=$!
+  wait_healthy "$port"
+  taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$ours" \
+    --transport "$transport" "${peer_load[@]}"
+  kill "$ours"; wait "$ours" 2>/dev/null || true
+}
+
+# The Node peer $2 on core 0, fed by a Tickertape on core 1, read as transport $3 and named $4
+# (round $1).
+run_peer() {
+  local round=$1 script=$2 peer_transport=$3 name=$4
+  echo "== round $round: $name on core 0, fed by a Tickertape on core 1"
+  "${peer_env[@]}" LEPTOS_SITE_ADDR=127.0.0.1:$((port + 1)) taskset -c 1 "$bin" & pids+=($!)
+  local upstream=$!
+  wait_healthy $((port + 1))
+  taskset -c 0 node "server/benches/peers/$script" "http://127.0.0.1:$((port + 1))" $((port + 2)) & pids+=($!)
+  local peer=$!
+  wait_healthy $((port + 2))
+  taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$((port + 2))" --server-pid "$peer" \
+    --transport "$peer_transport" "${peer_load[@]}"
+  kill "$peer" "$upstream"; wait "$peer" "$upstream" 2>/dev/null || true
 }
 
 # What following a book costs: one server on core 0, 1 000 SSE clients × 10 Hz on core 1, first
@@ -273,6 +319,7 @@ case "$n" in
   peer-sse)      peer_sse_scenario; exit ;;
   depth)         depth_scenario; exit ;;
   peer-ws)       peer_ws_scenario; exit ;;
+  transports)    transports_scenario; exit ;;
   soak)          soak_scenario; exit ;;
   slowloris)     hostile_scenario slowloris 2000; exit ;;
   idle-sockets)  hostile_scenario idle 10000; exit ;;

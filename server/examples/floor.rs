@@ -172,9 +172,10 @@ fn serve(listener: &TcpListener, args: &Args, stop: &AtomicBool, report: bool) -
 }
 
 /// One tick as an SSE event: `seq` and `ts` (ms since 1970, what the load generator measures
-/// latency from), padded to `bytes` on the wire.
+/// latency from), padded to `bytes` on the wire. Its id's epoch is `f100` (ids are
+/// `<epoch in hex>-<seq>`, as the load generator reads them).
 fn encode(seq: u64, ts: u128, bytes: usize) -> Vec<u8> {
-    let mut event = format!("event: tick\nid: floor-{seq}\ndata: {{\"seq\":{seq},\"ts\":{ts},\"pad\":\"").into_bytes();
+    let mut event = format!("event: tick\nid: f100-{seq}\ndata: {{\"seq\":{seq},\"ts\":{ts},\"pad\":\"").into_bytes();
     let end = b"\"}\n\n";
     event.resize(bytes.saturating_sub(end.len()).max(event.len()), b'x');
     event.extend_from_slice(end);
@@ -448,7 +449,7 @@ mod tests {
             }
             assert_eq!(event.len(), bytes, "{event}");
             let (id, data) = event
-                .strip_prefix("event: tick\nid: floor-")
+                .strip_prefix("event: tick\nid: f100-")
                 .and_then(|rest| rest.split_once("\ndata: "))
                 .unwrap_or_else(|| panic!("not a tick: {event}"));
             let seq: u64 = id.parse().unwrap();

@@ -7,16 +7,18 @@
 //! ```
 //!
 //! Per run it reports: events delivered per second; lost and duplicated events (must be 0),
-//! found by comparing every client's sequence numbers with the union of what all clients saw
-//! (frames covered by a `resync` excepted); resyncs; latency from each event's `ts` (HDR
+//! found by comparing every client's sequence numbers with a replay of the seeded market
+//! (`--seed`; without it, with the union of what all clients saw), frames covered by a
+//! `resync` excepted; resyncs; latency from each event's `ts` (HDR
 //! histogram: p50, p99, p99.9, max) twice: to the event's *arrival* at the client's socket (the
-//! kernel's receive timestamp, `SO_TIMESTAMPNS`, SSE only) and to the moment this process
+//! kernel's receive timestamp, `SO_TIMESTAMPNS`; SSE and WebSocket) and to the moment this process
 //! *handled* it; wire bytes per event; this process's own CPU per event (when it exceeds the
 //! server's, the load generator is what paces a burst, and the handled latency shows it, not the
 //! arrival latency); and, given `--server-pid`, the server's CPU-seconds per million delivered
 //! events, its RSS per connection and the kernel's memory per connection (from /proc).
-//! The SSE client is a plain socket with `httparse` for the response head (close-delimited or
-//! chunked bodies), so it costs little per event and can read the kernel's timestamps.
+//! The SSE and WebSocket clients are plain sockets with `httparse` for the response head
+//! (close-delimited or chunked bodies; WebSocket frames read with tungstenite's header parser),
+//! so they cost little per event and can read the kernel's timestamps.
 //! `--faults` makes clients drop their connection at random moments and resume with their last
 //! id (Last-Event-ID / last_event_id / after): lost and duplicated must still be 0.
 //! Several `--url`s (edge nodes of one market bus, comma-separated) spread the clients
@@ -25,7 +27,6 @@
 //! `BENCHMARKS.md` has the scenarios and results.
 
 use clap::{Parser, ValueEnum};
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use rand::Rng;
 use serde::Deserialize;
@@ -109,7 +110,8 @@ struct ClientLog {
     events_in_window: u64,
     bytes: u64,
     bytes_in_window: u64,
-    /// Tick → arrival at this machine's socket (kernel timestamp; SSE only, else as `handled`).
+    /// Tick → arrival at this machine's socket (kernel timestamp; SSE and WebSocket, else as
+    /// `handled`).
     latency: Option<Histogram<u64>>,
     /// Tick → this process handling the event.
     handled: Option<Histogram<u64>>,
@@ -854,6 +856,8 @@ mod stamp {
     }
 }
 
+/// Tickertape's WebSocket, read as [`sse`] reads a stream: over a plain socket whose reads the
+/// kernel stamps, so an event's arrival time is when its bytes reached this socket, as for SSE.
 async fn ws(
     shared: &Shared,
     base: &str,
@@ -861,26 +865,23 @@ async fn ws(
     log: &mut ClientLog,
     last_id: &mut Option<String>,
 ) -> Result<(), ()> {
-    use tokio_tungstenite::tungstenite::Message;
     let q = match last_id.clone() {
         Some(id) => query(shared, &[("last_event_id", &id)]),
         None => query(shared, &[]),
     };
-    let stream = ws_connect(ip, base, &format!("/api/ws{q}")).await?;
+    let mut socket = RawWs::connect(ip, base, &format!("/api/ws{q}")).await?;
     log.connects += 1;
-    let (_, mut read) = stream.split();
-    while let Some(msg) = read.next().await {
-        if let Message::Text(text) = msg.map_err(|_| ())? {
-            record_wire(shared, log, last_id, text.as_str(), text.len());
-        }
+    loop {
+        let (text, bytes, arrived) = socket.next_text().await?;
+        record_wire(shared, log, last_id, &text, bytes, Some(arrived));
     }
-    Err(())
 }
 
 /// Socket.IO 4 over its WebSocket transport (Engine.IO v4), as its own client speaks it: the
 /// server opens with `0{…}`, the client connects with `40` (answered `40{…}`), pings `2` are
 /// answered `3`, and each event is `42["tick",{…}]` with the same object as a Tickertape
-/// WebSocket message. No resume: like the plain SSE peer, it only relays live ticks.
+/// WebSocket message. No resume: like the plain SSE peer, it only relays live ticks. Read over
+/// the same stamped socket as [`ws`].
 async fn socketio(
     shared: &Shared,
     base: &str,
@@ -888,51 +889,137 @@ async fn socketio(
     log: &mut ClientLog,
     last_id: &mut Option<String>,
 ) -> Result<(), ()> {
-    use tokio_tungstenite::tungstenite::Message;
-    let stream = ws_connect(ip, base, "/socket.io/?EIO=4&transport=websocket").await?;
+    let mut socket = RawWs::connect(ip, base, "/socket.io/?EIO=4&transport=websocket").await?;
     log.connects += 1;
-    let (mut write, mut read) = stream.split();
-    while let Some(msg) = read.next().await {
-        let Message::Text(text) = msg.map_err(|_| ())? else {
-            continue;
-        };
-        let packet = text.as_str();
+    loop {
+        let (packet, bytes, arrived) = socket.next_text().await?;
         if packet.starts_with('0') {
-            write.send(Message::text("40")).await.map_err(|_| ())?;
+            socket.send_text("40").await?;
         } else if packet == "2" {
-            write.send(Message::text("3")).await.map_err(|_| ())?;
+            socket.send_text("3").await?;
         } else if let Some(event) = packet.strip_prefix(r#"42["tick","#).and_then(|e| e.strip_suffix(']')) {
-            record_wire(shared, log, last_id, event, packet.len());
+            record_wire(shared, log, last_id, event, bytes, Some(arrived));
         }
     }
-    Err(())
 }
 
-type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// A client WebSocket over a plain socket with kernel receive stamps ([`stamp`]): the handshake
+/// written by hand and checked with `httparse`, the server's frames read with tungstenite's
+/// header parser, pings answered with pongs, and text sent masked as a client must.
+struct RawWs {
+    tcp: tokio::net::TcpStream,
+    buffer: Vec<u8>,
+    chunk: Vec<u8>,
+    /// The stamp of the read that completed the bytes in `buffer`.
+    arrived: i64,
+}
 
-/// A WebSocket to `path` (with its query) of the node at `base`, from `ip` if given.
-async fn ws_connect(ip: Option<IpAddr>, base: &str, path: &str) -> Result<WsStream, ()> {
-    let url = format!("{}{path}", base.replacen("http", "ws", 1));
-    let host = url.split('/').nth(2).ok_or(())?;
-    let tcp = connect(ip, host).await?;
-    Ok(
-        tokio_tungstenite::client_async(url.as_str(), tokio_tungstenite::MaybeTlsStream::Plain(tcp))
-            .await
-            .map_err(|_| ())?
-            .0,
-    )
+impl RawWs {
+    async fn connect(ip: Option<IpAddr>, base: &str, path: &str) -> Result<Self, ()> {
+        use tokio::io::AsyncWriteExt;
+        let host = base.split('/').nth(2).ok_or(())?;
+        let mut tcp = connect(ip, host).await?;
+        stamp::enable(&tcp).map_err(|_| ())?;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        tcp.write_all(request.as_bytes()).await.map_err(|_| ())?;
+        let mut socket = RawWs {
+            tcp,
+            buffer: Vec::with_capacity(8192),
+            chunk: vec![0; 16 * 1024],
+            arrived: now_ms(),
+        };
+        loop {
+            socket.read().await?;
+            let mut slots = [httparse::EMPTY_HEADER; 32];
+            let mut response = httparse::Response::new(&mut slots);
+            if let httparse::Status::Complete(len) = response.parse(&socket.buffer).map_err(|_| ())? {
+                if response.code != Some(101) {
+                    return Err(());
+                }
+                socket.buffer.drain(..len);
+                return Ok(socket);
+            }
+        }
+    }
+
+    /// One read into the buffer, stamped.
+    async fn read(&mut self) -> Result<(), ()> {
+        let (n, stamped) = stamp::read(&self.tcp, &mut self.chunk).await.map_err(|_| ())?;
+        if n == 0 {
+            return Err(());
+        }
+        self.arrived = stamped.unwrap_or_else(now_ms);
+        self.buffer.extend_from_slice(&self.chunk[..n]);
+        Ok(())
+    }
+
+    /// The next text message, its size on the wire (frame header included) and when it
+    /// arrived; pings are answered on the way, a close or a broken frame ends the socket.
+    async fn next_text(&mut self) -> Result<(String, usize, i64), ()> {
+        use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+        loop {
+            let mut cursor = std::io::Cursor::new(&self.buffer);
+            if let Some((header, len)) = FrameHeader::parse(&mut cursor).map_err(|_| ())? {
+                let start = cursor.position() as usize;
+                let end = start + len as usize;
+                if self.buffer.len() >= end {
+                    let payload = self.buffer[start..end].to_vec();
+                    self.buffer.drain(..end);
+                    match header.opcode {
+                        // Servers here never fragment a message.
+                        OpCode::Data(Data::Text) if header.is_final => {
+                            let text = String::from_utf8(payload).map_err(|_| ())?;
+                            return Ok((text, end, self.arrived));
+                        }
+                        OpCode::Control(Control::Ping) => self.send(0x8a, &payload).await?,
+                        OpCode::Control(Control::Pong) => {}
+                        _ => return Err(()),
+                    }
+                    continue;
+                }
+            }
+            self.read().await?;
+        }
+    }
+
+    async fn send_text(&mut self, text: &str) -> Result<(), ()> {
+        self.send(0x81, text.as_bytes()).await
+    }
+
+    /// Sends one final frame of `first` (FIN and opcode) with `payload`, masked.
+    async fn send(&mut self, first: u8, payload: &[u8]) -> Result<(), ()> {
+        use tokio::io::AsyncWriteExt;
+        // Control frames and the commands here are short: a 7-bit length.
+        let len = u8::try_from(payload.len()).ok().filter(|&n| n < 126).ok_or(())?;
+        let mask: [u8; 4] = rand::rng().random();
+        let mut frame = vec![first, 0x80 | len];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.tcp.write_all(&frame).await.map_err(|_| ())
+    }
 }
 
 /// Records one event object (`{"type","id","data"}`) that came in a message of `bytes` bytes;
 /// anything else (a heartbeat, an error reply) is skipped.
-fn record_wire(shared: &Shared, log: &mut ClientLog, last_id: &mut Option<String>, json: &str, bytes: usize) {
+fn record_wire(
+    shared: &Shared,
+    log: &mut ClientLog,
+    last_id: &mut Option<String>,
+    json: &str,
+    bytes: usize,
+    arrived: Option<i64>,
+) {
     let Ok(wire) = serde_json::from_str::<Wire>(json) else {
         return;
     };
     let (Some(id), Some(data)) = (wire.id, wire.data) else {
         return;
     };
-    if let Some(id) = log.record(shared, wire.kind, id, data.get(), bytes, None) {
+    if let Some(id) = log.record(shared, wire.kind, id, data.get(), bytes, arrived) {
         *last_id = Some(id);
     }
 }

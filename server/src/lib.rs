@@ -4,7 +4,7 @@
 //! nodes over Redis, and [`node`] assembles a node for its role from [`config`].
 //!
 //! Dependencies point one way, from the bottom up:
-//! `config`, `metrics`, `security`, `feed` ← `hub` ← `request` ← `transport`, `bus` ← `http`, `net` ←
+//! `config`, `metrics`, `security`, `socket`, `feed` ← `hub` ← `request` ← `transport`, `bus` ← `http`, `net` ←
 //! `node`.
 
 pub mod bus;
@@ -17,6 +17,7 @@ pub mod net;
 pub mod node;
 pub mod request;
 pub mod security;
+pub mod socket;
 pub mod transport;
 
 /// A seeded xorshift generator for fuzzed inputs (the unit and integration tests, and the

@@ -475,3 +475,150 @@ async fn a_websocket_flooding_commands_is_closed_with_1008() {
     );
     assert!((1..=5).contains(&snapshots), "{snapshots} commands answered");
 }
+
+/// Reads one HTTP/1.1 response with a `content-length` body from `tcp`, keeping what follows
+/// it in `buffer`; returns its head (lower-cased names, without `date`) and body.
+async fn response(tcp: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) -> (String, String) {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        loop {
+            let text = String::from_utf8_lossy(buffer).into_owned();
+            if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .expect("a content-length");
+                if rest.len() >= length {
+                    let body = rest[..length].to_string();
+                    let used = head.len() + 4 + length;
+                    buffer.drain(..used);
+                    let head = head
+                        .lines()
+                        .map(str::to_ascii_lowercase)
+                        .filter(|l| !l.starts_with("date: "))
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    return (head, body);
+                }
+            }
+            let mut chunk = [0u8; 8192];
+            let n = tcp.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the connection closed mid-answer: {text:?}");
+            buffer.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(PATIENCE, read).await.expect("an answer in time")
+}
+
+/// A connection whose first request is a poll is served without hyper while its requests are
+/// polls, and by hyper from its first other request: the same answers (head and body) both
+/// ways, pipelined polls answered in order, the keep-alive connection kept throughout, and a
+/// bad poll refused with the router's 400 wherever it comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_on_one_connection_get_the_same_answers_with_or_without_hyper() {
+    use tokio::io::AsyncWriteExt;
+    let mut server = TestServer::start().await;
+    let last = server.step(3);
+    let poll = |after: u64| format!("GET /api/poll?after=7e57-{after}&timeout_ms=0 HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut buffer = Vec::new();
+    // Two polls in one write: the second waits behind the first.
+    tcp.write_all(format!("{}{}", poll(1), poll(2)).as_bytes())
+        .await
+        .unwrap();
+    let (_, first) = response(&mut tcp, &mut buffer).await;
+    let (direct_head, second) = response(&mut tcp, &mut buffer).await;
+    let first: Value = serde_json::from_str(&first).unwrap();
+    let second: Value = serde_json::from_str(&second).unwrap();
+    assert_eq!(first["next"], format!("7e57-{last}"));
+    assert_eq!(first["events"].as_array().unwrap().len(), 2);
+    assert_eq!(second["events"].as_array().unwrap().len(), 1);
+    assert_eq!(seq(&second["events"][0]), last);
+    assert!(direct_head.starts_with("http/1.1 200 ok"), "{direct_head}");
+
+    // Another request: hyper serves it and every later one on this connection.
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (health, _) = response(&mut tcp, &mut buffer).await;
+    assert!(health.starts_with("http/1.1 200 ok"), "{health}");
+    tcp.write_all(poll(2).as_bytes()).await.unwrap();
+    let (hyper_head, again) = response(&mut tcp, &mut buffer).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&again).unwrap(),
+        second,
+        "the same answer"
+    );
+    let headers = |head: &str| {
+        let mut lines: Vec<String> = head.lines().skip(1).map(String::from).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(headers(&direct_head), headers(&hyper_head), "the same headers");
+
+    // A bad poll gets the router's 400, first on a fresh connection or after polls.
+    for polls_first in [false, true] {
+        let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let mut buffer = Vec::new();
+        if polls_first {
+            tcp.write_all(poll(2).as_bytes()).await.unwrap();
+            response(&mut tcp, &mut buffer).await;
+        }
+        tcp.write_all(b"GET /api/poll?after=nope HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let (head, body) = response(&mut tcp, &mut buffer).await;
+        assert!(head.starts_with("http/1.1 400 "), "{head}");
+        assert!(body.contains("after: "), "{body}");
+        // The connection stays usable.
+        tcp.write_all(poll(2).as_bytes()).await.unwrap();
+        assert!(response(&mut tcp, &mut buffer).await.0.starts_with("http/1.1 200 ok"));
+    }
+}
+
+/// A poll whose client hangs up while it waits gives its connection back at once, not when
+/// its timeout ends.
+#[tokio::test]
+async fn a_waiting_poll_whose_client_leaves_frees_its_connection() {
+    use tokio::io::AsyncWriteExt;
+    let mut server = TestServer::with_limits(tickertape_server::config::Limits {
+        max_connections: 1,
+        ..Default::default()
+    })
+    .await;
+    // The only connection the server takes: the poll's.
+    let after = format!("7e57-{}", server.step(1));
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(format!("GET /api/poll?after={after}&timeout_ms=60000 HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let waiting = std::time::Instant::now() + PATIENCE;
+    while server
+        .hub
+        .metrics()
+        .render()
+        .contains("tickertape_clients{transport=\"Poll\"} 0")
+    {
+        assert!(std::time::Instant::now() < waiting, "the poll never waits");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    drop(tcp);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let status = reqwest::get(server.url("/api/symbols"))
+            .await
+            .map(|r| r.status().as_u16());
+        if status.is_ok_and(|s| s == 200) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the poll's connection is still held"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -83,13 +83,14 @@ impl FromRef<AppState> for Transports {
 
 /// The whole application: API, SSE stream, server-rendered pages and static files.
 pub fn router(state: AppState) -> Router {
-    // The long-lived transports stay outside the compression layer: nothing of theirs is ever
-    // compressed, and a wrapper per event and connection is cost without benefit.
+    // The transports stay outside the compression layer: nothing of theirs is ever compressed
+    // (a wrapper per event and connection is cost without benefit), and a poll answers the same
+    // bytes whether the connection layer or the router serves it.
     let streams = Router::new()
         .route(transport::sse::PATH, get(transport::sse::stream))
-        .route("/api/ws", get(transport::ws::ws));
+        .route("/api/ws", get(transport::ws::ws))
+        .route(transport::poll::PATH, get(transport::poll::poll));
     let api = Router::new()
-        .route("/poll", get(transport::poll::poll))
         .route("/symbols", get(api::symbols))
         .route("/snapshot", get(api::snapshot))
         .route("/history", get(api::history))

@@ -18,22 +18,18 @@
 //! keep-alive connection reaches the same SSE code through the router ([`sse::stream`]): same
 //! events, same ids, chunked by hyper.
 
-use super::Slot;
 use crate::config::Limits;
 use crate::hub::Subscription;
 use crate::security::Policy;
+use crate::socket::{Rewind, Slot, close_gently};
 use crate::transport::Transports;
-use crate::transport::sse;
+use crate::transport::{poll, sse};
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -60,6 +56,14 @@ pub(super) async fn serve_connection(
             sse::serve_direct(tcp, streams, subscription).await;
             drop(slot);
         }
+        Next::Polls(tcp, buffer, streams, ask) => {
+            // Boxed as hyper's branch is, for the same reason.
+            let rest = Box::pin(serve_polls(tcp, buffer, streams, ask, &limits, &shutdown)).await;
+            if let Some((tcp, buffer)) = rest {
+                let io = Rewind::new(tcp, buffer, limits.write_timeout, slot);
+                Box::pin(serve_http(io, app, &limits, &shutdown)).await;
+            }
+        }
         // Boxed: hyper's connection state is kilobytes, and inline it would make every direct
         // stream's task that large too (a task is as large as its largest branch).
         Next::Http(tcp, head) => {
@@ -76,6 +80,9 @@ pub(super) async fn serve_connection(
 enum Next {
     /// A plain `GET` of the stream that passed its checks: served here, on the socket.
     Stream(TcpStream, Transports, Subscription),
+    /// A poll that passed its checks: this connection's polls are served here, with the bytes
+    /// already read (the poll's head first).
+    Polls(TcpStream, Vec<u8>, Transports, poll::Ask),
     /// Anything else: hyper's, with the bytes already read.
     Http(TcpStream, Vec<u8>),
     /// Nothing to serve: the client left, the head timed out (and was answered), or shutdown.
@@ -109,6 +116,11 @@ async fn first_request(
                 // A stream request that failed a check: the router answers it (same checks, so
                 // the same 4xx).
             }
+            Some(Head::Poll { uri, headers, .. }) => {
+                if let Ok(ask) = poll::Ask::check(&streams, &headers, &uri) {
+                    return Next::Polls(tcp, head, streams, ask);
+                }
+            }
             Some(_) => {}
         }
     }
@@ -137,9 +149,16 @@ async fn serve_http(io: Rewind, app: Router, limits: &Limits, shutdown: &Cancell
     }
 }
 
-/// Reads the first request head into `head`; `None` if the client closed or failed before
-/// sending anything worth answering.
+/// Reads a request head into `head` (after any bytes already there: a pipelined request);
+/// `None` if the client closed or failed before sending anything worth answering.
 async fn read_head(tcp: &mut TcpStream, head: &mut Vec<u8>) -> Option<Head> {
+    if !head.is_empty() {
+        match parse(head) {
+            Head::Partial if head.len() < MAX_HEAD => {}
+            Head::Partial => return Some(Head::Other),
+            done => return Some(done),
+        }
+    }
     head.reserve(1024);
     loop {
         if head.capacity() - head.len() < 256 {
@@ -214,33 +233,6 @@ pub(super) async fn refuse(tcp: &TcpStream, why: Refusal, policy: &Policy) {
     close_gently(tcp).await;
 }
 
-/// Ends a connection whose last bytes are written without resetting them away: the sending side
-/// is shut, then what the client still sends is read and dropped until it closes, for at most
-/// [`REFUSAL_LINGER`].
-pub async fn close_gently(tcp: &TcpStream) {
-    let _ = socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write);
-    let drain = async {
-        let mut sink = [0u8; 1024];
-        loop {
-            if tcp.readable().await.is_err() {
-                return;
-            }
-            match tcp.try_read(&mut sink) {
-                // The client has read the answer and closed.
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => return,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(REFUSAL_LINGER, drain).await;
-}
-
-/// How long a refused connection is read (and its bytes dropped) after the answer, so that
-/// closing it does not reset the answer away before the client reads it.
-const REFUSAL_LINGER: Duration = Duration::from_millis(250);
-
 /// The first request head, as far as this layer cares.
 #[derive(Debug)]
 enum Head {
@@ -248,6 +240,8 @@ enum Head {
     Partial,
     /// A plain `GET` of the stream.
     Stream { uri: Uri, headers: HeaderMap },
+    /// A plain HTTP/1.1 keep-alive `GET` of a poll, whose head is `len` bytes long.
+    Poll { uri: Uri, headers: HeaderMap, len: usize },
     /// Anything else (or unparsable): the router's.
     Other,
 }
@@ -257,17 +251,19 @@ fn parse(buf: &[u8]) -> Head {
     let mut req = httparse::Request::new(&mut slots);
     match req.parse(buf) {
         Ok(httparse::Status::Partial) => Head::Partial,
-        Ok(httparse::Status::Complete(_)) => stream_request(&req).unwrap_or(Head::Other),
+        Ok(httparse::Status::Complete(len)) => stream_request(&req, len).unwrap_or(Head::Other),
         Err(_) => Head::Other,
     }
 }
 
-fn stream_request(req: &httparse::Request<'_, '_>) -> Option<Head> {
+/// A plain `GET` of the stream or of a poll (see [`Head`]).
+fn stream_request(req: &httparse::Request<'_, '_>, len: usize) -> Option<Head> {
     if req.method != Some("GET") {
         return None;
     }
     let uri: Uri = req.path?.parse().ok()?;
-    if uri.path() != sse::PATH || uri.scheme().is_some() {
+    let path = uri.path();
+    if (path != sse::PATH && path != poll::PATH) || uri.scheme().is_some() {
         return None;
     }
     let mut headers = HeaderMap::with_capacity(req.headers.len());
@@ -281,108 +277,78 @@ fn stream_request(req: &httparse::Request<'_, '_>) -> Option<Head> {
     if has_body || headers.contains_key("upgrade") || headers.contains_key("expect") {
         return None;
     }
-    Some(Head::Stream { uri, headers })
+    if path == sse::PATH {
+        return Some(Head::Stream { uri, headers });
+    }
+    // A connection that is to close after its answer (HTTP/1.0, `Connection: close`): hyper's.
+    let closes = headers
+        .get_all("connection")
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("close")));
+    if req.version != Some(1) || closes {
+        return None;
+    }
+    Some(Head::Poll { uri, headers, len })
 }
 
-/// A connection handed to hyper: the bytes already read come first, then the socket. Writes
-/// that cannot progress for `write_timeout` fail, which ends the connection: hyper itself would
-/// wait for ever on a client that stops reading (a page, an asset, a WebSocket, a chunked stream).
-pub struct Rewind {
-    prefix: Vec<u8>,
-    read: usize,
-    tcp: TcpStream,
-    /// The connection's place among `MAX_CONNECTIONS`, released with the socket.
-    slot: Slot,
-    write_timeout: Duration,
-    /// Armed while a write is pending; a write that completes disarms it.
-    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl Rewind {
-    fn new(tcp: TcpStream, prefix: Vec<u8>, write_timeout: Duration, slot: Slot) -> Self {
-        Rewind {
-            prefix,
-            read: 0,
-            tcp,
-            slot,
-            write_timeout,
-            stalled: None,
+/// Serves a connection's polls, one after another, for as long as its requests are polls that
+/// pass their checks (the first one has, as `ask`). Returns the connection with the bytes read
+/// but not served when a request is anything else, for hyper to serve; `None` when the
+/// connection is done (the client left, a head or a write timed out, or shutdown).
+///
+/// Each answer is one `write`. The wait for the next head is bounded by `HEADER_TIMEOUT_SECS`,
+/// as hyper bounds an idle keep-alive connection's; a head left incomplete then gets a `408`.
+async fn serve_polls(
+    mut tcp: TcpStream,
+    mut buffer: Vec<u8>,
+    t: Transports,
+    mut ask: poll::Ask,
+    limits: &Limits,
+    shutdown: &CancellationToken,
+) -> Option<(TcpStream, Vec<u8>)> {
+    let mut poller = poll::Poller::default();
+    loop {
+        // The poll's head is served now; what follows it (a pipelined request) stays.
+        let Head::Poll { len, .. } = parse(&buffer) else {
+            return Some((tcp, buffer));
+        };
+        buffer.drain(..len);
+        let answer = tokio::select! {
+            answer = poller.answer(&t, ask) => answer,
+            () = hung_up(&tcp) => return None,
+        };
+        let response = answer.response(&t);
+        let written = tokio::time::timeout(limits.write_timeout, tcp.write_all(&response)).await;
+        if !matches!(written, Ok(Ok(()))) {
+            return None;
         }
-    }
-
-    /// The socket, and what hyper had not read yet of the bytes read before it (nothing, once
-    /// it has parsed a request): a WebSocket takes its connection back after the upgrade.
-    /// The connection's slot goes with the socket.
-    pub fn into_parts(self) -> (TcpStream, Vec<u8>, Slot) {
-        let mut prefix = self.prefix;
-        prefix.drain(..self.read);
-        (self.tcp, prefix, self.slot)
-    }
-
-    /// Passes a write's outcome through, failing it once it has been pending for too long.
-    fn deadline<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        if poll.is_ready() {
-            self.stalled = None;
-            return poll;
-        }
-        let timeout = self.write_timeout;
-        let stalled = self
-            .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        match stalled.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the client did not read for WRITE_TIMEOUT_SECS",
-            ))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl AsyncRead for Rewind {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        if this.read < this.prefix.len() {
-            let rest = &this.prefix[this.read..];
-            let n = rest.len().min(buf.remaining());
-            buf.put_slice(&rest[..n]);
-            this.read += n;
-            if this.read == this.prefix.len() {
-                // Free it: hyper has its own buffer from here on.
-                this.prefix = Vec::new();
-                this.read = 0;
+        let next = tokio::select! {
+            () = shutdown.cancelled() => return None,
+            () = tokio::time::sleep(limits.header_timeout) => {
+                if !buffer.is_empty() {
+                    Box::pin(refuse(&tcp, Refusal::HeadTimeout(limits.header_timeout), &t.policy)).await;
+                }
+                return None;
             }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.tcp).poll_read(cx, buf)
+            next = read_head(&mut tcp, &mut buffer) => next,
+        };
+        ask = match next? {
+            Head::Poll { uri, headers, .. } => match poll::Ask::check(&t, &headers, &uri) {
+                Ok(ask) => ask,
+                Err(_) => return Some((tcp, buffer)),
+            },
+            _ => return Some((tcp, buffer)),
+        };
     }
 }
 
-impl AsyncWrite for Rewind {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.tcp).poll_write(cx, buf);
-        self.deadline(cx, poll)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
-        self.deadline(cx, poll)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_shutdown(cx)
+/// Returns when the client has closed its side while its poll waits. Bytes it sends meanwhile
+/// (its next request, pipelined) are left unread, for after the answer.
+async fn hung_up(tcp: &TcpStream) {
+    let mut byte = [0u8; 1];
+    match tcp.peek(&mut byte).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
     }
 }
 
@@ -394,6 +360,7 @@ mod tests {
         match parse(raw.as_bytes()) {
             Head::Partial => "partial",
             Head::Stream { .. } => "stream",
+            Head::Poll { .. } => "poll",
             Head::Other => "other",
         }
     }

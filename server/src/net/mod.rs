@@ -13,6 +13,7 @@
 pub mod conn;
 
 use crate::config::Limits;
+use crate::socket::Slot;
 use crate::transport::Transports;
 use axum::Router;
 use conn::Refusal;
@@ -22,7 +23,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// How long shutdown waits for connections to finish after every stream has ended.
@@ -98,10 +99,7 @@ pub async fn serve(
         };
         tune(&tcp, &limits);
         let (app, streams, shutdown) = (app.clone(), streams.clone(), shutdown.clone());
-        let slot = Slot {
-            _permit: permit,
-            _share: share,
-        };
+        let slot = Slot::new((permit, share));
         tokio::spawn(conn::serve_connection(tcp, slot, app, streams, limits, shutdown));
     }
     // Every stream ends on shutdown and hyper finishes what is under way; wait for the
@@ -113,14 +111,6 @@ pub async fn serve(
     let open = limits.max_connections - connections.available_permits();
     tracing::warn!(open, "drain deadline passed; closing the remaining connections");
     Ok(Stopped::DeadlinePassed { open })
-}
-
-/// A connection's place among `MAX_CONNECTIONS` (and its address's share), held for as long as
-/// its socket is open, whoever holds the socket: the connection's task, or a WebSocket's after
-/// the upgrade.
-pub struct Slot {
-    _permit: OwnedSemaphorePermit,
-    _share: Option<Share>,
 }
 
 /// Answers a refused connection on its own task, unless [`MAX_REFUSING`] are being answered

@@ -157,10 +157,10 @@ impl Member {
                 Err(err) => return Err(err),
             }
         }
-        // A catch-up's buffer can be large (a snapshot with books); a member keeps none.
-        if self.pending.capacity() > CATCH_UP_BYTES {
-            self.pending = Vec::new();
-        }
+        // A catch-up's buffer can be large (a snapshot with books); a member keeps none: most
+        // of a stream's life is spent with nothing pending, and a thousand idle buffers of a few
+        // KB each were most of what a connection cost.
+        self.pending = Vec::new();
         Ok(())
     }
 }

@@ -33,6 +33,8 @@ pub struct Transports {
     pub policy: Arc<Policy>,
     /// The fan-out groups that write live events to SSE streams and WebSockets.
     fanout: Arc<fanout::Fanout>,
+    /// The last poll answer encoded, shared by the pollers that get the same one.
+    poll_answers: Arc<poll::Answers>,
 }
 
 impl Transports {
@@ -46,6 +48,7 @@ impl Transports {
             ws_messages_per_sec: Limits::default().ws_messages_per_sec,
             policy: Arc::default(),
             fanout,
+            poll_answers: Arc::default(),
         }
     }
 

@@ -1,22 +1,38 @@
 //! Long polling: `GET /api/poll?symbols=..&depth=..&after=<id>&timeout_ms=..`.
 //!
-//! Each request is a short-lived subscription resuming after `after`: it answers at once with
-//! what is already there (at most [`MAX_EVENTS`]), otherwise waits for the next event or the
-//! timeout. The answer says which id to poll after next, so nothing falls between two polls;
-//! an `after` outside the history or from another run gets a `resync`, as on the other
-//! transports.
+//! Each request resumes after `after`: it is answered at once with what is already there (at
+//! most [`MAX_EVENTS`]), otherwise after the next event or the timeout. The answer says which id
+//! to poll after next, so nothing falls between two polls; an `after` outside the history or
+//! from another run gets a `resync`, as on the other transports.
+//!
+//! One implementation, two ways in, as for SSE. A connection whose first request is a poll is
+//! served by the connection layer ([`crate::net`]) without hyper, for as long as its requests
+//! are polls: it reads each head, asks [`Poller::answer`], and writes [`Answer::response`] with
+//! one `write`. Any other request (and a poll that fails a check) hands the connection to hyper,
+//! whose router answers polls through [`poll`], with the same checks and the same answers.
+//!
+//! Why it is cheap (BENCHMARKS.md, "Long polling"):
+//! - A connection's polls share one subscription ([`Poller`]): a poll that resumes exactly where
+//!   the connection's previous one ended, with the same selection, continues it. Nothing a poll
+//!   does grows with the history, and the hub's lock is not taken.
+//! - Every poller waiting for the same event with the same selection gets the same bytes: the
+//!   whole response (head and body) is encoded once per event ([`Answers`]) and written as it is.
 
-use super::Transports;
-use super::event_json;
+use super::{Transports, event_json};
+use crate::hub::{Event, EventKind, Selection, Subscription};
 use crate::metrics::Transport;
 use crate::request::{ApiError, Params, check_origin, int_param};
 use app::wire::protocol::EventId;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Where polls are served.
+pub const PATH: &str = "/api/poll";
 /// Default wait when nothing is available.
 pub const DEFAULT_TIMEOUT_MS: u64 = 25_000;
 /// Longest wait a client may ask for.
@@ -32,58 +48,157 @@ pub struct PollParams {
     timeout_ms: Option<String>,
 }
 
-pub async fn poll(
-    State(app): State<Transports>,
-    headers: HeaderMap,
-    Params(params): Params<PollParams>,
-) -> Result<Response, ApiError> {
-    check_origin(&app.policy, &headers)?;
-    let selection = app
-        .hub
-        .with_depth(app.hub.select(params.symbols.as_deref())?, params.depth.as_deref())?;
-    let after: Option<EventId> = match params.after.as_deref() {
-        None | Some("") => None,
-        Some(text) => Some(text.parse().map_err(|e| ApiError::BadQuery(format!("after: {e}")))?),
-    };
-    let timeout = int_param(
-        "timeout_ms",
-        params.timeout_ms.as_deref(),
-        DEFAULT_TIMEOUT_MS,
-        0..=MAX_TIMEOUT_MS,
-    )?;
+/// A checked poll: refusals happen here, before anything waits.
+pub struct Ask {
+    selection: Selection,
+    after: Option<EventId>,
+    timeout: Duration,
+}
 
-    let client = app.hub.metrics().client(Transport::Poll);
-    let mut subscription = app.hub.subscribe(after, selection);
-    let mut events = subscription.take_ready(MAX_EVENTS);
-    if events.is_empty() && timeout > 0 {
-        tokio::select! {
-            event = subscription.next() => events.push(event),
-            () = tokio::time::sleep(Duration::from_millis(timeout)) => {}
-            () = app.shutdown.cancelled() => {}
-        }
-        events.extend(subscription.take_ready(MAX_EVENTS - events.len()));
+impl Ask {
+    pub fn check(t: &Transports, headers: &HeaderMap, uri: &Uri) -> Result<Ask, ApiError> {
+        check_origin(&t.policy, headers)?;
+        let Params(params) = Params::<PollParams>::from_uri(uri)?;
+        let selection = t
+            .hub
+            .with_depth(t.hub.select(params.symbols.as_deref())?, params.depth.as_deref())?;
+        let after: Option<EventId> = match params.after.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(text.parse().map_err(|e| ApiError::BadQuery(format!("after: {e}")))?),
+        };
+        let timeout = int_param(
+            "timeout_ms",
+            params.timeout_ms.as_deref(),
+            DEFAULT_TIMEOUT_MS,
+            0..=MAX_TIMEOUT_MS,
+        )?;
+        Ok(Ask {
+            selection,
+            after,
+            timeout: Duration::from_millis(timeout),
+        })
     }
-    let next = events
-        .last()
-        .map(|e| e.id)
-        .or(after)
-        .unwrap_or_else(|| app.hub.last_id());
+}
 
-    let mut body = String::from(r#"{"events":["#);
-    for (n, event) in events.iter().enumerate() {
-        if n > 0 {
-            body.push(',');
+/// The subscription a connection's polls share (see the module's docs).
+#[derive(Default)]
+pub struct Poller {
+    kept: Option<Kept>,
+}
+
+struct Kept {
+    subscription: Subscription,
+    /// Where the last answer told the client to poll after.
+    next: EventId,
+}
+
+/// One poll's answer.
+pub struct Answer {
+    events: Vec<Event>,
+    next: EventId,
+}
+
+impl Poller {
+    /// Answers `ask`: at once with what is ready, else with the next event, or nothing once the
+    /// timeout passes or the server shuts down.
+    pub async fn answer(&mut self, t: &Transports, ask: Ask) -> Answer {
+        let client = t.hub.metrics().client(Transport::Poll);
+        let kept = self
+            .kept
+            .take()
+            .filter(|kept| ask.after == Some(kept.next) && *kept.subscription.selection() == ask.selection);
+        let mut subscription = match kept {
+            Some(kept) => kept.subscription,
+            None => t.hub.subscribe(ask.after, ask.selection),
+        };
+        let mut events = subscription.take_ready(MAX_EVENTS);
+        if events.is_empty() && !ask.timeout.is_zero() {
+            tokio::select! {
+                event = subscription.next() => events.push(event),
+                () = tokio::time::sleep(ask.timeout) => {}
+                () = t.shutdown.cancelled() => {}
+            }
+            events.extend(subscription.take_ready(MAX_EVENTS - events.len()));
         }
-        body.push_str(&event_json(event));
-        client.delivered();
+        for _ in &events {
+            client.delivered();
+        }
+        let next = events
+            .last()
+            .map(|e| e.id)
+            .or(ask.after)
+            .unwrap_or_else(|| t.hub.last_id());
+        self.kept = Some(Kept { subscription, next });
+        Answer { events, next }
     }
-    body.push_str(&format!(r#"],"next":"{next}"}}"#));
+}
+
+impl Answer {
+    /// The JSON body: `{"events":[…],"next":"<id>"}`.
+    fn body(&self) -> String {
+        let mut body = String::from(r#"{"events":["#);
+        for (n, event) in self.events.iter().enumerate() {
+            if n > 0 {
+                body.push(',');
+            }
+            body.push_str(&event_json(event));
+        }
+        let _ = write!(body, r#"],"next":"{}"}}"#, self.next);
+        body
+    }
+
+    /// The whole HTTP/1.1 response, for a connection served without hyper: the same headers
+    /// the router's answer carries, and the body. An answer of one event, the usual one, is
+    /// encoded once for every poller that gets that very event.
+    pub fn response(&self, t: &Transports) -> Arc<[u8]> {
+        let [event] = self.events.as_slice() else {
+            return self.encode(t);
+        };
+        let key = (event.kind, event.id, event.data.clone());
+        let mut answers = t.poll_answers.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((held, bytes)) = answers.as_ref()
+            && held.0 == key.0
+            && held.1 == key.1
+            && Arc::ptr_eq(&held.2, &key.2)
+            && self.next == event.id
+        {
+            return bytes.clone();
+        }
+        let bytes = self.encode(t);
+        *answers = Some((key, bytes.clone()));
+        bytes
+    }
+
+    fn encode(&self, t: &Transports) -> Arc<[u8]> {
+        let body = self.body();
+        let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT");
+        let mut response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: no-store\r\n{}content-length: {}\r\ndate: {date}\r\n\r\n",
+            t.policy.head_lines(),
+            body.len()
+        );
+        response.push_str(&body);
+        Arc::from(response.into_bytes())
+    }
+}
+
+/// The last one-event answer encoded, shared by the pollers that get the same event.
+#[derive(Default)]
+pub(super) struct Answers {
+    #[allow(clippy::type_complexity)]
+    last: Mutex<Option<((EventKind, EventId, Arc<str>), Arc<[u8]>)>>,
+}
+
+/// The router's handler, for a poll on a connection that served something else first.
+pub async fn poll(State(t): State<Transports>, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+    let ask = Ask::check(&t, &headers, &uri)?;
+    let answer = Poller::default().answer(&t, ask).await;
     Ok((
         [
             (header::CONTENT_TYPE, "application/json"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        body,
+        answer.body(),
     )
         .into_response())
 }

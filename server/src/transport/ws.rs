@@ -32,8 +32,8 @@ use super::Transports;
 use super::fanout::{Framing, Member, Out};
 use crate::hub::{Event, Subscription};
 use crate::metrics::Transport;
-use crate::net::conn::{Rewind, close_gently};
 use crate::request::{ApiError, Params, StreamParams, check_origin, resume_point};
+use crate::socket::{Rewind, close_gently};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -78,7 +78,7 @@ pub async fn ws(
         // Resolves once hyper has written the 101 (a write it bounds by WRITE_TIMEOUT_SECS), or
         // fails with the connection.
         let Ok(upgraded) = upgrade.await else { return };
-        // Every connection hyper serves is a `Rewind` ([`crate::net`]).
+        // Every connection hyper serves is a `Rewind` ([`crate::socket`]).
         let Ok(parts) = upgraded.downcast::<TokioIo<Rewind>>() else {
             tracing::error!("a WebSocket upgrade on a connection that is not a Rewind");
             return;
