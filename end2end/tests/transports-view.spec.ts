@@ -11,6 +11,7 @@ test("the Transports view runs all three side by side and measures them", async 
     await expect(panel.getByTestId("latency-p50")).toHaveText(/^\d+ ms$/);
     await expect(panel.getByTestId("latency-p99")).toHaveText(/^\d+ ms$/);
     await expect(panel.getByTestId("bytes-per-event")).toHaveText(/^\d+$/);
+    await expect(panel.getByTestId("wire-bytes-per-event")).toHaveText(/^\d+$/);
     await expect(panel.getByTestId("connections")).toHaveText(/^[1-9]\d*$/);
   }
   // Long polling opens a request per batch; the streaming transports keep one connection.
@@ -18,4 +19,17 @@ test("the Transports view runs all three side by side and measures them", async 
   await expect.poll(async () => Number(await requests.textContent())).toBeGreaterThan(5);
   await expect(page.locator('[data-transport="sse"]').getByTestId("connections")).toHaveText("1");
   await expect(page.locator('[data-transport="ws"]').getByTestId("connections")).toHaveText("1");
+
+  // The server's count of bytes on the wire covers more than the events' text: for long
+  // polling, every request's and answer's head.
+  const figure = async (transport: string, testid: string) =>
+    Number(await page.locator(`[data-transport="${transport}"]`).getByTestId(testid).textContent());
+  for (const transport of ["sse", "ws"]) {
+    await expect
+      .poll(async () => (await figure(transport, "wire-bytes-per-event")) - (await figure(transport, "bytes-per-event")))
+      .toBeGreaterThanOrEqual(0);
+  }
+  await expect
+    .poll(async () => (await figure("poll", "wire-bytes-per-event")) - (await figure("poll", "bytes-per-event")))
+    .toBeGreaterThan(200);
 });

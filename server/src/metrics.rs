@@ -25,6 +25,8 @@ pub struct Metrics {
     clients: Family<TransportLabels, Gauge>,
     opened: Family<TransportLabels, Counter>,
     delivered: Family<TransportLabels, Counter>,
+    wire_sent: Family<TransportLabels, Counter>,
+    wire_received: Family<TransportLabels, Counter>,
     /// SSE streams served on their own connection by `conn` (the others went through hyper).
     pub sse_direct: Counter,
     /// Times a direct stream's socket could not take an event whole, so its fan-out group handed
@@ -54,6 +56,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let (clients, opened, delivered) = (Family::default(), Family::default(), Family::default());
+        let (wire_sent, wire_received) = (Family::default(), Family::default());
         let (sse_direct, fanout_stalls, frames, resyncs, lagged, history) = Default::default();
         let (bus_connected, bus_reconnects, bus_resets, bus_frames_dropped, book_mismatches) = Default::default();
         let mut registry = Registry::with_prefix("tickertape");
@@ -77,6 +80,16 @@ impl Default for Metrics {
             "events_delivered",
             "Events handed to clients",
             Family::clone(&delivered),
+        );
+        registry.register(
+            "wire_bytes_sent",
+            "Bytes written to each transport's clients: HTTP heads, framing, events, keep-alives",
+            Family::clone(&wire_sent),
+        );
+        registry.register(
+            "wire_bytes_received",
+            "Bytes read from each transport's clients: request heads, WebSocket frames",
+            Family::clone(&wire_received),
         );
         registry.register(
             "frames_generated",
@@ -124,6 +137,8 @@ impl Default for Metrics {
             clients,
             opened,
             delivered,
+            wire_sent,
+            wire_received,
             sse_direct,
             fanout_stalls,
             frames,
@@ -152,11 +167,54 @@ impl Metrics {
         }
     }
 
+    /// The byte counters of `transport`'s connections.
+    pub fn wire(&self, transport: Transport) -> Wire {
+        let labels = TransportLabels { transport };
+        Wire {
+            sent: self.wire_sent.get_or_create(&labels).clone(),
+            received: self.wire_received.get_or_create(&labels).clone(),
+        }
+    }
+
+    /// What each transport has carried since start-up: events delivered, bytes sent and bytes
+    /// received.
+    pub fn wire_totals(&self) -> Vec<(Transport, WireTotals)> {
+        [Transport::Sse, Transport::Ws, Transport::Poll]
+            .into_iter()
+            .map(|transport| {
+                let labels = TransportLabels { transport };
+                let wire = self.wire(transport);
+                let totals = WireTotals {
+                    events: self.delivered.get_or_create(&labels).get(),
+                    sent: wire.sent.get(),
+                    received: wire.received.get(),
+                };
+                (transport, totals)
+            })
+            .collect()
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
+}
+
+/// The byte counters of one transport's connections, counted where the server reads or writes
+/// their sockets (see `tickertape_server::socket` for connections hyper serves).
+#[derive(Clone, Debug, Default)]
+pub struct Wire {
+    pub sent: Counter,
+    pub received: Counter,
+}
+
+/// A transport's totals since start-up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WireTotals {
+    pub events: u64,
+    pub sent: u64,
+    pub received: u64,
 }
 
 /// One connected client: holds its transport's gauge up, and counts what it was sent.

@@ -1,11 +1,14 @@
 //! A client's socket as the connection layer ([`crate::net`]) and the transports share it: the
 //! [`Rewind`] every connection is handed to hyper as (a WebSocket takes its socket back from it
-//! after the upgrade), the [`Slot`] a connection holds among the server's connections, and a
-//! gentle close.
+//! after the upgrade), the [`Slot`] a connection holds among the server's connections, the
+//! [`Tap`] that counts the bytes of a transport hyper serves, and a gentle close.
 
+use crate::metrics::Wire;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -60,6 +63,8 @@ pub struct Rewind {
     tcp: TcpStream,
     /// The connection's place among the server's connections, released with the socket.
     slot: Slot,
+    /// Counts its bytes once a transport claims it.
+    tap: Arc<Tap>,
     write_timeout: Duration,
     /// Armed while a write is pending; a write that completes disarms it.
     stalled: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -72,9 +77,15 @@ impl Rewind {
             read: 0,
             tcp,
             slot,
+            tap: Arc::default(),
             write_timeout,
             stalled: None,
         }
+    }
+
+    /// What counts this connection's bytes (see [`Tap`]).
+    pub fn tap(&self) -> &Arc<Tap> {
+        &self.tap
     }
 
     /// The socket, and what hyper had not read yet of the bytes read before it (nothing, once
@@ -108,6 +119,15 @@ impl Rewind {
 
 impl AsyncRead for Rewind {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = self.as_mut().read_into(cx, buf);
+        self.tap.read((buf.filled().len() - before) as u64);
+        poll
+    }
+}
+
+impl Rewind {
+    fn read_into(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.read < this.prefix.len() {
             let rest = &this.prefix[this.read..];
@@ -128,6 +148,9 @@ impl AsyncRead for Rewind {
 impl AsyncWrite for Rewind {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let poll = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = poll {
+            self.tap.wrote(n as u64);
+        }
         self.deadline(cx, poll)
     }
 
@@ -137,6 +160,9 @@ impl AsyncWrite for Rewind {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let poll = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = poll {
+            self.tap.wrote(n as u64);
+        }
         self.deadline(cx, poll)
     }
 
@@ -150,5 +176,60 @@ impl AsyncWrite for Rewind {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+/// Counts what a connection served by hyper reads and writes, for the transport that claims
+/// it ([`Claim`]): nothing before, everything after (the claiming request's own head
+/// included), for the rest of the connection. Pages and other requests on a connection no
+/// transport has claimed are not counted.
+#[derive(Default)]
+pub struct Tap {
+    wire: OnceLock<Wire>,
+    /// Bytes read in all, and at the start of the request being served.
+    read: AtomicU64,
+    mark: AtomicU64,
+}
+
+impl Tap {
+    fn read(&self, n: u64) {
+        if let Some(wire) = self.wire.get() {
+            wire.received.inc_by(n);
+        }
+        self.read.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn wrote(&self, n: u64) {
+        if let Some(wire) = self.wire.get() {
+            wire.sent.inc_by(n);
+        }
+    }
+
+    /// Called as a request reaches the router: the request may claim the connection, and the
+    /// bytes read since the previous request started (its head) then count too.
+    pub fn request(self: &Arc<Self>) -> Claim {
+        let read = self.read.load(Ordering::Relaxed);
+        let head = read - self.mark.swap(read, Ordering::Relaxed);
+        Claim {
+            tap: self.clone(),
+            head,
+        }
+    }
+}
+
+/// A request's way to claim its connection's bytes for a transport (a request extension).
+#[derive(Clone)]
+pub struct Claim {
+    tap: Arc<Tap>,
+    head: u64,
+}
+
+impl Claim {
+    /// From now on the connection's bytes count for `wire`; a connection keeps the first
+    /// transport that claims it.
+    pub fn claim(&self, wire: Wire) {
+        if self.tap.wire.set(wire.clone()).is_ok() {
+            wire.received.inc_by(self.head);
+        }
     }
 }

@@ -105,18 +105,7 @@ async fn past_max_connections_a_client_gets_503_with_retry_after_and_a_reason() 
     }
     ws_until_seq(&mut ws, last).await;
     drop(ws);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        // A new client each time: a new connection.
-        let status = reqwest::get(server.url("/api/symbols"))
-            .await
-            .map(|r| r.status().as_u16());
-        if status.is_ok_and(|s| s == 200) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the freed place is never given back");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_a_new_connection_is_served(&server, PATIENCE, "the freed place is never given back").await;
 }
 
 /// A client that connects with a tiny receive window, sends `request`, and never reads.

@@ -479,6 +479,12 @@ async fn a_websocket_flooding_commands_is_closed_with_1008() {
 /// Reads one HTTP/1.1 response with a `content-length` body from `tcp`, keeping what follows
 /// it in `buffer`; returns its head (lower-cased names, without `date`) and body.
 async fn response(tcp: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) -> (String, String) {
+    let (head, body, _) = response_bytes(tcp, buffer).await;
+    (head, body)
+}
+
+/// As [`response`], with the response's length on the wire.
+async fn response_bytes(tcp: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) -> (String, String, usize) {
     use tokio::io::AsyncReadExt;
     let read = async {
         loop {
@@ -502,7 +508,7 @@ async fn response(tcp: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) -> (Str
                         .filter(|l| !l.starts_with("date: "))
                         .collect::<Vec<_>>()
                         .join("\n");
-                    return (head, body);
+                    return (head, body, used);
                 }
             }
             let mut chunk = [0u8; 8192];
@@ -607,18 +613,118 @@ async fn a_waiting_poll_whose_client_leaves_frees_its_connection() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     drop(tcp);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let status = reqwest::get(server.url("/api/symbols"))
-            .await
-            .map(|r| r.status().as_u16());
-        if status.is_ok_and(|s| s == 200) {
-            break;
+    until_a_new_connection_is_served(
+        &server,
+        std::time::Duration::from_secs(5),
+        "the poll's connection is still held",
+    )
+    .await;
+}
+
+/// `/api/wire`'s totals for `transport`: (events, sent, received).
+async fn wire(server: &TestServer, transport: &str) -> (u64, u64, u64) {
+    let report: app::wire::protocol::WireReport = reqwest::get(server.url("/api/wire"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let count = report.transports.iter().find(|c| c.transport == transport).unwrap();
+    (count.events, count.sent, count.received)
+}
+
+/// Reads from `tcp` until `done` says the bytes so far are complete; returns them all.
+async fn read_until(tcp: &mut tokio::net::TcpStream, got: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
+    use tokio::io::AsyncReadExt;
+    tokio::time::timeout(PATIENCE, async {
+        while !done(got) {
+            let mut chunk = [0u8; 8192];
+            let n = tcp.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed early");
+            got.extend_from_slice(&chunk[..n]);
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the poll's connection is still held"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    })
+    .await
+    .expect("in time");
+}
+
+/// The server's own accounting of each transport's bytes (`/api/wire`) is exact: it equals
+/// what the client wrote and read on the wire, heads and framing included, on every way in
+/// (an SSE stream and polls on their own connection, a WebSocket, a poll behind another
+/// request, which hyper serves).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_counts_every_transports_bytes_on_the_wire() {
+    use tokio::io::AsyncWriteExt;
+    let mut server = TestServer::start().await;
+    server.step(2);
+    let count = |got: &[u8], needle: &str| String::from_utf8_lossy(got).matches(needle).count();
+
+    // SSE on its own connection: the request, then the head, the snapshot and three ticks.
+    let request = b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(request).await.unwrap();
+    let mut got = Vec::new();
+    read_until(&mut tcp, &mut got, |g| count(g, "event: snapshot") == 1).await;
+    let mut last = 0;
+    for _ in 0..3 {
+        last = server.step(1);
     }
+    read_until(&mut tcp, &mut got, |g| {
+        count(g, &format!("id: 7e57-{last}\n")) == 1 && g.ends_with(b"\n\n")
+    })
+    .await;
+    let (events, sent, received) = wire(&server, "sse").await;
+    assert_eq!((sent, received), (got.len() as u64, request.len() as u64));
+    assert_eq!(events, 1 + count(&got, "event: tick") as u64);
+    drop(tcp);
+
+    // A WebSocket: the handshake, the snapshot, a command and its answer.
+    let handshake = b"GET /api/ws?symbols=AAPL HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(handshake).await.unwrap();
+    let mut got = Vec::new();
+    read_until(&mut tcp, &mut got, |g| count(g, r#""type":"snapshot""#) == 1).await;
+    let command = br#"{"op":"set","symbols":["MSFT"]}"#;
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | command.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(command.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    tcp.write_all(&frame).await.unwrap();
+    read_until(&mut tcp, &mut got, |g| {
+        count(g, r#""type":"snapshot""#) == 2 && g.ends_with(b"}}")
+    })
+    .await;
+    let (_, sent, received) = wire(&server, "ws").await;
+    assert_eq!(
+        (sent, received),
+        (got.len() as u64, (handshake.len() + frame.len()) as u64)
+    );
+    drop(tcp);
+
+    // Two polls on their own connection, then one behind a request hyper serves first (whose
+    // own bytes count for nobody).
+    let poll = |after: u64| format!("GET /api/poll?after=7e57-{after}&timeout_ms=0 HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut asked, mut answered) = (0, 0);
+    let mut buffer = Vec::new();
+    for after in [1, 2] {
+        tcp.write_all(poll(after).as_bytes()).await.unwrap();
+        asked += poll(after).len();
+        answered += response_bytes(&mut tcp, &mut buffer).await.2;
+    }
+    let mut other = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut other_buffer = Vec::new();
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    response(&mut other, &mut other_buffer).await;
+    other.write_all(poll(2).as_bytes()).await.unwrap();
+    asked += poll(2).len();
+    answered += response_bytes(&mut other, &mut other_buffer).await.2;
+    let (events, sent, received) = wire(&server, "poll").await;
+    assert_eq!((sent, received), (answered as u64, asked as u64));
+    // Polls after frames 1, 2 and 2 again of a market at frame `last`.
+    assert_eq!(events, (last - 1) + 2 * (last - 2));
 }

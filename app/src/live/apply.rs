@@ -125,7 +125,7 @@ pub(super) fn load_depth(live: &Shared, book: bool) {
     });
 }
 
-async fn fetch_json<T: miniserde::Deserialize>(url: &str) -> Option<T> {
+pub(super) async fn fetch_json<T: miniserde::Deserialize>(url: &str) -> Option<T> {
     let window = web_sys::window()?;
     let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(url)).await.ok()?.dyn_into().ok()?;
     if !resp.ok() {

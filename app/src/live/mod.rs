@@ -23,8 +23,8 @@ mod ws;
 
 use crate::state::board::{Board, Connection};
 use crate::state::view::Transport;
-use crate::wire::protocol::EventId;
 use crate::wire::protocol::Interval;
+use crate::wire::protocol::{EventId, WireReport};
 use apply::{load_chart, schedule_frame};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -34,6 +34,39 @@ use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
+
+/// How often the Transports view asks the server what each transport carried.
+const WIRE_EVERY: Duration = Duration::from_secs(2);
+
+/// While the calling view lives, every [`WIRE_EVERY`]: each transport's bytes on the wire per
+/// event (in [`Transport::ALL`]'s order), from the server's own accounting (`/api/wire`) over
+/// the last interval; a transport that delivered nothing meanwhile keeps its last figure.
+pub fn watch_wire(rates: RwSignal<[Option<f64>; 3]>) {
+    let last: Rc<RefCell<Option<WireReport>>> = Rc::default();
+    let sample = move || {
+        let last = last.clone();
+        spawn_local(async move {
+            let Some(report) = apply::fetch_json::<WireReport>("/api/wire").await else {
+                return;
+            };
+            let mut last = last.borrow_mut();
+            let before = rates.get_untracked();
+            let mut now = [None; 3];
+            for (i, transport) in Transport::ALL.into_iter().enumerate() {
+                now[i] = report.per_event(last.as_ref(), transport.as_str()).or(before[i]);
+            }
+            rates.set(now);
+            *last = Some(report);
+        });
+    };
+    sample();
+    let timer = set_interval_with_handle(sample, WIRE_EVERY).ok();
+    on_cleanup(move || {
+        if let Some(handle) = timer {
+            handle.clear();
+        }
+    });
+}
 
 /// How far back the latency and rate readouts look.
 pub(super) const STATS_WINDOW_MS: f64 = 5_000.0;

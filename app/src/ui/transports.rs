@@ -24,9 +24,13 @@ pub(super) fn TransportsView(page: PageData) -> impl IntoView {
             (t, Board::new(&page))
         })
         .collect();
+    let wire = RwSignal::new([None; 3]);
     #[cfg(feature = "hydrate")]
-    for (_, board) in &boards {
-        crate::live::start(*board, page.snapshot.id, false);
+    {
+        for (_, board) in &boards {
+            crate::live::start(*board, page.snapshot.id, false);
+        }
+        crate::live::watch_wire(wire);
     }
     let back = ViewState {
         symbols: page.view.symbols.clone(),
@@ -44,7 +48,14 @@ pub(super) fn TransportsView(page: PageData) -> impl IntoView {
             </div>
         </header>
         <main class="compare">
-            {boards.into_iter().map(|(t, board)| view! { <TransportPanel transport=t board/> }).collect_view()}
+            {boards
+                .into_iter()
+                .enumerate()
+                .map(|(i, (t, board))| {
+                    let wire = Signal::derive(move || wire.get()[i]);
+                    view! { <TransportPanel transport=t board wire/> }
+                })
+                .collect_view()}
             <section class="panel notes">
                 <h2>"What to look for"</h2>
                 <ul>
@@ -53,13 +64,16 @@ pub(super) fn TransportsView(page: PageData) -> impl IntoView {
                     <li><strong>"Long polling"</strong>" — a new HTTP request per batch (see the request count climb). Each answer waits for data, so latency stays low, but every round trip costs headers and server work: the server gets loaded by repeated requests."</li>
                 </ul>
                 <p>"All three carry identical events, ids and resume rules from one hub, so they show identical prices."</p>
+                <p>
+                    "Body bytes/event is the events' text this page received. Wire bytes/event is counted by the server over every client of that transport (this page's and any other), every 2 s: it adds HTTP heads, chunk and WebSocket framing, keep-alives and, for long polling, each request and answer. TCP/IP headers are not counted."
+                </p>
             </section>
         </main>
     }
 }
 
 #[component]
-fn TransportPanel(transport: Transport, board: Board) -> impl IntoView {
+fn TransportPanel(transport: Transport, board: Board, wire: Signal<Option<f64>>) -> impl IntoView {
     let ms = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |v| format!("{} ms", Fixed(v, 0)));
     let link = board.link;
     let watched = board.view.with_untracked(|v| board.watched(v));
@@ -84,6 +98,11 @@ fn TransportPanel(transport: Transport, board: Board) -> impl IntoView {
                     value=Signal::derive(move || {
                         link.get().bytes_per_event.map_or_else(|| "—".to_string(), |b| format::fixed(b, 0))
                     })
+                />
+                <Figure
+                    label="Wire bytes/event"
+                    testid="wire-bytes-per-event"
+                    value=Signal::derive(move || wire.get().map_or_else(|| "—".to_string(), |b| format::fixed(b, 0)))
                 />
                 <Figure
                     label=if transport == Transport::Poll { "Requests" } else { "Connections" }
@@ -114,7 +133,7 @@ fn TransportPanel(transport: Transport, board: Board) -> impl IntoView {
     }
 }
 
-/// One labelled figure of a transport panel (one component, so the six share their code).
+/// One labelled figure of a transport panel (one component, so the seven share their code).
 #[component]
 fn Figure(label: &'static str, testid: &'static str, value: Signal<String>) -> impl IntoView {
     view! {

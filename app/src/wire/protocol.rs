@@ -508,6 +508,42 @@ impl Incoming {
     }
 }
 
+/// `GET /api/wire`: what each transport has carried since the server started, counted by the
+/// server where it reads and writes its clients' sockets: every byte on the wire above TCP
+/// (HTTP heads, chunk and WebSocket framing, keep-alives, and for long polling every request
+/// and answer), not only the events' text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct WireReport {
+    pub transports: Vec<WireCount>,
+}
+
+impl WireReport {
+    /// `transport`'s bytes on the wire (sent and received) per event delivered since `before`
+    /// (since the server started, without it); `None` when it delivered no event meanwhile.
+    pub fn per_event(&self, before: Option<&WireReport>, transport: &str) -> Option<f64> {
+        let find = |report: &WireReport| report.transports.iter().find(|c| c.transport == transport).cloned();
+        let now = find(self)?;
+        let then = before.and_then(find).unwrap_or(WireCount {
+            transport: String::new(),
+            events: 0,
+            sent: 0,
+            received: 0,
+        });
+        let events = now.events.checked_sub(then.events).filter(|&n| n > 0)?;
+        let bytes = (now.sent + now.received).saturating_sub(then.sent + then.received);
+        Some(bytes as f64 / events as f64)
+    }
+}
+
+/// One transport's totals in a [`WireReport`]: `transport` is `sse`, `ws` or `poll`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+pub struct WireCount {
+    pub transport: String,
+    pub events: u64,
+    pub sent: u64,
+    pub received: u64,
+}
+
 /// Body of every 4xx answer of the API.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiErrorBody {
@@ -517,6 +553,26 @@ pub struct ApiErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_bytes_per_event_are_taken_over_the_interval() {
+        let report = |events, sent, received| WireReport {
+            transports: vec![WireCount {
+                transport: "ws".into(),
+                events,
+                sent,
+                received,
+            }],
+        };
+        let first = report(10, 9_000, 1_000);
+        assert_eq!(first.per_event(None, "ws"), Some(1_000.0));
+        assert_eq!(first.per_event(None, "sse"), None);
+        let later = report(30, 13_000, 1_200);
+        assert_eq!(later.per_event(Some(&first), "ws"), Some(4_200.0 / 20.0));
+        assert_eq!(later.per_event(Some(&later), "ws"), None, "no event meanwhile");
+        // A restarted server's counts start over: no figure rather than a wrong one.
+        assert_eq!(first.per_event(Some(&later), "ws"), None);
+    }
 
     fn quote(price: i64, open: i64) -> Quote {
         Quote {

@@ -3,10 +3,11 @@
 
 use super::AppState;
 use crate::hub::{MAX_KEPT, SelectError, TAPE_KEPT};
+use crate::metrics::Transport;
 use crate::request::{ApiError, Params, int_param};
 use app::wire::book::{BookAt, Trades};
 use app::wire::protocol::Interval;
-use app::wire::protocol::{History, Instrument, Snapshot};
+use app::wire::protocol::{History, Instrument, Snapshot, WireCount, WireReport};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -16,6 +17,28 @@ use serde::Deserialize;
 /// Most candles one `/api/history` call returns (and its default): all a server keeps at the
 /// finest interval.
 pub const MAX_HISTORY_LIMIT: usize = MAX_KEPT;
+
+/// `GET /api/wire`: each transport's events and bytes since start-up ([`WireReport`]).
+pub async fn wire(State(app): State<AppState>) -> Json<WireReport> {
+    let transports = app
+        .hub()
+        .metrics()
+        .wire_totals()
+        .into_iter()
+        .map(|(transport, totals)| WireCount {
+            transport: match transport {
+                Transport::Sse => "sse",
+                Transport::Ws => "ws",
+                Transport::Poll => "poll",
+            }
+            .to_string(),
+            events: totals.events,
+            sent: totals.sent,
+            received: totals.received,
+        })
+        .collect();
+    Json(WireReport { transports })
+}
 
 pub async fn symbols(State(app): State<AppState>) -> Json<Vec<Instrument>> {
     Json(app.hub().instruments().to_vec())

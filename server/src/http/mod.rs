@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .route(transport::poll::PATH, get(transport::poll::poll));
     let api = Router::new()
         .route("/symbols", get(api::symbols))
+        .route("/wire", get(api::wire))
         .route("/snapshot", get(api::snapshot))
         .route("/history", get(api::history))
         .route("/book", get(api::book))

@@ -20,6 +20,7 @@
 
 use crate::config::Limits;
 use crate::hub::Subscription;
+use crate::metrics::Transport;
 use crate::security::Policy;
 use crate::socket::{Rewind, Slot, close_gently};
 use crate::transport::Transports;
@@ -52,8 +53,8 @@ pub(super) async fn serve_connection(
     // Two steps. The first (the head being read, its deadline) is boxed, so its state is freed
     // when it ends, and a stream that runs for hours keeps only its own.
     match Box::pin(first_request(tcp, streams, &limits, &shutdown)).await {
-        Next::Stream(tcp, streams, subscription) => {
-            sse::serve_direct(tcp, streams, subscription).await;
+        Next::Stream(tcp, streams, subscription, request_bytes) => {
+            sse::serve_direct(tcp, streams, subscription, request_bytes).await;
             drop(slot);
         }
         Next::Polls(tcp, buffer, streams, ask) => {
@@ -79,7 +80,7 @@ pub(super) async fn serve_connection(
 #[allow(clippy::large_enum_variant)]
 enum Next {
     /// A plain `GET` of the stream that passed its checks: served here, on the socket.
-    Stream(TcpStream, Transports, Subscription),
+    Stream(TcpStream, Transports, Subscription, usize),
     /// A poll that passed its checks: this connection's polls are served here, with the bytes
     /// already read (the poll's head first).
     Polls(TcpStream, Vec<u8>, Transports, poll::Ask),
@@ -111,7 +112,7 @@ async fn first_request(
             None => return Next::Closed,
             Some(Head::Stream { uri, headers }) => {
                 if let Ok(subscription) = sse::open(&streams, &headers, &uri) {
-                    return Next::Stream(tcp, streams, subscription);
+                    return Next::Stream(tcp, streams, subscription, head.len());
                 }
                 // A stream request that failed a check: the router answers it (same checks, so
                 // the same 4xx).
@@ -137,6 +138,13 @@ async fn serve_http(io: Rewind, app: Router, limits: &Limits, shutdown: &Cancell
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
+    // Every request carries its connection's claim (see [`crate::socket::Tap`]): a transport's
+    // handler claims the connection's bytes for its transport.
+    let tap = io.tap().clone();
+    let app = tower::ServiceExt::map_request(app, move |mut request: axum::http::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(tap.request());
+        request
+    });
     let service = TowerToHyperService::new(app);
     let connection = builder.serve_connection(TokioIo::new(io), service).with_upgrades();
     let mut connection = std::pin::pin!(connection);
@@ -307,12 +315,14 @@ async fn serve_polls(
     shutdown: &CancellationToken,
 ) -> Option<(TcpStream, Vec<u8>)> {
     let mut poller = poll::Poller::default();
+    let wire = t.hub.metrics().wire(Transport::Poll);
     loop {
         // The poll's head is served now; what follows it (a pipelined request) stays.
         let Head::Poll { len, .. } = parse(&buffer) else {
             return Some((tcp, buffer));
         };
         buffer.drain(..len);
+        wire.received.inc_by(len as u64);
         let answer = tokio::select! {
             answer = poller.answer(&t, ask) => answer,
             () = hung_up(&tcp) => return None,
@@ -322,6 +332,7 @@ async fn serve_polls(
         if !matches!(written, Ok(Ok(()))) {
             return None;
         }
+        wire.sent.inc_by(response.len() as u64);
         let next = tokio::select! {
             () = shutdown.cancelled() => return None,
             () = tokio::time::sleep(limits.header_timeout) => {

@@ -30,6 +30,7 @@ use super::{sse, ws};
 use crate::hub::{Event, EventKind, Frame, Hub, Subscription};
 use crate::metrics::ClientGuard;
 use app::wire::protocol::EventId;
+use prometheus_client::metrics::counter::Counter;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -517,9 +518,11 @@ fn write_event(out: &Out, bytes: &[u8]) -> io::Result<Option<Vec<u8>>> {
 /// Where a stream's bytes go.
 #[derive(Clone)]
 pub(super) enum Out {
-    /// The client's socket: the stream is its connection's only request.
-    Socket(Arc<TcpStream>),
-    /// hyper's response body, a chunk per write: a stream on a reused connection.
+    /// The client's socket, and the counter of the bytes written to it: a direct SSE stream, or
+    /// a WebSocket.
+    Socket(Arc<TcpStream>, Counter),
+    /// hyper's response body, a chunk per write: a stream on a reused connection (whose bytes
+    /// hyper's connection counts, [`crate::socket::Tap`]).
     Body(mpsc::Sender<Vec<u8>>),
 }
 
@@ -527,7 +530,11 @@ impl Out {
     /// Writes what fits of `bytes` now, without waiting: `WouldBlock` when nothing does.
     pub(super) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
         match self {
-            Out::Socket(tcp) => tcp.try_write(bytes),
+            Out::Socket(tcp, sent) => {
+                let n = tcp.try_write(bytes)?;
+                sent.inc_by(n as u64);
+                Ok(n)
+            }
             Out::Body(chunks) => match chunks.try_send(bytes.to_vec()) {
                 Ok(()) => Ok(bytes.len()),
                 Err(TrySendError::Full(_)) => Err(io::ErrorKind::WouldBlock.into()),
@@ -541,7 +548,7 @@ impl Out {
     pub(super) async fn writable(&self, timeout: Duration) -> io::Result<()> {
         let ready = async {
             match self {
-                Out::Socket(tcp) => tcp.writable().await,
+                Out::Socket(tcp, _) => tcp.writable().await,
                 Out::Body(chunks) => match chunks.reserve().await {
                     // The slot is released with the permit; the one writer takes it next.
                     Ok(_permit) => Ok(()),
@@ -558,7 +565,7 @@ impl Out {
     /// the body (the connection ended).
     pub(super) async fn closed(&self) {
         match self {
-            Out::Socket(tcp) => hung_up(tcp).await,
+            Out::Socket(tcp, _) => hung_up(tcp).await,
             Out::Body(chunks) => chunks.closed().await,
         }
     }

@@ -22,7 +22,9 @@ use super::{Transports, event_json};
 use crate::hub::{Event, EventKind, Selection, Subscription};
 use crate::metrics::Transport;
 use crate::request::{ApiError, Params, check_origin, int_param};
+use crate::socket::Claim;
 use app::wire::protocol::EventId;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -190,8 +192,16 @@ pub(super) struct Answers {
 }
 
 /// The router's handler, for a poll on a connection that served something else first.
-pub async fn poll(State(t): State<Transports>, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+pub async fn poll(
+    State(t): State<Transports>,
+    claim: Option<Extension<Claim>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let ask = Ask::check(&t, &headers, &uri)?;
+    if let Some(Extension(claim)) = claim {
+        claim.claim(t.hub.metrics().wire(Transport::Poll));
+    }
     let answer = Poller::default().answer(&t, ask).await;
     Ok((
         [

@@ -33,11 +33,13 @@ use super::fanout::{Framing, Member, Out};
 use crate::hub::{Event, Subscription};
 use crate::metrics::Transport;
 use crate::request::{ApiError, Params, StreamParams, check_origin, resume_point};
-use crate::socket::{Rewind, close_gently};
+use crate::socket::{Claim, Rewind, close_gently};
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use hyper_util::rt::TokioIo;
+use prometheus_client::metrics::counter::Counter;
 use serde::Deserialize;
 use std::io::{self, Read, Write as _};
 use std::pin::pin;
@@ -64,6 +66,7 @@ const READ_BUFFER: usize = 512;
 pub async fn ws(
     State(app): State<Transports>,
     Params(params): Params<StreamParams>,
+    claim: Option<Extension<Claim>>,
     mut request: Request,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
@@ -74,6 +77,10 @@ pub async fn ws(
         .map_err(|e| ApiError::BadQuery(format!("expected a WebSocket upgrade: {e}")))?;
     let upgrade = hyper::upgrade::on(&mut request);
     let subscription = app.hub.subscribe(from, selection);
+    // The handshake's bytes count for WebSockets; after it, the session counts its own.
+    if let Some(Extension(claim)) = claim {
+        claim.claim(app.hub.metrics().wire(Transport::Ws));
+    }
     tokio::spawn(async move {
         // Resolves once hyper has written the 101 (a write it bounds by WRITE_TIMEOUT_SECS), or
         // fails with the connection.
@@ -129,8 +136,9 @@ enum Act {
 async fn session(tcp: TcpStream, read: Vec<u8>, subscription: Subscription, app: Transports) {
     let tcp = Arc::new(tcp);
     let client = app.hub.metrics().client(Transport::Ws);
-    let mut member = Member::new(Out::Socket(tcp.clone()), Framing::Ws, subscription, client);
-    let mut inbound = Inbound::new(tcp.clone(), read, app.ws_messages_per_sec);
+    let wire = app.hub.metrics().wire(Transport::Ws);
+    let mut member = Member::new(Out::Socket(tcp.clone(), wire.sent), Framing::Ws, subscription, client);
+    let mut inbound = Inbound::new(tcp.clone(), read, app.ws_messages_per_sec, wire.received);
     let silence = app.keepalive * 2;
     let mut stopped = pin!(app.shutdown.cancelled());
     let mut deadline = pin!(tokio::time::sleep(silence));
@@ -237,10 +245,12 @@ struct Inbound {
     window: (Instant, u32),
     /// Most messages in one window.
     per_sec: u32,
+    /// Counts the bytes read (what hyper read of the handshake counted on its connection).
+    received: Counter,
 }
 
 impl Inbound {
-    fn new(tcp: Arc<TcpStream>, read: Vec<u8>, per_sec: u32) -> Self {
+    fn new(tcp: Arc<TcpStream>, read: Vec<u8>, per_sec: u32, received: Counter) -> Self {
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)
             .write_buffer_size(0)
@@ -252,6 +262,7 @@ impl Inbound {
             outbox: Vec::new(),
             window: (Instant::now(), 0),
             per_sec,
+            received,
         }
     }
 
@@ -266,6 +277,7 @@ impl Inbound {
             let mut io = Io {
                 tcp: &self.tcp,
                 outbox: &mut self.outbox,
+                received: &self.received,
             };
             let message = match self.context.read(&mut io) {
                 Ok(message) => message,
@@ -295,6 +307,7 @@ impl Inbound {
                     let mut io = Io {
                         tcp: &self.tcp,
                         outbox: &mut self.outbox,
+                        received: &self.received,
                     };
                     let _ = self.context.flush(&mut io);
                     return Heard::Closed;
@@ -311,11 +324,14 @@ impl Inbound {
 struct Io<'a> {
     tcp: &'a TcpStream,
     outbox: &'a mut Vec<u8>,
+    received: &'a Counter,
 }
 
 impl Read for Io<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.tcp.try_read(buf)
+        let n = self.tcp.try_read(buf)?;
+        self.received.inc_by(n as u64);
+        Ok(n)
     }
 }
 

@@ -355,3 +355,20 @@ pub async fn parked_poll(
     }
     waiting
 }
+
+/// Waits until a new connection is served (`/api/symbols` answers 200), at most `within`:
+/// a connection that ended gave its place back.
+pub async fn until_a_new_connection_is_served(server: &TestServer, within: Duration, why: &str) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        // A new client each time: a new connection.
+        let status = reqwest::get(server.url("/api/symbols"))
+            .await
+            .map(|r| r.status().as_u16());
+        if status.is_ok_and(|s| s == 200) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{why}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

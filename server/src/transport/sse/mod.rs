@@ -19,6 +19,8 @@ use crate::hub::{Event as HubEvent, Subscription};
 use crate::metrics::{ClientGuard, Transport};
 use crate::request::{ApiError, Params, StreamParams, check_origin, resume_point};
 use crate::security::Policy;
+use crate::socket::Claim;
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
@@ -88,8 +90,16 @@ pub(super) fn event_bytes(event: &HubEvent) -> Vec<u8> {
 
 /// The router's handler, for a stream requested on a connection that served something before:
 /// [`serve`] writes the events into a bounded channel that hyper sends as the response body.
-pub async fn stream(State(t): State<Transports>, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+pub async fn stream(
+    State(t): State<Transports>,
+    claim: Option<Extension<Claim>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let subscription = open(&t, &headers, &uri)?;
+    if let Some(Extension(claim)) = claim {
+        claim.claim(t.hub.metrics().wire(Transport::Sse));
+    }
     // Counted now, with the answer, not when the task first runs.
     let client = t.hub.metrics().client(Transport::Sse);
     let (chunks, body) = mpsc::channel(BODY_CHUNKS);
@@ -104,11 +114,14 @@ pub async fn stream(State(t): State<Transports>, headers: HeaderMap, uri: Uri) -
     Ok((HEADERS, body).into_response())
 }
 
-/// Serves a stream on its own connection (its first request): the response head is written here.
-pub async fn serve_direct(tcp: TcpStream, t: Transports, subscription: Subscription) {
+/// Serves a stream on its own connection (its first request, `request_bytes` long): the
+/// response head is written here.
+pub async fn serve_direct(tcp: TcpStream, t: Transports, subscription: Subscription, request_bytes: usize) {
     t.hub.metrics().sse_direct.inc();
     let client = t.hub.metrics().client(Transport::Sse);
-    let out = Out::Socket(Arc::new(tcp));
+    let wire = t.hub.metrics().wire(Transport::Sse);
+    wire.received.inc_by(request_bytes as u64);
+    let out = Out::Socket(Arc::new(tcp), wire.sent);
     let head = response_head(&t.policy);
     serve(out, t, subscription, client, head.into_bytes()).await;
 }
