@@ -217,7 +217,17 @@ run_ours() {
   wait_healthy "$port"
   taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$ours" \
     --transport "$transport" "${peer_load[@]}"
+  wire_report "$port" "$transport"
   kill "$ours"; wait "$ours" 2>/dev/null || true
+}
+
+# The server's own count of transport $2's bytes on the wire per event, heads and framing
+# included (GET /api/wire on port $1), over the server's life.
+wire_report() {
+  curl -sf "http://127.0.0.1:$1/api/wire" | node -e '
+    const t = JSON.parse(require("fs").readFileSync(0, "utf8")).transports.find((c) => c.transport === process.argv[1]);
+    console.log(`server-counted     ${((t.sent + t.received) / t.events).toFixed(0)} bytes on the wire / event (sent ${(t.sent / t.events).toFixed(0)}, received ${(t.received / t.events).toFixed(0)})`);
+  ' "$2"
 }
 
 # The Node peer $2 on core 0, fed by a Tickertape on core 1, read as transport $3 and named $4

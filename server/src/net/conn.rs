@@ -1,6 +1,7 @@
 //! The connection layer: a fresh connection whose first request opens the SSE stream is served
-//! directly on the socket ([`sse::serve_direct`]); every other connection goes to hyper and the
-//! axum router.
+//! directly on the socket ([`sse::serve_direct`]), one whose first request is a poll is served
+//! here for as long as its requests are polls ([`serve_polls`]); every other connection goes to
+//! hyper and the axum router.
 //!
 //! Why: hyper keeps an 8 KiB read buffer and an 8 KiB write buffer (its minimum) for the life of
 //! every HTTP/1 connection, and a streaming response keeps its connection future, the router's
@@ -12,11 +13,16 @@
 //!
 //! Every connection is read until its first request head is complete (parsed by `httparse`,
 //! hyper's own parser). Only a plain `GET /api/stream` that passes the stream's checks
-//! ([`sse::open`]) stays here. Anything else, including a stream request that fails a check, is
-//! handed to hyper together with the bytes already read, so errors, other methods and every
-//! other route behave exactly as the router defines them. A stream requested on a reused
-//! keep-alive connection reaches the same SSE code through the router ([`sse::stream`]): same
-//! events, same ids, chunked by hyper.
+//! ([`sse::open`]), or a plain HTTP/1.1 keep-alive `GET /api/poll` that passes the poll's
+//! ([`poll::Ask::check`]), stays here. A poll holds hyper's two 8 KiB buffers and its
+//! connection state for nothing but one small request and one answer, and its connection is
+//! idle between polls, so polls cost a fraction here of what they cost through hyper
+//! (BENCHMARKS.md, "Every transport in one run"). Anything else, including a stream or poll
+//! request that fails a check, is handed to hyper together with the bytes already read, so
+//! errors, other methods and every other route behave exactly as the router defines them. A
+//! stream requested on a reused keep-alive connection reaches the same SSE code through the
+//! router ([`sse::stream`]): same events, same ids, chunked by hyper; a poll there, the same
+//! answer ([`poll::poll`]).
 
 use crate::config::Limits;
 use crate::hub::Subscription;
@@ -377,8 +383,14 @@ mod tests {
     }
 
     #[test]
-    fn only_a_plain_get_of_the_stream_stays_here() {
+    fn only_a_plain_get_of_the_stream_or_a_poll_stays_here() {
         assert_eq!(kind("GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n"), "stream");
+        assert_eq!(kind("GET /api/poll?after=1-2 HTTP/1.1\r\nHost: x\r\n\r\n"), "poll");
+        assert_eq!(kind("GET /api/poll HTTP/1.0\r\n\r\n"), "other");
+        assert_eq!(kind("GET /api/poll HTTP/1.1\r\nConnection: close\r\n\r\n"), "other");
+        assert_eq!(kind("GET /api/poll HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"), "poll");
+        assert_eq!(kind("POST /api/poll HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), "other");
+        assert_eq!(kind("GET /api/polls HTTP/1.1\r\n\r\n"), "other");
         assert_eq!(kind("GET /api/stream?symbols=AAPL HTTP/1.0\r\n\r\n"), "stream");
         assert_eq!(kind("GET /api/stream HTTP/1.1\r\nHost: x\r\n"), "partial");
         assert_eq!(kind("GET /api/str"), "partial");
@@ -414,18 +426,21 @@ mod tests {
     }
 
     /// Damaged and random heads (bytes replaced, inserted, cut; pure noise) never panic the
-    /// parser, and nothing but a plain `GET` of the stream is ever served here.
+    /// parser, and nothing but a plain `GET` of the stream or of a poll is ever served here.
     #[test]
-    fn damaged_heads_never_panic_and_only_stream_gets_stay() {
-        let valid =
+    fn damaged_heads_never_panic_and_only_stream_and_poll_gets_stay() {
+        let stream =
             b"GET /api/stream?symbols=AAPL,MSFT&last_event_id=1f-2 HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 1f-9\r\n\r\n";
+        let poll = b"GET /api/poll?symbols=AAPL&after=1f-2&timeout_ms=5 HTTP/1.1\r\nHost: x\r\n\r\n";
         let pieces = b"\r\n :/?&=%GETPOST\x00\xff-1";
         let mut next = crate::xorshift(0x2545_F491_4F6C_DD1Du64);
         for round in 0..20_000 {
             let mut head = if round % 4 == 0 {
                 (0..next(200)).map(|_| next(256) as u8).collect::<Vec<u8>>()
+            } else if round % 4 == 1 {
+                poll.to_vec()
             } else {
-                valid.to_vec()
+                stream.to_vec()
             };
             for _ in 0..1 + next(4) {
                 if head.is_empty() {
@@ -438,16 +453,19 @@ mod tests {
                     _ => head.truncate(at),
                 }
             }
-            if let Head::Stream { uri, .. } = parse(&head) {
-                // Empty lines before a request line are allowed (RFC 9112 §2.2).
-                let start = head.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(0);
-                assert!(
-                    head[start..].starts_with(b"GET /api/stream"),
-                    "{:?}",
-                    String::from_utf8_lossy(&head)
-                );
-                assert_eq!(uri.path(), sse::PATH);
-            }
+            // Empty lines before a request line are allowed (RFC 9112 §2.2).
+            let start = head.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(0);
+            let (line, path) = match parse(&head) {
+                Head::Stream { uri, .. } => (&b"GET /api/stream"[..], uri.path().to_string()),
+                Head::Poll { uri, len, .. } => {
+                    // The head ends at a line end: what follows it is the next request's.
+                    assert!(len <= head.len() && head[len - 1] == b'\n');
+                    (&b"GET /api/poll"[..], uri.path().to_string())
+                }
+                _ => continue,
+            };
+            assert!(head[start..].starts_with(line), "{:?}", String::from_utf8_lossy(&head));
+            assert!(path == sse::PATH || path == poll::PATH);
         }
     }
 }

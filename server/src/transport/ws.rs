@@ -90,8 +90,11 @@ pub async fn ws(
             tracing::error!("a WebSocket upgrade on a connection that is not a Rewind");
             return;
         };
-        let (tcp, mut read, slot) = parts.io.into_inner().into_parts();
-        read.extend_from_slice(&parts.read_buf);
+        let hyper::upgrade::Parts { io, read_buf, .. } = parts;
+        let (tcp, mut read, slot) = io.into_inner().into_parts();
+        read.extend_from_slice(&read_buf);
+        // hyper's read buffer (8 KiB) would otherwise live as long as the session.
+        drop(read_buf);
         session(tcp, read, subscription, app).await;
         drop(slot);
     });
