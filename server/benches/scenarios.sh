@@ -363,9 +363,10 @@ case "${SERVER:-tickertape}" in
     TICK_RATE_HZ=$rate MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=${RUST_LOG:-warn} \
       LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" & ;;
   floor|floor-uring|floor-readiness|floor-vectored)
-    case "$n" in 1|2|3|idle) ;; *) echo "SERVER=${SERVER} runs scenarios 1, 2, 3 and idle only" >&2; exit 2 ;; esac
+    case "$n" in 1|2|3|idle|5-poll) ;; *) echo "SERVER=${SERVER} runs scenarios 1, 2, 3, idle and 5-poll only" >&2; exit 2 ;; esac
     mode=(); [ "$SERVER" != floor ] && mode=("--${SERVER#floor-}")
-    taskset -c 0 ./target/release/examples/floor --addr "127.0.0.1:$port" --hz "$rate" "${mode[@]}" & ;;
+    # Events as large as Tickertape's (705 bytes an SSE event in session 10; FLOOR_BYTES to change it).
+    taskset -c 0 ./target/release/examples/floor --addr "127.0.0.1:$port" --hz "$rate" --bytes "${FLOOR_BYTES:-705}" "${mode[@]}" & ;;
   *) echo "SERVER is tickertape, floor, floor-uring, floor-readiness or floor-vectored, not ${SERVER}" >&2; exit 2 ;;
 esac
 server=$!

@@ -13,6 +13,12 @@
 //!
 //! A stream whose socket cannot take a whole event keeps the rest and gets it, before anything
 //! newer, at the next tick: nothing is lost, as in the real server.
+//!
+//! It also answers long polls (`GET /api/poll`, keep-alive): a connection's request is read and
+//! the connection waits; each tick writes one pre-encoded answer carrying the tick to every
+//! waiting poller, with one `write` each, and it waits for its next request. No resume, no
+//! timeout: what the kernel charges for an event by polling (two segments and a `read` where a
+//! stream needs one segment), for `SERVER=floor make scenario N=5-poll`.
 
 use clap::Parser;
 use std::io::{self, IoSlice, Read, Write};
@@ -57,6 +63,9 @@ enum Conn {
     Head(Vec<u8>),
     /// A stream: the bytes it has not taken yet.
     Stream(Vec<u8>),
+    /// A keep-alive poller: the bytes of its next request read so far, and whether a request
+    /// waits for the next tick.
+    Poll { head: Vec<u8>, waiting: bool },
 }
 
 struct Slot {
@@ -154,6 +163,7 @@ fn serve(listener: &TcpListener, args: &Args, stop: &AtomicBool, report: bool) -
             // must count the delay in its latency too.
             let due = epoch_ms + (next_tick - started).as_millis();
             floor.tick(&encode(seq, due, args.bytes));
+            floor.answer_polls(&encode_poll(seq, due, args.bytes));
             next_tick += period;
         }
         if report && Instant::now() >= next_report {
@@ -180,6 +190,22 @@ fn encode(seq: u64, ts: u128, bytes: usize) -> Vec<u8> {
     event.resize(bytes.saturating_sub(end.len()).max(event.len()), b'x');
     event.extend_from_slice(end);
     event
+}
+
+/// One tick as a poll's whole answer: the same `seq`, `ts` and padding as [`encode`] in the
+/// answer Tickertape gives (`{"events":[{"type","id","data"}],"next"}`).
+fn encode_poll(seq: u64, ts: u128, bytes: usize) -> Vec<u8> {
+    let mut body = format!(r#"{{"events":[{{"type":"tick","id":"f100-{seq}","data":{{"seq":{seq},"ts":{ts},"pad":""#);
+    let end = format!(r#""}}}}],"next":"f100-{seq}"}}"#);
+    body.extend(std::iter::repeat_n('x', bytes.saturating_sub(body.len() + end.len())));
+    body.push_str(&end);
+    let mut answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(body.as_bytes());
+    answer
 }
 
 fn epoll_ctl(epoll: i32, op: i32, fd: i32, token: u64) -> io::Result<()> {
@@ -220,6 +246,13 @@ impl Floor {
     /// readiness, taken as tokio's driver takes it; a stream that can be read has hung up.
     fn ready(&mut self, index: usize, events: u32) {
         if let Some(Some(Slot {
+            conn: Conn::Poll { .. }, ..
+        })) = self.slots.get(index)
+        {
+            self.read_poll(index);
+            return;
+        }
+        if let Some(Some(Slot {
             conn: Conn::Stream(_), ..
         })) = self.slots.get(index)
         {
@@ -254,6 +287,13 @@ impl Floor {
                 break None;
             }
         };
+        if head.starts_with(b"GET /api/poll") && done.is_some() {
+            slot.conn = Conn::Poll {
+                head: Vec::new(),
+                waiting: true,
+            };
+            return;
+        }
         let answer: &[u8] = match done {
             Some(true) => {
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n"
@@ -278,6 +318,56 @@ impl Floor {
             slot.conn = Conn::Stream(Vec::new());
         } else {
             self.close(index);
+        }
+    }
+
+    /// Reads a poller's next request; once its head is complete, the poller waits for a tick.
+    fn read_poll(&mut self, index: usize) {
+        let Some(Some(slot)) = self.slots.get_mut(index) else {
+            return;
+        };
+        let Conn::Poll { head, waiting } = &mut slot.conn else { return };
+        let mut buf = [0u8; 4096];
+        loop {
+            match slot.tcp.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => break,
+            }
+            if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                head.drain(..end + 4);
+                *waiting = true;
+                return;
+            }
+            if head.len() > 16 * 1024 {
+                break;
+            }
+        }
+        self.dropped += 1;
+        self.close(index);
+    }
+
+    /// Writes `answer` to every waiting poller.
+    fn answer_polls(&mut self, answer: &[u8]) {
+        for index in 0..self.slots.len() {
+            let Some(Slot {
+                tcp,
+                conn: Conn::Poll { waiting, .. },
+            }) = &mut self.slots[index]
+            else {
+                continue;
+            };
+            if !*waiting {
+                continue;
+            }
+            *waiting = false;
+            self.writes += 1;
+            // An answer is far smaller than a socket buffer its client empties between polls.
+            if !(&*tcp).write(answer).is_ok_and(|n| n == answer.len()) {
+                self.dropped += 1;
+                self.close(index);
+            }
         }
     }
 
@@ -496,6 +586,33 @@ mod tests {
                 let seqs = ticks(stream, 20, 600);
                 assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
             }
+            // A keep-alive poller gets one tick per poll, each newer than the last.
+            let mut poller = get(addr, "/api/poll");
+            let mut seen = Vec::new();
+            for round in 0..3 {
+                if round > 0 {
+                    write!(poller.get_mut(), "GET /api/poll HTTP/1.1\r\nhost: floor\r\n\r\n").unwrap();
+                }
+                let mut line = String::new();
+                let mut length = 0;
+                loop {
+                    line.clear();
+                    poller.read_line(&mut line).unwrap();
+                    if let Some(n) = line.strip_prefix("content-length: ") {
+                        length = n.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; length];
+                poller.read_exact(&mut body).unwrap();
+                let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let seq = body["events"][0]["data"]["seq"].as_u64().unwrap();
+                assert_eq!(body["next"], format!("f100-{seq}"));
+                seen.push(seq);
+            }
+            assert!(seen.windows(2).all(|w| w[1] > w[0]), "{seen:?}");
             let mut health = String::new();
             get(addr, "/healthz").read_to_string(&mut health).unwrap();
             assert!(health.starts_with("HTTP/1.1 200 OK\r\n") && health.ends_with("\r\n\r\nok"));
