@@ -246,7 +246,8 @@ impl Floor {
     /// readiness, taken as tokio's driver takes it; a stream that can be read has hung up.
     fn ready(&mut self, index: usize, events: u32) {
         if let Some(Some(Slot {
-            conn: Conn::Poll { .. }, ..
+            conn: Conn::Poll { .. },
+            ..
         })) = self.slots.get(index)
         {
             self.read_poll(index);
@@ -326,7 +327,9 @@ impl Floor {
         let Some(Some(slot)) = self.slots.get_mut(index) else {
             return;
         };
-        let Conn::Poll { head, waiting } = &mut slot.conn else { return };
+        let Conn::Poll { head, waiting } = &mut slot.conn else {
+            return;
+        };
         let mut buf = [0u8; 4096];
         loop {
             match slot.tcp.read(&mut buf) {
