@@ -605,47 +605,23 @@ async fn sse(
     log: &mut ClientLog,
     last_id: &mut Option<String>,
 ) -> Result<(), ()> {
-    use tokio::io::AsyncWriteExt;
-    let host = base.split('/').nth(2).ok_or(())?;
-    let mut tcp = connect(ip, host).await?;
-    stamp::enable(&tcp).map_err(|_| ())?;
-    let mut request = format!(
-        "GET /api/stream{} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n",
-        query(shared, &[])
-    );
-    if let Some(id) = last_id.as_ref() {
-        request.push_str(&format!("Last-Event-ID: {id}\r\n"));
-    }
-    request.push_str("\r\n");
-    tcp.write_all(request.as_bytes()).await.map_err(|_| ())?;
-
-    let mut raw = Vec::with_capacity(8192);
+    let (tcp, raw, chunked) = stamped_request(ip, base, 200, |host| {
+        let mut request = format!(
+            "GET /api/stream{} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n",
+            query(shared, &[])
+        );
+        if let Some(id) = last_id.as_ref() {
+            request.push_str(&format!("Last-Event-ID: {id}\r\n"));
+        }
+        request.push_str("\r\n");
+        request
+    })
+    .await?;
     let mut chunk = vec![0; 16 * 1024];
-    let (body_start, chunked) = loop {
-        let (n, _) = stamp::read(&tcp, &mut chunk).await.map_err(|_| ())?;
-        if n == 0 {
-            return Err(());
-        }
-        raw.extend_from_slice(&chunk[..n]);
-        let mut slots = [httparse::EMPTY_HEADER; 32];
-        let mut resp = httparse::Response::new(&mut slots);
-        if let httparse::Status::Complete(len) = resp.parse(&raw).map_err(|_| ())? {
-            if resp.code != Some(200) {
-                return Err(());
-            }
-            let chunked = resp.headers.iter().any(|h| {
-                h.name.eq_ignore_ascii_case("transfer-encoding")
-                    && String::from_utf8_lossy(h.value)
-                        .to_ascii_lowercase()
-                        .contains("chunked")
-            });
-            break (len, chunked);
-        }
-    };
     log.connects += 1;
     let mut dechunk = chunked.then(Dechunk::default);
     let mut splitter = SseSplitter::default();
-    let mut bytes = &raw[body_start..];
+    let mut bytes = &raw[..];
     let mut arrived = now_ms();
     loop {
         match dechunk.as_mut() {
@@ -663,6 +639,46 @@ async fn sse(
         }
         arrived = stamped.unwrap_or_else(now_ms);
         bytes = &chunk[..n];
+    }
+}
+
+/// Connects to the node at `base` (from `ip` if given) with kernel receive stamps on, sends the
+/// request `request` writes for the host, and reads the response head: `Err` unless its status
+/// is `status`. Returns the socket, the bytes read past the head, and whether the body is chunked.
+async fn stamped_request(
+    ip: Option<IpAddr>,
+    base: &str,
+    status: u16,
+    request: impl FnOnce(&str) -> String,
+) -> Result<(tokio::net::TcpStream, Vec<u8>, bool), ()> {
+    use tokio::io::AsyncWriteExt;
+    let host = base.split('/').nth(2).ok_or(())?;
+    let mut tcp = connect(ip, host).await?;
+    stamp::enable(&tcp).map_err(|_| ())?;
+    tcp.write_all(request(host).as_bytes()).await.map_err(|_| ())?;
+    let mut raw = Vec::with_capacity(8192);
+    let mut chunk = vec![0; 16 * 1024];
+    loop {
+        let (n, _) = stamp::read(&tcp, &mut chunk).await.map_err(|_| ())?;
+        if n == 0 {
+            return Err(());
+        }
+        raw.extend_from_slice(&chunk[..n]);
+        let mut slots = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut slots);
+        if let httparse::Status::Complete(len) = resp.parse(&raw).map_err(|_| ())? {
+            if resp.code != Some(status) {
+                return Err(());
+            }
+            let chunked = resp.headers.iter().any(|h| {
+                h.name.eq_ignore_ascii_case("transfer-encoding")
+                    && String::from_utf8_lossy(h.value)
+                        .to_ascii_lowercase()
+                        .contains("chunked")
+            });
+            raw.drain(..len);
+            return Ok((tcp, raw, chunked));
+        }
     }
 }
 
@@ -916,33 +932,19 @@ struct RawWs {
 
 impl RawWs {
     async fn connect(ip: Option<IpAddr>, base: &str, path: &str) -> Result<Self, ()> {
-        use tokio::io::AsyncWriteExt;
-        let host = base.split('/').nth(2).ok_or(())?;
-        let mut tcp = connect(ip, host).await?;
-        stamp::enable(&tcp).map_err(|_| ())?;
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-        );
-        tcp.write_all(request.as_bytes()).await.map_err(|_| ())?;
-        let mut socket = RawWs {
+        let (tcp, buffer, _) = stamped_request(ip, base, 101, |host| {
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            )
+        })
+        .await?;
+        Ok(RawWs {
             tcp,
-            buffer: Vec::with_capacity(8192),
+            buffer,
             chunk: vec![0; 16 * 1024],
             arrived: now_ms(),
-        };
-        loop {
-            socket.read().await?;
-            let mut slots = [httparse::EMPTY_HEADER; 32];
-            let mut response = httparse::Response::new(&mut slots);
-            if let httparse::Status::Complete(len) = response.parse(&socket.buffer).map_err(|_| ())? {
-                if response.code != Some(101) {
-                    return Err(());
-                }
-                socket.buffer.drain(..len);
-                return Ok(socket);
-            }
-        }
+        })
     }
 
     /// One read into the buffer, stamped.

@@ -70,6 +70,16 @@ pub struct Event {
     pub data: Arc<str>,
 }
 
+impl Event {
+    /// The very same event: same kind, same id and the same shared payload (not merely equal
+    /// text). What the transports key their encoded bytes on, so that bytes encoded once serve
+    /// every client that gets this event; a held key also keeps the payload's address from being
+    /// reused by another.
+    pub fn is(&self, other: &Event) -> bool {
+        self.kind == other.kind && self.id == other.id && Arc::ptr_eq(&self.data, &other.data)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
     Snapshot,

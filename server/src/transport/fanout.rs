@@ -27,9 +27,8 @@
 //! the group's next pass, and a WebSocket message gets the member back ([`Joined::recall`]) so
 //! that the task can answer it without two writers on one socket.
 use super::{sse, ws};
-use crate::hub::{Event, EventKind, Frame, Hub, Subscription};
+use crate::hub::{Event, Frame, Hub, Subscription};
 use crate::metrics::ClientGuard;
-use app::wire::protocol::EventId;
 use prometheus_client::metrics::counter::Counter;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -482,23 +481,18 @@ impl Encoders {
 /// with its own selection of symbols has its own payload, encoded into the same buffer.
 #[derive(Default)]
 struct Encoded {
-    /// What `bytes` encode: the kind and id, and the payload (held, so its address cannot be
-    /// reused by another payload while it is the key).
-    key: Option<(EventKind, EventId, Arc<str>)>,
+    /// What `bytes` encode ([`Event::is`]).
+    key: Option<Event>,
     bytes: Vec<u8>,
 }
 
 impl Encoded {
     /// `event` in `framing`: the buffer as it is if it already holds `event`, else re-encoded.
     fn of(&mut self, framing: Framing, event: &Event) -> &[u8] {
-        let same = self
-            .key
-            .as_ref()
-            .is_some_and(|(kind, id, data)| *kind == event.kind && *id == event.id && Arc::ptr_eq(data, &event.data));
-        if !same {
+        if !self.key.as_ref().is_some_and(|key| key.is(event)) {
             self.bytes.clear();
             framing.encode(event, &mut self.bytes);
-            self.key = Some((event.kind, event.id, event.data.clone()));
+            self.key = Some(event.clone());
         }
         &self.bytes
     }
@@ -617,8 +611,10 @@ async fn hung_up(tcp: &TcpStream) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Encoded, EventId, EventKind, Framing, next_start};
+    use super::{Encoded, Framing, next_start};
     use crate::hub::Event;
+    use crate::hub::EventKind;
+    use app::wire::protocol::EventId;
     use std::sync::Arc;
 
     /// The buffer is reused only for the very same event: members with their own selection get

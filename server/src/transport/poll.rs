@@ -19,7 +19,7 @@
 //!   whole response (head and body) is encoded once per event ([`Answers`]) and written as it is.
 
 use super::{Transports, event_json};
-use crate::hub::{Event, EventKind, Selection, Subscription};
+use crate::hub::{Event, Selection, Subscription};
 use crate::metrics::Transport;
 use crate::request::{ApiError, Params, check_origin, int_param};
 use crate::socket::Claim;
@@ -156,18 +156,15 @@ impl Answer {
         let [event] = self.events.as_slice() else {
             return self.encode(t);
         };
-        let key = (event.kind, event.id, event.data.clone());
+        // A one-event answer's `next` is its event's id: the event says it all.
         let mut answers = t.poll_answers.last.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((held, bytes)) = answers.as_ref()
-            && held.0 == key.0
-            && held.1 == key.1
-            && Arc::ptr_eq(&held.2, &key.2)
-            && self.next == event.id
+            && held.is(event)
         {
             return bytes.clone();
         }
         let bytes = self.encode(t);
-        *answers = Some((key, bytes.clone()));
+        *answers = Some((event.clone(), bytes.clone()));
         bytes
     }
 
@@ -187,8 +184,7 @@ impl Answer {
 /// The last one-event answer encoded, shared by the pollers that get the same event.
 #[derive(Default)]
 pub(super) struct Answers {
-    #[allow(clippy::type_complexity)]
-    last: Mutex<Option<((EventKind, EventId, Arc<str>), Arc<[u8]>)>>,
+    last: Mutex<Option<(Event, Arc<[u8]>)>>,
 }
 
 /// The router's handler, for a poll on a connection that served something else first.

@@ -307,11 +307,6 @@ impl Inbound {
                 Message::Text(text) => return Heard::Command(text.as_str().to_owned()),
                 Message::Binary(_) => return Heard::Refused(1003, "binary messages are not supported"),
                 Message::Close(_) => {
-                    let mut io = Io {
-                        tcp: &self.tcp,
-                        outbox: &mut self.outbox,
-                        received: &self.received,
-                    };
                     let _ = self.context.flush(&mut io);
                     return Heard::Closed;
                 }
