@@ -340,7 +340,7 @@ async fn health_degrades_when_the_newest_frame_gets_old() {
 }
 
 /// A client's book of one symbol, kept from a transport's events (as the page reads them).
-fn keep_book(book: &mut Option<app::wire::book::Book>, event: &serde_json::Value, decimals: u8) {
+fn keep_book(book: &mut Option<app::wire::book::Book>, event: &serde_json::Value, (decimals, size_decimals): (u8, u8)) {
     use app::wire::book::{Book, BookUpdate};
     let kind = event["type"].as_str().unwrap();
     let books: Vec<BookUpdate> = serde_json::from_value(event["data"]["books"].clone()).unwrap_or_default();
@@ -350,7 +350,7 @@ fn keep_book(book: &mut Option<app::wire::book::Book>, event: &serde_json::Value
             _ => {
                 let b = book.as_mut().expect("a snapshot first");
                 b.apply(&update);
-                assert_eq!(b.checksum(decimals, 0), update.checksum);
+                assert_eq!(b.checksum(decimals, size_decimals), update.checksum);
             }
         }
     }
@@ -366,8 +366,8 @@ async fn depth_on_every_transport_carries_the_book_rest_serves() {
         .instruments()
         .iter()
         .find(|i| i.symbol == "BTC-USD")
-        .unwrap()
-        .decimals;
+        .map(|i| (i.decimals, i.size_decimals))
+        .unwrap();
     let query = "symbols=AAPL,BTC-USD&depth=btc-usd";
     let mut sse = open(&server.url(&format!("/api/stream?{query}")), None).await;
     let mut ws = ws_open(&server.url(&format!("/api/ws?{query}"))).await;
@@ -404,7 +404,7 @@ async fn depth_on_every_transport_carries_the_book_rest_serves() {
         bids: rest.bids,
         asks: rest.asks,
     };
-    assert_eq!(book.checksum(btc, 0), rest.checksum);
+    assert_eq!(book.checksum(btc.0, btc.1), rest.checksum);
     for (name, kept) in [("sse", by_sse), ("ws", by_ws), ("poll", by_poll)] {
         assert_eq!(kept.as_ref(), Some(&book), "{name}");
     }

@@ -2,31 +2,11 @@
 
 mod support;
 
-use std::process::Stdio;
+use support::{tickertape, url_after};
+
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
-
-fn tickertape() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickertape"));
-    // Run where no Leptos.toml is, so only variables and defaults apply.
-    cmd.current_dir(std::env::temp_dir())
-        .env_remove("TICK_RATE_HZ")
-        .env_remove("SYMBOLS")
-        .env_remove("MARKET_SEED")
-        .env_remove("MARKET_BUS")
-        .env_remove("ROLE")
-        // No simulated past (seconds of a debug build's CPU) unless a test asks for one.
-        .env("PAST_HOURS", "0")
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
 
 #[tokio::test]
 async fn invalid_settings_stop_start_up_naming_the_variable() {
@@ -76,19 +56,6 @@ async fn help_lists_every_variable() {
 }
 
 /// The URL a log line starting with `marker` names (the first word after it).
-async fn url_after(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, marker: &str) -> String {
-    tokio::time::timeout(support::PATIENCE, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split(marker).nth(1) {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("the server exited before saying where it listens");
-    })
-    .await
-    .expect("start-up in time")
-}
-
 async fn sigterm(child: &tokio::process::Child) {
     let pid = child.id().unwrap().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();

@@ -16,6 +16,8 @@ use leptos::prelude::*;
 pub struct ChartData {
     pub symbol: String,
     pub decimals: u8,
+    /// Volumes are integers in units of 10^-size_decimals.
+    pub size_decimals: u8,
     pub series: CandleSeries,
     /// The last price, for the marker (also right after a resync, before any new trade).
     pub last: Option<i64>,
@@ -24,10 +26,11 @@ pub struct ChartData {
 }
 
 impl ChartData {
-    pub fn new(symbol: String, decimals: u8, interval: Interval) -> Self {
+    pub fn new(symbol: String, (decimals, size_decimals): (u8, u8), interval: Interval) -> Self {
         ChartData {
             symbol,
             decimals,
+            size_decimals,
             series: CandleSeries::new(interval, interval.kept()),
             last: None,
             viewport: Viewport::default(),
@@ -142,7 +145,7 @@ impl Board {
             instruments: StoredValue::new(instruments),
             rows: StoredValue::new(rows),
             view: RwSignal::new(page.view.clone()),
-            chart: RwSignal::new(ChartData::new(String::new(), 2, page.view.interval)),
+            chart: RwSignal::new(ChartData::new(String::new(), (2, 0), page.view.interval)),
             depth: RwSignal::new(Depth::default()),
             connection: RwSignal::new(Connection::Connecting),
             paused: RwSignal::new(false),
@@ -206,9 +209,10 @@ impl Board {
 
     /// An empty chart for `symbol`, showing its current price.
     pub fn empty_chart(&self, symbol: &str, interval: Interval) -> ChartData {
-        let decimals = self
-            .index_of(symbol)
-            .map_or(2, |i| self.instruments.with_value(|ins| ins[i].decimals));
+        let decimals = self.index_of(symbol).map_or((2, 0), |i| {
+            self.instruments
+                .with_value(|ins| (ins[i].decimals, ins[i].size_decimals))
+        });
         let mut chart = ChartData::new(symbol.to_string(), decimals, interval);
         chart.last = self
             .index_of(symbol)

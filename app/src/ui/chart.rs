@@ -200,6 +200,7 @@ struct Layout {
     frame: Frame,
     step: i64,
     decimals: u8,
+    size_decimals: u8,
     last: Option<i64>,
     anchor: Anchor,
     /// The history the viewport moves through (none before the first candle).
@@ -255,6 +256,7 @@ impl Layout {
             frame: Frame { t0, t1, lo, hi },
             step,
             decimals: d.decimals,
+            size_decimals: d.size_decimals,
             last: d.last,
             anchor,
             extent,
@@ -539,9 +541,9 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
     };
 
     let crosshair = move || {
-        let (c, f, step, d) = layout.with(|l| {
+        let (c, f, step, d, sd) = layout.with(|l| {
             let (i, _) = hover.get()?;
-            Some((*l.candles.get(i)?, l.frame, l.step, l.decimals))
+            Some((*l.candles.get(i)?, l.frame, l.step, l.decimals, l.size_decimals))
         })?;
         let (_, fy) = hover.get()?;
         let x = f.x(c.t + step / 2);
@@ -568,7 +570,7 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
                     <dt>"H"</dt><dd>{format::price(c.high, d)}</dd>
                     <dt>"L"</dt><dd>{format::price(c.low, d)}</dd>
                     <dt>"C"</dt><dd>{format::price(c.close, d)}</dd>
-                    <dt>"V"</dt><dd>{format::volume(c.volume)}</dd>
+                    <dt>"V"</dt><dd>{format::volume(c.volume, sd)}</dd>
                 </dl>
             </div>
         })

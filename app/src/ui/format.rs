@@ -86,8 +86,21 @@ pub fn change(change: i64, change_bp: i64, decimals: u8) -> String {
     )
 }
 
+/// A volume of `value` units of 10^-`decimals` with thin thousands separators, e.g.
+/// `1 234 567`: whole units, and two decimals (truncated) of an instrument that trades in
+/// fractions (`8 333.12` bitcoin).
+pub fn volume(value: u64, decimals: u8) -> String {
+    let scale = 10u64.pow(u32::from(decimals.min(18)));
+    let mut out = grouped(value / scale);
+    if decimals > 0 {
+        let cents = (value % scale) * 100 / scale;
+        out.push_str(&format!(".{cents:02}"));
+    }
+    out
+}
+
 /// An integer with thin thousands separators, e.g. `1 234 567`.
-pub fn volume(value: u64) -> String {
+fn grouped(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 3);
     for (i, c) in digits.chars().enumerate() {
@@ -116,9 +129,12 @@ mod tests {
         assert_eq!(change(-50, -100, 2), "−0.50 (−1.00%)");
         assert_eq!(change(0, 0, 1), "0.0 (0.00%)");
         assert_eq!(change(1, 0, 5), "+0.00001 (0.00%)");
-        assert_eq!(volume(0), "0");
-        assert_eq!(volume(1_234_567), "1\u{2009}234\u{2009}567");
-        assert_eq!(volume(100), "100");
+        assert_eq!(volume(0, 0), "0");
+        assert_eq!(volume(1_234_567, 0), "1\u{2009}234\u{2009}567");
+        assert_eq!(volume(100, 0), "100");
+        assert_eq!(volume(83_331_299, 4), "8\u{2009}333.12");
+        assert_eq!(volume(5, 1), "0.50");
+        assert_eq!(volume(7, 3), "0.00");
     }
 
     /// Prints what std's `{:.N}` prints for the numbers the page shows, without its code.

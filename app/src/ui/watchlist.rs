@@ -173,7 +173,7 @@ impl SortKey {
 fn QuoteRow(board: Board, index: usize, selected: Signal<bool>) -> Option<impl IntoView> {
     let ins = board.instruments.with_value(|list| list[index].clone());
     let row = board.row(index)?;
-    let d = ins.decimals;
+    let (d, sd) = (ins.decimals, ins.size_decimals);
     let quote = row.quote;
     let trend = move || match quote.with(|q| q.change().signum()) {
         1 => "up",
@@ -229,7 +229,7 @@ fn QuoteRow(board: Board, index: usize, selected: Signal<bool>) -> Option<impl I
             </td>
             <td class="num hide-sm">{move || quote.with(|q| format::price(q.bid, d))}</td>
             <td class="num hide-sm">{move || quote.with(|q| format::price(q.ask, d))}</td>
-            <td class="num hide-md">{move || quote.with(|q| format::volume(q.volume))}</td>
+            <td class="num hide-md">{move || quote.with(|q| format::volume(q.volume, sd))}</td>
             <td class="hide-sm"><Sparkline points/></td>
         </tr>
     })

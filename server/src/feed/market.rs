@@ -6,6 +6,28 @@
 //! they are exact multiples of the tick size, travel as integers on the wire, and print without
 //! binary-float noise (`187.42`, never `187.42000000000002`). Only the random walk itself is
 //! computed in floating point, and its result is rounded onto the tick grid at once.
+//!
+//! # What the prices do, and why
+//! A market a trader believes has the statistical signature of real ones (the "stylized facts"
+//! of R. Cont, *Quantitative Finance* 2001), so the walk is more than Gaussian steps:
+//! - **Real volatility**: each instrument's is set as a real annual figure (TSLA 55 %, JNJ 16 %,
+//!   EUR-USD 7 %) and turned into a per-second one with its market's real trading year
+//!   ([`trading_seconds_per_year`]). A chart's autoscaling makes a real tape's moves visible, so
+//!   nothing is exaggerated.
+//! - **Volatility clustering and fat tails**: each instrument's and each market factor's
+//!   volatility is a log-normal Ornstein–Uhlenbeck process (calm and busy stretches that last
+//!   about half an hour), and rare jumps (news) carry part of the variance.
+//! - **Co-movement**: every asset class has a market factor (a Brownian path) that its
+//!   instruments load on: equities correlate about 0.3, coins about 0.6, and the currency pairs
+//!   share the dollar's moves with signs (EUR-USD and GBP-USD together, USD-JPY against them).
+//! - **Volume that means something**: each instrument trades its real daily volume in its own
+//!   units (shares, coins, base currency), more when its volatility is high.
+//!
+//! The regimes, factors and jumps (the market's *latent* state) advance on a fixed grid of
+//! simulated time from their own random stream, so the same seed gives the same regimes at any
+//! `TICK_RATE_HZ`: the tick rate changes how many trades sample the path, not how much it moves
+//! per second. Each trade's own move is drawn for the exact time since the instrument's last
+//! trade.
 
 use crate::config::{Decimal, SymbolSetting};
 use app::wire::book::{BOOK_LEVELS, Book, BookUpdate, Level, Side};
@@ -21,30 +43,38 @@ pub struct InstrumentSpec {
     pub class: AssetClass,
     /// Price decimals; prices are integers in units of 10^-decimals.
     pub decimals: u8,
+    /// Size decimals; sizes and volumes are integers in units of 10^-size_decimals (4 for
+    /// bitcoin: a trade of 0.0125 BTC is 125).
+    pub size_decimals: u8,
     /// Tick size, in price units (10^-decimals).
     pub tick_units: i64,
     /// Opening price of the session, in price units.
     pub open_units: i64,
-    /// Volatility of the log price per √second. Roughly five times a real intraday tape, so a
-    /// chart visibly moves within a minute.
+    /// Average volatility of the log price per √second of trading (see
+    /// [`InstrumentSpec::annual_vol`]).
     pub vol_per_sqrt_sec: f64,
+    /// Loading on its asset class's market factor, from −1 to 1: the share β² of its diffusive
+    /// variance that it shares with the class (its sign says which way it moves with it).
+    pub beta: f64,
     /// Drift of the log price per second.
     pub drift_per_sec: f64,
     /// Probability that the instrument trades in a given frame: activity is irregular.
     pub activity: f64,
-    /// Half spread, in ticks (≥ 1, so bid < price < ask).
-    pub half_spread_ticks: i64,
-    /// Typical trade size, in the instrument's units (shares, coins, base currency).
-    pub lot: u64,
+    /// The narrowest spread, in ticks (≥ 1); a frame's is this or twice it.
+    pub spread_ticks: i64,
+    /// Typical volume of one trading day ([`trading_seconds_per_day`]), in whole units
+    /// (shares, coins, base currency).
+    pub daily_volume: f64,
 }
 
 impl InstrumentSpec {
-    /// An instrument opening at `open_units` (price units, snapped to the tick grid).
+    /// An instrument opening at `open_units` (price units, snapped to the tick grid), with its
+    /// class's typical parameters.
     fn new(symbol: &str, name: &str, class: AssetClass, open_units: i64, decimals: u8, tick_units: i64) -> Self {
-        let (vol, activity, half_spread_ticks, lot) = match class {
-            AssetClass::Equity => (0.0006, 0.35, 1, 100),
-            AssetClass::Crypto => (0.0012, 0.6, 2, 1),
-            AssetClass::Fx => (0.00012, 0.5, 1, 100_000),
+        let (annual, beta, activity, spread_ticks, daily_volume) = match class {
+            AssetClass::Equity => (0.30, 0.6, 0.35, 1, 10e6),
+            AssetClass::Crypto => (0.60, 0.85, 0.6, 2, 1e6),
+            AssetClass::Fx => (0.08, 0.0, 0.5, 1, 10e9),
         };
         let open_units = on_grid(open_units, tick_units);
         InstrumentSpec {
@@ -52,18 +82,45 @@ impl InstrumentSpec {
             name: name.to_string(),
             class,
             decimals,
+            size_decimals: 0,
             tick_units,
             open_units,
-            vol_per_sqrt_sec: vol,
+            vol_per_sqrt_sec: 0.0,
+            beta,
             drift_per_sec: 0.0,
             activity,
-            half_spread_ticks,
-            lot,
+            spread_ticks,
+            daily_volume,
         }
+        .annual_vol(annual)
     }
 
-    fn with_vol(mut self, vol: f64) -> Self {
-        self.vol_per_sqrt_sec = vol;
+    /// Sets the volatility per √second of trading that annualises to `annual` over the class's
+    /// trading year: 0.25 is 25 % a year.
+    pub fn annual_vol(mut self, annual: f64) -> Self {
+        self.vol_per_sqrt_sec = annual / trading_seconds_per_year(self.class).sqrt();
+        self
+    }
+
+    /// The volatility a year of this instrument's market adds up to, from its per-second one.
+    pub fn annualised_vol(&self) -> f64 {
+        self.vol_per_sqrt_sec * trading_seconds_per_year(self.class).sqrt()
+    }
+
+    #[cfg(test)]
+    fn with_vol(mut self, vol_per_sqrt_sec: f64) -> Self {
+        self.vol_per_sqrt_sec = vol_per_sqrt_sec;
+        self
+    }
+
+    fn daily(mut self, volume: f64, size_decimals: u8) -> Self {
+        self.daily_volume = volume;
+        self.size_decimals = size_decimals;
+        self
+    }
+
+    fn loading(mut self, beta: f64) -> Self {
+        self.beta = beta;
         self
     }
 
@@ -88,14 +145,36 @@ impl InstrumentSpec {
             name: self.name.clone(),
             class: self.class,
             decimals: self.decimals,
-            size_decimals: SIZE_DECIMALS,
+            size_decimals: self.size_decimals,
             tick: self.tick_units,
         }
     }
+
+    /// Volume per second of trading, in size units.
+    fn volume_per_sec(&self) -> f64 {
+        self.daily_volume * 10f64.powi(i32::from(self.size_decimals)) / trading_seconds_per_day(self.class)
+    }
 }
 
-/// Sizes are whole units (shares, coins, base currency) for every instrument.
-pub const SIZE_DECIMALS: u8 = 0;
+/// Seconds of trading in a real year of `class`'s market: equities 252 sessions of 6.5 hours,
+/// currencies 252 days of 24 hours, crypto 365 days of 24 hours. An annual volatility is the
+/// per-second one times the square root of this.
+pub fn trading_seconds_per_year(class: AssetClass) -> f64 {
+    match class {
+        AssetClass::Equity => 252.0 * 6.5 * 3600.0,
+        AssetClass::Fx => 252.0 * 24.0 * 3600.0,
+        AssetClass::Crypto => 365.0 * 24.0 * 3600.0,
+    }
+}
+
+/// Seconds of a real trading day of `class`'s market (6.5 hours for equities, 24 for the
+/// others): what a daily volume is spread over.
+pub fn trading_seconds_per_day(class: AssetClass) -> f64 {
+    match class {
+        AssetClass::Equity => 6.5 * 3600.0,
+        AssetClass::Fx | AssetClass::Crypto => 24.0 * 3600.0,
+    }
+}
 
 /// `open` in units of 10^-`decimals`.
 fn units(open: Decimal, decimals: u8) -> i64 {
@@ -124,29 +203,55 @@ pub fn universe(settings: Option<&[SymbolSetting]>) -> Vec<InstrumentSpec> {
         .collect()
 }
 
-/// The default universe: large-cap stocks, crypto pairs and FX pairs at realistic levels.
+/// The default universe: large-cap stocks, crypto pairs and FX pairs at realistic levels, each
+/// with a real annual volatility, factor loading and daily volume (US consolidated volume for
+/// the stocks, a large venue's for the coins and currencies; orders of magnitude of 2024-25).
 pub fn default_universe() -> Vec<InstrumentSpec> {
     use AssetClass::*;
+    let stock = |symbol, name, open, vol, daily: f64| {
+        InstrumentSpec::new(symbol, name, Equity, open, 2, 1)
+            .annual_vol(vol)
+            .daily(daily, 0)
+    };
     vec![
-        InstrumentSpec::new("AAPL", "Apple", Equity, 18_984, 2, 1),
-        InstrumentSpec::new("MSFT", "Microsoft", Equity, 42_153, 2, 1),
-        InstrumentSpec::new("NVDA", "NVIDIA", Equity, 12_492, 2, 1).with_vol(0.0011),
-        InstrumentSpec::new("AMZN", "Amazon", Equity, 18_613, 2, 1),
-        InstrumentSpec::new("GOOGL", "Alphabet", Equity, 17_140, 2, 1),
-        InstrumentSpec::new("META", "Meta Platforms", Equity, 50_231, 2, 1).with_vol(0.0008),
-        InstrumentSpec::new("TSLA", "Tesla", Equity, 24_850, 2, 1).with_vol(0.0014),
-        InstrumentSpec::new("JPM", "JPMorgan Chase", Equity, 20_177, 2, 1).with_vol(0.0004),
-        InstrumentSpec::new("V", "Visa", Equity, 27_610, 2, 1).with_vol(0.0004),
-        InstrumentSpec::new("XOM", "Exxon Mobil", Equity, 11_462, 2, 1).with_vol(0.0005),
-        InstrumentSpec::new("JNJ", "Johnson & Johnson", Equity, 15_520, 2, 1).with_vol(0.0003),
-        InstrumentSpec::new("WMT", "Walmart", Equity, 6845, 2, 1).with_vol(0.0004),
-        InstrumentSpec::new("BTC-USD", "Bitcoin", Crypto, 6_425_000, 2, 1),
-        InstrumentSpec::new("ETH-USD", "Ether", Crypto, 341_250, 2, 1).with_vol(0.0015),
-        InstrumentSpec::new("SOL-USD", "Solana", Crypto, 14_872, 2, 1).with_vol(0.002),
-        InstrumentSpec::new("DOGE-USD", "Dogecoin", Crypto, 12_345, 5, 1).with_vol(0.0025),
-        InstrumentSpec::new("EUR-USD", "Euro / US Dollar", Fx, 108_500, 5, 1),
-        InstrumentSpec::new("GBP-USD", "Pound / US Dollar", Fx, 127_050, 5, 1),
-        InstrumentSpec::new("USD-JPY", "US Dollar / Yen", Fx, 151_500, 3, 1),
+        stock("AAPL", "Apple", 18_984, 0.25, 55e6),
+        stock("MSFT", "Microsoft", 42_153, 0.24, 20e6),
+        stock("NVDA", "NVIDIA", 12_492, 0.50, 250e6),
+        stock("AMZN", "Amazon", 18_613, 0.32, 40e6),
+        stock("GOOGL", "Alphabet", 17_140, 0.30, 25e6),
+        stock("META", "Meta Platforms", 50_231, 0.38, 12e6),
+        stock("TSLA", "Tesla", 24_850, 0.55, 95e6),
+        stock("JPM", "JPMorgan Chase", 20_177, 0.22, 9e6),
+        stock("V", "Visa", 27_610, 0.20, 7e6),
+        stock("XOM", "Exxon Mobil", 11_462, 0.24, 15e6),
+        stock("JNJ", "Johnson & Johnson", 15_520, 0.16, 7e6),
+        stock("WMT", "Walmart", 6845, 0.18, 17e6),
+        InstrumentSpec::new("BTC-USD", "Bitcoin", Crypto, 6_425_000, 2, 1)
+            .annual_vol(0.50)
+            .daily(25e3, 4),
+        InstrumentSpec::new("ETH-USD", "Ether", Crypto, 341_250, 2, 1)
+            .annual_vol(0.65)
+            .daily(300e3, 3),
+        InstrumentSpec::new("SOL-USD", "Solana", Crypto, 14_872, 2, 1)
+            .annual_vol(0.80)
+            .daily(3e6, 2),
+        InstrumentSpec::new("DOGE-USD", "Dogecoin", Crypto, 12_345, 5, 1)
+            .annual_vol(0.90)
+            .daily(1.5e9, 0),
+        // The factor is the dollar: the pairs quoted against it move with it, the one quoted in
+        // it against them.
+        InstrumentSpec::new("EUR-USD", "Euro / US Dollar", Fx, 108_500, 5, 1)
+            .annual_vol(0.07)
+            .daily(50e9, 0)
+            .loading(-0.8),
+        InstrumentSpec::new("GBP-USD", "Pound / US Dollar", Fx, 127_050, 5, 1)
+            .annual_vol(0.08)
+            .daily(15e9, 0)
+            .loading(-0.75),
+        InstrumentSpec::new("USD-JPY", "US Dollar / Yen", Fx, 151_500, 3, 1)
+            .annual_vol(0.10)
+            .daily(30e9, 0)
+            .loading(0.6),
     ]
 }
 
@@ -154,7 +259,10 @@ pub fn default_universe() -> Vec<InstrumentSpec> {
 #[derive(Clone, Debug)]
 struct State {
     spec: InstrumentSpec,
-    /// Where the random walk is: the middle of the touch the book re-forms around each frame.
+    /// Where the random walk is, exactly (price units): the walk is never rounded, so moves
+    /// smaller than a tick add up as they would in a real market.
+    fair: f64,
+    /// The walk on the tick grid: the middle of the touch the book re-forms around each frame.
     mid: i64,
     /// Last traded price.
     price: i64,
@@ -169,22 +277,36 @@ struct State {
     side: Side,
     /// Best bid and ask after the last frame.
     touch: (i64, i64),
+    /// The size unit of the book's resting orders: a fifth of a typical live trade.
+    lot: u64,
+    /// Typical volume per second, in size units.
+    volume_rate: f64,
+    /// The market's clock at this instrument's last trade (seconds), and where its factor and
+    /// its jumps stood then: a trade moves the price by what they did since.
+    last_t: f64,
+    factor_mark: f64,
+    jump_mark: f64,
 }
 
 impl State {
-    fn new(spec: InstrumentSpec, book_rng: &mut ChaCha8Rng) -> Self {
+    /// An instrument at its open, in a market of `dt` seconds between frames.
+    fn new(spec: InstrumentSpec, dt: f64, book_rng: &mut ChaCha8Rng) -> Self {
         let p = spec.open_units;
-        let half = spec.half_spread_ticks * spec.tick_units;
+        let volume_rate = spec.volume_per_sec();
+        // A live trade comes every dt / activity seconds on average.
+        let lot = ((volume_rate * dt / spec.activity / 5.0).round() as u64).max(1);
         let mut book = Book::default();
-        reform(
-            &mut book.bids,
-            (p - half).max(spec.tick_units),
-            -spec.tick_units,
-            &spec,
-            book_rng,
-        );
-        reform(&mut book.asks, p + half, spec.tick_units, &spec, book_rng);
+        let tick = spec.tick_units;
+        let (bid, ask) = touch(p, spec.spread_ticks * tick, tick);
+        reform(&mut book.bids, bid, -tick, tick, lot, book_rng);
+        reform(&mut book.asks, ask, tick, tick, lot, book_rng);
         State {
+            fair: p as f64,
+            lot,
+            volume_rate,
+            last_t: 0.0,
+            factor_mark: 0.0,
+            jump_mark: 0.0,
             mid: p,
             price: p,
             high: p,
@@ -223,7 +345,7 @@ impl State {
     }
 
     fn checksum(&self) -> u32 {
-        self.book.checksum(self.spec.decimals, SIZE_DECIMALS)
+        self.book.checksum(self.spec.decimals, self.spec.size_decimals)
     }
 
     /// One frame's trade: the book re-forms around the walk's new touch (`bid`, `ask`), a few
@@ -231,10 +353,10 @@ impl State {
     /// print per level; the levels it emptied are refilled further out. Returns the quantity
     /// printed (all of it, unless the side ran dry at the lowest price).
     fn trade(&mut self, bid: i64, ask: i64, quantity: u64, side: Side, rng: &mut ChaCha8Rng) -> u64 {
-        let tick = self.spec.tick_units;
+        let (tick, lot) = (self.spec.tick_units, self.lot);
         self.before.clone_from(&self.book);
-        reform(&mut self.book.bids, bid, -tick, &self.spec, rng);
-        reform(&mut self.book.asks, ask, tick, &self.spec, rng);
+        reform(&mut self.book.bids, bid, -tick, tick, lot, rng);
+        reform(&mut self.book.asks, ask, tick, tick, lot, rng);
         // Resting orders come and go behind the touch.
         for _ in 0..rng.random_range(0..=2) {
             let side = if rng.random_bool(0.5) {
@@ -244,7 +366,7 @@ impl State {
             };
             let k = rng.random_range(1..BOOK_LEVELS);
             if let Some(level) = side.get_mut(k) {
-                level.1 = fresh_size(&self.spec, k, rng);
+                level.1 = fresh_size(lot, k, rng);
             }
         }
         let (taken, step) = match side {
@@ -266,7 +388,7 @@ impl State {
         // Levels refilled: the side stands again at `BOOK_LEVELS`, from where it was taken to.
         let last = self.prints.last().map_or(self.price, |p| p.0);
         let from = taken.first().map_or(last, |l| l.0);
-        reform(taken, from, step, &self.spec, rng);
+        reform(taken, from, step, tick, lot, rng);
         self.touch = (
             self.book.best_bid().map_or(last, Level::price),
             self.book.best_ask().map_or(last, Level::price),
@@ -300,34 +422,144 @@ impl State {
 
     /// Re-forms the book around the touch (after the past, which kept none).
     fn form_book(&mut self, rng: &mut ChaCha8Rng) {
-        let tick = self.spec.tick_units;
-        reform(&mut self.book.bids, self.touch.0, -tick, &self.spec, rng);
-        reform(&mut self.book.asks, self.touch.1, tick, &self.spec, rng);
+        let (tick, lot) = (self.spec.tick_units, self.lot);
+        reform(&mut self.book.bids, self.touch.0, -tick, tick, lot, rng);
+        reform(&mut self.book.asks, self.touch.1, tick, tick, lot, rng);
         self.before.clone_from(&self.book);
     }
 }
 
+/// The best bid and ask `spread` apart around `mid` (all on the `tick` grid): a one-tick spread
+/// has its bid at `mid`; at the lowest price, one tick, the ask is lifted to keep the spread.
+fn touch(mid: i64, spread: i64, tick: i64) -> (i64, i64) {
+    let bid = (mid - spread / tick / 2 * tick).max(tick);
+    (bid, bid + spread)
+}
+
 /// Re-forms a side of a book at `BOOK_LEVELS` contiguous levels from `best`, `step` apart
-/// (negative for bids), down to the lowest price of one tick: levels that stay keep their size,
-/// new ones get a fresh one.
-fn reform(side: &mut Vec<Level>, best: i64, step: i64, spec: &InstrumentSpec, rng: &mut ChaCha8Rng) {
+/// (negative for bids), down to the lowest price of one `tick`: levels that stay keep their
+/// size, new ones get a fresh one of some `lot`s.
+fn reform(side: &mut Vec<Level>, best: i64, step: i64, tick: i64, lot: u64, rng: &mut ChaCha8Rng) {
     let old = std::mem::take(side);
     for k in 0..BOOK_LEVELS {
         let price = best + step * k as i64;
-        if price < spec.tick_units {
+        if price < tick {
             break;
         }
         let size = match old.iter().find(|l| l.0 == price) {
             Some(l) => l.1,
-            None => fresh_size(spec, k, rng),
+            None => fresh_size(lot, k, rng),
         };
         side.push(Level(price, size));
     }
 }
 
 /// The size of a new resting order `k` levels from the touch: deeper levels hold more.
-fn fresh_size(spec: &InstrumentSpec, k: usize, rng: &mut ChaCha8Rng) -> u64 {
-    spec.lot * rng.random_range(1..=12u64) * (1 + k as u64 / 4)
+fn fresh_size(lot: u64, k: usize, rng: &mut ChaCha8Rng) -> u64 {
+    lot * rng.random_range(1..=12u64) * (1 + k as u64 / 4)
+}
+
+/// Seconds of simulated time between two moves of the market factors; the volatility regimes
+/// and jumps move every [`REGIME_EVERY`] of them (each second).
+const FACTOR_STEP_SECS: f64 = 0.1;
+const REGIME_EVERY: u64 = 10;
+/// Standard deviation of the log of a volatility around its mean: the busiest stretches of a
+/// session move several times as fast as its calmest.
+const VOL_OF_VOL: f64 = 0.5;
+/// How long a volatility regime lasts: the mean-reversion time of the log volatility, seconds.
+const REGIME_SECS: f64 = 1800.0;
+/// Jumps (news) per instrument and second: one an hour on average.
+const JUMPS_PER_SEC: f64 = 1.0 / 3600.0;
+/// The share of an instrument's variance its jumps carry; its diffusion carries the rest.
+const JUMP_SHARE: f64 = 0.15;
+/// Dispersion of trade sizes: the standard deviation of a size's logarithm.
+const SIZE_DISPERSION: f64 = 0.7;
+
+/// The index of an asset class's market factor.
+fn class_index(class: AssetClass) -> usize {
+    match class {
+        AssetClass::Equity => 0,
+        AssetClass::Crypto => 1,
+        AssetClass::Fx => 2,
+    }
+}
+
+/// A volatility multiplier from its log level `x`, scaled so that its square averages 1 over
+/// the stationary law of `x` (normal, standard deviation [`VOL_OF_VOL`]).
+fn vol_level(x: f64) -> f64 {
+    (x - VOL_OF_VOL * VOL_OF_VOL).exp()
+}
+
+/// The market's latent state, moved on a fixed grid of simulated time from a random stream of
+/// its own (so it is the same at every tick rate): each asset class's factor and its
+/// volatility regime, and each instrument's own regime and jumps.
+#[derive(Clone, Debug)]
+struct Latent {
+    rng: ChaCha8Rng,
+    /// Factor steps taken: the latent clock reads `steps × FACTOR_STEP_SECS`.
+    steps: u64,
+    /// Per class ([`class_index`]): where its factor stands (a Brownian path of unit variance
+    /// per second, in the regime's time), and its regime's log volatility.
+    factor: [f64; 3],
+    factor_vol: [f64; 3],
+    /// Per instrument: its own regime's log volatility, the sum of its jumps (log price), and
+    /// the size of one (the standard deviation of a jump's log move).
+    vol: Vec<f64>,
+    jumps: Vec<f64>,
+    jump_size: Vec<f64>,
+}
+
+impl Latent {
+    /// Regimes drawn from their long-run law, factors and jumps at 0.
+    fn new(specs: &[InstrumentSpec], mut rng: ChaCha8Rng) -> Self {
+        let mut regime = || VOL_OF_VOL * normal(&mut rng);
+        let factor_vol = [regime(), regime(), regime()];
+        let vol = specs.iter().map(|_| regime()).collect();
+        Latent {
+            rng,
+            steps: 0,
+            factor: [0.0; 3],
+            factor_vol,
+            vol,
+            jumps: vec![0.0; specs.len()],
+            jump_size: specs
+                .iter()
+                .map(|s| s.vol_per_sqrt_sec * (JUMP_SHARE / JUMPS_PER_SEC).sqrt())
+                .collect(),
+        }
+    }
+
+    /// Moves the latent state on to the last grid point at or before `t` (seconds).
+    fn advance_to(&mut self, t: f64) {
+        // The tolerance keeps a frame that lands on a grid point (10 Hz frames on a 0.1 s
+        // grid) from missing it by a rounding error of the clock.
+        while (self.steps + 1) as f64 * FACTOR_STEP_SECS <= t + 1e-9 {
+            self.step();
+        }
+    }
+
+    fn step(&mut self) {
+        self.steps += 1;
+        let root = FACTOR_STEP_SECS.sqrt();
+        for (f, x) in self.factor.iter_mut().zip(&self.factor_vol) {
+            *f += vol_level(*x) * root * normal(&mut self.rng);
+        }
+        if !self.steps.is_multiple_of(REGIME_EVERY) {
+            return;
+        }
+        // The log volatilities are Ornstein–Uhlenbeck processes, stepped exactly.
+        let dt = FACTOR_STEP_SECS * REGIME_EVERY as f64;
+        let keep = (-dt / REGIME_SECS).exp();
+        let shock = VOL_OF_VOL * (1.0 - keep * keep).sqrt();
+        for x in self.factor_vol.iter_mut().chain(self.vol.iter_mut()) {
+            *x = *x * keep + shock * normal(&mut self.rng);
+        }
+        for (j, size) in self.jumps.iter_mut().zip(&self.jump_size) {
+            if self.rng.random_bool(JUMPS_PER_SEC * dt) {
+                *j += size * normal(&mut self.rng);
+            }
+        }
+    }
 }
 
 /// A seeded, replayable market of several instruments advancing one frame at a time.
@@ -341,18 +573,31 @@ pub struct Market {
     books: bool,
     /// Seconds between frames.
     dt: f64,
+    /// The market's clock: seconds of simulated time since it began (its past included).
+    now: f64,
+    latent: Latent,
     states: Vec<State>,
 }
 
 impl Market {
     /// A market of `specs` advancing `tick_rate_hz` frames per simulated second.
     pub fn new(specs: Vec<InstrumentSpec>, seed: u64, tick_rate_hz: f64) -> Self {
-        let mut book_rng = ChaCha8Rng::seed_from_u64(seed);
-        book_rng.set_stream(1);
+        let stream = |n| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(n);
+            rng
+        };
+        let mut book_rng = stream(1);
+        let dt = 1.0 / tick_rate_hz;
         Market {
             rng: ChaCha8Rng::seed_from_u64(seed),
-            dt: 1.0 / tick_rate_hz,
-            states: specs.into_iter().map(|spec| State::new(spec, &mut book_rng)).collect(),
+            dt,
+            now: 0.0,
+            latent: Latent::new(&specs, stream(2)),
+            states: specs
+                .into_iter()
+                .map(|spec| State::new(spec, dt, &mut book_rng))
+                .collect(),
             book_rng,
             books: true,
         }
@@ -377,34 +622,46 @@ impl Market {
 
     /// Advances one frame. Returns the indices (universe order) of the instruments that traded
     /// in it, with the quantity each traded; the others kept their quote and book.
+    ///
+    /// Which instruments trade, and how many draws each takes from the main stream, depends on
+    /// nothing but that stream: a market with a past trades in the same instruments in its live
+    /// frames as one without.
     pub fn step(&mut self) -> Vec<(usize, u64)> {
-        let dt = self.dt;
+        self.now += self.dt;
+        self.latent.advance_to(self.now);
+        let latent = &self.latent;
+        let diffusive = (1.0 - JUMP_SHARE).sqrt();
         let mut moved = Vec::new();
         for (i, st) in self.states.iter_mut().enumerate() {
             let spec = &st.spec;
             if !self.rng.random_bool(spec.activity) {
                 continue;
             }
-            // The variance of the skipped frames accrues to the next trade, so volatility per
-            // second does not depend on activity or tick rate.
-            let horizon = dt / spec.activity;
-            let mut r = spec.drift_per_sec * horizon + spec.vol_per_sqrt_sec * horizon.sqrt() * normal(&mut self.rng);
-            if self.rng.random_bool(0.002) {
-                // A rare jump of 5 to 15 typical moves, either way: news hits the tape.
-                let size = self.rng.random_range(5.0..15.0) * spec.vol_per_sqrt_sec * horizon.sqrt();
-                r += if self.rng.random_bool(0.5) { size } else { -size };
-            }
+            // The move since the instrument's last trade: its share of its class factor's path,
+            // its own diffusion over exactly that time in its regime, and any jump.
+            let horizon = self.now - st.last_t;
+            let c = class_index(spec.class);
+            let (factor, own) = (vol_level(latent.factor_vol[c]), vol_level(latent.vol[i]));
+            let beta = spec.beta.clamp(-1.0, 1.0);
+            let idio = (1.0 - beta * beta).sqrt();
+            let shared = beta * (latent.factor[c] - st.factor_mark);
+            let diffusion = idio * own * horizon.sqrt() * normal(&mut self.rng);
+            let jumps = latent.jumps[i] - st.jump_mark;
+            let r = spec.drift_per_sec * horizon + spec.vol_per_sqrt_sec * diffusive * (shared + diffusion) + jumps;
+            st.last_t = self.now;
+            st.factor_mark = latent.factor[c];
+            st.jump_mark = latent.jumps[i];
             let tick = spec.tick_units;
-            let target = st.mid as f64 * r.exp();
-            let mid = (((target / tick as f64).round() as i64) * tick).max(tick);
-            let half = tick * spec.half_spread_ticks * self.rng.random_range(1..=2);
-            let (mut bid, mut ask) = ((mid - half).max(tick).min(mid), mid + half);
-            if bid == mid {
-                // At the minimum price the bid cannot go lower; keep the spread by lifting the ask.
-                ask = mid + tick.max(half);
-                bid = mid;
-            }
-            let qty = spec.lot * self.rng.random_range(1..=20u64);
+            st.fair *= r.exp();
+            let mid = (((st.fair / tick as f64).round() as i64) * tick).max(tick);
+            let (bid, ask) = touch(mid, tick * spec.spread_ticks * self.rng.random_range(1..=2), tick);
+            // The instrument's typical volume over the time since its last trade, more in a busy
+            // regime (the variance it is moving with, relative to its average), in sizes spread
+            // log-normally about it.
+            let busy = beta * beta * factor * factor + idio * idio * own * own;
+            let dispersion = SIZE_DISPERSION * normal(&mut self.rng) - SIZE_DISPERSION * SIZE_DISPERSION / 2.0;
+            let size = st.volume_rate * horizon * busy * dispersion.exp();
+            let qty = (size.round() as u64).max(1);
             // Buyers lift offers when the price rises, sellers hit bids when it falls.
             let side = match mid.cmp(&st.mid) {
                 std::cmp::Ordering::Greater => Side::Buy,
@@ -458,7 +715,8 @@ impl Market {
     ///
     /// The past draws from its own random stream, derived from the live one without advancing
     /// it, so the same seed gives the same past, and the live frames that follow trade in
-    /// exactly the same instruments and sizes as without a past (replays rely on it).
+    /// exactly the same instruments as without a past (replays rely on it: the load generator
+    /// counts the frames a client must get from a market without one).
     pub fn simulate_past(&mut self, seconds: u64, hz: f64, end_ts: i64, mut trade: impl FnMut(usize, i64, i64, u64)) {
         let past_seed: u64 = self.rng.clone().random();
         let live_rng = std::mem::replace(&mut self.rng, ChaCha8Rng::seed_from_u64(past_seed));
@@ -543,10 +801,12 @@ mod tests {
             );
             assert_eq!(book.asks.len(), BOOK_LEVELS);
         }
-        // The same instruments trade the same sizes in the live frames as with no past.
+        // The same instruments trade in the live frames as with no past (their sizes follow
+        // the volatility regimes the past left).
         let mut plain = Market::new(default_universe(), 42, 10.0);
+        let traded = |m: &mut Market| m.step().into_iter().map(|(i, _)| i).collect::<Vec<_>>();
         for _ in 0..500 {
-            assert_eq!(after_a.step(), plain.step());
+            assert_eq!(traded(&mut after_a), traded(&mut plain));
         }
     }
 
@@ -558,7 +818,7 @@ mod tests {
         specs.push(penny);
         let mut m = Market::new(specs, 11, 10.0);
         let mut books: Vec<Book> = m.books().iter().map(Book::from_update).collect();
-        let decimals: Vec<u8> = m.instruments().iter().map(|i| i.decimals).collect();
+        let decimals: Vec<(u8, u8)> = m.instruments().iter().map(|i| (i.decimals, i.size_decimals)).collect();
         for _ in 0..5_000 {
             let volumes: Vec<u64> = m.quotes().iter().map(|q| q.volume).collect();
             for (i, quantity) in m.step() {
@@ -577,7 +837,7 @@ mod tests {
                 // quote: best bid and ask are the quote's.
                 let update = m.book_update(i);
                 books[i].apply(&update);
-                assert_eq!(books[i].checksum(decimals[i], SIZE_DECIMALS), update.checksum);
+                assert_eq!(books[i].checksum(decimals[i].0, decimals[i].1), update.checksum);
                 assert_eq!(
                     (
                         books[i].best_bid().unwrap().price(),

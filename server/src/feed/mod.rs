@@ -5,6 +5,7 @@
 //! Nothing here knows about the hub, HTTP or Redis; they depend on this module, never the
 //! other way round.
 
+pub mod facts;
 pub mod generator;
 pub mod market;
 

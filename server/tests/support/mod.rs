@@ -33,6 +33,8 @@ pub struct TestServer {
     pub app: axum::Router,
     generator: Generator<Arc<Hub>>,
     ts: i64,
+    /// Market time between two frames.
+    frame_ms: i64,
     pub shutdown: CancellationToken,
     pub task: Option<JoinHandle<std::io::Result<tickertape_server::net::Stopped>>>,
 }
@@ -75,6 +77,35 @@ impl TestServer {
 
     async fn with_everything(config: HubConfig, keepalive: Duration, options: LeptosOptions, limits: Limits) -> Self {
         let market = Market::new(default_universe(), 1234, 10.0);
+        Self::serving(market, 100, config, keepalive, options, limits).await
+    }
+
+    /// A server of `market`, whose frames [`TestServer::step`] stamps `frame_ms` apart.
+    pub async fn with_market(market: Market, frame_ms: i64) -> Self {
+        let config = HubConfig {
+            history_frames: 1000,
+            live_buffer: 1000,
+        };
+        let options = LeptosOptions::builder().output_name("tickertape").build();
+        Self::serving(
+            market,
+            frame_ms,
+            config,
+            Duration::from_secs(15),
+            options,
+            Limits::default(),
+        )
+        .await
+    }
+
+    async fn serving(
+        market: Market,
+        frame_ms: i64,
+        config: HubConfig,
+        keepalive: Duration,
+        options: LeptosOptions,
+        limits: Limits,
+    ) -> Self {
         let hub = Arc::new(Hub::for_market(EPOCH, &market, config, Arc::new(Metrics::default())));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().unwrap();
@@ -96,16 +127,18 @@ impl TestServer {
             app,
             generator: Generator::new(market, hub),
             ts: T0,
+            frame_ms,
             shutdown,
             task: Some(task),
         }
     }
 
-    /// Publishes `n` frames, 100 ms apart in market time; returns the last seq.
+    /// Publishes `n` frames, 100 ms apart in market time (or as the market was given); returns
+    /// the last seq.
     pub fn step(&mut self, n: usize) -> u64 {
         let mut seq = 0;
         for _ in 0..n {
-            self.ts += 100;
+            self.ts += self.frame_ms;
             seq = self.generator.step(self.ts);
         }
         seq
@@ -371,4 +404,44 @@ pub async fn until_a_new_connection_is_served(server: &TestServer, within: Durat
         assert!(std::time::Instant::now() < deadline, "{why}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The `tickertape` binary as a user runs it, where no Leptos.toml is, so only variables and
+/// defaults apply; without a simulated past unless the test asks for one.
+pub fn tickertape() -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tickertape"));
+    cmd.current_dir(std::env::temp_dir())
+        .env_remove("TICK_RATE_HZ")
+        .env_remove("SYMBOLS")
+        .env_remove("MARKET_SEED")
+        .env_remove("MARKET_BUS")
+        .env_remove("ROLE")
+        // No simulated past (seconds of a debug build's CPU) unless a test asks for one.
+        .env("PAST_HOURS", "0")
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Reads the server's log until a line holding `marker`, and returns the word after it.
+pub async fn url_after(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    marker: &str,
+) -> String {
+    tokio::time::timeout(PATIENCE, async {
+        use tokio::io::AsyncBufReadExt;
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split(marker).nth(1) {
+                return rest.split_whitespace().next().unwrap().to_string();
+            }
+        }
+        panic!("the server exited before saying where it listens");
+    })
+    .await
+    .expect("start-up in time")
 }
