@@ -4,7 +4,7 @@
 # Prints the load generator's report; exits non-zero if any event was lost or duplicated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse|peer-ws|transports|depth}
+n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse|peer-ws|transports|depth|market}
 port=${PORT:-3300}
 # Built as cargo-leptos builds it (it sets LEPTOS_OUTPUT_NAME at compile time): without it the
 # binary's page asks for `tickertape_bg.wasm` and never hydrates, and every switch between this
@@ -323,7 +323,26 @@ kill_scenario() {
   wait "$load"
 }
 
+# The market's statistical signature (BENCHMARKS.md, "A market a trader would believe"): a server
+# with the default universe and 8 hours of past, read over HTTP by server/examples/market.rs, then
+# the same table over 30 seeds simulated the way a server simulates its past.
+market_scenario() {
+  cargo build --release -q -p tickertape-server --bin tickertape --example market
+  MARKET_SEED=${SEED:-1} PAST_HOURS=8 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=${RUST_LOG:-warn} \
+    LEPTOS_SITE_ROOT=target/no-site "$bin" &
+  local server=$!
+  trap 'kill $server 2>/dev/null || true' EXIT
+  wait_healthy "$port"
+  echo "== a server (MARKET_SEED=${SEED:-1}, PAST_HOURS=8)"
+  ./target/release/examples/market --url "http://127.0.0.1:$port"
+  kill "$server"
+  echo
+  echo "== 30 seeds, simulated here as a server simulates its past"
+  ./target/release/examples/market --seeds 1-30 --hours 8
+}
+
 case "$n" in
+  market)        market_scenario; exit ;;
   bus-kill)      kill_scenario redis; exit ;;
   gen-kill)      kill_scenario generator; exit ;;
   peer-sse)      peer_sse_scenario; exit ;;

@@ -356,7 +356,8 @@ async fn stream_on_a_fresh_connection_is_served_on_its_own_and_released_on_close
 
     // Resumed after 7e57-1: the replay, then live frames, each once and in order.
     let mut events = events_from_socket(body, tcp);
-    let last = server.step(30);
+    server.step(30);
+    let last = server.step_until_traded(&["AAPL", "MSFT"]);
     let ticks = until_seq(&mut events, last).await;
     assert!(ticks.iter().all(|t| t.event == "tick"));
     let seqs: Vec<u64> = ticks.iter().map(seq_of).collect();

@@ -144,6 +144,22 @@ impl TestServer {
         seq
     }
 
+    /// Publishes frames until one in which one of `symbols` trades (at least one frame);
+    /// returns its seq, the last event a stream of those symbols gets.
+    pub fn step_until_traded(&mut self, symbols: &[&str]) -> u64 {
+        loop {
+            let seq = self.step(1);
+            let traded = |symbol: &&str| {
+                self.hub
+                    .trades(symbol, 1)
+                    .is_some_and(|t| t.trades.first().is_some_and(|p| p.ts == self.ts))
+            };
+            if symbols.iter().any(traded) {
+                return seq;
+            }
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
