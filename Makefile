@@ -14,13 +14,13 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version 
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test setup browser redis build rust-tests e2e screenshots bench scenario wasm-target cargo-leptos wasm-bindgen npm-deps
+.PHONY: run test setup browser redis build rust-tests dev-check e2e screenshots bench scenario wasm-target cargo-leptos wasm-bindgen npm-deps
 
 run: setup build
 	@echo "==> serving Tickertape at http://$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops it)"
 	./target/release/tickertape
 
-test: setup browser redis rust-tests build e2e
+test: setup browser redis rust-tests dev-check build e2e
 	@echo "==> all tests passed"
 
 # The multi-node tests (server/tests/bus.rs) start their own redis-server on free loopback
@@ -28,6 +28,18 @@ test: setup browser redis rust-tests build e2e
 rust-tests:
 	@echo "==> cargo test (workspace; the bus tests run their own redis-server)"
 	cargo test --workspace
+
+# `cargo leptos watch` builds debug halves with `--cfg erase_components` (every component then
+# returns AnyView), which the release build does not: a component that compiles only one way
+# breaks the development loop unseen. Checked here both ways it is built (the page's WASM, and the
+# app as the server renders it), in a target directory of their own so that the flag never
+# invalidates the release build's cache.
+dev-check:
+	@echo "==> checking the app as cargo leptos watch builds it (--cfg erase_components)"
+	CARGO_TARGET_DIR=target/erased RUSTFLAGS="--cfg erase_components" \
+	  cargo check -q -p tickertape-app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate
+	CARGO_TARGET_DIR=target/erased RUSTFLAGS="--cfg erase_components" \
+	  cargo check -q -p tickertape-app --lib --features ssr
 
 # --precompress writes a brotli (quality 11) and a gzip copy beside every file of the site, which
 # the server sends as they are; the gzip copies are then redone at gzip's best level, which

@@ -92,7 +92,10 @@ pub async fn start(
     };
     let state = |hub: Arc<Hub>| {
         let mut state = AppState::new(leptos_options.clone(), hub, shutdown.clone(), config.keepalive());
-        state.transports = state.transports.with_limits(limits).with_policy(config.policy());
+        let policy = config
+            .policy()
+            .with_live_reload(crate::security::live_reload_port(&leptos_options));
+        state.transports = state.transports.with_limits(limits).with_policy(policy);
         state.stale_after = Some(config.stale_after());
         state
     };

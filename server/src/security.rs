@@ -19,6 +19,25 @@ pub struct Policy {
     resource_csp: HeaderValue,
     /// The headers every response carries, as lines of a response head written by hand.
     head_lines: String,
+    /// The port of cargo-leptos's live-reload socket, which the page's script may connect to
+    /// (only in a debug build that `cargo leptos watch` runs: [`live_reload_port`]).
+    live_reload: Option<u32>,
+}
+
+/// The port of cargo-leptos's live-reload socket if this process is a debug build run by
+/// `cargo leptos watch` (which sets `LEPTOS_WATCH`; Leptos's `AutoReload` then puts a script on
+/// the page that connects to it), else `None`: a release build never opens its policy to it.
+pub fn live_reload_port(options: &leptos::prelude::LeptosOptions) -> Option<u32> {
+    reload_port(
+        cfg!(debug_assertions),
+        std::env::var_os("LEPTOS_WATCH").is_some(),
+        options,
+    )
+}
+
+/// [`live_reload_port`] for a build that is `debug` or not, run by `watch` or not.
+fn reload_port(debug: bool, watched: bool, options: &leptos::prelude::LeptosOptions) -> Option<u32> {
+    (debug && watched).then(|| options.reload_external_port.unwrap_or(options.reload_port))
 }
 
 impl Default for Policy {
@@ -51,16 +70,28 @@ impl Policy {
             allowed_origins,
             resource_csp,
             head_lines,
+            live_reload: None,
         }
+    }
+
+    /// The same policy, letting the page connect to cargo-leptos's live-reload socket on `port`
+    /// (on whatever host the page was loaded from, as the reload script does).
+    pub fn with_live_reload(mut self, port: Option<u32>) -> Self {
+        self.live_reload = port;
+        self
     }
 
     /// The page's Content-Security-Policy: scripts from the site and inline ones carrying
     /// `nonce` (Leptos's hydration script and the theme script), WebAssembly compiled from the
     /// site, connections to the site only (its stream, WebSocket and API).
     pub fn page_csp(&self, nonce: &str) -> String {
+        let reload = self
+            .live_reload
+            .map(|port| format!(" ws://*:{port} wss://*:{port}"))
+            .unwrap_or_default();
         format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'{reload}; \
              object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {}",
             self.frame_ancestors
         )
@@ -147,6 +178,30 @@ mod tests {
                 .check_origin(&headers(&[("origin", "https://a.example")]))
                 .is_err(),
             "no Host"
+        );
+    }
+
+    #[test]
+    fn only_a_debug_build_run_by_watch_lets_the_page_reach_the_live_reload_socket() {
+        let options = leptos::prelude::LeptosOptions::builder()
+            .output_name("t")
+            .reload_port(3001)
+            .build();
+        assert_eq!(reload_port(true, true, &options), Some(3001));
+        for (debug, watched) in [(false, true), (true, false), (false, false)] {
+            assert_eq!(
+                reload_port(debug, watched, &options),
+                None,
+                "debug {debug}, watched {watched}"
+            );
+        }
+        let release = Policy::default().page_csp("n");
+        assert!(release.contains("connect-src 'self'; "), "{release}");
+        assert!(!release.contains("ws:"), "{release}");
+        let watched = Policy::default().with_live_reload(Some(3001)).page_csp("n");
+        assert!(
+            watched.contains("connect-src 'self' ws://*:3001 wss://*:3001; "),
+            "{watched}"
         );
     }
 

@@ -213,3 +213,35 @@ async fn an_edge_without_its_redis_answers_joining_and_stops_cleanly() {
         .unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// The page of a debug build, as `cargo leptos watch` runs it (`LEPTOS_WATCH` set): its policy
+/// lets the page's live-reload script reach cargo-leptos's socket on the reload port, and the
+/// script is there; run otherwise, neither. (A release build never opens it: the unit tests of
+/// `security::live_reload_port`.)
+#[tokio::test]
+async fn a_debug_build_run_by_watch_lets_the_page_reach_the_live_reload_socket() {
+    for watched in [true, false] {
+        let mut cmd = tickertape();
+        cmd.env("LEPTOS_RELOAD_PORT", "3999");
+        if watched {
+            cmd.env("LEPTOS_WATCH", "ON");
+        } else {
+            cmd.env_remove("LEPTOS_WATCH");
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = url_after(&mut lines, "live at ").await;
+        let page = reqwest::get(format!("{base}/")).await.unwrap();
+        let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+        let html = page.text().await.unwrap();
+        let connect = csp.split("; ").find(|d| d.starts_with("connect-src")).unwrap();
+        if watched {
+            assert_eq!(connect, "connect-src 'self' ws://*:3999 wss://*:3999");
+            assert!(html.contains("live_reload"), "the reload script is on the page");
+        } else {
+            assert_eq!(connect, "connect-src 'self'");
+            assert!(!html.contains("live_reload"));
+        }
+        child.kill().await.unwrap();
+    }
+}

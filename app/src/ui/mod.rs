@@ -45,7 +45,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <script type="application/json" id=PAGE_DATA_ID inner_html=page></script>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <link rel="stylesheet" href=css/>
-                <AutoReload options=options.clone()/>
+                // cargo-leptos's live reload, in debug builds only: a release build's page policy
+                // never lets a script reach its socket (server/src/security.rs).
+                <AutoReload options=options.clone() disable_watch=!cfg!(debug_assertions)/>
                 <HydrationScripts options/>
             </head>
             <body>

@@ -168,9 +168,15 @@ impl SortKey {
     }
 }
 
+/// One row of the watchlist; nothing for an index the board has no row for.
 #[component]
-/// Nothing for an index the board has no row for.
-fn QuoteRow(board: Board, index: usize, selected: Signal<bool>) -> Option<impl IntoView> {
+fn QuoteRow(board: Board, index: usize, selected: Signal<bool>) -> impl IntoView {
+    // A plain function behind the component: with `erase_components` (cargo-leptos's debug
+    // builds) a component returns `AnyView`, which an `Option<impl IntoView>` signature breaks.
+    quote_row(board, index, selected)
+}
+
+fn quote_row(board: Board, index: usize, selected: Signal<bool>) -> Option<impl IntoView> {
     let ins = board.instruments.with_value(|list| list[index].clone());
     let row = board.row(index)?;
     let (d, sd) = (ins.decimals, ins.size_decimals);
