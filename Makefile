@@ -14,19 +14,20 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version 
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test setup browser redis build rust-tests dev-check e2e screenshots bench scenario wasm-target cargo-leptos wasm-bindgen npm-deps
+.PHONY: run test setup browser redis postgres build rust-tests dev-check e2e screenshots bench scenario wasm-target cargo-leptos wasm-bindgen npm-deps
 
 run: setup build
 	@echo "==> serving Tickertape at http://$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops it)"
 	./target/release/tickertape
 
-test: setup browser redis rust-tests dev-check build e2e
+test: setup browser redis postgres rust-tests dev-check build e2e
 	@echo "==> all tests passed"
 
 # The multi-node tests (server/tests/bus.rs) start their own redis-server on free loopback
-# ports, restart it mid-stream, and stop it when they end.
+# ports, restart it mid-stream, and stop it when they end; the account tests
+# (server/tests/accounts.rs) start a private PostgreSQL the same way, never a system one.
 rust-tests:
-	@echo "==> cargo test (workspace; the bus tests run their own redis-server)"
+	@echo "==> cargo test (workspace; the bus and account tests run their own redis-server and PostgreSQL)"
 	cargo test --workspace
 
 # `cargo leptos watch` builds debug halves with `--cfg erase_components` (every component then
@@ -97,3 +98,9 @@ redis:
 	@command -v redis-server >/dev/null || { \
 	  echo "==> installing redis-server from Debian's packages (for the multi-node tests)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+
+# Only the binaries: the tests run private clusters of their own (initdb in a temporary directory).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "==> installing PostgreSQL from Debian's packages (for the account tests)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }

@@ -112,6 +112,29 @@ pub struct Config {
     /// 403. Default: none, the dashboard's own origin only.
     #[arg(long, env = "ALLOWED_ORIGINS", value_parser = parse_origins)]
     pub allowed_origins: Option<Origins>,
+
+    /// Where accounts are kept: sqlite://PATH (an SQLite file, created with its schema when
+    /// missing; the default) or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE when several
+    /// nodes serve one market.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tickertape.db", value_parser = crate::store::parse_database_url)]
+    pub database_url: crate::store::DatabaseUrl,
+
+    /// Hours a session lasts after its last use, from 1 to 8760 (default 720: 30 days).
+    #[arg(long, env = "SESSION_TTL_HOURS", default_value_t = 720, value_parser = clap::value_parser!(u64).range(1..=8760))]
+    pub session_ttl_hours: u64,
+
+    /// Whether the session cookie says `Secure` (only sent over HTTPS): true behind a TLS proxy.
+    #[arg(long, env = "COOKIE_SECURE", default_value = "false", value_parser = parse_bool("COOKIE_SECURE"))]
+    pub cookie_secure: bool,
+}
+
+/// A parser of `true` or `false` whose error names `var`.
+fn parse_bool(var: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clone {
+    move |s| match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("{var} must be true or false")),
+    }
 }
 
 /// The origins of `ALLOWED_ORIGINS`.

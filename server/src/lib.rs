@@ -7,6 +7,7 @@
 //! `config`, `metrics`, `security`, `socket`, `feed` ← `hub` ← `request` ← `transport`, `bus` ← `http`, `net` ←
 //! `node`.
 
+pub mod accounts;
 pub mod bus;
 pub mod config;
 pub mod feed;
@@ -18,6 +19,7 @@ pub mod node;
 pub mod request;
 pub mod security;
 pub mod socket;
+pub mod store;
 pub mod transport;
 
 /// A seeded xorshift generator for fuzzed inputs (the unit and integration tests, and the

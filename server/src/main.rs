@@ -3,9 +3,11 @@
 
 use clap::Parser;
 use std::process::ExitCode;
+use tickertape_server::accounts::Accounts;
 use tickertape_server::config::Config;
 use tickertape_server::net::{listen, serve};
 use tickertape_server::node;
+use tickertape_server::store::Store;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -37,7 +39,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    // The store must be usable before anything is served: an unusable DATABASE_URL stops
+    // start-up, like any other invalid setting.
+    let accounts = match runtime.block_on(Store::connect(&config.database_url)) {
+        Ok(store) => {
+            let ttl = std::time::Duration::from_secs(config.session_ttl_hours * 3600);
+            Accounts::new(store, ttl, config.cookie_secure)
+        }
+        Err(err) => {
+            eprintln!("error: DATABASE_URL: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(config, accounts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
@@ -46,7 +60,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Config) -> Result<(), String> {
+async fn run(config: Config, accounts: Accounts) -> Result<(), String> {
     // Leptos.toml holds the site settings when the binary runs on its own; LEPTOS_* variables
     // (set by cargo-leptos, or by hand) override it. Without the file, variables and defaults.
     let leptos_file = std::path::Path::new("Leptos.toml").exists().then_some("Leptos.toml");
@@ -108,7 +122,7 @@ async fn run(config: Config) -> Result<(), String> {
     } else {
         (listener, None)
     };
-    let started = node::start(&config, &limits, leptos_options, shutdown.clone()).await;
+    let started = node::start(&config, &limits, leptos_options, Some(accounts), shutdown.clone()).await;
     if let Some(joining) = joining {
         joining.cancel();
     }

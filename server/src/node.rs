@@ -82,6 +82,7 @@ pub async fn start(
     config: &Config,
     limits: &Limits,
     leptos_options: LeptosOptions,
+    accounts: Option<crate::accounts::Accounts>,
     shutdown: CancellationToken,
 ) -> Option<Node> {
     let metrics = Arc::new(Metrics::default());
@@ -97,6 +98,7 @@ pub async fn start(
             .with_live_reload(crate::security::live_reload_port(&leptos_options));
         state.transports = state.transports.with_limits(limits).with_policy(policy);
         state.stale_after = Some(config.stale_after());
+        state.accounts = accounts.clone();
         state
     };
     let node = |state: AppState, bus: Option<Arc<BusStatus>>, failure: &Failure| Node {

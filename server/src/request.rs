@@ -16,6 +16,11 @@ use serde::de::DeserializeOwned;
 /// Longest query string accepted, in bytes.
 pub const MAX_QUERY_LEN: usize = 2048;
 
+/// The address of the client a request came from (the connection's peer), which the
+/// connection layer puts in every request's extensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
 /// Everything a request can get wrong; each maps to a 4xx with a short JSON reason.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -115,7 +115,7 @@ impl TestNode {
         let options = LeptosOptions::builder().output_name("tickertape").build();
         let node = tokio::time::timeout(
             PATIENCE,
-            node::start(&config, &config.limits(1024), options, shutdown.clone()),
+            node::start(&config, &config.limits(1024), options, None, shutdown.clone()),
         )
         .await
         .expect("the node joins in time")

@@ -2,6 +2,7 @@
 //! pages and the site's files) from an [`AppState`], so tests can bind it to port 0 and talk to
 //! it over real HTTP.
 
+pub mod accounts;
 pub mod api;
 mod page;
 
@@ -19,7 +20,7 @@ use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use leptos::nonce::use_nonce;
 use leptos::prelude::{LeptosOptions, provide_context, use_context};
 use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
@@ -41,6 +42,8 @@ pub struct AppState {
     pub bus: Option<Arc<BusStatus>>,
     /// `/healthz` turns `503` when the newest frame is older than this (`None`: never).
     pub stale_after: Option<Duration>,
+    /// Sign-up, sign-in and sessions (`None`: the account endpoints answer `503`).
+    pub accounts: Option<crate::accounts::Accounts>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             role: Role::All,
             bus: None,
             stale_after: None,
+            accounts: None,
         }
     }
 
@@ -90,7 +94,14 @@ pub fn router(state: AppState) -> Router {
         .route(transport::sse::PATH, get(transport::sse::stream))
         .route("/api/ws", get(transport::ws::ws))
         .route(transport::poll::PATH, get(transport::poll::poll));
+    let account_routes = Router::new()
+        .route("/signup", post(accounts::signup))
+        .route("/login", post(accounts::login))
+        .route("/logout", post(accounts::logout))
+        .route("/me", get(accounts::me))
+        .layer(axum::extract::DefaultBodyLimit::max(accounts::MAX_BODY));
     let api = Router::new()
+        .merge(account_routes)
         .route("/symbols", get(api::symbols))
         .route("/wire", get(api::wire))
         .route("/snapshot", get(api::snapshot))

@@ -50,6 +50,7 @@ const MAX_HEADERS: usize = 64;
 /// everything else, and every connection of a node without streams, goes to hyper.
 pub(super) async fn serve_connection(
     tcp: TcpStream,
+    peer: std::net::SocketAddr,
     slot: Slot,
     app: Router,
     streams: Option<Transports>,
@@ -68,14 +69,14 @@ pub(super) async fn serve_connection(
             let rest = Box::pin(serve_polls(tcp, buffer, streams, ask, &limits, &shutdown)).await;
             if let Some((tcp, buffer)) = rest {
                 let io = Rewind::new(tcp, buffer, limits.write_timeout, slot);
-                Box::pin(serve_http(io, app, &limits, &shutdown)).await;
+                Box::pin(serve_http(io, peer, app, &limits, &shutdown)).await;
             }
         }
         // Boxed: hyper's connection state is kilobytes, and inline it would make every direct
         // stream's task that large too (a task is as large as its largest branch).
         Next::Http(tcp, head) => {
             let io = Rewind::new(tcp, head, limits.write_timeout, slot);
-            Box::pin(serve_http(io, app, &limits, &shutdown)).await;
+            Box::pin(serve_http(io, peer, app, &limits, &shutdown)).await;
         }
         Next::Closed => {}
     }
@@ -138,7 +139,13 @@ async fn first_request(
 /// applies: a request head, and the wait for the next one on an idle keep-alive connection, must
 /// complete within `limits.header_timeout` or the connection closes. On shutdown the connection
 /// finishes the response under way and closes.
-async fn serve_http(io: Rewind, app: Router, limits: &Limits, shutdown: &CancellationToken) {
+async fn serve_http(
+    io: Rewind,
+    peer: std::net::SocketAddr,
+    app: Router,
+    limits: &Limits,
+    shutdown: &CancellationToken,
+) {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -149,6 +156,7 @@ async fn serve_http(io: Rewind, app: Router, limits: &Limits, shutdown: &Cancell
     let tap = io.tap().clone();
     let app = tower::ServiceExt::map_request(app, move |mut request: axum::http::Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(tap.request());
+        request.extensions_mut().insert(crate::request::ClientAddr(peer.ip()));
         request
     });
     let service = TowerToHyperService::new(app);

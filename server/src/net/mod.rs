@@ -100,7 +100,7 @@ pub async fn serve(
         tune(&tcp, &limits);
         let (app, streams, shutdown) = (app.clone(), streams.clone(), shutdown.clone());
         let slot = Slot::new((permit, share));
-        tokio::spawn(conn::serve_connection(tcp, slot, app, streams, limits, shutdown));
+        tokio::spawn(conn::serve_connection(tcp, peer, slot, app, streams, limits, shutdown));
     }
     // Every stream ends on shutdown and hyper finishes what is under way; wait for the
     // connections to go, but not for ever.

@@ -77,7 +77,20 @@ impl TestServer {
 
     async fn with_everything(config: HubConfig, keepalive: Duration, options: LeptosOptions, limits: Limits) -> Self {
         let market = Market::new(default_universe(), 1234, 10.0);
-        Self::serving(market, 100, config, keepalive, options, limits).await
+        Self::serving(market, 100, config, keepalive, options, limits, None).await
+    }
+
+    /// A server (the default market and limits) whose account endpoints use `accounts`.
+    pub async fn with_accounts(accounts: tickertape_server::accounts::Accounts) -> Self {
+        let config = HubConfig {
+            history_frames: 1000,
+            live_buffer: 1000,
+        };
+        let options = LeptosOptions::builder().output_name("tickertape").build();
+        let market = Market::new(default_universe(), 1234, 10.0);
+        let limits = Limits::default();
+        let keepalive = Duration::from_secs(15);
+        Self::serving(market, 100, config, keepalive, options, limits, Some(accounts)).await
     }
 
     /// A server of `market`, whose frames [`TestServer::step`] stamps `frame_ms` apart.
@@ -94,6 +107,7 @@ impl TestServer {
             Duration::from_secs(15),
             options,
             Limits::default(),
+            None,
         )
         .await
     }
@@ -105,6 +119,7 @@ impl TestServer {
         keepalive: Duration,
         options: LeptosOptions,
         limits: Limits,
+        accounts: Option<tickertape_server::accounts::Accounts>,
     ) -> Self {
         let hub = Arc::new(Hub::for_market(EPOCH, &market, config, Arc::new(Metrics::default())));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
@@ -112,6 +127,7 @@ impl TestServer {
         let shutdown = CancellationToken::new();
         let mut state = AppState::new(options, hub.clone(), shutdown.clone(), keepalive);
         state.transports = state.transports.with_limits(&limits);
+        state.accounts = accounts;
         let app = router(state.clone());
         let task = tokio::spawn(serve(
             listener,
@@ -434,6 +450,8 @@ pub fn tickertape() -> tokio::process::Command {
         .env_remove("ROLE")
         // No simulated past (seconds of a debug build's CPU) unless a test asks for one.
         .env("PAST_HOURS", "0")
+        // An SQLite file of its own: never one another test or a user has.
+        .env("DATABASE_URL", sqlite_url("bin"))
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -450,7 +468,6 @@ pub async fn url_after(
     marker: &str,
 ) -> String {
     tokio::time::timeout(PATIENCE, async {
-        use tokio::io::AsyncBufReadExt;
         while let Some(line) = lines.next_line().await.unwrap() {
             if let Some(rest) = line.split(marker).nth(1) {
                 return rest.split_whitespace().next().unwrap().to_string();
@@ -460,4 +477,126 @@ pub async fn url_after(
     })
     .await
     .expect("start-up in time")
+}
+
+/// A private PostgreSQL server for one test: a fresh cluster in a temporary directory, on a free
+/// loopback port, stopped (and its directory removed) when dropped. As root (CI), it runs as the
+/// `postgres` user, since PostgreSQL refuses to run as root. `make test` installs PostgreSQL.
+pub struct Postgres {
+    dir: std::path::PathBuf,
+    bin: std::path::PathBuf,
+    pub port: u16,
+    as_postgres: bool,
+}
+
+impl Postgres {
+    pub fn start() -> Postgres {
+        use std::process::Command;
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|versions| versions.filter_map(|v| v.ok()).map(|v| v.path().join("bin")).max())
+            .filter(|bin| bin.join("initdb").exists())
+            .expect("PostgreSQL is needed for these tests (make test installs it: apt-get install postgresql)");
+        let dir = unique_temp("pg");
+        std::fs::create_dir_all(&dir).unwrap();
+        let as_postgres = unsafe { libc::geteuid() } == 0;
+        if as_postgres {
+            assert!(
+                Command::new("chown")
+                    .arg("postgres")
+                    .arg(&dir)
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pg = Postgres {
+            dir,
+            bin,
+            port,
+            as_postgres,
+        };
+        let data = pg.data();
+        pg.run("initdb", &["-D", &data, "-A", "trust", "-U", "tt", "--no-sync"]);
+        pg.start_again();
+        pg
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    /// Starts the (stopped) server again, on the same port and data.
+    pub fn start_again(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"],
+        );
+    }
+
+    /// Stops the server at once, as a crash would.
+    pub fn stop(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let path = self.bin.join(tool);
+        let mut cmd = if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            std::process::Command::new(&path)
+        };
+        let out = cmd.args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{tool}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://tt@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.data();
+        let path = self.bin.join("pg_ctl");
+        let mut cmd = if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            std::process::Command::new(&path)
+        };
+        let _ = cmd.args(["-D", &data, "-m", "immediate", "-w", "stop"]).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A path in the temporary directory that no other test (or process) uses.
+pub fn unique_temp(name: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("tt-{name}-{}-{n}", std::process::id()))
+}
+
+/// An SQLite file of this test's own.
+pub fn sqlite_url(name: &str) -> String {
+    format!("sqlite://{}.db", unique_temp(name).display())
 }

@@ -1,0 +1,406 @@
+//! Accounts: who a request comes from. Sign-up and sign-in with a username and a password
+//! (hashed with Argon2id, off the async workers), sessions as opaque random ids in a cookie (the
+//! store keeps only their SHA-256), and the throttle that makes guessing passwords slow.
+//!
+//! Transport-free: the HTTP handlers (`http::accounts`) turn requests into these calls, and
+//! the [`AccountError`]s into statuses.
+
+use crate::store::{Store, StoreError};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "tt_session";
+/// Failed sign-ins one username may have within [`FAILURE_WINDOW`] before it is throttled.
+pub const FAILURES_PER_USERNAME: usize = 5;
+/// Failed sign-ins one client address may have within [`FAILURE_WINDOW`].
+pub const FAILURES_PER_ADDRESS: usize = 20;
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(300);
+/// Usernames and addresses the throttle remembers at most; past it, the oldest are forgotten
+/// first (a flood of names cannot grow the server's memory without bound).
+const THROTTLE_KEYS: usize = 100_000;
+/// A session's expiry moves forward at most this often (not a write on every request).
+const EXTEND_EVERY: Duration = Duration::from_secs(60);
+
+/// Argon2id at OWASP's minimum: 19 MiB, 2 iterations, 1 lane.
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).expect("constant Argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// What went wrong, as the API reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// `400`: the input breaks a rule, which the message states.
+    #[error("{0}")]
+    Invalid(String),
+    /// `409`.
+    #[error("that username is taken")]
+    Taken,
+    /// `401`: the same for an unknown user and a wrong password.
+    #[error("wrong username or password")]
+    WrongCredentials,
+    /// `401`: no session, or an expired one.
+    #[error("not signed in")]
+    SignedOut,
+    /// `429`, with `Retry-After`.
+    #[error("too many failed sign-ins; try again in {} s", .0.as_secs().max(1))]
+    Throttled(Duration),
+    /// `503`: the store failed; nothing was changed.
+    #[error("accounts are unavailable right now; try again shortly")]
+    Unavailable,
+}
+
+impl From<StoreError> for AccountError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Taken => AccountError::Taken,
+            StoreError::Unavailable(e) => {
+                tracing::warn!(error = %e, "account store unavailable");
+                AccountError::Unavailable
+            }
+        }
+    }
+}
+
+/// A username as stored: lower-cased, 3–32 of `a-z 0-9 _ . -`.
+pub fn normalise_username(name: &str) -> Result<String, AccountError> {
+    let name = name.to_ascii_lowercase();
+    let ok = (3..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+    if ok {
+        Ok(name)
+    } else {
+        Err(AccountError::Invalid(
+            "username: 3 to 32 characters of a-z 0-9 _ . - (case-insensitive)".into(),
+        ))
+    }
+}
+
+/// A password: 8–128 characters.
+pub fn check_password(password: &str) -> Result<(), AccountError> {
+    if (8..=128).contains(&password.chars().count()) {
+        Ok(())
+    } else {
+        Err(AccountError::Invalid("password: 8 to 128 characters".into()))
+    }
+}
+
+/// A new session id: 256 random bits, hex (what the cookie carries, and nothing else does).
+fn new_session_id() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex(&bytes)
+}
+
+/// What the store keeps of a session id.
+pub fn session_hash(id: &str) -> String {
+    hex(&Sha256::digest(id.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hashes `password` with a fresh salt into a PHC string, on a blocking thread (about 50 ms of
+/// CPU and 19 MiB: never on an async worker).
+async fn hash_password(password: String) -> Result<String, AccountError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|_| AccountError::Unavailable)?;
+        argon2()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|_| AccountError::Unavailable)
+    })
+    .await
+    .map_err(|_| AccountError::Unavailable)?
+}
+
+/// Whether `password` matches `phc`, on a blocking thread. Without a user (`phc` `None`) a
+/// dummy hash is checked all the same, so an unknown name takes as long as a wrong password.
+async fn verify_password(password: String, phc: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let phc = phc.unwrap_or_else(|| dummy_phc().to_string());
+        let Ok(hash) = PasswordHash::new(&phc) else {
+            return false;
+        };
+        argon2().verify_password(password.as_bytes(), &hash).is_ok()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// The hash, with the same parameters, of a random password nobody knows (made on first use).
+fn dummy_phc() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes are a valid salt");
+        let password: [u8; 32] = rand::random();
+        argon2()
+            .hash_password(&password, &salt)
+            .map(|h| h.to_string())
+            .expect("Argon2 hashes 32 bytes")
+    })
+}
+
+/// A signed-in user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+}
+
+/// Failures per key within the window, oldest first; bounded in keys.
+struct Failures<K> {
+    by_key: HashMap<K, VecDeque<Instant>>,
+    order: VecDeque<K>,
+}
+
+impl<K> Default for Failures<K> {
+    fn default() -> Self {
+        Failures {
+            by_key: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Failures<K> {
+    /// How long until `key` may try again, if it has `max` failures in the window.
+    fn blocked(&mut self, key: &K, max: usize, now: Instant) -> Option<Duration> {
+        let times = self.by_key.get_mut(key)?;
+        while times.front().is_some_and(|t| now.duration_since(*t) >= FAILURE_WINDOW) {
+            times.pop_front();
+        }
+        (times.len() >= max).then(|| FAILURE_WINDOW.saturating_sub(now.duration_since(times[0])))
+    }
+
+    fn record(&mut self, key: K, max: usize, now: Instant) {
+        if !self.by_key.contains_key(&key) {
+            while self.by_key.len() >= THROTTLE_KEYS {
+                let Some(old) = self.order.pop_front() else { break };
+                self.by_key.remove(&old);
+            }
+            self.order.push_back(key.clone());
+        }
+        let times = self.by_key.entry(key).or_default();
+        times.push_back(now);
+        while times.len() > max {
+            times.pop_front();
+        }
+    }
+}
+
+#[derive(Default)]
+struct Throttle {
+    usernames: Failures<String>,
+    addresses: Failures<IpAddr>,
+}
+
+/// Sign-up, sign-in and sessions over a [`Store`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+    ttl: Duration,
+    cookie_secure: bool,
+    throttle: Arc<Mutex<Throttle>>,
+}
+
+impl Accounts {
+    /// Sessions last `ttl` after their last use; cookies say `Secure` when `cookie_secure`.
+    pub fn new(store: Store, ttl: Duration, cookie_secure: bool) -> Self {
+        Accounts {
+            store,
+            ttl,
+            cookie_secure,
+            throttle: Arc::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn now_ms() -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+
+    /// A new session for `user`; returns its id (for the cookie only).
+    async fn open_session(&self, user: i64) -> Result<String, AccountError> {
+        let id = new_session_id();
+        let now = Self::now_ms();
+        self.store
+            .create_session(&session_hash(&id), user, now, now + self.ttl.as_millis() as i64)
+            .await?;
+        Ok(id)
+    }
+
+    /// Creates an account and signs it in; returns the user and the new session's id.
+    pub async fn signup(&self, username: &str, password: &str) -> Result<(User, String), AccountError> {
+        let username = normalise_username(username)?;
+        check_password(password)?;
+        let phc = hash_password(password.to_string()).await?;
+        let id = self.store.create_user(&username, &phc, Self::now_ms()).await?;
+        let session = self.open_session(id).await?;
+        Ok((User { id, username }, session))
+    }
+
+    /// Signs in: the same error for an unknown user and a wrong password; throttled after
+    /// [`FAILURES_PER_USERNAME`] failures for a name or [`FAILURES_PER_ADDRESS`] from an address
+    /// within [`FAILURE_WINDOW`] (then even the right password waits).
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        from: Option<IpAddr>,
+    ) -> Result<(User, String), AccountError> {
+        let name = username.to_ascii_lowercase();
+        let now = Instant::now();
+        {
+            let mut t = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
+            let by_name = t.usernames.blocked(&name, FAILURES_PER_USERNAME, now);
+            let by_address = from.and_then(|ip| t.addresses.blocked(&ip, FAILURES_PER_ADDRESS, now));
+            if let Some(wait) = by_name.into_iter().chain(by_address).max() {
+                return Err(AccountError::Throttled(wait));
+            }
+        }
+        let found = match normalise_username(&name) {
+            Ok(name) => self.store.user_by_name(&name).await?,
+            Err(_) => None,
+        };
+        let (id, phc) = found.map_or((None, None), |(id, phc)| (Some(id), Some(phc)));
+        let valid = verify_password(password.to_string(), phc).await;
+        match id {
+            Some(id) if valid => {
+                let session = self.open_session(id).await?;
+                Ok((User { id, username: name }, session))
+            }
+            _ => {
+                let mut t = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
+                t.usernames.record(name, FAILURES_PER_USERNAME, now);
+                if let Some(ip) = from {
+                    t.addresses.record(ip, FAILURES_PER_ADDRESS, now);
+                }
+                Err(AccountError::WrongCredentials)
+            }
+        }
+    }
+
+    /// The user a session id belongs to, moving the session's expiry forward (at most once a
+    /// minute).
+    pub async fn user(&self, session: &str) -> Result<User, AccountError> {
+        let hash = session_hash(session);
+        let now = Self::now_ms();
+        let row = self.store.session(&hash, now).await?.ok_or(AccountError::SignedOut)?;
+        let renewed = now + self.ttl.as_millis() as i64;
+        if renewed - row.expires_at >= EXTEND_EVERY.as_millis() as i64 {
+            self.store.extend_session(&hash, renewed).await?;
+        }
+        Ok(User {
+            id: row.user_id,
+            username: row.username,
+        })
+    }
+
+    /// Ends a session (nothing happens for an unknown one).
+    pub async fn logout(&self, session: &str) -> Result<(), AccountError> {
+        Ok(self.store.delete_session(&session_hash(session)).await?)
+    }
+
+    /// The `Set-Cookie` value that carries a session id.
+    pub fn cookie(&self, session: &str) -> String {
+        format!(
+            "{COOKIE}={session}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
+            self.ttl.as_secs(),
+            if self.cookie_secure { "; Secure" } else { "" }
+        )
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub fn clear_cookie(&self) -> String {
+        format!(
+            "{COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
+            if self.cookie_secure { "; Secure" } else { "" }
+        )
+    }
+}
+
+/// The session id in a request's `Cookie` headers, if any.
+pub fn session_from_cookies<'a>(cookies: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    cookies
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == COOKIE && !value.is_empty())
+        .map(|(_, value)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_and_passwords_follow_the_rules() {
+        assert_eq!(normalise_username("Alice_01").unwrap(), "alice_01");
+        assert_eq!(normalise_username("a.b-c").unwrap(), "a.b-c");
+        for bad in ["ab", "", "has space", "émile", &"x".repeat(33), "semi;colon"] {
+            assert!(
+                matches!(normalise_username(bad), Err(AccountError::Invalid(_))),
+                "{bad}"
+            );
+        }
+        assert!(check_password("12345678").is_ok());
+        assert!(check_password(&"é".repeat(128)).is_ok(), "characters, not bytes");
+        assert!(check_password("1234567").is_err());
+        assert!(check_password(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn the_dummy_hash_has_the_real_parameters() {
+        let hash = PasswordHash::new(dummy_phc()).unwrap();
+        assert_eq!(hash.algorithm.as_str(), "argon2id");
+        let params = Params::try_from(&hash).unwrap();
+        assert_eq!((params.m_cost(), params.t_cost(), params.p_cost()), (19 * 1024, 2, 1));
+    }
+
+    #[test]
+    fn session_ids_are_long_random_and_stored_hashed() {
+        let (a, b) = (new_session_id(), new_session_id());
+        assert_eq!(a.len(), 64, "256 bits");
+        assert_ne!(a, b);
+        assert_eq!(session_hash(&a).len(), 64);
+        assert_ne!(session_hash(&a), a);
+        assert_eq!(session_hash(&a), session_hash(&a));
+    }
+
+    #[test]
+    fn cookies_are_read_among_others() {
+        let headers = ["theme=dark; tt_session=abc123", "x=1"];
+        assert_eq!(session_from_cookies(headers.into_iter()), Some("abc123"));
+        assert_eq!(session_from_cookies(["tt_session=", "y=2"].into_iter()), None);
+        assert_eq!(session_from_cookies(["tt_sessionx=1"].into_iter()), None);
+    }
+
+    #[test]
+    fn the_throttle_counts_failures_in_a_window_and_forgets_them() {
+        let mut f = Failures::<String>::default();
+        let t0 = Instant::now();
+        for k in 0..5 {
+            assert_eq!(f.blocked(&"a".into(), 5, t0), None);
+            f.record("a".into(), 5, t0 + Duration::from_secs(k));
+        }
+        let wait = f.blocked(&"a".into(), 5, t0 + Duration::from_secs(10)).unwrap();
+        assert_eq!(wait, FAILURE_WINDOW - Duration::from_secs(10));
+        assert_eq!(f.blocked(&"b".into(), 5, t0), None, "per key");
+        assert_eq!(
+            f.blocked(&"a".into(), 5, t0 + FAILURE_WINDOW),
+            None,
+            "the oldest left the window"
+        );
+    }
+}

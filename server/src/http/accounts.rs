@@ -1,0 +1,179 @@
+//! The account endpoints: `POST /api/signup`, `POST /api/login`, `POST /api/logout`,
+//! `GET /api/me`. JSON in and out, bodies at most [`MAX_BODY`] bytes. A state-changing request
+//! must come from an allowed origin (the rule the streams have) with `Content-Type:
+//! application/json`, else `403`: a cross-site form or script cannot forge one.
+
+use super::AppState;
+use crate::accounts::{AccountError, Accounts, session_from_cookies};
+use crate::request::ClientAddr;
+use app::wire::protocol::ApiErrorBody;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+/// The largest request body the account endpoints read.
+pub const MAX_BODY: usize = 16 * 1024;
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+/// Who is signed in.
+#[derive(Serialize)]
+struct Me {
+    username: String,
+}
+
+/// A refusal: its status and `{"error": reason}`.
+pub struct Refused(StatusCode, String, Option<u64>);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let mut response = (self.0, Json(ApiErrorBody { error: self.1 })).into_response();
+        if let Some(secs) = self.2 {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<AccountError> for Refused {
+    fn from(err: AccountError) -> Self {
+        let status = match err {
+            AccountError::Invalid(_) => StatusCode::BAD_REQUEST,
+            AccountError::Taken => StatusCode::CONFLICT,
+            AccountError::WrongCredentials | AccountError::SignedOut => StatusCode::UNAUTHORIZED,
+            AccountError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            AccountError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let retry = match &err {
+            AccountError::Throttled(wait) => Some(wait.as_secs().max(1)),
+            AccountError::Unavailable => Some(5),
+            _ => None,
+        };
+        Refused(status, err.to_string(), retry)
+    }
+}
+
+fn forbidden(why: &str) -> Refused {
+    Refused(StatusCode::FORBIDDEN, why.to_string(), None)
+}
+
+/// The node's accounts, or `503` on a node that has none.
+fn accounts(app: &AppState) -> Result<&Accounts, Refused> {
+    app.accounts.as_ref().ok_or_else(|| {
+        Refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "accounts are not served by this node".into(),
+            None,
+        )
+    })
+}
+
+/// A state-changing request must be JSON from an allowed origin (see the module's doc).
+fn check_forgery(app: &AppState, headers: &HeaderMap) -> Result<(), Refused> {
+    if let Err(origin) = app.transports.policy.check_origin(headers) {
+        return Err(forbidden(&format!(
+            "origin {origin} may not change anything here (ALLOWED_ORIGINS)"
+        )));
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if json {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "a request that changes something must be Content-Type: application/json",
+        ))
+    }
+}
+
+/// The body as `T`; a body over [`MAX_BODY`] (refused by the router's limit) is `413`.
+fn parse<T: for<'de> Deserialize<'de>>(body: Result<Bytes, BytesRejection>) -> Result<T, Refused> {
+    let body = body.map_err(|e| {
+        let status = e.status();
+        let why = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("request body too large: at most {MAX_BODY} bytes")
+        } else {
+            format!("cannot read the request body: {}", e.body_text())
+        };
+        Refused(status, why, None)
+    })?;
+    serde_json::from_slice(&body).map_err(|e| Refused(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}"), None))
+}
+
+/// The answer to a sign-up or sign-in: `{"username"}` and the session cookie.
+fn signed_in(accounts: &Accounts, status: StatusCode, username: String, session: &str) -> Response {
+    let mut response = (status, Json(Me { username })).into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&accounts.cookie(session)) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The session id the request's cookie carries.
+fn session(headers: &HeaderMap) -> Option<&str> {
+    session_from_cookies(headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()))
+}
+
+/// `POST /api/signup {"username","password"}`: `201 {"username"}` and the cookie.
+pub async fn signup(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Refused> {
+    let accounts = accounts(&app)?;
+    check_forgery(&app, &headers)?;
+    let c: Credentials = parse(body)?;
+    let (user, session) = accounts.signup(&c.username, &c.password).await?;
+    tracing::info!(user = user.id, "signed up");
+    Ok(signed_in(accounts, StatusCode::CREATED, user.username, &session))
+}
+
+/// `POST /api/login {"username","password"}`: `200 {"username"}` and the cookie.
+pub async fn login(
+    State(app): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Refused> {
+    let accounts = accounts(&app)?;
+    check_forgery(&app, &headers)?;
+    let c: Credentials = parse(body)?;
+    let from = client.map(|Extension(ClientAddr(ip))| ip);
+    let (user, session) = accounts.login(&c.username, &c.password, from).await?;
+    Ok(signed_in(accounts, StatusCode::OK, user.username, &session))
+}
+
+/// `POST /api/logout`: `204`, the session ended and its cookie removed.
+pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Refused> {
+    let accounts = accounts(&app)?;
+    check_forgery(&app, &headers)?;
+    if let Some(id) = session(&headers) {
+        accounts.logout(id).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&accounts.clear_cookie()) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// `GET /api/me`: `200 {"username"}`, or `401`.
+pub async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, Refused> {
+    let accounts = accounts(&app)?;
+    let id = session(&headers).ok_or(AccountError::SignedOut)?;
+    let user = accounts.user(id).await?;
+    Ok(Json(serde_json::json!({ "username": user.username })))
+}

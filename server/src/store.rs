@@ -1,0 +1,286 @@
+//! The store: what must outlive the process (accounts and their sessions), in an embedded
+//! SQLite file by default, or in PostgreSQL when several nodes serve one market and share it.
+//! One interface over both, through sqlx's `Any` driver with runtime queries; each backend has
+//! its own versioned migrations (`server/migrations/{sqlite,postgres}`), applied at start-up.
+//!
+//! Only this module speaks SQL. The market (feed, hub, transports) never touches it: a database
+//! that is down makes account requests fail with `503`, and the market streams on.
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+use std::time::Duration;
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections the pool keeps at most.
+const MAX_CONNECTIONS: u32 = 8;
+/// How long a request waits for a connection (or to connect) before the store is unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A checked `DATABASE_URL`: `sqlite://PATH` (created with its schema when missing) or
+/// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+/// Never prints the URL itself: it may hold a password.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.backend().name())
+    }
+}
+
+impl DatabaseUrl {
+    pub fn backend(&self) -> Backend {
+        if self.0.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+
+    /// The URL sqlx connects to: an SQLite file is created when missing.
+    fn connect_url(&self) -> String {
+        match self.backend() {
+            Backend::Sqlite if !self.0.contains("mode=") => {
+                let sep = if self.0.contains('?') { '&' } else { '?' };
+                format!("{}{sep}mode=rwc", self.0)
+            }
+            _ => self.0.clone(),
+        }
+    }
+
+    /// The URL without its password, for messages.
+    pub fn redacted(&self) -> String {
+        match self.0.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://…@{host}"),
+                None => self.0.clone(),
+            },
+            None => self.0.clone(),
+        }
+    }
+}
+
+/// Parses `DATABASE_URL`; the error names the variable and what it accepts.
+pub fn parse_database_url(s: &str) -> Result<DatabaseUrl, String> {
+    let text = s.trim();
+    let accepted = "DATABASE_URL must be sqlite://PATH (an SQLite file, created when missing) or \
+                    postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE";
+    if let Some(path) = text.strip_prefix("sqlite://").or_else(|| text.strip_prefix("sqlite:")) {
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err(format!("{accepted}; the SQLite path is empty"));
+        }
+        return Ok(DatabaseUrl(text.to_string()));
+    }
+    if let Some(rest) = text
+        .strip_prefix("postgres://")
+        .or_else(|| text.strip_prefix("postgresql://"))
+    {
+        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        if host.is_empty() || host.starts_with('/') {
+            return Err(format!("{accepted}; no host"));
+        }
+        return Ok(DatabaseUrl(text.to_string()));
+    }
+    Err(format!("{accepted}; got a URL of another kind"))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Why the store did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The username is someone's already.
+    #[error("that username is taken")]
+    Taken,
+    /// The database failed or could not be reached in time; nothing was changed.
+    #[error("the account store is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::Unavailable(err)
+    }
+}
+
+/// A signed-in session, as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub user_id: i64,
+    pub username: String,
+    /// Milliseconds since 1970.
+    pub expires_at: i64,
+}
+
+/// The store's handle: a pool of connections. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects and brings the schema up to date; the error says what failed, without the
+    /// URL's password.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Store, String> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(&url.connect_url())
+            .await
+            .map_err(|e| format!("cannot open the database {}: {e}", url.redacted()))?;
+        let backend = url.backend();
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE,
+            Backend::Postgres => &POSTGRES,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| format!("cannot migrate the database {}: {e}", url.redacted()))?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Adds a user; [`StoreError::Taken`] if the (lower-cased) name is someone's.
+    pub async fn create_user(&self, username: &str, password_phc: &str, now: i64) -> Result<i64, StoreError> {
+        let row: Option<AnyRow> = sqlx::query(
+            "INSERT INTO users (username, password, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (username) DO NOTHING RETURNING id",
+        )
+        .bind(username)
+        .bind(password_phc)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(row.try_get::<i64, _>(0)?),
+            None => Err(StoreError::Taken),
+        }
+    }
+
+    /// A user's id and password hash.
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT id, password FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
+            None => None,
+        })
+    }
+
+    pub async fn create_session(
+        &self,
+        id_hash: &str,
+        user_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(id_hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The live session whose id hashes to `id_hash` (none once expired at `now`).
+    pub async fn session(&self, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.user_id, u.username, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => Some(SessionRow {
+                user_id: row.try_get(0)?,
+                username: row.try_get(1)?,
+                expires_at: row.try_get(2)?,
+            }),
+            None => None,
+        })
+    }
+
+    /// Moves a session's expiry (sliding expiry).
+    pub async fn extend_session(&self, id_hash: &str, expires_at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id_hash = $2")
+            .bind(expires_at)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the sessions that expired before `now`; returns how many.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_are_checked_and_never_shown_with_their_password() {
+        for ok in [
+            "sqlite://tickertape.db",
+            "sqlite:data/t.db?mode=rwc",
+            "postgres://tt@127.0.0.1:5432/postgres",
+        ] {
+            assert!(parse_database_url(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "mysql://x@y/z", "sqlite://", "postgres://", "tickertape.db"] {
+            let err = parse_database_url(bad).unwrap_err();
+            assert!(
+                err.contains("DATABASE_URL") && err.contains("sqlite://PATH"),
+                "{bad}: {err}"
+            );
+        }
+        let url = parse_database_url("postgres://tt:s3cret@db.example:5432/market").unwrap();
+        assert_eq!(url.backend(), Backend::Postgres);
+        assert!(!url.redacted().contains("s3cret") && !format!("{url:?}").contains("s3cret"));
+        let file = parse_database_url("sqlite://tickertape.db").unwrap();
+        assert_eq!(file.connect_url(), "sqlite://tickertape.db?mode=rwc");
+    }
+}
