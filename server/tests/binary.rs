@@ -20,11 +20,16 @@ async fn invalid_settings_stop_start_up_naming_the_variable() {
         ("MARKET_BUS", "localhost:6379", "redis://HOST:PORT"),
         ("ROLE", "leader", "generator"),
         ("ROLE", "edge", "MARKET_BUS"),
+        ("DATABASE_URL", "mysql://tt@db/market", "sqlite://PATH"),
+        // A well-formed URL of a database that cannot be reached: refused at start-up too.
+        ("DATABASE_URL", "postgres://tt@127.0.0.1:1/none", "cannot open the database"),
+        ("SESSION_TTL_HOURS", "0", "1..=8760"),
+        ("COOKIE_SECURE", "maybe", "true or false"),
     ];
     for (var, value, accepted) in cases {
         let out = tickertape().env(var, value).output().await.unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{var}={value} must not start");
+        assert_eq!(out.status.code(), Some(2), "{var}={value} must not start: exit 2");
         assert!(
             stderr.contains(var),
             "{var}={value}: message names the variable: {stderr}"
