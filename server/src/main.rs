@@ -2,6 +2,7 @@
 //! Ctrl-C or SIGTERM.
 
 use clap::Parser;
+use leptos::prelude::LeptosOptions;
 use std::process::ExitCode;
 use tickertape_server::accounts::Accounts;
 use tickertape_server::config::Config;
@@ -28,6 +29,13 @@ fn main() -> ExitCode {
         eprintln!("error: {err}");
         return ExitCode::from(2);
     }
+    let leptos_options = match site_settings() {
+        Ok(options) => options,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
@@ -51,7 +59,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(config, accounts)) {
+    match runtime.block_on(run(config, leptos_options, accounts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
@@ -60,17 +68,21 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Config, accounts: Accounts) -> Result<(), String> {
-    // Leptos.toml holds the site settings when the binary runs on its own; LEPTOS_* variables
-    // (set by cargo-leptos, or by hand) override it. Without the file, variables and defaults.
+/// The site settings: Leptos.toml holds them when the binary runs on its own; LEPTOS_*
+/// variables (set by cargo-leptos, or by hand) override it. Without the file, variables and
+/// defaults.
+fn site_settings() -> Result<LeptosOptions, String> {
     let leptos_file = std::path::Path::new("Leptos.toml").exists().then_some("Leptos.toml");
-    let leptos_options = leptos::prelude::get_configuration(leptos_file)
+    leptos::prelude::get_configuration(leptos_file)
+        .map(|c| c.leptos_options)
         .map_err(|e| {
             format!(
                 "invalid site settings (Leptos.toml or LEPTOS_* variables, e.g. LEPTOS_SITE_ADDR=127.0.0.1:3000): {e}"
             )
-        })?
-        .leptos_options;
+        })
+}
+
+async fn run(config: Config, leptos_options: LeptosOptions, accounts: Accounts) -> Result<(), String> {
     let addr = leptos_options.site_addr;
     let open_files = raise_open_files_limit();
     let limits = config.limits(open_files);

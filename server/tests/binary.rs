@@ -22,7 +22,11 @@ async fn invalid_settings_stop_start_up_naming_the_variable() {
         ("ROLE", "edge", "MARKET_BUS"),
         ("DATABASE_URL", "mysql://tt@db/market", "sqlite://PATH"),
         // A well-formed URL of a database that cannot be reached: refused at start-up too.
-        ("DATABASE_URL", "postgres://tt@127.0.0.1:1/none", "cannot open the database"),
+        (
+            "DATABASE_URL",
+            "postgres://tt@127.0.0.1:1/none",
+            "cannot open the database",
+        ),
         ("SESSION_TTL_HOURS", "0", "1..=8760"),
         ("COOKIE_SECURE", "maybe", "true or false"),
     ];
