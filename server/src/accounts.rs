@@ -42,6 +42,9 @@ pub enum AccountError {
     /// `409`.
     #[error("that username is taken")]
     Taken,
+    /// `404`: none of the user's own (another user's is not theirs either).
+    #[error("{0}")]
+    NotFound(String),
     /// `401`: the same for an unknown user and a wrong password.
     #[error("wrong username or password")]
     WrongCredentials,
@@ -147,6 +150,95 @@ fn dummy_phc() -> &'static str {
             .map(|h| h.to_string())
             .expect("Argon2 hashes 32 bytes")
     })
+}
+
+/// Most watchlists one account has.
+pub const MAX_WATCHLISTS: usize = 20;
+/// Most symbols one watchlist holds.
+pub const MAX_WATCHLIST_SYMBOLS: usize = 100;
+
+/// A named watchlist: symbols of the universe, in the user's order.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Watchlist {
+    pub name: String,
+    pub symbols: Vec<String>,
+}
+
+/// The last view a user left: what the chart shows and how the page is set.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedView {
+    /// The chart's symbol (`null`: the first watched one).
+    pub symbol: Option<String>,
+    /// `1s`, `5s`, `1m`, `5m`, `15m` or `1h`.
+    pub interval: String,
+    /// `candles` or `line`.
+    pub mode: String,
+    /// Whether the depth panel shows.
+    pub depth: bool,
+    /// `light`, `dark` or `system`.
+    pub theme: String,
+    /// `sse`, `ws` or `poll`.
+    pub transport: String,
+}
+
+impl SavedView {
+    /// Checks every field; the error names the one that is wrong.
+    fn check(&self, universe: &[String]) -> Result<(), AccountError> {
+        let bad = |what: &str| Err(AccountError::Invalid(what.to_string()));
+        if let Some(symbol) = &self.symbol
+            && !universe.contains(symbol)
+        {
+            return bad(&format!("view.symbol: {symbol} is not in the universe"));
+        }
+        if self.interval.parse::<app::wire::protocol::Interval>().is_err() {
+            return bad("view.interval: one of 1s, 5s, 1m, 5m, 15m, 1h");
+        }
+        if !["candles", "line"].contains(&self.mode.as_str()) {
+            return bad("view.mode: candles or line");
+        }
+        if !["light", "dark", "system"].contains(&self.theme.as_str()) {
+            return bad("view.theme: light, dark or system");
+        }
+        if app::state::view::Transport::parse(&self.transport).is_none() {
+            return bad("view.transport: sse, ws or poll");
+        }
+        Ok(())
+    }
+}
+
+/// A watchlist's name: 1–32 characters, no control characters, trimmed.
+fn check_watchlist_name(name: &str) -> Result<String, AccountError> {
+    let name = name.trim();
+    if (1..=32).contains(&name.chars().count()) && !name.chars().any(char::is_control) {
+        Ok(name.to_string())
+    } else {
+        Err(AccountError::Invalid(
+            "watchlist name: 1 to 32 characters, no control characters".into(),
+        ))
+    }
+}
+
+/// A watchlist's symbols, upper-cased: each in the universe, once, at most
+/// [`MAX_WATCHLIST_SYMBOLS`].
+fn check_symbols(symbols: Vec<String>, universe: &[String]) -> Result<Vec<String>, AccountError> {
+    if symbols.len() > MAX_WATCHLIST_SYMBOLS {
+        return Err(AccountError::Invalid(format!(
+            "a watchlist holds at most {MAX_WATCHLIST_SYMBOLS} symbols"
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(symbols.len());
+    for symbol in symbols {
+        let symbol = symbol.trim().to_ascii_uppercase();
+        if !universe.contains(&symbol) {
+            return Err(AccountError::Invalid(format!("unknown symbol {symbol:?}")));
+        }
+        if out.contains(&symbol) {
+            return Err(AccountError::Invalid(format!("{symbol} is listed twice")));
+        }
+        out.push(symbol);
+    }
+    Ok(out)
 }
 
 /// A signed-in user.
@@ -306,6 +398,60 @@ impl Accounts {
             id: row.user_id,
             username: row.username,
         })
+    }
+
+    /// The user's watchlists, in their order.
+    pub async fn watchlists(&self, user: &User) -> Result<Vec<Watchlist>, AccountError> {
+        let rows = self.store.watchlists(user.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, symbols)| Watchlist {
+                symbols: serde_json::from_str(&symbols).unwrap_or_default(),
+                name,
+            })
+            .collect())
+    }
+
+    /// Creates or replaces the user's watchlist `name` with `symbols` (checked against the
+    /// `universe`).
+    pub async fn put_watchlist(
+        &self,
+        user: &User,
+        name: &str,
+        symbols: Vec<String>,
+        universe: &[String],
+    ) -> Result<Watchlist, AccountError> {
+        let name = check_watchlist_name(name)?;
+        let symbols = check_symbols(symbols, universe)?;
+        let json = serde_json::to_string(&symbols).map_err(|_| AccountError::Unavailable)?;
+        if !self.store.put_watchlist(user.id, &name, &json, MAX_WATCHLISTS).await? {
+            return Err(AccountError::Invalid(format!("at most {MAX_WATCHLISTS} watchlists")));
+        }
+        Ok(Watchlist { name, symbols })
+    }
+
+    pub async fn delete_watchlist(&self, user: &User, name: &str) -> Result<(), AccountError> {
+        if self.store.delete_watchlist(user.id, name.trim()).await? {
+            Ok(())
+        } else {
+            Err(AccountError::NotFound(format!("no watchlist named {:?}", name.trim())))
+        }
+    }
+
+    /// The user's last view, if saved.
+    pub async fn view(&self, user: &User) -> Result<Option<SavedView>, AccountError> {
+        Ok(self
+            .store
+            .view(user.id)
+            .await?
+            .and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
+    pub async fn put_view(&self, user: &User, view: SavedView, universe: &[String]) -> Result<SavedView, AccountError> {
+        view.check(universe)?;
+        let json = serde_json::to_string(&view).map_err(|_| AccountError::Unavailable)?;
+        self.store.put_view(user.id, &json).await?;
+        Ok(view)
     }
 
     /// Ends a session (nothing happens for an unknown one).

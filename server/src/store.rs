@@ -1,4 +1,4 @@
-//! The store: what must outlive the process (accounts and their sessions), in an embedded
+//! The store: what must outlive the process (accounts, their sessions, watchlists and views), in an embedded
 //! SQLite file by default, or in PostgreSQL when several nodes serve one market and share it.
 //! One interface over both, through sqlx's `Any` driver with runtime queries; each backend has
 //! its own versioned migrations (`server/migrations/{sqlite,postgres}`), applied at start-up.
@@ -244,6 +244,86 @@ impl Store {
             .bind(id_hash)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// A user's watchlists, in their order: name and symbols (a JSON array).
+    pub async fn watchlists(&self, user_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT name, symbols FROM watchlists WHERE user_id = $1 ORDER BY position")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    }
+
+    /// Creates or replaces a watchlist (a new one goes last); `Ok(false)` when it is new and the
+    /// user has `max` already.
+    pub async fn put_watchlist(
+        &self,
+        user_id: i64,
+        name: &str,
+        symbols_json: &str,
+        max: usize,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE watchlists SET symbols = $1 WHERE user_id = $2 AND name = $3")
+            .bind(symbols_json)
+            .bind(user_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(position), 0) FROM watchlists WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let (count, last): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            if count as usize >= max {
+                return Ok(false);
+            }
+            sqlx::query("INSERT INTO watchlists (user_id, name, position, symbols) VALUES ($1, $2, $3, $4)")
+                .bind(user_id)
+                .bind(name)
+                .bind(last + 1)
+                .bind(symbols_json)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Deletes a watchlist; whether there was one.
+    pub async fn delete_watchlist(&self, user_id: i64, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM watchlists WHERE user_id = $1 AND name = $2")
+            .bind(user_id)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// A user's last view (JSON), if saved.
+    pub async fn view(&self, user_id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT view FROM views WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get(0)?),
+            None => None,
+        })
+    }
+
+    pub async fn put_view(&self, user_id: i64, view_json: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO views (user_id, view) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET view = excluded.view",
+        )
+        .bind(user_id)
+        .bind(view_json)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

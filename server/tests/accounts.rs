@@ -75,7 +75,10 @@ async fn exercise(base: &str) {
     assert_eq!(resp.json::<serde_json::Value>().await.unwrap()["username"], "alice");
     assert_eq!(
         me(base, Some(&alice)).await,
-        (StatusCode::OK, serde_json::json!({"username": "alice"}))
+        (
+            StatusCode::OK,
+            serde_json::json!({"username": "alice", "watchlists": [], "view": null})
+        )
     );
 
     // The name is taken whatever its case; bad input says what is wrong.
@@ -148,6 +151,8 @@ async fn exercise(base: &str) {
         "the forged sign-out did nothing"
     );
 
+    watchlists_and_views(base, &alice).await;
+
     // Five failures for one name: the sixth attempt waits, even with the right password.
     post(base, "/api/signup", &credentials("carol", PASSWORD), None).await;
     for _ in 0..5 {
@@ -171,6 +176,139 @@ async fn exercise(base: &str) {
     }
     let held = post(base, "/api/login", &credentials("alice", PASSWORD), None).await;
     assert_eq!(held.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A JSON request with a method and an optional body, signed in with `cookie`.
+async fn send(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    cookie: Option<&str>,
+) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .header(CONTENT_TYPE, "application/json");
+    if let Some(body) = body {
+        req = req.body(body.to_string());
+    }
+    if let Some(c) = cookie {
+        req = req.header(COOKIE, c);
+    }
+    req.send().await.unwrap()
+}
+
+/// Watchlists and the view belong to their user alone; bad input says what is wrong.
+async fn watchlists_and_views(base: &str, alice: &str) {
+    use reqwest::Method;
+    use serde_json::json;
+    let put = |name: &str, symbols: serde_json::Value, cookie: Option<&str>| {
+        let path = format!("/api/watchlists/{name}");
+        let cookie = cookie.map(str::to_string);
+        async move {
+            send(
+                base,
+                Method::PUT,
+                &path,
+                Some(json!({ "symbols": symbols })),
+                cookie.as_deref(),
+            )
+            .await
+        }
+    };
+    let resp = put("Tech", json!(["aapl", "MSFT", "NVDA"]), Some(alice)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap(),
+        json!({"name": "Tech", "symbols": ["AAPL", "MSFT", "NVDA"]})
+    );
+    for (symbols, reason) in [
+        (json!(["AAPL", "NOPE"]), "unknown symbol"),
+        (json!(["AAPL", "aapl"]), "twice"),
+        (json!(vec!["AAPL"; 101]), "at most 100"),
+    ] {
+        let (status, why) = error_of(put("Bad", symbols, Some(alice)).await).await;
+        assert_eq!((status, why.contains(reason)), (StatusCode::BAD_REQUEST, true), "{why}");
+    }
+    assert_eq!(
+        put("Tech", json!(["AAPL"]), None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // At most 20 lists; replacing one is not a new one.
+    for k in 2..=20 {
+        let resp = put(&format!("List{k}"), json!(["JNJ"]), Some(alice)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let (status, why) = error_of(put("List21", json!(["JNJ"]), Some(alice)).await).await;
+    assert_eq!(
+        (status, why.contains("at most 20")),
+        (StatusCode::BAD_REQUEST, true),
+        "{why}"
+    );
+    assert_eq!(
+        put("Tech", json!(["TSLA", "AAPL"]), Some(alice)).await.status(),
+        StatusCode::OK
+    );
+    let lists: serde_json::Value = send(base, Method::GET, "/api/watchlists", None, Some(alice))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(lists.as_array().unwrap().len(), 20);
+    assert_eq!(
+        lists[0],
+        json!({"name": "Tech", "symbols": ["TSLA", "AAPL"]}),
+        "in the user's order, replaced in place"
+    );
+    let deleted = send(base, Method::DELETE, "/api/watchlists/List20", None, Some(alice)).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    // The view: saved whole, checked field by field.
+    let view =
+        json!({"symbol": "MSFT", "interval": "5m", "mode": "line", "depth": false, "theme": "dark", "transport": "ws"});
+    let resp = send(base, Method::PUT, "/api/view", Some(view.clone()), Some(alice)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    for (field, value) in [
+        ("interval", json!("2m")),
+        ("symbol", json!("NOPE")),
+        ("theme", json!("pink")),
+        ("extra", json!(1)),
+    ] {
+        let mut bad = view.clone();
+        bad[field] = value;
+        let (status, why) = error_of(send(base, Method::PUT, "/api/view", Some(bad), Some(alice)).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {why}");
+    }
+    let (status, body) = me(base, Some(alice)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["view"], view);
+    assert_eq!(body["watchlists"].as_array().unwrap().len(), 19);
+
+    // Another user sees none of it and can change none of it.
+    let resp = post(base, "/api/signup", &credentials("mallory", PASSWORD), None).await;
+    let (mallory, _) = session_cookie(&resp);
+    let (_, theirs) = me(base, Some(&mallory)).await;
+    assert_eq!(
+        (theirs["watchlists"].clone(), theirs["view"].clone()),
+        (json!([]), json!(null))
+    );
+    let gone = send(base, Method::DELETE, "/api/watchlists/Tech", None, Some(&mallory)).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    // A forged change is refused before it is read.
+    let forged = reqwest::Client::new()
+        .put(format!("{base}/api/watchlists/Tech"))
+        .header(CONTENT_TYPE, "text/plain")
+        .header(COOKIE, alice)
+        .body(json!({"symbols": []}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let (_, mine) = me(base, Some(alice)).await;
+    assert_eq!(
+        mine["watchlists"][0],
+        json!({"name": "Tech", "symbols": ["TSLA", "AAPL"]})
+    );
 }
 
 #[tokio::test]
@@ -236,7 +374,8 @@ async fn accounts_on_postgres() {
     assert_eq!(back, StatusCode::CREATED);
 }
 
-/// The binary with an SQLite file: a `kill -9` and a restart keep every account and session;
+/// The binary with an SQLite file: a `kill -9` and a restart keep every account, session and
+/// watchlist;
 /// nothing secret reaches the log.
 #[tokio::test]
 async fn accounts_survive_kill_9_and_their_secrets_never_reach_the_log() {
@@ -256,7 +395,16 @@ async fn accounts_survive_kill_9_and_their_secrets_never_reach_the_log() {
     assert_eq!(resp.status(), StatusCode::CREATED);
     let (cookie, _) = session_cookie(&resp);
     let session = cookie.trim_start_matches("tt_session=").to_string();
-    assert_eq!(me(&base, Some(&cookie)).await.0, StatusCode::OK);
+    let list = serde_json::json!({"symbols": ["BTC-USD", "ETH-USD"]});
+    let saved = send(
+        &base,
+        reqwest::Method::PUT,
+        "/api/watchlists/Coins",
+        Some(list),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::OK);
     child.start_kill().unwrap(); // SIGKILL
     child.wait().await.unwrap();
     let mut log = String::new();
@@ -267,10 +415,12 @@ async fn accounts_survive_kill_9_and_their_secrets_never_reach_the_log() {
 
     let (mut child, mut lines) = start();
     let base = url_after(&mut lines, "live at ").await;
+    let (status, body) = me(&base, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK, "the session outlived the kill");
     assert_eq!(
-        me(&base, Some(&cookie)).await.0,
-        StatusCode::OK,
-        "the session outlived the kill"
+        body["watchlists"],
+        serde_json::json!([{"name": "Coins", "symbols": ["BTC-USD", "ETH-USD"]}]),
+        "the watchlist outlived the kill"
     );
     let again = post(&base, "/api/login", &credentials("erin", PASSWORD), None).await;
     assert_eq!(again.status(), StatusCode::OK, "the account outlived the kill");

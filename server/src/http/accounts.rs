@@ -4,13 +4,13 @@
 //! application/json`, else `403`: a cross-site form or script cannot forge one.
 
 use super::AppState;
-use crate::accounts::{AccountError, Accounts, session_from_cookies};
+use crate::accounts::{AccountError, Accounts, SavedView, User, Watchlist, session_from_cookies};
 use crate::request::ClientAddr;
 use app::wire::protocol::ApiErrorBody;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -50,6 +50,7 @@ impl From<AccountError> for Refused {
         let status = match err {
             AccountError::Invalid(_) => StatusCode::BAD_REQUEST,
             AccountError::Taken => StatusCode::CONFLICT,
+            AccountError::NotFound(_) => StatusCode::NOT_FOUND,
             AccountError::WrongCredentials | AccountError::SignedOut => StatusCode::UNAUTHORIZED,
             AccountError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             AccountError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -170,10 +171,81 @@ pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Result<R
     Ok(response)
 }
 
-/// `GET /api/me`: `200 {"username"}`, or `401`.
+/// The request's signed-in user, or `401`.
+async fn user_of(accounts: &Accounts, headers: &HeaderMap) -> Result<User, Refused> {
+    let id = session(headers).ok_or(AccountError::SignedOut)?;
+    Ok(accounts.user(id).await?)
+}
+
+/// The symbols of the market this node serves.
+fn universe(app: &AppState) -> Vec<String> {
+    app.hub().instruments().iter().map(|i| i.symbol.clone()).collect()
+}
+
+/// `GET /api/me`: `200 {"username","watchlists","view"}`, or `401`.
 pub async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, Refused> {
     let accounts = accounts(&app)?;
-    let id = session(&headers).ok_or(AccountError::SignedOut)?;
-    let user = accounts.user(id).await?;
-    Ok(Json(serde_json::json!({ "username": user.username })))
+    let user = user_of(accounts, &headers).await?;
+    let watchlists = accounts.watchlists(&user).await?;
+    let view = accounts.view(&user).await?;
+    Ok(Json(serde_json::json!({
+        "username": user.username,
+        "watchlists": watchlists,
+        "view": view,
+    })))
+}
+
+/// `GET /api/watchlists`: the user's watchlists, in their order.
+pub async fn watchlists(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Watchlist>>, Refused> {
+    let accounts = accounts(&app)?;
+    let user = user_of(accounts, &headers).await?;
+    Ok(Json(accounts.watchlists(&user).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Symbols {
+    symbols: Vec<String>,
+}
+
+/// `PUT /api/watchlists/{name} {"symbols":[…]}`: creates or replaces it; `200` with it.
+pub async fn put_watchlist(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Watchlist>, Refused> {
+    let accounts = accounts(&app)?;
+    check_forgery(&app, &headers)?;
+    let user = user_of(accounts, &headers).await?;
+    let Symbols { symbols } = parse(body)?;
+    Ok(Json(
+        accounts.put_watchlist(&user, &name, symbols, &universe(&app)).await?,
+    ))
+}
+
+/// `DELETE /api/watchlists/{name}`: `204`, or `404` when the user has none of that name.
+pub async fn delete_watchlist(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Refused> {
+    let accounts = accounts(&app)?;
+    check_forgery(&app, &headers)?;
+    let user = user_of(accounts, &headers).await?;
+    accounts.delete_watchlist(&user, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /api/view {"symbol","interval","mode","depth","theme","transport"}`: `200` with it.
+pub async fn put_view(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SavedView>, Refused> {
+    let accounts = accounts(&app)?;
+    check_forgery(&app, &headers)?;
+    let user = user_of(accounts, &headers).await?;
+    let view: SavedView = parse(body)?;
+    Ok(Json(accounts.put_view(&user, view, &universe(&app)).await?))
 }

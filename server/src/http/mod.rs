@@ -20,7 +20,7 @@ use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use leptos::nonce::use_nonce;
 use leptos::prelude::{LeptosOptions, provide_context, use_context};
 use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
@@ -99,6 +99,12 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(accounts::login))
         .route("/logout", post(accounts::logout))
         .route("/me", get(accounts::me))
+        .route("/watchlists", get(accounts::watchlists))
+        .route(
+            "/watchlists/{name}",
+            put(accounts::put_watchlist).delete(accounts::delete_watchlist),
+        )
+        .route("/view", put(accounts::put_view))
         .layer(axum::extract::DefaultBodyLimit::max(accounts::MAX_BODY));
     let api = Router::new()
         .merge(account_routes)
