@@ -97,7 +97,7 @@ start_server() {
   TICK_RATE_HZ=10 MARKET_SEED=1 HISTORY_FRAMES=3000 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=${RUST_LOG:-warn} \
     LEPTOS_SITE_ROOT=target/no-site taskset -c 0 "$bin" &
   server=$! # global: the EXIT trap runs after the calling function has returned
-  trap 'kill $server 2>/dev/null || true' EXIT
+  trap 'kill $market_server 2>/dev/null || true' EXIT
   wait_healthy "$port"
 }
 
@@ -330,12 +330,12 @@ market_scenario() {
   cargo build --release -q -p tickertape-server --bin tickertape --example market
   MARKET_SEED=${SEED:-1} PAST_HOURS=8 LEPTOS_SITE_ADDR=127.0.0.1:$port RUST_LOG=${RUST_LOG:-warn} \
     LEPTOS_SITE_ROOT=target/no-site "$bin" &
-  local server=$!
-  trap 'kill $server 2>/dev/null || true' EXIT
+  market_server=$!   # global: the EXIT trap runs after this function has returned
+  trap 'kill $market_server 2>/dev/null || true' EXIT
   wait_healthy "$port"
   echo "== a server (MARKET_SEED=${SEED:-1}, PAST_HOURS=8)"
   ./target/release/examples/market --url "http://127.0.0.1:$port"
-  kill "$server"
+  kill "$market_server"
   echo
   echo "== 30 seeds, simulated here as a server simulates its past"
   ./target/release/examples/market --seeds 1-30 --hours 8
