@@ -459,6 +459,23 @@ impl Accounts {
         Ok(self.store.delete_session(&session_hash(session)).await?)
     }
 
+    /// Deletes expired sessions every `period` until `shutdown`, so the table holds only live
+    /// ones (a failure is logged and tried again next time).
+    pub async fn purge_expired_sessions(self, period: Duration, shutdown: tokio_util::sync::CancellationToken) {
+        let mut every = tokio::time::interval(period);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            match self.store.purge_expired(Self::now_ms()).await {
+                Ok(n) => tracing::debug!(sessions = n, "purged expired sessions"),
+                Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+            }
+        }
+    }
+
     /// The `Set-Cookie` value that carries a session id.
     pub fn cookie(&self, session: &str) -> String {
         format!(

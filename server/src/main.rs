@@ -110,6 +110,11 @@ async fn run(config: Config, leptos_options: LeptosOptions, accounts: Accounts) 
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     tokio::spawn(return_freed_memory(shutdown.clone()));
+    tokio::spawn(
+        accounts
+            .clone()
+            .purge_expired_sessions(PURGE_SESSIONS_EVERY, shutdown.clone()),
+    );
     let listener = listen(addr, config.listen_backlog)
         .map_err(|e| format!("cannot listen on {addr} (set LEPTOS_SITE_ADDR to another address): {e}"))?;
     let addr = listener
@@ -188,6 +193,9 @@ const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 /// came and went keeps the peak's RSS for good (the soak in BENCHMARKS.md: 10.8 MB idle, 20.5 MB
 /// after its clients left). `malloc_trim` walks the arenas' free lists and releases whole free
 /// pages; with tens of MB of heap it takes well under a millisecond (logged at debug).
+/// How often expired sessions are deleted from the store.
+const PURGE_SESSIONS_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 async fn return_freed_memory(shutdown: CancellationToken) {
     let mut every = tokio::time::interval(TRIM_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -325,6 +325,16 @@ async fn accounts_on_sqlite() {
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains("$argon2id$v=19$m=19456,t=2,p=1$"));
     assert!(!text.contains(PASSWORD));
+
+    // Expired sessions are refused, then purged; live ones stay.
+    let store = accounts(&url).await.store().clone();
+    let (id, _) = store.user_by_name("alice").await.unwrap().unwrap();
+    store.create_session("old", id, 1_000, 2_000).await.unwrap();
+    store.create_session("new", id, 1_000, 4_000).await.unwrap();
+    assert_eq!(store.session("old", 3_000).await.unwrap(), None, "expired");
+    assert!(store.session("new", 3_000).await.unwrap().is_some());
+    assert_eq!(store.purge_expired(3_000).await.unwrap(), 1);
+    assert!(store.session("new", 3_000).await.unwrap().is_some());
 }
 
 #[tokio::test]

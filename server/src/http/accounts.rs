@@ -177,6 +177,15 @@ async fn user_of(accounts: &Accounts, headers: &HeaderMap) -> Result<User, Refus
     Ok(accounts.user(id).await?)
 }
 
+/// The accounts and the signed-in user of a request that changes their state: `403` if it could
+/// be forged, `401` without a session.
+async fn changing<'a>(app: &'a AppState, headers: &HeaderMap) -> Result<(&'a Accounts, User), Refused> {
+    let accounts = accounts(app)?;
+    check_forgery(app, headers)?;
+    let user = user_of(accounts, headers).await?;
+    Ok((accounts, user))
+}
+
 /// The symbols of the market this node serves.
 fn universe(app: &AppState) -> Vec<String> {
     app.hub().instruments().iter().map(|i| i.symbol.clone()).collect()
@@ -215,9 +224,7 @@ pub async fn put_watchlist(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Watchlist>, Refused> {
-    let accounts = accounts(&app)?;
-    check_forgery(&app, &headers)?;
-    let user = user_of(accounts, &headers).await?;
+    let (accounts, user) = changing(&app, &headers).await?;
     let Symbols { symbols } = parse(body)?;
     Ok(Json(
         accounts.put_watchlist(&user, &name, symbols, &universe(&app)).await?,
@@ -230,9 +237,7 @@ pub async fn delete_watchlist(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Refused> {
-    let accounts = accounts(&app)?;
-    check_forgery(&app, &headers)?;
-    let user = user_of(accounts, &headers).await?;
+    let (accounts, user) = changing(&app, &headers).await?;
     accounts.delete_watchlist(&user, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -243,9 +248,7 @@ pub async fn put_view(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SavedView>, Refused> {
-    let accounts = accounts(&app)?;
-    check_forgery(&app, &headers)?;
-    let user = user_of(accounts, &headers).await?;
+    let (accounts, user) = changing(&app, &headers).await?;
     let view: SavedView = parse(body)?;
     Ok(Json(accounts.put_view(&user, view, &universe(&app)).await?))
 }
