@@ -8,7 +8,7 @@ use tickertape_server::accounts::Accounts;
 use tickertape_server::config::Config;
 use tickertape_server::net::{listen, serve};
 use tickertape_server::node;
-use tickertape_server::store::Store;
+use tickertape_server::store::{Backend, Store};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -49,6 +49,12 @@ fn main() -> ExitCode {
     };
     // The store must be usable before anything is served: an unusable DATABASE_URL stops
     // start-up, like any other invalid setting.
+    if config.market_bus.is_some() && config.database_url.backend() == Backend::Sqlite {
+        eprintln!(
+            "warning: DATABASE_URL is an SQLite file of this node's own: with MARKET_BUS, nodes share \
+             the market but not the accounts; set DATABASE_URL=postgres://… on every node to share them"
+        );
+    }
     let accounts = match runtime.block_on(Store::connect(&config.database_url)) {
         Ok(store) => {
             let ttl = std::time::Duration::from_secs(config.session_ttl_hours * 3600);

@@ -441,3 +441,69 @@ async fn accounts_survive_kill_9_and_their_secrets_never_reach_the_log() {
         "a secret in the log"
     );
 }
+
+/// The page data a rendered page carries (see `app::state::page::PageData`).
+fn page_data(html: &str) -> app::state::page::PageData {
+    let json = html
+        .split_once(r#"<script type="application/json" id="page-data">"#)
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(json, _)| json)
+        .expect("the page carries its data");
+    app::wire::json::from_str(json).unwrap()
+}
+
+async fn page(base: &str, path: &str, cookie: Option<&str>) -> String {
+    let mut req = reqwest::Client::new().get(format!("{base}{path}"));
+    if let Some(c) = cookie {
+        req = req.header(COOKIE, c);
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.text().await.unwrap()
+}
+
+/// The first HTML a signed-in user gets is rendered with their first watchlist and their view
+/// (no flash of the default one); a link's own view still wins; nobody else sees theirs.
+#[tokio::test]
+async fn a_signed_in_users_first_page_opens_on_their_watchlist_and_view() {
+    use serde_json::json;
+    let server = TestServer::with_accounts(accounts(&sqlite_url("page")).await).await;
+    let base = &server.base;
+    let resp = post(base, "/api/signup", &credentials("grace", PASSWORD), None).await;
+    let (grace, _) = session_cookie(&resp);
+    let list = json!({"symbols": ["TSLA", "JNJ", "BTC-USD"]});
+    send(
+        base,
+        reqwest::Method::PUT,
+        "/api/watchlists/Mine",
+        Some(list),
+        Some(&grace),
+    )
+    .await;
+    let view =
+        json!({"symbol": "JNJ", "interval": "1m", "mode": "line", "depth": false, "theme": "dark", "transport": "ws"});
+    send(base, reqwest::Method::PUT, "/api/view", Some(view), Some(&grace)).await;
+
+    let html = page(base, "/", Some(&grace)).await;
+    let rows: Vec<&str> = html
+        .split("data-testid=\"quote-row\" data-symbol=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(rows, ["TSLA", "JNJ", "BTC-USD"], "her watchlist, in her order");
+    let data = page_data(&html);
+    assert_eq!(data.view.symbol.as_deref(), Some("JNJ"));
+    assert_eq!(data.view.interval.to_string(), "1m");
+    assert_eq!(data.view.mode.as_str(), "line");
+    assert_eq!((data.view.depth, data.view.transport.as_str()), (false, "ws"));
+    assert_eq!(data.chart.as_ref().map(|c| c.symbol.as_str()), Some("JNJ"));
+
+    // A link with a view of its own opens that view.
+    let linked = page_data(&page(base, "/?symbols=AAPL&interval=5s", Some(&grace)).await);
+    assert_eq!(linked.view.symbols, Some(vec!["AAPL".to_string()]));
+    // Signed out, or another user: the default page.
+    for cookie in [None, Some("tt_session=forged")] {
+        let anonymous = page_data(&page(base, "/", cookie).await);
+        assert_eq!(anonymous.view, app::state::view::ViewState::default());
+    }
+}

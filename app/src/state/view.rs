@@ -22,7 +22,7 @@ impl ChartMode {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         [ChartMode::Candles, ChartMode::Line]
             .into_iter()
             .find(|m| m.as_str() == s)

@@ -252,3 +252,42 @@ pub async fn put_view(
     let view: SavedView = parse(body)?;
     Ok(Json(accounts.put_view(&user, view, &universe(&app)).await?))
 }
+
+/// What the first page of a signed-in user is rendered with: their watchlists and last view.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub username: String,
+    pub watchlists: Vec<Watchlist>,
+    pub view: Option<SavedView>,
+}
+
+/// How long a page render waits for the store before it renders the anonymous page instead (a
+/// database that is down must not hold the market's first page).
+const PAGE_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Middleware on the pages: a request with a session cookie gets its user's [`SignedIn`] state in
+/// its extensions, where the page's render finds it (`page_context`). Nothing for an unknown or
+/// expired session, a node without accounts, or a store that does not answer in time.
+pub async fn signed_in_page(
+    State(app): State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let page = request.method() == axum::http::Method::GET && app.page_paths.iter().any(|p| p == request.uri().path());
+    if page && let (Some(accounts), Some(id)) = (app.accounts.as_ref(), session(request.headers())) {
+        let lookup = async {
+            let user = accounts.user(id).await?;
+            let watchlists = accounts.watchlists(&user).await?;
+            let view = accounts.view(&user).await?;
+            Ok::<_, AccountError>(SignedIn {
+                username: user.username,
+                watchlists,
+                view,
+            })
+        };
+        if let Ok(Ok(signed_in)) = tokio::time::timeout(PAGE_LOOKUP_TIMEOUT, lookup).await {
+            request.extensions_mut().insert(signed_in);
+        }
+    }
+    next.run(request).await
+}

@@ -44,6 +44,9 @@ pub struct AppState {
     pub stale_after: Option<Duration>,
     /// Sign-up, sign-in and sessions (`None`: the account endpoints answer `503`).
     pub accounts: Option<crate::accounts::Accounts>,
+    /// The paths the app renders as pages (filled by [`router`]): where a signed-in user's
+    /// state is looked up before the render.
+    pub page_paths: Arc<[String]>,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             bus: None,
             stale_after: None,
             accounts: None,
+            page_paths: Arc::from(Vec::new()),
         }
     }
 
@@ -86,7 +90,7 @@ impl FromRef<AppState> for Transports {
 }
 
 /// The whole application: API, SSE stream, server-rendered pages and static files.
-pub fn router(state: AppState) -> Router {
+pub fn router(mut state: AppState) -> Router {
     // The transports stay outside the compression layer: nothing of theirs is ever compressed
     // (a wrapper per event and connection is cost without benefit), and a poll answers the same
     // bytes whether the connection layer or the router serves it.
@@ -117,17 +121,29 @@ pub fn router(state: AppState) -> Router {
         .route("/{*rest}", any(api::not_found));
 
     let routes = generate_route_list(app::App);
+    state.page_paths = routes.iter().map(|r| r.path().to_string()).collect();
     let hub = state.hub().clone();
     let keepalive_ms = state.transports.keepalive.as_millis() as u64;
     let policy = state.transports.policy.clone();
     // Each page render gets the current market for the requested view, so the first HTML
     // already shows real prices, sparklines and the chart; and a Content-Security-Policy that
     // allows exactly the inline scripts carrying this render's nonce.
+    // A signed-in user's page opens on their saved view and first watchlist, unless the URL says
+    // otherwise (a link reproduces its view, whoever opens it).
     let page_context = move || {
-        let query = use_context::<Parts>()
+        let parts = use_context::<Parts>();
+        let query = parts
+            .as_ref()
             .and_then(|p| p.uri.query().map(str::to_string))
             .unwrap_or_default();
-        provide_context(page_data(&hub, ViewState::from_query(&query), keepalive_ms));
+        let signed_in = parts
+            .as_ref()
+            .and_then(|p| p.extensions.get::<accounts::SignedIn>().cloned());
+        let view = match signed_in {
+            Some(user) if query.is_empty() => page::view_of(&user),
+            _ => ViewState::from_query(&query),
+        };
+        provide_context(page_data(&hub, view, keepalive_ms));
         if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>())
             && let Ok(csp) = HeaderValue::from_str(&policy.page_csp(&nonce))
         {
@@ -142,6 +158,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
         .leptos_routes_with_context(&state, routes, page_context, move || app::shell(options.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            accounts::signed_in_page,
+        ))
         // The site's files (`site_root`: the WASM, JS and CSS under `pkg/`, the favicon), with
         // the `.br` and `.gz` copies the release build writes beside each (`cargo leptos build
         // --release --precompress`, brotli at quality 11) sent to clients that accept them, by
