@@ -406,6 +406,9 @@ async fn stream_on_a_reused_connection_carries_the_same_bytes() {
     let symbols = sender.send_request(get("/api/symbols")).await.unwrap();
     assert_eq!(symbols.status(), 200);
     symbols.into_body().collect().await.unwrap();
+    // The connection takes the next request once it has finished the last one (without this
+    // wait, a busy machine fails the send with "connection was not ready").
+    sender.ready().await.unwrap();
     let routed = sender
         .send_request(get("/api/stream?last_event_id=7e57-2"))
         .await
