@@ -192,16 +192,10 @@ fn universe(app: &AppState) -> Vec<String> {
 }
 
 /// `GET /api/me`: `200 {"username","watchlists","view"}`, or `401`.
-pub async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, Refused> {
+pub async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<SignedIn>, Refused> {
     let accounts = accounts(&app)?;
-    let user = user_of(accounts, &headers).await?;
-    let watchlists = accounts.watchlists(&user).await?;
-    let view = accounts.view(&user).await?;
-    Ok(Json(serde_json::json!({
-        "username": user.username,
-        "watchlists": watchlists,
-        "view": view,
-    })))
+    let id = session(&headers).ok_or(AccountError::SignedOut)?;
+    Ok(Json(SignedIn::of(accounts, id).await?))
 }
 
 /// `GET /api/watchlists`: the user's watchlists, in their order.
@@ -253,12 +247,25 @@ pub async fn put_view(
     Ok(Json(accounts.put_view(&user, view, &universe(&app)).await?))
 }
 
-/// What the first page of a signed-in user is rendered with: their watchlists and last view.
-#[derive(Clone, Debug)]
+/// A signed-in user and their state: what `/api/me` answers, and what their first page is
+/// rendered with.
+#[derive(Clone, Debug, Serialize)]
 pub struct SignedIn {
     pub username: String,
     pub watchlists: Vec<Watchlist>,
     pub view: Option<SavedView>,
+}
+
+impl SignedIn {
+    /// The user of session `id`, with their watchlists and last view.
+    async fn of(accounts: &Accounts, id: &str) -> Result<SignedIn, AccountError> {
+        let user = accounts.user(id).await?;
+        Ok(SignedIn {
+            watchlists: accounts.watchlists(&user).await?,
+            view: accounts.view(&user).await?,
+            username: user.username,
+        })
+    }
 }
 
 /// How long a page render waits for the store before it renders the anonymous page instead (a
@@ -275,17 +282,7 @@ pub async fn signed_in_page(
 ) -> Response {
     let page = request.method() == axum::http::Method::GET && app.page_paths.iter().any(|p| p == request.uri().path());
     if page && let (Some(accounts), Some(id)) = (app.accounts.as_ref(), session(request.headers())) {
-        let lookup = async {
-            let user = accounts.user(id).await?;
-            let watchlists = accounts.watchlists(&user).await?;
-            let view = accounts.view(&user).await?;
-            Ok::<_, AccountError>(SignedIn {
-                username: user.username,
-                watchlists,
-                view,
-            })
-        };
-        if let Ok(Ok(signed_in)) = tokio::time::timeout(PAGE_LOOKUP_TIMEOUT, lookup).await {
+        if let Ok(Ok(signed_in)) = tokio::time::timeout(PAGE_LOOKUP_TIMEOUT, SignedIn::of(accounts, id)).await {
             request.extensions_mut().insert(signed_in);
         }
     }

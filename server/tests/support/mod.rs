@@ -550,16 +550,20 @@ impl Postgres {
         self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// A PostgreSQL tool, run as the `postgres` user when this process is root.
+    fn command(&self, tool: &str) -> std::process::Command {
         let path = self.bin.join(tool);
-        let mut cmd = if self.as_postgres {
+        if self.as_postgres {
             let mut c = std::process::Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(&path);
             c
         } else {
             std::process::Command::new(&path)
-        };
-        let out = cmd.args(args).output().unwrap();
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self.command(tool).args(args).output().unwrap();
         assert!(
             out.status.success(),
             "{tool}: {}{}",
@@ -576,15 +580,10 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         let data = self.data();
-        let path = self.bin.join("pg_ctl");
-        let mut cmd = if self.as_postgres {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&path);
-            c
-        } else {
-            std::process::Command::new(&path)
-        };
-        let _ = cmd.args(["-D", &data, "-m", "immediate", "-w", "stop"]).output();
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
