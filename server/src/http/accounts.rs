@@ -281,10 +281,11 @@ pub async fn signed_in_page(
     next: axum::middleware::Next,
 ) -> Response {
     let page = request.method() == axum::http::Method::GET && app.page_paths.iter().any(|p| p == request.uri().path());
-    if page && let (Some(accounts), Some(id)) = (app.accounts.as_ref(), session(request.headers())) {
-        if let Ok(Ok(signed_in)) = tokio::time::timeout(PAGE_LOOKUP_TIMEOUT, SignedIn::of(accounts, id)).await {
-            request.extensions_mut().insert(signed_in);
-        }
+    if page
+        && let (Some(accounts), Some(id)) = (app.accounts.as_ref(), session(request.headers()))
+        && let Ok(Ok(signed_in)) = tokio::time::timeout(PAGE_LOOKUP_TIMEOUT, SignedIn::of(accounts, id)).await
+    {
+        request.extensions_mut().insert(signed_in);
     }
     next.run(request).await
 }
