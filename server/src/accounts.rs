@@ -5,7 +5,8 @@
 //! Transport-free: the HTTP handlers (`http::accounts`) turn requests into these calls, and
 //! the [`AccountError`]s into statuses.
 
-use crate::store::{Store, StoreError};
+use crate::private::{Channels, PrivateEvent};
+use crate::store::{PutOutcome, Store, StoreError, Versioned};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use sha2::{Digest, Sha256};
@@ -157,54 +158,29 @@ pub const MAX_WATCHLISTS: usize = 20;
 /// Most symbols one watchlist holds.
 pub const MAX_WATCHLIST_SYMBOLS: usize = 100;
 
-/// A named watchlist: symbols of the universe, in the user's order.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Watchlist {
-    pub name: String,
-    pub symbols: Vec<String>,
-}
+pub use app::wire::account::{Account, AccountState, SavedView, Watchlist};
 
-/// The last view a user left: what the chart shows and how the page is set.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SavedView {
-    /// The chart's symbol (`null`: the first watched one).
-    pub symbol: Option<String>,
-    /// `1s`, `5s`, `1m`, `5m`, `15m` or `1h`.
-    pub interval: String,
-    /// `candles` or `line`.
-    pub mode: String,
-    /// Whether the depth panel shows.
-    pub depth: bool,
-    /// `light`, `dark` or `system`.
-    pub theme: String,
-    /// `sse`, `ws` or `poll`.
-    pub transport: String,
-}
-
-impl SavedView {
-    /// Checks every field; the error names the one that is wrong.
-    fn check(&self, universe: &[String]) -> Result<(), AccountError> {
-        let bad = |what: &str| Err(AccountError::Invalid(what.to_string()));
-        if let Some(symbol) = &self.symbol
-            && !universe.contains(symbol)
-        {
-            return bad(&format!("view.symbol: {symbol} is not in the universe"));
-        }
-        if self.interval.parse::<app::wire::protocol::Interval>().is_err() {
-            return bad("view.interval: one of 1s, 5s, 1m, 5m, 15m, 1h");
-        }
-        if !["candles", "line"].contains(&self.mode.as_str()) {
-            return bad("view.mode: candles or line");
-        }
-        if !["light", "dark", "system"].contains(&self.theme.as_str()) {
-            return bad("view.theme: light, dark or system");
-        }
-        if app::state::view::Transport::parse(&self.transport).is_none() {
-            return bad("view.transport: sse, ws or poll");
-        }
-        Ok(())
+/// Checks every field of a view; the error names the one that is wrong.
+fn check_view(view: &SavedView, universe: &[String]) -> Result<(), AccountError> {
+    let bad = |what: &str| Err(AccountError::Invalid(what.to_string()));
+    if let Some(symbol) = &view.symbol
+        && !universe.contains(symbol)
+    {
+        return bad(&format!("view.symbol: {symbol} is not in the universe"));
     }
+    if view.interval.parse::<app::wire::protocol::Interval>().is_err() {
+        return bad("view.interval: one of 1s, 5s, 1m, 5m, 15m, 1h");
+    }
+    if !["candles", "line"].contains(&view.mode.as_str()) {
+        return bad("view.mode: candles or line");
+    }
+    if !["light", "dark", "system"].contains(&view.theme.as_str()) {
+        return bad("view.theme: light, dark or system");
+    }
+    if app::state::view::Transport::parse(&view.transport).is_none() {
+        return bad("view.transport: sse, ws or poll");
+    }
+    Ok(())
 }
 
 /// A watchlist's name: 1–32 characters, no control characters, trimmed.
@@ -302,7 +278,18 @@ pub struct Accounts {
     ttl: Duration,
     cookie_secure: bool,
     throttle: Arc<Mutex<Throttle>>,
+    /// Each user's private events, filed here as the store commits them.
+    channels: Arc<Channels>,
+    /// Sessions recently found in the store (see [`SESSION_CACHE`]).
+    sessions: Arc<Mutex<HashMap<String, (User, Instant)>>>,
 }
+
+/// How long a session found in the store is trusted without asking it again: a long poll asks
+/// who it serves at every request, and a store query per poll would cost more than the poll.
+/// Sign-out on this node forgets it at once (and on other nodes through the bus).
+pub const SESSION_CACHE: Duration = Duration::from_secs(5);
+/// Sessions the cache holds at most; when full it starts over.
+const SESSION_CACHE_KEYS: usize = 10_000;
 
 impl Accounts {
     /// Sessions last `ttl` after their last use; cookies say `Secure` when `cookie_secure`.
@@ -312,7 +299,14 @@ impl Accounts {
             ttl,
             cookie_secure,
             throttle: Arc::default(),
+            channels: Arc::default(),
+            sessions: Arc::default(),
         }
+    }
+
+    /// The private channels this node's streams read.
+    pub fn channels(&self) -> &Arc<Channels> {
+        &self.channels
     }
 
     pub fn store(&self) -> &Store {
@@ -400,63 +394,116 @@ impl Accounts {
         })
     }
 
+    /// The user of a session (its hash), as [`Accounts::user`] finds it, trusting what it found
+    /// within the last [`SESSION_CACHE`]: what the streams ask at every connection and poll.
+    pub async fn user_cached(&self, session: &str) -> Result<User, AccountError> {
+        let hash = session_hash(session);
+        {
+            let cache = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((user, at)) = cache.get(&hash)
+                && at.elapsed() < SESSION_CACHE
+            {
+                return Ok(user.clone());
+            }
+        }
+        let user = self.user(session).await?;
+        let mut cache = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= SESSION_CACHE_KEYS {
+            cache.clear();
+        }
+        cache.insert(hash, (user.clone(), Instant::now()));
+        Ok(user)
+    }
+
+    /// The user's state and its revision, as the store has it now.
+    pub async fn state(&self, user: &User) -> Result<(u64, AccountState), AccountError> {
+        let versioned = self.store.state(user.id).await?;
+        Ok((versioned.rev.max(0) as u64, state_of(&versioned)))
+    }
+
+    /// The user's newest private event as the store has it: their state now (what seeds a
+    /// stream's cursor).
+    pub async fn current_event(&self, user: &User) -> Result<PrivateEvent, AccountError> {
+        let versioned = self.store.state(user.id).await?;
+        Ok(event_of(&versioned))
+    }
+
+    /// Files a change the store committed as the user's next private event.
+    fn publish(&self, user: &User, versioned: &Versioned) {
+        self.channels.publish(user.id, event_of(versioned));
+    }
+
     /// The user's watchlists, in their order.
     pub async fn watchlists(&self, user: &User) -> Result<Vec<Watchlist>, AccountError> {
-        let rows = self.store.watchlists(user.id).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(name, symbols)| Watchlist {
-                symbols: serde_json::from_str(&symbols).unwrap_or_default(),
-                name,
-            })
-            .collect())
+        Ok(self.state(user).await?.1.watchlists)
     }
 
     /// Creates or replaces the user's watchlist `name` with `symbols` (checked against the
-    /// `universe`).
+    /// `universe`), renamed to `rename` if given. Every stream of the user carries the change.
     pub async fn put_watchlist(
         &self,
         user: &User,
         name: &str,
+        rename: Option<&str>,
         symbols: Vec<String>,
         universe: &[String],
     ) -> Result<Watchlist, AccountError> {
         let name = check_watchlist_name(name)?;
+        let rename = rename.map(check_watchlist_name).transpose()?;
         let symbols = check_symbols(symbols, universe)?;
         let json = serde_json::to_string(&symbols).map_err(|_| AccountError::Unavailable)?;
-        if !self.store.put_watchlist(user.id, &name, &json, MAX_WATCHLISTS).await? {
-            return Err(AccountError::Invalid(format!("at most {MAX_WATCHLISTS} watchlists")));
+        match self
+            .store
+            .put_watchlist(user.id, &name, rename.as_deref(), &json, MAX_WATCHLISTS)
+            .await?
+        {
+            PutOutcome::Done(versioned) => self.publish(user, &versioned),
+            PutOutcome::TooMany => return Err(AccountError::Invalid(format!("at most {MAX_WATCHLISTS} watchlists"))),
+            PutOutcome::NameTaken => {
+                return Err(AccountError::Invalid(format!(
+                    "there is a watchlist named {:?} already",
+                    rename.unwrap_or_default()
+                )));
+            }
         }
-        Ok(Watchlist { name, symbols })
+        Ok(Watchlist {
+            name: rename.unwrap_or(name),
+            symbols,
+        })
     }
 
     pub async fn delete_watchlist(&self, user: &User, name: &str) -> Result<(), AccountError> {
-        if self.store.delete_watchlist(user.id, name.trim()).await? {
-            Ok(())
-        } else {
-            Err(AccountError::NotFound(format!("no watchlist named {:?}", name.trim())))
+        match self.store.delete_watchlist(user.id, name.trim()).await? {
+            Some(versioned) => {
+                self.publish(user, &versioned);
+                Ok(())
+            }
+            None => Err(AccountError::NotFound(format!("no watchlist named {:?}", name.trim()))),
         }
     }
 
-    /// The user's last view, if saved.
-    pub async fn view(&self, user: &User) -> Result<Option<SavedView>, AccountError> {
-        Ok(self
-            .store
-            .view(user.id)
-            .await?
-            .and_then(|json| serde_json::from_str(&json).ok()))
-    }
-
     pub async fn put_view(&self, user: &User, view: SavedView, universe: &[String]) -> Result<SavedView, AccountError> {
-        view.check(universe)?;
+        check_view(&view, universe)?;
         let json = serde_json::to_string(&view).map_err(|_| AccountError::Unavailable)?;
-        self.store.put_view(user.id, &json).await?;
+        let versioned = self.store.put_view(user.id, &json).await?;
+        self.publish(user, &versioned);
         Ok(view)
     }
 
-    /// Ends a session (nothing happens for an unknown one).
+    /// Ends a session (nothing happens for an unknown one): the store forgets it, and every
+    /// stream it has open on this node stops carrying its events and closes.
     pub async fn logout(&self, session: &str) -> Result<(), AccountError> {
-        Ok(self.store.delete_session(&session_hash(session)).await?)
+        let hash = session_hash(session);
+        self.store.delete_session(&hash).await?;
+        self.forget_session(&hash);
+        Ok(())
+    }
+
+    /// Forgets a session (its hash) that ended, here or on another node: the cache no longer
+    /// trusts it, and its streams end.
+    pub fn forget_session(&self, hash: &str) {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(hash);
+        self.channels.end_session(hash);
     }
 
     /// Deletes expired sessions every `period` until `shutdown`, so the table holds only live
@@ -491,6 +538,37 @@ impl Accounts {
             "{COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
             if self.cookie_secure { "; Secure" } else { "" }
         )
+    }
+}
+
+/// A user's state from the store's rows (a row that no longer parses is left out: nothing the
+/// server wrote, but a hand-edited database must not break the page).
+fn state_of(versioned: &Versioned) -> AccountState {
+    AccountState {
+        watchlists: versioned
+            .watchlists
+            .iter()
+            .filter_map(|(name, symbols)| {
+                Some(Watchlist {
+                    name: name.clone(),
+                    symbols: serde_json::from_str(symbols).ok()?,
+                })
+            })
+            .collect(),
+        view: versioned
+            .view
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok()),
+    }
+}
+
+/// The private event that carries a user's state at a revision: `account`, the whole state.
+fn event_of(versioned: &Versioned) -> PrivateEvent {
+    let data = serde_json::to_string(&state_of(versioned)).unwrap_or_else(|_| "{}".into());
+    PrivateEvent {
+        seq: versioned.rev.max(0) as u64,
+        kind: app::wire::account::EVENT_ACCOUNT,
+        data: data.into(),
     }
 }
 

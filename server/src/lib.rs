@@ -16,6 +16,7 @@ pub mod hub;
 pub mod metrics;
 pub mod net;
 pub mod node;
+pub mod private;
 pub mod request;
 pub mod security;
 pub mod socket;

@@ -98,8 +98,7 @@ pub async fn start(
             .with_live_reload(crate::security::live_reload_port(&leptos_options));
         state.transports = state.transports.with_limits(limits).with_policy(policy);
         state.stale_after = Some(config.stale_after());
-        state.accounts = accounts.clone();
-        state
+        state.with_accounts(accounts.clone())
     };
     let node = |state: AppState, bus: Option<Arc<BusStatus>>, failure: &Failure| Node {
         app: router(state.clone()),

@@ -3,7 +3,7 @@
 //! short JSON reason). Transports and the REST endpoints both build on this module.
 
 use crate::hub::SelectError;
-use app::wire::protocol::{ApiErrorBody, EventId, EventIdError};
+use app::wire::protocol::{ApiErrorBody, EventIdError, StreamId};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Query};
@@ -139,7 +139,7 @@ impl StreamParams {
 /// The resume point of a streaming request: the `Last-Event-ID` header (what a browser's
 /// EventSource sends when it reconnects) wins over the `last_event_id` query parameter (what a
 /// page that already holds data sends on its first connection).
-pub fn resume_point(headers: &HeaderMap, params: &StreamParams) -> Result<Option<EventId>, ApiError> {
+pub fn resume_point(headers: &HeaderMap, params: &StreamParams) -> Result<Option<StreamId>, ApiError> {
     if let Some(value) = headers.get("last-event-id") {
         let text = value
             .to_str()

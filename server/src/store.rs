@@ -247,27 +247,45 @@ impl Store {
         Ok(())
     }
 
-    /// A user's watchlists, in their order: name and symbols (a JSON array).
-    pub async fn watchlists(&self, user_id: i64) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT name, symbols FROM watchlists WHERE user_id = $1 ORDER BY position")
+    /// A user's state as it stands, read at one revision.
+    pub async fn state(&self, user_id: i64) -> Result<Versioned, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT rev FROM users WHERE id = $1")
             .bind(user_id)
-            .fetch_all(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
-        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+        let rev: i64 = row.try_get(0)?;
+        let state = read_state(&mut tx, user_id, rev).await?;
+        tx.commit().await?;
+        Ok(state)
     }
 
-    /// Creates or replaces a watchlist (a new one goes last); `Ok(false)` when it is new and the
-    /// user has `max` already.
+    /// Creates or replaces a watchlist (a new one goes last), renaming it to `rename` if given;
+    /// `Ok(None)` when it is new and the user has `max` already.
     pub async fn put_watchlist(
         &self,
         user_id: i64,
         name: &str,
+        rename: Option<&str>,
         symbols_json: &str,
         max: usize,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<PutOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE watchlists SET symbols = $1 WHERE user_id = $2 AND name = $3")
+        let rev = bump(&mut tx, user_id).await?;
+        let to = rename.unwrap_or(name);
+        if to != name {
+            let taken = sqlx::query("SELECT 1 FROM watchlists WHERE user_id = $1 AND name = $2")
+                .bind(user_id)
+                .bind(to)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if taken.is_some() {
+                return Ok(PutOutcome::NameTaken);
+            }
+        }
+        let updated = sqlx::query("UPDATE watchlists SET symbols = $1, name = $2 WHERE user_id = $3 AND name = $4")
             .bind(symbols_json)
+            .bind(to)
             .bind(user_id)
             .bind(name)
             .execute(&mut *tx)
@@ -280,51 +298,51 @@ impl Store {
                 .await?;
             let (count, last): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
             if count as usize >= max {
-                return Ok(false);
+                return Ok(PutOutcome::TooMany);
             }
             sqlx::query("INSERT INTO watchlists (user_id, name, position, symbols) VALUES ($1, $2, $3, $4)")
                 .bind(user_id)
-                .bind(name)
+                .bind(to)
                 .bind(last + 1)
                 .bind(symbols_json)
                 .execute(&mut *tx)
                 .await?;
         }
+        let state = read_state(&mut tx, user_id, rev).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(PutOutcome::Done(state))
     }
 
-    /// Deletes a watchlist; whether there was one.
-    pub async fn delete_watchlist(&self, user_id: i64, name: &str) -> Result<bool, StoreError> {
+    /// Deletes a watchlist; `None` if there was none of that name (nothing changes then).
+    pub async fn delete_watchlist(&self, user_id: i64, name: &str) -> Result<Option<Versioned>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rev = bump(&mut tx, user_id).await?;
         let done = sqlx::query("DELETE FROM watchlists WHERE user_id = $1 AND name = $2")
             .bind(user_id)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let state = read_state(&mut tx, user_id, rev).await?;
+        tx.commit().await?;
+        Ok(Some(state))
     }
 
-    /// A user's last view (JSON), if saved.
-    pub async fn view(&self, user_id: i64) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT view FROM views WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(row) => Some(row.try_get(0)?),
-            None => None,
-        })
-    }
-
-    pub async fn put_view(&self, user_id: i64, view_json: &str) -> Result<(), StoreError> {
+    pub async fn put_view(&self, user_id: i64, view_json: &str) -> Result<Versioned, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rev = bump(&mut tx, user_id).await?;
         sqlx::query(
             "INSERT INTO views (user_id, view) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET view = excluded.view",
         )
         .bind(user_id)
         .bind(view_json)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let state = read_state(&mut tx, user_id, rev).await?;
+        tx.commit().await?;
+        Ok(state)
     }
 
     /// Deletes the sessions that expired before `now`; returns how many.
@@ -335,6 +353,58 @@ impl Store {
             .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// A user's state at one revision: watchlists in their order (name, symbols as a JSON array)
+/// and the last view (JSON).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned {
+    pub rev: i64,
+    pub watchlists: Vec<(String, String)>,
+    pub view: Option<String>,
+}
+
+/// What [`Store::put_watchlist`] did.
+#[derive(Debug)]
+pub enum PutOutcome {
+    Done(Versioned),
+    /// A new list, and the user has the most already.
+    TooMany,
+    /// A rename to a name the user has for another list.
+    NameTaken,
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// Bumps the user's revision, first thing in a change's transaction: the row lock it takes
+/// (PostgreSQL; SQLite has one writer) orders concurrent changes of one user, so revisions follow
+/// the order in which the changes commit.
+async fn bump(tx: &mut Tx, user_id: i64) -> Result<i64, StoreError> {
+    let row = sqlx::query("UPDATE users SET rev = rev + 1 WHERE id = $1 RETURNING rev")
+        .bind(user_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+async fn read_state(tx: &mut Tx, user_id: i64, rev: i64) -> Result<Versioned, StoreError> {
+    let rows = sqlx::query("SELECT name, symbols FROM watchlists WHERE user_id = $1 ORDER BY position")
+        .bind(user_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let watchlists = rows
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?;
+    let view = sqlx::query("SELECT view FROM views WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let view = match view {
+        Some(row) => Some(row.try_get(0)?),
+        None => None,
+    };
+    Ok(Versioned { rev, watchlists, view })
 }
 
 #[cfg(test)]

@@ -148,6 +148,14 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
     }
     match incoming {
         Incoming::Alive => return,
+        Incoming::Account { id, state, .. } => {
+            l.events += 1;
+            l.last_id = Some(id);
+            let board = l.board;
+            drop(l);
+            super::account::apply(board, state);
+            return;
+        }
         Incoming::Snapshot { id, snapshot, resync } => {
             l.events += 1;
             for q in snapshot.quotes {

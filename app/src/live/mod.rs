@@ -15,6 +15,7 @@
 //! the rows and chart that changed are notified, so the page renders at most once per frame
 //! whatever the tick rate. Pausing stops the notifications, not the data.
 
+pub(crate) mod account;
 mod apply;
 mod poll;
 mod sse;
@@ -207,6 +208,10 @@ pub fn start(board: Board, from: Option<EventId>, sync_url: bool) {
 
     spawn_local(run(live.clone()));
     follow_view(&live);
+    follow_session(&live);
+    if sync_url {
+        account::save_view_while_signed_in(board);
+    }
 
     // Resuming shows everything that arrived while paused, at once.
     {
@@ -287,6 +292,29 @@ fn follow_view(live: &Shared) {
         }
         current
     });
+}
+
+/// Reconnects when who is signed in changes, so the stream carries the new session's events (or
+/// none), resuming the market where it was; the new user's own events start afresh.
+fn follow_session(live: &Shared) {
+    let board = live.borrow().board;
+    let live = live.clone();
+    Effect::new(move |previous: Option<u32>| {
+        let session = board.session.get();
+        if previous.is_some_and(|p| p != session) {
+            {
+                let mut l = live.borrow_mut();
+                l.last_id = l.last_id.take().map(|id| market_part(&id).to_string());
+            }
+            resubscribe(&live, false);
+        }
+        session
+    });
+}
+
+/// The market's part of a stream id (`<epoch>-<seq>`, without a signed-in stream's `~<n>`).
+fn market_part(id: &str) -> &str {
+    id.split_once('~').map_or(id, |(market, _)| market)
 }
 
 /// Drops the current connection; the loop reconnects at once with the current view. With

@@ -6,6 +6,7 @@ use super::apply::handle;
 use super::established;
 use crate::wire::protocol::Incoming;
 use crate::wire::sse::{Item, Parser};
+use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -20,10 +21,17 @@ pub(super) async fn read(live: &Shared, url: &str, last_id: Option<&str>) -> boo
     let init = web_sys::RequestInit::new();
     init.set_signal(Some(&abort.signal()));
     init.set_cache(web_sys::RequestCache::NoStore);
-    // No cookies are needed, and a request without credentials goes on a connection of its own
-    // rather than one left idle by the page's assets: the server serves such a stream directly
-    // on its socket, at a fraction of the memory (see server/src/conn.rs).
-    init.set_credentials(web_sys::RequestCredentials::Omit);
+    // An anonymous stream needs no cookies, and a request without credentials goes on a
+    // connection of its own rather than one left idle by the page's assets: the server serves
+    // such a stream directly on its socket, at a fraction of the memory (see
+    // server/src/net/conn.rs). A signed-in user's stream carries their session, for their own
+    // events.
+    let signed_in = live.borrow().board.account.with_untracked(Option::is_some);
+    init.set_credentials(if signed_in {
+        web_sys::RequestCredentials::SameOrigin
+    } else {
+        web_sys::RequestCredentials::Omit
+    });
     if let Ok(headers) = web_sys::Headers::new() {
         let _ = headers.set("Accept", "text/event-stream");
         if let Some(id) = last_id {

@@ -7,6 +7,7 @@ use crate::state::depth::Depth;
 use crate::state::page::{PageData, SPARK_SECONDS, Spark};
 use crate::state::view::ViewState;
 use crate::state::viewport::Viewport;
+use crate::wire::account::Account;
 use crate::wire::protocol::Interval;
 use crate::wire::protocol::{Instrument, Quote};
 use leptos::prelude::*;
@@ -103,6 +104,12 @@ pub struct Board {
     pub last_event: RwSignal<Option<String>>,
     pub link: RwSignal<LinkStats>,
     pub keepalive_ms: u64,
+    /// The signed-in user and what they own (`None`: anonymous).
+    pub account: RwSignal<Option<Account>>,
+    /// The name of the user's watchlist the view shows (`None`: none of them).
+    pub active_list: RwSignal<Option<String>>,
+    /// Bumped whenever who is signed in changes: the stream reconnects with the new session.
+    pub session: RwSignal<u32>,
 }
 
 impl Board {
@@ -154,6 +161,13 @@ impl Board {
             last_event: RwSignal::new(page.snapshot.id.map(|id| id.to_string())),
             link: RwSignal::new(LinkStats::default()),
             keepalive_ms: page.keepalive_ms.max(1_000),
+            active_list: RwSignal::new(
+                page.account
+                    .as_ref()
+                    .and_then(|a| crate::state::account::active_of(&page.view, &a.watchlists)),
+            ),
+            account: RwSignal::new(page.account.clone()),
+            session: RwSignal::new(0),
         };
         let symbol = board.chart_symbol_untracked();
         let mut chart = board.empty_chart(&symbol, page.view.interval);

@@ -3,6 +3,7 @@
 //! page keeps ([`depth`]) and the live model of the dashboard as signals ([`board`]). The server uses the first three to render the first page;
 //! the browser's feed ([`crate::live`]) writes the board and the UI ([`crate::ui`]) reads it.
 
+pub mod account;
 pub mod board;
 pub mod candles;
 pub mod depth;

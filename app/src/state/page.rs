@@ -34,6 +34,8 @@ pub struct PageData {
     pub trades: Vec<Print>,
     /// The server's SSE keep-alive period: silence for twice as long means `Stale`.
     pub keepalive_ms: u64,
+    /// The signed-in user and what they own (`None`: anonymous).
+    pub account: Option<crate::wire::account::Account>,
 }
 
 /// A sparkline's data: closes of consecutive 1-second buckets ending at `t_last`.
@@ -160,6 +162,14 @@ mod tests {
                 ts: 1_764_000_000_000,
             }],
             keepalive_ms: 15_000,
+            account: Some(crate::wire::account::Account {
+                username: "ada".into(),
+                watchlists: vec![crate::wire::account::Watchlist {
+                    name: "Tech".into(),
+                    symbols: vec!["AAPL".into()],
+                }],
+                view: None,
+            }),
         };
         let read = |text: String| from_str::<PageData>(&text).unwrap();
         assert_eq!(read(serde_json::to_string(&page).unwrap()), page);

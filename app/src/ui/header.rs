@@ -1,6 +1,7 @@
 //! The top bar: brand, connection badge, latency and event-rate readouts, transport choice,
 //! pause and theme.
 
+use super::account::AccountMenu;
 use super::theme::ThemeToggle;
 use crate::state::board::Board;
 use crate::state::view::{Screen, Transport, ViewState};
@@ -35,6 +36,7 @@ pub(super) fn Header(board: Board) -> impl IntoView {
                 <a class="btn" href=move || board.view.with(transports_href)>"Compare transports"</a>
                 <PauseToggle paused=board.paused/>
                 <ThemeToggle/>
+                <AccountMenu board/>
             </div>
         </header>
     }

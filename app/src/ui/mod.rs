@@ -6,6 +6,7 @@
 //! price chart), [`depth`] (order book, depth chart, tape), [`transports`] (the three
 //! transports side by side), [`format`] (numbers).
 
+mod account;
 pub mod chart;
 mod chart_panel;
 mod depth;
@@ -18,6 +19,7 @@ mod watchlist;
 use crate::state::board::Board;
 use crate::state::page::PageData;
 use crate::state::view::Screen;
+use account::WatchlistTabs;
 use chart_panel::ChartPanel;
 use depth::DepthPanel;
 use header::Header;
@@ -112,6 +114,7 @@ fn Dashboard(page: PageData) -> impl IntoView {
                     <h2 id="watchlist-title">"Watchlist"</h2>
                     <SymbolPicker board/>
                 </div>
+                <WatchlistTabs board/>
                 <Watchlist board/>
             </section>
             <div class="side">

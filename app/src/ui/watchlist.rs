@@ -25,6 +25,8 @@ pub(super) fn SymbolPicker(board: Board) -> impl IntoView {
             }
             v.symbols = if list.len() == all.len() { None } else { Some(list) };
         });
+        // A signed-in user's picker edits their list.
+        super::account::save_watched(board);
     };
     view! {
         <details class="picker" data-testid="symbol-picker">

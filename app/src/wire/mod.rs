@@ -3,6 +3,7 @@
 //! writes them with serde), and the SSE parser of the browser's stream reader ([`sse`]).
 //! Nothing here knows about signals, the DOM or HTTP.
 
+pub mod account;
 pub mod book;
 pub mod json;
 pub mod protocol;

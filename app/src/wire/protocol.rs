@@ -54,7 +54,7 @@ impl fmt::Display for EventId {
 /// Why a string is not an [`EventId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 // Quoted by hand, as `IntervalError`.
-#[error("malformed event id \"{0}\": expected <epoch hex>-<seq>, e.g. \"1f3a9c-42\"")]
+#[error("malformed event id \"{0}\": expected <epoch hex>-<seq>[~<n>], e.g. \"1f3a9c-42\"")]
 pub struct EventIdError(pub String);
 
 impl FromStr for EventId {
@@ -85,6 +85,47 @@ impl<'de> Deserialize<'de> for EventId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where a stream resumes: the market's [`EventId`] and, on a signed-in user's stream, the
+/// number of the last of the user's own events it carried, as `<epoch>-<seq>~<private>`. Every
+/// event of such a stream carries both, so the one id a client keeps (SSE's `Last-Event-ID`)
+/// resumes both exactly. An anonymous stream's ids have no `~` part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StreamId {
+    pub market: EventId,
+    pub private: Option<u64>,
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.private {
+            Some(p) => write!(f, "{}~{p}", self.market),
+            None => write!(f, "{}", self.market),
+        }
+    }
+}
+
+impl FromStr for StreamId {
+    type Err = EventIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (market, private) = match s.split_once('~') {
+            Some((market, private)) => {
+                let ok = !private.is_empty() && private.len() <= 20 && private.bytes().all(|b| b.is_ascii_digit());
+                let private = ok
+                    .then(|| private.parse::<u64>().ok())
+                    .flatten()
+                    .ok_or_else(|| EventIdError(s.chars().take(64).collect()))?;
+                (market, Some(private))
+            }
+            None => (s, None),
+        };
+        let market = market
+            .parse::<EventId>()
+            .map_err(|_| EventIdError(s.chars().take(64).collect()))?;
+        Ok(StreamId { market, private })
     }
 }
 
@@ -420,12 +461,18 @@ pub struct WireEvent {
 #[derive(Clone, Debug, PartialEq, miniserde::Deserialize)]
 pub struct Payload {
     pub id: Option<EventId>,
-    pub seq: u64,
-    pub ts: i64,
+    /// A market event's: always there.
+    pub seq: Option<u64>,
+    pub ts: Option<i64>,
     pub instruments: Option<Vec<Instrument>>,
-    pub quotes: Vec<QuoteUpdate>,
+    pub quotes: Option<Vec<QuoteUpdate>>,
     pub books: Option<Vec<BookUpdate>>,
     pub trades: Option<Vec<Print>>,
+    /// An `account` event's ([`crate::wire::account::AccountState`]).
+    pub watchlists: Option<Vec<crate::wire::account::Watchlist>>,
+    pub view: Option<crate::wire::account::SavedView>,
+    /// On an `account` event: the client had missed some, and this one stands for them all.
+    pub resync: Option<bool>,
 }
 
 /// One answer of `GET /api/poll`: the events after the asked id, and where to poll next.
@@ -448,6 +495,12 @@ pub enum Incoming {
         id: String,
         frame: TickFrame,
     },
+    /// The signed-in user's state, whole (`account`).
+    Account {
+        id: String,
+        state: crate::wire::account::AccountState,
+        resync: bool,
+    },
     /// A keep-alive, a heartbeat, or an event the page does not use: proof of life only.
     Alive,
 }
@@ -464,8 +517,25 @@ impl Incoming {
             quotes,
             books,
             trades,
+            watchlists,
+            view,
+            resync,
         }) = data
         else {
+            return Incoming::Alive;
+        };
+        if kind == crate::wire::account::EVENT_ACCOUNT {
+            return match watchlists {
+                Some(watchlists) => Incoming::Account {
+                    id,
+                    state: crate::wire::account::AccountState { watchlists, view },
+                    resync: resync.unwrap_or(false),
+                },
+                None => Incoming::Alive,
+            };
+        }
+        // A market event without its frame's number or time is not one.
+        let (Some(seq), Some(ts), Some(quotes)) = (seq, ts, quotes) else {
             return Incoming::Alive;
         };
         match kind {
@@ -545,7 +615,7 @@ pub struct WireCount {
 }
 
 /// Body of every 4xx answer of the API.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 pub struct ApiErrorBody {
     pub error: String,
 }

@@ -4,7 +4,7 @@
 //! application/json`, else `403`: a cross-site form or script cannot forge one.
 
 use super::AppState;
-use crate::accounts::{AccountError, Accounts, SavedView, User, Watchlist, session_from_cookies};
+use crate::accounts::{Account, AccountError, Accounts, SavedView, User, Watchlist, session_from_cookies};
 use crate::request::ClientAddr;
 use app::wire::protocol::ApiErrorBody;
 use axum::Json;
@@ -192,10 +192,10 @@ fn universe(app: &AppState) -> Vec<String> {
 }
 
 /// `GET /api/me`: `200 {"username","watchlists","view"}`, or `401`.
-pub async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<SignedIn>, Refused> {
+pub async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Account>, Refused> {
     let accounts = accounts(&app)?;
     let id = session(&headers).ok_or(AccountError::SignedOut)?;
-    Ok(Json(SignedIn::of(accounts, id).await?))
+    Ok(Json(account_of(accounts, id).await?))
 }
 
 /// `GET /api/watchlists`: the user's watchlists, in their order.
@@ -207,11 +207,14 @@ pub async fn watchlists(State(app): State<AppState>, headers: HeaderMap) -> Resu
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Symbols {
+struct PutWatchlist {
     symbols: Vec<String>,
+    /// A new name for the list (it keeps its place).
+    rename: Option<String>,
 }
 
-/// `PUT /api/watchlists/{name} {"symbols":[…]}`: creates or replaces it; `200` with it.
+/// `PUT /api/watchlists/{name} {"symbols":[…],"rename"?}`: creates or replaces it (renaming it
+/// when asked); `200` with it.
 pub async fn put_watchlist(
     State(app): State<AppState>,
     Path(name): Path<String>,
@@ -219,9 +222,11 @@ pub async fn put_watchlist(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Watchlist>, Refused> {
     let (accounts, user) = changing(&app, &headers).await?;
-    let Symbols { symbols } = parse(body)?;
+    let PutWatchlist { symbols, rename } = parse(body)?;
     Ok(Json(
-        accounts.put_watchlist(&user, &name, symbols, &universe(&app)).await?,
+        accounts
+            .put_watchlist(&user, &name, rename.as_deref(), symbols, &universe(&app))
+            .await?,
     ))
 }
 
@@ -247,32 +252,23 @@ pub async fn put_view(
     Ok(Json(accounts.put_view(&user, view, &universe(&app)).await?))
 }
 
-/// A signed-in user and their state: what `/api/me` answers, and what their first page is
-/// rendered with.
-#[derive(Clone, Debug, Serialize)]
-pub struct SignedIn {
-    pub username: String,
-    pub watchlists: Vec<Watchlist>,
-    pub view: Option<SavedView>,
-}
-
-impl SignedIn {
-    /// The user of session `id`, with their watchlists and last view.
-    async fn of(accounts: &Accounts, id: &str) -> Result<SignedIn, AccountError> {
-        let user = accounts.user(id).await?;
-        Ok(SignedIn {
-            watchlists: accounts.watchlists(&user).await?,
-            view: accounts.view(&user).await?,
-            username: user.username,
-        })
-    }
+/// The user of session `id` and their state: what `/api/me` answers, and what their first page
+/// is rendered with.
+async fn account_of(accounts: &Accounts, id: &str) -> Result<Account, AccountError> {
+    let user = accounts.user(id).await?;
+    let (_, state) = accounts.state(&user).await?;
+    Ok(Account {
+        username: user.username,
+        watchlists: state.watchlists,
+        view: state.view,
+    })
 }
 
 /// How long a page render waits for the store before it renders the anonymous page instead (a
 /// database that is down must not hold the market's first page).
 const PAGE_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Middleware on the pages: a request with a session cookie gets its user's [`SignedIn`] state in
+/// Middleware on the pages: a request with a session cookie gets its user's [`Account`] in
 /// its extensions, where the page's render finds it (`page_context`). Nothing for an unknown or
 /// expired session, a node without accounts, or a store that does not answer in time.
 pub async fn signed_in_page(
@@ -283,7 +279,7 @@ pub async fn signed_in_page(
     let page = request.method() == axum::http::Method::GET && app.page_paths.iter().any(|p| p == request.uri().path());
     if page
         && let (Some(accounts), Some(id)) = (app.accounts.as_ref(), session(request.headers()))
-        && let Ok(Ok(signed_in)) = tokio::time::timeout(PAGE_LOOKUP_TIMEOUT, SignedIn::of(accounts, id)).await
+        && let Ok(Ok(signed_in)) = tokio::time::timeout(PAGE_LOOKUP_TIMEOUT, account_of(accounts, id)).await
     {
         request.extensions_mut().insert(signed_in);
     }

@@ -63,6 +63,16 @@ impl AppState {
         }
     }
 
+    /// The same node with `accounts`: the account endpoints, and signed-in users' own events on
+    /// their streams.
+    pub fn with_accounts(self, accounts: Option<crate::accounts::Accounts>) -> Self {
+        AppState {
+            transports: self.transports.with_accounts(accounts.clone()),
+            accounts,
+            ..self
+        }
+    }
+
     /// The same node in `role` on a market bus, whose link is `bus`.
     pub fn on_bus(self, role: Role, bus: Arc<BusStatus>) -> Self {
         AppState {
@@ -138,12 +148,14 @@ pub fn router(mut state: AppState) -> Router {
             .unwrap_or_default();
         let signed_in = parts
             .as_ref()
-            .and_then(|p| p.extensions.get::<accounts::SignedIn>().cloned());
-        let view = match signed_in {
-            Some(user) if query.is_empty() => page::view_of(&user),
+            .and_then(|p| p.extensions.get::<app::wire::account::Account>().cloned());
+        let view = match &signed_in {
+            Some(user) if query.is_empty() => page::view_of(user),
             _ => ViewState::from_query(&query),
         };
-        provide_context(page_data(&hub, view, keepalive_ms));
+        let mut data = page_data(&hub, view, keepalive_ms);
+        data.account = signed_in;
+        provide_context(data);
         if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>())
             && let Ok(csp) = HeaderValue::from_str(&policy.page_csp(&nonce))
         {

@@ -18,22 +18,12 @@ pub fn page_data(hub: &Hub, view: ViewState, keepalive_ms: u64) -> PageData {
         trades: page.trades,
         view,
         keepalive_ms,
+        account: None,
     }
 }
 
 /// The view a signed-in user's first page opens on: their saved view (what of it is set) and
 /// their first watchlist.
-pub fn view_of(user: &super::accounts::SignedIn) -> ViewState {
-    let mut view = ViewState::default();
-    if let Some(list) = user.watchlists.first() {
-        view.symbols = Some(list.symbols.clone());
-    }
-    if let Some(saved) = &user.view {
-        view.symbol = saved.symbol.clone();
-        view.interval = saved.interval.parse().unwrap_or(view.interval);
-        view.mode = app::state::view::ChartMode::parse(&saved.mode).unwrap_or(view.mode);
-        view.transport = app::state::view::Transport::parse(&saved.transport).unwrap_or(view.transport);
-        view.depth = saved.depth;
-    }
-    view
+pub fn view_of(user: &app::wire::account::Account) -> ViewState {
+    app::state::account::opening_view(&user.watchlists, user.view.as_ref())
 }

@@ -42,7 +42,9 @@ use crate::feed::{FrameRecord, Publish, Trade};
 use crate::metrics::Metrics;
 use app::wire::book::{Book, BookAt, BookUpdate, Print, Trades};
 use app::wire::protocol::Interval;
-use app::wire::protocol::{EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Instrument, Quote, Snapshot};
+use app::wire::protocol::{
+    EVENT_RESYNC, EVENT_SNAPSHOT, EVENT_TICK, EventId, History, Instrument, Quote, Snapshot, StreamId,
+};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
@@ -67,16 +69,41 @@ pub struct HubConfig {
 pub struct Event {
     pub kind: EventKind,
     pub id: EventId,
+    /// On a signed-in user's stream, the last of the user's own events it carried (with this
+    /// one): the `~<n>` of the event's id on the wire (see [`StreamId`]). The hub leaves it
+    /// `None`; the transports set it.
+    pub private: Option<u64>,
     pub data: Arc<str>,
 }
 
 impl Event {
+    /// A market event of the hub's (no private part).
+    pub fn market(kind: EventKind, id: EventId, data: Arc<str>) -> Self {
+        Event {
+            kind,
+            id,
+            private: None,
+            data,
+        }
+    }
+
+    /// The id the client sees: the market's, and the private position on a signed-in stream.
+    pub fn stream_id(&self) -> StreamId {
+        StreamId {
+            market: self.id,
+            private: self.private,
+        }
+    }
+
     /// The very same event: same kind, same id and the same shared payload (not merely equal
     /// text). What the transports key their encoded bytes on, so that bytes encoded once serve
     /// every client that gets this event; a held key also keeps the payload's address from being
     /// reused by another.
     pub fn is(&self, other: &Event) -> bool {
-        self.kind == other.kind && self.id == other.id && Arc::ptr_eq(&self.data, &other.data)
+        self.kind == other.kind
+            && self.id == other.id
+            && self.private == other.private
+            && Arc::ptr_eq(&self.data, &other.data)
     }
 }
 
@@ -85,6 +112,9 @@ pub enum EventKind {
     Snapshot,
     Tick,
     Resync,
+    /// One of a signed-in user's own events, of this name (the hub never makes one: the
+    /// transports interleave them, see [`crate::private`]).
+    Private(&'static str),
 }
 
 impl EventKind {
@@ -93,6 +123,7 @@ impl EventKind {
             EventKind::Snapshot => EVENT_SNAPSHOT,
             EventKind::Tick => EVENT_TICK,
             EventKind::Resync => EVENT_RESYNC,
+            EventKind::Private(name) => name,
         }
     }
 }

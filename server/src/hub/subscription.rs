@@ -126,13 +126,13 @@ impl Hub {
     /// The event for a taken snapshot, encoded at most once per frame for the whole market.
     pub(super) fn snapshot_event(&self, taken: Taken, kind: EventKind) -> Event {
         match taken {
-            Taken::Encoded(id, data) => Event { kind, id, data },
+            Taken::Encoded(id, data) => Event::market(kind, id, data),
             Taken::Copied(id, snapshot, whole) => {
                 let data: Arc<str> = serde_json::to_string(&snapshot).expect("snapshot serialises").into();
                 if whole {
                     *self.encoded_snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, data.clone()));
                 }
-                Event { kind, id, data }
+                Event::market(kind, id, data)
             }
         }
     }
@@ -245,11 +245,11 @@ impl Subscription {
 
     fn tick(&self, frame: &Frame) -> Option<Event> {
         let data = frame.payload(&self.selection)?;
-        Some(Event {
-            kind: EventKind::Tick,
-            id: EventId::new(frame.epoch, frame.seq),
+        Some(Event::market(
+            EventKind::Tick,
+            EventId::new(frame.epoch, frame.seq),
             data,
-        })
+        ))
     }
 
     /// Takes every event available without waiting (for long polling and tests).
@@ -267,6 +267,11 @@ impl Subscription {
             }
         }
         out
+    }
+
+    /// The hub it follows.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
     }
 
     /// The current selection.

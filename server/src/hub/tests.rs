@@ -485,6 +485,7 @@ impl DepthClient {
                     .collect();
                 self.tape.clear();
             }
+            EventKind::Private(_) => unreachable!("the hub makes no private events"),
             EventKind::Tick => {
                 for update in payload.books.unwrap_or_default() {
                     let book = self.books.get_mut(&update.symbol).expect("a depth symbol");

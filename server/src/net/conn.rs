@@ -25,11 +25,11 @@
 //! answer ([`poll::poll`]).
 
 use crate::config::Limits;
-use crate::hub::Subscription;
 use crate::metrics::Transport;
 use crate::security::Policy;
 use crate::socket::{Rewind, Slot, close_gently};
 use crate::transport::Transports;
+use crate::transport::feed::Feed;
 use crate::transport::{poll, sse};
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
@@ -60,8 +60,8 @@ pub(super) async fn serve_connection(
     // Two steps. The first (the head being read, its deadline) is boxed, so its state is freed
     // when it ends, and a stream that runs for hours keeps only its own.
     match Box::pin(first_request(tcp, streams, &limits, &shutdown)).await {
-        Next::Stream(tcp, streams, subscription, request_bytes) => {
-            sse::serve_direct(tcp, streams, subscription, request_bytes).await;
+        Next::Stream(tcp, streams, feed, request_bytes) => {
+            sse::serve_direct(tcp, streams, feed, request_bytes).await;
             drop(slot);
         }
         Next::Polls(tcp, buffer, streams, ask) => {
@@ -87,7 +87,7 @@ pub(super) async fn serve_connection(
 #[allow(clippy::large_enum_variant)]
 enum Next {
     /// A plain `GET` of the stream that passed its checks: served here, on the socket.
-    Stream(TcpStream, Transports, Subscription, usize),
+    Stream(TcpStream, Transports, Feed, usize),
     /// A poll that passed its checks: this connection's polls are served here, with the bytes
     /// already read (the poll's head first).
     Polls(TcpStream, Vec<u8>, Transports, poll::Ask),
@@ -118,8 +118,8 @@ async fn first_request(
         match read {
             None => return Next::Closed,
             Some(Head::Stream { uri, headers }) => {
-                if let Ok(subscription) = sse::open(&streams, &headers, &uri) {
-                    return Next::Stream(tcp, streams, subscription, head.len());
+                if let Ok(feed) = sse::open(&streams, &headers, &uri).await {
+                    return Next::Stream(tcp, streams, feed, head.len());
                 }
                 // A stream request that failed a check: the router answers it (same checks, so
                 // the same 4xx).

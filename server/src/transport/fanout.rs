@@ -6,7 +6,7 @@
 //! timer, then the write) cost about a fifth of the server's CPU per event, and so a fifth of the
 //! time it takes to get a frame to the last client (BENCHMARKS.md, "One fan-out task"). A group
 //! wakes once per frame and, for each member, takes the ready events of the member's own
-//! [`Subscription`] with [`Subscription::try_next`] and writes each with one non-blocking
+//! [`Feed`] with [`Feed::try_next`] and writes each with one non-blocking
 //! `write` of one contiguous buffer, encoded once per frame for all the members it suits
 //! ([`Encoded`]). Each member keeps its own subscription (cursor, selection, lag and resync), so a
 //! client gets exactly the events its own task would have sent it.
@@ -26,8 +26,9 @@
 //! are dropped. The connection's task also watches its client: a hang-up ends the membership at
 //! the group's next pass, and a WebSocket message gets the member back ([`Joined::recall`]) so
 //! that the task can answer it without two writers on one socket.
+use super::feed::Feed;
 use super::{sse, ws};
-use crate::hub::{Event, Frame, Hub, Subscription};
+use crate::hub::{Event, Frame, Hub};
 use crate::metrics::ClientGuard;
 use prometheus_client::metrics::counter::Counter;
 use std::io;
@@ -104,7 +105,8 @@ pub(super) struct Member {
     /// Where its bytes go: its socket, or hyper's body for an SSE stream on a reused connection.
     pub out: Out,
     pub framing: Framing,
-    pub subscription: Subscription,
+    /// Its events: the market, and on a signed-in stream the user's own.
+    pub feed: Feed,
     pub client: ClientGuard,
     pub quiet: Quiet,
     /// Bytes to write before anything else: the response head at first, then the rest of an
@@ -113,11 +115,11 @@ pub(super) struct Member {
 }
 
 impl Member {
-    pub(super) fn new(out: Out, framing: Framing, subscription: Subscription, client: ClientGuard) -> Self {
+    pub(super) fn new(out: Out, framing: Framing, feed: Feed, client: ClientGuard) -> Self {
         Member {
             out,
             framing,
-            subscription,
+            feed,
             client,
             quiet: Quiet::default(),
             pending: Vec::new(),
@@ -131,7 +133,7 @@ impl Member {
     pub(super) async fn catch_up(&mut self, timeout: Duration) -> io::Result<()> {
         loop {
             while self.pending.len() < CATCH_UP_BYTES {
-                let Some(event) = self.subscription.try_next() else {
+                let Some(event) = self.feed.try_next() else {
                     break;
                 };
                 self.quiet.event();
@@ -397,7 +399,7 @@ impl Group {
 
     /// Writes every event the member's subscription has ready.
     fn serve(encoded: &mut Encoders, member: &mut Member) -> Outcome {
-        while let Some(event) = member.subscription.try_next() {
+        while let Some(event) = member.feed.try_next() {
             member.quiet.event();
             member.client.delivered();
             match write_event(&member.out, encoded.of(member.framing, &event)) {
@@ -459,11 +461,19 @@ fn next_start(previous: usize, seats: usize) -> usize {
 struct Encoders {
     sse: Encoded,
     ws: Encoded,
+    /// Events of one stream only (those with a private part: a signed-in user's), encoded apart
+    /// so that they never displace the shared bytes of the others.
+    own: Vec<u8>,
     beat: bool,
 }
 
 impl Encoders {
     fn of(&mut self, framing: Framing, event: &Event) -> &[u8] {
+        if event.private.is_some() {
+            self.own.clear();
+            framing.encode(event, &mut self.own);
+            return &self.own;
+        }
         match framing {
             Framing::Sse => self.sse.of(framing, event),
             Framing::Ws => self.ws.of(framing, event),
@@ -622,11 +632,7 @@ mod tests {
     /// comes back after one of theirs is encoded again.
     #[test]
     fn an_encoded_event_is_reused_only_for_the_same_event() {
-        let event = |kind, seq, data: &Arc<str>| Event {
-            kind,
-            id: EventId::new(0x7e57, seq),
-            data: data.clone(),
-        };
+        let event = |kind, seq, data: &Arc<str>| Event::market(kind, EventId::new(0x7e57, seq), data.clone());
         let shared: Arc<str> = r#"{"seq":5,"quotes":["all"]}"#.into();
         let own: Arc<str> = r#"{"seq":5,"quotes":["AAPL"]}"#.into();
         let same_text: Arc<str> = r#"{"seq":5,"quotes":["all"]}"#.into();

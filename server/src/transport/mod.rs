@@ -1,13 +1,16 @@
 //! Transports: thin adapters that carry the hub's events to clients over one protocol each.
-//! All three carry the same events (`snapshot`, `tick`, `resync`), the same ids and the same
-//! JSON payloads, and resume by the same rules (see [`crate::hub`]). Requests are checked by
+//! All three carry the same events (`snapshot`, `tick`, `resync`, and on a signed-in user's
+//! stream their own `account` events, [`feed`]), the same ids and the same JSON payloads, and
+//! resume by the same rules (see [`crate::hub`] and [`crate::private`]). Requests are checked by
 //! [`crate::request`] before anything streams.
 
 mod fanout;
+pub mod feed;
 pub mod poll;
 pub mod sse;
 pub mod ws;
 
+use crate::accounts::Accounts;
 use crate::config::Limits;
 use crate::hub::{Event, Hub};
 use crate::security::Policy;
@@ -35,6 +38,9 @@ pub struct Transports {
     fanout: Arc<fanout::Fanout>,
     /// The last poll answer encoded, shared by the pollers that get the same one.
     poll_answers: Arc<poll::Answers>,
+    /// Who a stream's session cookie belongs to, and their private channels (`None`: every
+    /// stream is anonymous).
+    pub accounts: Option<Accounts>,
 }
 
 impl Transports {
@@ -49,7 +55,13 @@ impl Transports {
             policy: Arc::default(),
             fanout,
             poll_answers: Arc::default(),
+            accounts: None,
         }
+    }
+
+    /// The same, with signed-in users' streams carrying their own events from `accounts`.
+    pub fn with_accounts(self, accounts: Option<Accounts>) -> Self {
+        Transports { accounts, ..self }
     }
 
     /// The same, under `policy`.
@@ -76,7 +88,12 @@ impl Transports {
 /// payload, spliced in without re-encoding.
 pub fn event_json(event: &Event) -> String {
     let mut json = String::with_capacity(event.data.len() + 48);
-    let _ = write!(json, r#"{{"type":"{}","id":"{}","data":"#, event.kind.name(), event.id);
+    let _ = write!(
+        json,
+        r#"{{"type":"{}","id":"{}","data":"#,
+        event.kind.name(),
+        event.stream_id()
+    );
     json.push_str(&event.data);
     json.push('}');
     json

@@ -18,12 +18,13 @@
 //! - Every poller waiting for the same event with the same selection gets the same bytes: the
 //!   whole response (head and body) is encoded once per event ([`Answers`]) and written as it is.
 
+use super::feed::{Feed, session_ended};
 use super::{Transports, event_json};
-use crate::hub::{Event, Selection, Subscription};
+use crate::hub::{Event, Selection};
 use crate::metrics::Transport;
 use crate::request::{ApiError, Params, check_origin, int_param};
 use crate::socket::Claim;
-use app::wire::protocol::EventId;
+use app::wire::protocol::StreamId;
 use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
@@ -53,8 +54,11 @@ pub struct PollParams {
 /// A checked poll: refusals happen here, before anything waits.
 pub struct Ask {
     selection: Selection,
-    after: Option<EventId>,
+    after: Option<StreamId>,
     timeout: Duration,
+    /// The request's headers: whose session it carries is looked up when a poll needs a new
+    /// feed (a poll that continues the connection's previous one does not ask the store).
+    headers: HeaderMap,
 }
 
 impl Ask {
@@ -64,7 +68,7 @@ impl Ask {
         let selection = t
             .hub
             .with_depth(t.hub.select(params.symbols.as_deref())?, params.depth.as_deref())?;
-        let after: Option<EventId> = match params.after.as_deref() {
+        let after: Option<StreamId> = match params.after.as_deref() {
             None | Some("") => None,
             Some(text) => Some(text.parse().map_err(|e| ApiError::BadQuery(format!("after: {e}")))?),
         };
@@ -78,6 +82,7 @@ impl Ask {
             selection,
             after,
             timeout: Duration::from_millis(timeout),
+            headers: headers.clone(),
         })
     }
 }
@@ -89,15 +94,15 @@ pub struct Poller {
 }
 
 struct Kept {
-    subscription: Subscription,
+    feed: Feed,
     /// Where the last answer told the client to poll after.
-    next: EventId,
+    next: StreamId,
 }
 
 /// One poll's answer.
 pub struct Answer {
     events: Vec<Event>,
-    next: EventId,
+    next: StreamId,
 }
 
 impl Poller {
@@ -105,32 +110,40 @@ impl Poller {
     /// timeout passes or the server shuts down.
     pub async fn answer(&mut self, t: &Transports, ask: Ask) -> Answer {
         let client = t.hub.metrics().client(Transport::Poll);
-        let kept = self
-            .kept
-            .take()
-            .filter(|kept| ask.after == Some(kept.next) && *kept.subscription.selection() == ask.selection);
-        let mut subscription = match kept {
-            Some(kept) => kept.subscription,
-            None => t.hub.subscribe(ask.after, ask.selection),
+        let kept = self.kept.take().filter(|kept| {
+            ask.after == Some(kept.next)
+                && *kept.feed.market().selection() == ask.selection
+                && kept.feed.same_session(&ask.headers)
+        });
+        let mut feed = match kept {
+            Some(kept) => kept.feed,
+            None => Feed::open(t, &ask.headers, ask.selection, ask.after).await,
         };
-        let mut events = subscription.take_ready(MAX_EVENTS);
+        let mut events = feed.take_ready(MAX_EVENTS);
         if events.is_empty() && !ask.timeout.is_zero() {
+            let signed_out = session_ended(feed.session_watch());
             tokio::select! {
-                event = subscription.next() => events.push(event),
+                event = feed.next() => events.push(event),
                 () = tokio::time::sleep(ask.timeout) => {}
                 () = t.shutdown.cancelled() => {}
+                // Sign-out answers a waiting poll at once; the next comes without the session.
+                () = signed_out => {}
             }
-            events.extend(subscription.take_ready(MAX_EVENTS - events.len()));
+            events.extend(feed.take_ready(MAX_EVENTS - events.len()));
         }
         for _ in &events {
             client.delivered();
         }
         let next = events
             .last()
-            .map(|e| e.id)
+            .map(Event::stream_id)
+            .or(feed.position())
             .or(ask.after)
-            .unwrap_or_else(|| t.hub.last_id());
-        self.kept = Some(Kept { subscription, next });
+            .unwrap_or_else(|| StreamId {
+                market: t.hub.last_id(),
+                private: None,
+            });
+        self.kept = Some(Kept { feed, next });
         Answer { events, next }
     }
 }
@@ -153,9 +166,13 @@ impl Answer {
     /// the router's answer carries, and the body. An answer of one event, the usual one, is
     /// encoded once for every poller that gets that very event.
     pub fn response(&self, t: &Transports) -> Arc<[u8]> {
+        // A signed-in user's answers are their own.
         let [event] = self.events.as_slice() else {
             return self.encode(t);
         };
+        if event.private.is_some() {
+            return self.encode(t);
+        }
         // A one-event answer's `next` is its event's id: the event says it all.
         let mut answers = t.poll_answers.last.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((held, bytes)) = answers.as_ref()

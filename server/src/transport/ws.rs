@@ -13,7 +13,7 @@
 //!
 //! Every keep-alive period the server sends a ping and a `{"type":"heartbeat"}` message.
 //!
-//! Close codes: 1001 when the server shuts down, 1003 for a binary message, 1008 when the peer
+//! Close codes: 4001 when the session of a signed-in stream ends (sign-out), 1001 when the server shuts down, 1003 for a binary message, 1008 when the peer
 //! stopped answering pings (two keep-alive periods of silence) or sent more than
 //! `WS_MESSAGES_PER_SEC` messages in a second (every command is answered with a snapshot, and a
 //! flood must not cost the others), 1009 for a message over [`MAX_MESSAGE_BYTES`],
@@ -30,7 +30,8 @@
 
 use super::Transports;
 use super::fanout::{Framing, Member, Out};
-use crate::hub::{Event, Subscription};
+use super::feed::{Feed, session_ended};
+use crate::hub::Event;
 use crate::metrics::Transport;
 use crate::request::{ApiError, Params, StreamParams, check_origin, resume_point};
 use crate::socket::{Claim, Rewind, close_gently};
@@ -57,6 +58,10 @@ pub const HEARTBEAT: &str = r#"{"type":"heartbeat"}"#;
 /// Largest message a client may send.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
 
+/// The close code and reason of a signed-in user's WebSocket when their session ends (sign-out):
+/// the page reconnects, anonymously.
+pub const SIGNED_OUT: (u16, &str) = (4001, "signed out");
+
 /// How long the last bytes and the close frame may take to leave when a WebSocket ends.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
@@ -76,7 +81,7 @@ pub async fn ws(
     let accepted = tungstenite::handshake::server::create_response_with_body(&request, Body::empty)
         .map_err(|e| ApiError::BadQuery(format!("expected a WebSocket upgrade: {e}")))?;
     let upgrade = hyper::upgrade::on(&mut request);
-    let subscription = app.hub.subscribe(from, selection);
+    let feed = Feed::open(&app, request.headers(), selection, from).await;
     // The handshake's bytes count for WebSockets; after it, the session counts its own.
     if let Some(Extension(claim)) = claim {
         claim.claim(app.hub.metrics().wire(Transport::Ws));
@@ -95,7 +100,7 @@ pub async fn ws(
         read.extend_from_slice(&read_buf);
         // hyper's read buffer (8 KiB) would otherwise live as long as the session.
         drop(read_buf);
-        session(tcp, read, subscription, app).await;
+        session(tcp, read, feed, app).await;
         drop(slot);
     });
     Ok(accepted)
@@ -118,7 +123,9 @@ enum Command {
     },
 }
 
-/// What wakes a WebSocket's task while its fan-out group holds it.
+/// What wakes a WebSocket's task while its fan-out group holds it. Matched as soon as it is made,
+/// so the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum Wake {
     /// The group handed the member back (its socket is full), or dropped it (`None`).
     Back(Option<Member>),
@@ -136,11 +143,12 @@ enum Act {
 
 /// Runs a WebSocket on its socket until either side ends it. `read` holds what the client sent
 /// after its handshake that hyper had already read.
-async fn session(tcp: TcpStream, read: Vec<u8>, subscription: Subscription, app: Transports) {
+async fn session(tcp: TcpStream, read: Vec<u8>, feed: Feed, app: Transports) {
     let tcp = Arc::new(tcp);
     let client = app.hub.metrics().client(Transport::Ws);
     let wire = app.hub.metrics().wire(Transport::Ws);
-    let mut member = Member::new(Out::Socket(tcp.clone(), wire.sent), Framing::Ws, subscription, client);
+    let mut signed_out = pin!(session_ended(feed.session_watch()));
+    let mut member = Member::new(Out::Socket(tcp.clone(), wire.sent), Framing::Ws, feed, client);
     let mut inbound = Inbound::new(tcp.clone(), read, app.ws_messages_per_sec, wire.received);
     let silence = app.keepalive * 2;
     let mut stopped = pin!(app.shutdown.cancelled());
@@ -151,6 +159,7 @@ async fn session(tcp: TcpStream, read: Vec<u8>, subscription: Subscription, app:
         let caught_up = tokio::select! {
             biased;
             () = &mut stopped => break Some((1001, "server shutting down")),
+            () = &mut signed_out => break Some(SIGNED_OUT),
             caught_up = Box::pin(member.catch_up(app.write_timeout)) => caught_up,
         };
         if caught_up.is_err() {
@@ -163,6 +172,7 @@ async fn session(tcp: TcpStream, read: Vec<u8>, subscription: Subscription, app:
             tokio::select! {
                 biased;
                 () = &mut stopped => break Wake::Act(Act::Close(1001, "server shutting down")),
+                () = &mut signed_out => break Wake::Act(Act::Close(SIGNED_OUT.0, SIGNED_OUT.1)),
                 back = joined.handed_back() => break Wake::Back(back),
                 heard = inbound.next() => {
                     // Anything the client sends shows it is there.
@@ -191,7 +201,7 @@ async fn session(tcp: TcpStream, read: Vec<u8>, subscription: Subscription, app:
         };
         match act {
             Act::Close(code, reason) => break Some((code, reason)),
-            Act::Client(Heard::Command(text)) => match command(&app, &mut member.subscription, &text) {
+            Act::Client(Heard::Command(text)) => match command(&app, &mut member.feed, &text) {
                 Ok(event) => encode_event(&event, &mut member.pending),
                 Err(reason) => {
                     let reply = serde_json::json!({ "type": "error", "error": reason }).to_string();
@@ -360,7 +370,7 @@ fn refusal(err: tungstenite::Error) -> Option<(u16, &'static str)> {
 }
 
 /// Applies a client command; the answer is a snapshot of the new selection.
-fn command(app: &Transports, subscription: &mut Subscription, text: &str) -> Result<Event, String> {
+fn command(app: &Transports, feed: &mut Feed, text: &str) -> Result<Event, String> {
     let command: Command = serde_json::from_str(text).map_err(|e| {
         let reason = format!("bad message: {e}; expected e.g. {{\"op\":\"subscribe\",\"symbols\":[\"AAPL\"]}}");
         // At most 200 bytes, cut at a character boundary (the error may quote the client's text).
@@ -371,7 +381,7 @@ fn command(app: &Transports, subscription: &mut Subscription, text: &str) -> Res
         reason[..end].to_string()
     })?;
     let hub = &app.hub;
-    let current = subscription.selection();
+    let current = feed.market().selection();
     let (selection, depth) = match command {
         Command::Subscribe { symbols, depth } => (hub.reselect(current, &symbols, &[]), depth),
         Command::Unsubscribe { symbols } => (hub.reselect(current, &[], &symbols), None),
@@ -386,7 +396,7 @@ fn command(app: &Transports, subscription: &mut Subscription, text: &str) -> Res
         None => selection,
     }
     .map_err(|e| e.to_string())?;
-    Ok(subscription.reselect(selection))
+    Ok(feed.reselect(selection))
 }
 
 /// Appends a text message's frame header for a payload of `len` bytes (server frames are not
@@ -409,14 +419,14 @@ fn encode_text(text: &str, out: &mut Vec<u8>) {
 /// Appends `event` as one text message, `{"type":…,"id":…,"data":…}` ([`event_json`]), with the
 /// hub's shared payload copied in once.
 pub(super) fn encode_event(event: &Event, out: &mut Vec<u8>) {
-    // The JSON before the payload: at most 76 bytes (`resync`, and an id of 16 hex digits, a
-    // dash and 20 digits).
-    let mut prefix = io::Cursor::new([0u8; 96]);
+    // The JSON before the payload: at most 97 bytes (`resync`, and an id of 16 hex digits, a
+    // dash, 20 digits, a tilde and 20 digits).
+    let mut prefix = io::Cursor::new([0u8; 128]);
     let _ = write!(
         prefix,
         r#"{{"type":"{}","id":"{}","data":"#,
         event.kind.name(),
-        event.id
+        event.stream_id()
     );
     let prefix = &prefix.get_ref()[..prefix.position() as usize];
     text_header(prefix.len() + event.data.len() + 1, out);
@@ -480,6 +490,7 @@ mod tests {
             let event = Event {
                 kind,
                 id: EventId::new(u64::MAX, u64::MAX),
+                private: Some(u64::MAX),
                 data: format!(r#"{{"pad":"{}"}}"#, "x".repeat(len)).into(),
             };
             let mut bytes = Vec::new();

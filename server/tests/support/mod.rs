@@ -127,7 +127,7 @@ impl TestServer {
         let shutdown = CancellationToken::new();
         let mut state = AppState::new(options, hub.clone(), shutdown.clone(), keepalive);
         state.transports = state.transports.with_limits(&limits);
-        state.accounts = accounts;
+        let state = state.with_accounts(accounts);
         let app = router(state.clone());
         let task = tokio::spawn(serve(
             listener,
@@ -358,6 +358,12 @@ fn assert_same_event(event: &app::wire::protocol::WireEvent, value: &serde_json:
             );
             let server: Snapshot = serde_json::from_value(data.unwrap().clone()).unwrap();
             assert_eq!(snapshot, server, "the page reads the snapshot the server wrote");
+        }
+        Incoming::Account { id, state, resync } => {
+            assert_eq!(id, value["id"].as_str().unwrap());
+            let server: app::wire::account::AccountState = serde_json::from_value(data.unwrap().clone()).unwrap();
+            assert_eq!(state, server, "the page reads the account the server wrote");
+            assert_eq!(resync, data.unwrap()["resync"] == true);
         }
         Incoming::Alive => assert!(data.is_none(), "an event with data the page ignores: {value}"),
     }

@@ -15,7 +15,8 @@
 
 use super::Transports;
 use super::fanout::{Framing, Member, Out};
-use crate::hub::{Event as HubEvent, Subscription};
+use super::feed::{Feed, session_ended};
+use crate::hub::Event as HubEvent;
 use crate::metrics::{ClientGuard, Transport};
 use crate::request::{ApiError, Params, StreamParams, check_origin, resume_point};
 use crate::security::Policy;
@@ -57,13 +58,12 @@ const BODY_CHUNKS: usize = 8;
 
 /// Checks a stream request and subscribes. Both ways of serving call it, so both refuse the
 /// same requests with the same errors.
-pub fn open(t: &Transports, headers: &HeaderMap, uri: &Uri) -> Result<Subscription, ApiError> {
+pub async fn open(t: &Transports, headers: &HeaderMap, uri: &Uri) -> Result<Feed, ApiError> {
     check_origin(&t.policy, headers)?;
-    let hub = &t.hub;
     let Params(params) = Params::<StreamParams>::from_uri(uri)?;
-    let selection = params.selection(hub)?;
+    let selection = params.selection(&t.hub)?;
     let from = resume_point(headers, &params)?;
-    Ok(hub.subscribe(from, selection))
+    Ok(Feed::open(t, headers, selection, from).await)
 }
 
 /// The stream's first bytes: the reconnection delay and a comment naming the server.
@@ -75,7 +75,7 @@ fn preamble() -> String {
 /// writes a raw newline), so one `data:` field carries it.
 pub(super) fn encode_event(event: &HubEvent, out: &mut Vec<u8>) {
     // Writing to a `Vec` cannot fail.
-    let _ = write!(out, "event: {}\nid: {}\ndata: ", event.kind.name(), event.id);
+    let _ = write!(out, "event: {}\nid: {}\ndata: ", event.kind.name(), event.stream_id());
     out.extend_from_slice(event.data.as_bytes());
     out.extend_from_slice(EVENT_END);
 }
@@ -96,34 +96,28 @@ pub async fn stream(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let subscription = open(&t, &headers, &uri)?;
+    let feed = open(&t, &headers, &uri).await?;
     if let Some(Extension(claim)) = claim {
         claim.claim(t.hub.metrics().wire(Transport::Sse));
     }
     // Counted now, with the answer, not when the task first runs.
     let client = t.hub.metrics().client(Transport::Sse);
     let (chunks, body) = mpsc::channel(BODY_CHUNKS);
-    tokio::spawn(serve(
-        Out::Body(chunks),
-        t,
-        subscription,
-        client,
-        preamble().into_bytes(),
-    ));
+    tokio::spawn(serve(Out::Body(chunks), t, feed, client, preamble().into_bytes()));
     let body = Body::from_stream(ReceiverStream::new(body).map(Ok::<_, Infallible>));
     Ok((HEADERS, body).into_response())
 }
 
 /// Serves a stream on its own connection (its first request, `request_bytes` long): the
 /// response head is written here.
-pub async fn serve_direct(tcp: TcpStream, t: Transports, subscription: Subscription, request_bytes: usize) {
+pub async fn serve_direct(tcp: TcpStream, t: Transports, feed: Feed, request_bytes: usize) {
     t.hub.metrics().sse_direct.inc();
     let client = t.hub.metrics().client(Transport::Sse);
     let wire = t.hub.metrics().wire(Transport::Sse);
     wire.received.inc_by(request_bytes as u64);
     let out = Out::Socket(Arc::new(tcp), wire.sent);
     let head = response_head(&t.policy);
-    serve(out, t, subscription, client, head.into_bytes()).await;
+    serve(out, t, feed, client, head.into_bytes()).await;
 }
 
 /// Runs a stream until the client goes away or the server shuts down, writing `first` (the
@@ -137,16 +131,20 @@ pub async fn serve_direct(tcp: TcpStream, t: Transports, subscription: Subscript
 /// shutdown, or for the group to hand the stream back because its [`Out`] is full, in which
 /// case it finishes the write once the client reads, catches up and rejoins. A client that
 /// stops reading only stalls itself, and the hub resyncs it if it falls behind.
-async fn serve(out: Out, t: Transports, subscription: Subscription, client: ClientGuard, first: Vec<u8>) {
-    let mut member = Member::new(out.clone(), Framing::Sse, subscription, client);
+async fn serve(out: Out, t: Transports, feed: Feed, client: ClientGuard, first: Vec<u8>) {
+    let signed_out = session_ended(feed.session_watch());
+    let mut member = Member::new(out.clone(), Framing::Sse, feed, client);
     member.pending = first;
     let mut stopped = pin!(t.shutdown.cancelled());
+    // A signed-in stream ends when its session does (sign-out): the page reconnects anonymously.
+    let mut signed_out = pin!(signed_out);
     loop {
         // Boxed when it runs: a stream spends its life waiting for its fan-out group, and its
         // task should not carry a write's state (timer included) meanwhile.
         let caught_up = tokio::select! {
             biased;
             () = &mut stopped => return,
+            () = &mut signed_out => return,
             () = out.closed() => return,
             caught_up = Box::pin(member.catch_up(t.write_timeout)) => caught_up,
         };
@@ -157,6 +155,7 @@ async fn serve(out: Out, t: Transports, subscription: Subscription, client: Clie
         member = tokio::select! {
             biased;
             () = &mut stopped => return,
+            () = &mut signed_out => return,
             () = out.closed() => return,
             back = joined.handed_back() => match back {
                 Some(member) => member,
@@ -188,20 +187,21 @@ mod tests {
 
     #[test]
     fn events_are_framed_as_sse() {
-        let event = HubEvent {
-            kind: EventKind::Tick,
-            id: EventId::new(0x7e57, 42),
-            data: r#"{"seq":42}"#.into(),
-        };
+        let event = HubEvent::market(EventKind::Tick, EventId::new(0x7e57, 42), r#"{"seq":42}"#.into());
         assert_eq!(
             String::from_utf8(event_bytes(&event)).unwrap(),
             "event: tick\nid: 7e57-42\ndata: {\"seq\":42}\n\n"
         );
-        let longest = HubEvent {
-            kind: EventKind::Resync,
-            id: EventId::new(u64::MAX, u64::MAX),
-            data: "{}".into(),
+        // On a signed-in stream every id carries the user's own position too.
+        let account = HubEvent {
+            private: Some(7),
+            ..HubEvent::market(EventKind::Private("account"), EventId::new(0x7e57, 42), "{}".into())
         };
+        assert_eq!(
+            String::from_utf8(event_bytes(&account)).unwrap(),
+            "event: account\nid: 7e57-42~7\ndata: {}\n\n"
+        );
+        let longest = HubEvent::market(EventKind::Resync, EventId::new(u64::MAX, u64::MAX), "{}".into());
         assert_eq!(
             event_bytes(&longest),
             format!("event: resync\nid: {:x}-{}\ndata: {{}}\n\n", u64::MAX, u64::MAX).as_bytes()

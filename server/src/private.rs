@@ -1,0 +1,414 @@
+//! The private channel: each signed-in user's own events, carried on the same connection as the
+//! market (one connection per tab), with the market's guarantees: ordered, resumed exactly, and
+//! an explicit resync beyond what is kept.
+//!
+//! Transport-free and store-free, like the hub. A user's events are numbered by the store (the
+//! account's revision, bumped in the transaction that makes the change, so numbers are global
+//! across nodes and never reused); [`Channels::publish`] files each in the user's [`Log`], which
+//! keeps the newest [`KEPT`]. A stream of that user holds a [`Cursor`]: the number of the last
+//! event it carried. Its fan-out group asks it for the next event at every pass (every market
+//! frame), so a change reaches every tab of the user within one frame, without a task or a
+//! wake-up per stream: a cursor whose user has nothing new costs one atomic load.
+//!
+//! Exactness: a cursor takes events strictly in order. An event it lacks (still on its way from
+//! another node, lost, or older than the log keeps) is waited for at most [`GAP_WAIT`]; then the
+//! cursor jumps to the newest event, sent as a resync. Account events carry the whole state (see
+//! [`app::wire::account`]), so the newest is all a client needs.
+//!
+//! Sessions: a cursor belongs to one session; [`Channels::end_session`] (sign-out) stops every
+//! cursor of that session at once and wakes the connections holding them, which then close.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// Events kept per user for resuming streams.
+pub const KEPT: usize = 64;
+/// Users whose logs a node keeps at most; past it, those with no open stream go first, oldest
+/// first.
+pub const USERS_KEPT: usize = 10_000;
+/// How long a cursor waits for an event it lacks before it resyncs to the newest.
+pub const GAP_WAIT: Duration = Duration::from_secs(1);
+
+/// One private event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrivateEvent {
+    /// The user's event number: increasing, never reused.
+    pub seq: u64,
+    /// The SSE event name (`account`).
+    pub kind: &'static str,
+    /// JSON.
+    pub data: Arc<str>,
+}
+
+/// What a cursor hands its stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub event: PrivateEvent,
+    /// The cursor skipped events (or had none to resume from): the event stands for them all.
+    pub resync: bool,
+}
+
+/// One user's newest events.
+#[derive(Default)]
+pub struct Log {
+    /// The newest event's number (0: none known yet), readable without the lock.
+    latest: AtomicU64,
+    events: Mutex<VecDeque<PrivateEvent>>,
+}
+
+impl Log {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<PrivateEvent>> {
+        self.events.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Files `event` in order; an event already held, or older than what is kept, is ignored.
+    fn insert(&self, event: PrivateEvent) {
+        let mut events = self.lock();
+        if events.iter().any(|e| e.seq == event.seq) {
+            return;
+        }
+        if events.len() >= KEPT && events.front().is_some_and(|e| e.seq > event.seq) {
+            return;
+        }
+        let at = events.partition_point(|e| e.seq < event.seq);
+        events.insert(at, event);
+        while events.len() > KEPT {
+            events.pop_front();
+        }
+        if let Some(newest) = events.back() {
+            self.latest.fetch_max(newest.seq, Ordering::Release);
+        }
+    }
+
+    pub fn latest(&self) -> u64 {
+        self.latest.load(Ordering::Acquire)
+    }
+}
+
+/// A session's open streams: ended at sign-out.
+#[derive(Default)]
+pub struct SessionWatch {
+    ended: AtomicBool,
+    notify: Notify,
+}
+
+impl SessionWatch {
+    pub fn ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// Returns once the session has ended.
+    pub async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.ended() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+}
+
+struct Entry {
+    log: Arc<Log>,
+    touched: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    users: HashMap<i64, Entry>,
+    /// Session (the hash of its id) → the watches of its open streams.
+    sessions: HashMap<String, Vec<Weak<SessionWatch>>>,
+}
+
+/// Every user's log on this node, and the sessions with open streams. Share it as `Arc`.
+#[derive(Default)]
+pub struct Channels {
+    inner: Mutex<Inner>,
+}
+
+impl Channels {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `user`'s log, if this node has one.
+    pub fn log(&self, user: i64) -> Option<Arc<Log>> {
+        self.lock().users.get(&user).map(|e| e.log.clone())
+    }
+
+    /// `user`'s log, made (empty) if this node has none.
+    fn log_or_new(&self, user: i64) -> Arc<Log> {
+        let mut inner = self.lock();
+        if let Some(entry) = inner.users.get_mut(&user) {
+            entry.touched = Instant::now();
+            return entry.log.clone();
+        }
+        if inner.users.len() >= USERS_KEPT {
+            evict(&mut inner.users);
+        }
+        let log = Arc::new(Log::default());
+        inner.users.insert(
+            user,
+            Entry {
+                log: log.clone(),
+                touched: Instant::now(),
+            },
+        );
+        log
+    }
+
+    /// Files one of `user`'s events (from this node's store writes or another node's, through
+    /// the bus); every stream of the user carries it at its next pass.
+    pub fn publish(&self, user: i64, event: PrivateEvent) {
+        self.log_or_new(user).insert(event);
+    }
+
+    /// A cursor on `user`'s events for a stream of `session` that last carried `after` (none:
+    /// a fresh stream, which gets the newest event first). `current` is the user's newest event
+    /// as the store has it, when it could be read: it seeds a log that lacks it.
+    pub fn cursor(&self, user: i64, session: &str, after: Option<u64>, current: Option<PrivateEvent>) -> Cursor {
+        let log = self.log_or_new(user);
+        if let Some(current) = current {
+            // The store is the truth: a client ahead of it (another user's id, a restored
+            // database) is resynced at once rather than after a wait.
+            let ahead = after.is_some_and(|a| a > current.seq);
+            log.insert(current);
+            if ahead {
+                let mut cursor = self.watched(session, log, None);
+                cursor.resync_first = true;
+                return cursor;
+            }
+        }
+        self.watched(session, log, after)
+    }
+
+    fn watched(&self, session: &str, log: Arc<Log>, at: Option<u64>) -> Cursor {
+        let watch = Arc::new(SessionWatch::default());
+        let mut inner = self.lock();
+        let watches = inner.sessions.entry(session.to_string()).or_default();
+        watches.retain(|w| w.strong_count() > 0);
+        watches.push(Arc::downgrade(&watch));
+        Cursor {
+            log,
+            watch,
+            at,
+            resync_first: false,
+            gap_since: None,
+        }
+    }
+
+    /// Ends every open stream of `session` (its hash): their cursors carry nothing more, and
+    /// their connections are woken to close.
+    pub fn end_session(&self, session: &str) {
+        let watches = self.lock().sessions.remove(session).unwrap_or_default();
+        for watch in watches.iter().filter_map(Weak::upgrade) {
+            watch.end();
+        }
+    }
+
+    /// Users with a log on this node.
+    pub fn users(&self) -> usize {
+        self.lock().users.len()
+    }
+}
+
+/// Makes room for one more log: the oldest-touched user without an open stream goes (or the
+/// oldest of all, when every user has one).
+fn evict(users: &mut HashMap<i64, Entry>) {
+    let idle = users
+        .iter()
+        .filter(|(_, e)| Arc::strong_count(&e.log) == 1)
+        .min_by_key(|(_, e)| e.touched)
+        .or_else(|| users.iter().min_by_key(|(_, e)| e.touched))
+        .map(|(&user, _)| user);
+    if let Some(user) = idle {
+        users.remove(&user);
+    }
+}
+
+/// One stream's place in its user's events.
+pub struct Cursor {
+    log: Arc<Log>,
+    watch: Arc<SessionWatch>,
+    /// The last event carried (`None`: nothing yet; the newest comes first).
+    at: Option<u64>,
+    /// Whether the first event is a resync (the client's own position meant nothing here).
+    resync_first: bool,
+    /// Since when the next event has been missing while a later one is there.
+    gap_since: Option<Instant>,
+}
+
+impl Cursor {
+    /// The last event carried.
+    pub fn at(&self) -> Option<u64> {
+        self.at
+    }
+
+    /// The session's watch: ended at sign-out.
+    pub fn watch(&self) -> &Arc<SessionWatch> {
+        &self.watch
+    }
+
+    /// The next event to carry, if one is ready (see the module's docs).
+    pub fn try_next(&mut self) -> Option<Delivery> {
+        self.try_next_at(Instant::now())
+    }
+
+    fn try_next_at(&mut self, now: Instant) -> Option<Delivery> {
+        if self.watch.ended() {
+            return None;
+        }
+        let latest = self.log.latest();
+        if latest == 0 || self.at == Some(latest) {
+            return None;
+        }
+        let events = self.log.lock();
+        let newest = |resync: bool| {
+            events.back().map(|e| Delivery {
+                event: e.clone(),
+                resync,
+            })
+        };
+        let delivery = match self.at {
+            None => newest(self.resync_first),
+            Some(at) => match events.iter().find(|e| e.seq == at + 1) {
+                Some(next) => Some(Delivery {
+                    event: next.clone(),
+                    resync: false,
+                }),
+                None => {
+                    let since = *self.gap_since.get_or_insert(now);
+                    let trimmed = events.front().is_some_and(|e| e.seq > at + 1) && at < latest;
+                    (trimmed || now.duration_since(since) >= GAP_WAIT)
+                        .then(|| newest(true))
+                        .flatten()
+                }
+            },
+        }?;
+        drop(events);
+        self.gap_since = None;
+        self.at = Some(delivery.event.seq);
+        Some(delivery)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64) -> PrivateEvent {
+        PrivateEvent {
+            seq,
+            kind: "account",
+            data: format!("{{\"n\":{seq}}}").into(),
+        }
+    }
+
+    fn seqs(cursor: &mut Cursor, now: Instant) -> Vec<(u64, bool)> {
+        std::iter::from_fn(|| cursor.try_next_at(now))
+            .map(|d| (d.event.seq, d.resync))
+            .collect()
+    }
+
+    #[test]
+    fn a_cursor_carries_every_event_after_its_own_once_in_order() {
+        let channels = Channels::default();
+        for seq in 1..=3 {
+            channels.publish(7, event(seq));
+        }
+        let now = Instant::now();
+        let mut resumed = channels.cursor(7, "s", Some(1), None);
+        assert_eq!(seqs(&mut resumed, now), [(2, false), (3, false)]);
+        assert_eq!(seqs(&mut resumed, now), []);
+        // Out of order from the bus: 5 waits for 4, then both go in order.
+        channels.publish(7, event(5));
+        assert_eq!(seqs(&mut resumed, now), []);
+        channels.publish(7, event(4));
+        channels.publish(7, event(4));
+        assert_eq!(seqs(&mut resumed, now), [(4, false), (5, false)]);
+        // A fresh stream gets the newest first, then what follows.
+        let mut fresh = channels.cursor(7, "t", None, None);
+        assert_eq!(seqs(&mut fresh, now), [(5, false)]);
+        channels.publish(7, event(6));
+        assert_eq!(seqs(&mut fresh, now), [(6, false)]);
+        // Another user's events never reach it.
+        channels.publish(8, event(7));
+        assert_eq!(seqs(&mut fresh, now), []);
+    }
+
+    #[test]
+    fn a_gap_waits_then_resyncs_to_the_newest() {
+        let channels = Channels::default();
+        channels.publish(1, event(1));
+        let mut cursor = channels.cursor(1, "s", Some(1), None);
+        channels.publish(1, event(3));
+        let t0 = Instant::now();
+        assert_eq!(seqs(&mut cursor, t0), [], "2 may still come");
+        assert_eq!(seqs(&mut cursor, t0 + GAP_WAIT / 2), []);
+        assert_eq!(seqs(&mut cursor, t0 + GAP_WAIT), [(3, true)]);
+        // Beyond what is kept: at once.
+        for seq in 4..=(4 + KEPT as u64) {
+            channels.publish(1, event(seq));
+        }
+        let mut old = channels.cursor(1, "s", Some(2), None);
+        assert_eq!(seqs(&mut old, t0), [(4 + KEPT as u64, true)]);
+    }
+
+    #[test]
+    fn the_store_seeds_a_log_and_resyncs_a_client_ahead_of_it() {
+        let channels = Channels::default();
+        let now = Instant::now();
+        // A node that restarted: the log is empty, the store says 9.
+        let mut behind = channels.cursor(1, "s", Some(4), Some(event(9)));
+        assert_eq!(seqs(&mut behind, now), [(9, true)]);
+        let mut current = channels.cursor(1, "s", Some(9), Some(event(9)));
+        assert_eq!(seqs(&mut current, now), []);
+        let mut ahead = channels.cursor(1, "s", Some(12), Some(event(9)));
+        assert_eq!(seqs(&mut ahead, now), [(9, true)]);
+    }
+
+    #[tokio::test]
+    async fn ending_a_session_stops_its_cursors_and_wakes_their_streams() {
+        let channels = Arc::new(Channels::default());
+        channels.publish(1, event(1));
+        let mut mine = channels.cursor(1, "mine", None, None);
+        let mut other = channels.cursor(1, "other", None, None);
+        let watch = mine.watch().clone();
+        let woken = tokio::spawn(async move { watch.wait().await });
+        tokio::task::yield_now().await;
+        channels.end_session("mine");
+        tokio::time::timeout(Duration::from_secs(5), woken)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(mine.try_next(), None, "nothing after sign-out");
+        assert_eq!(
+            other.try_next().map(|d| d.event.seq),
+            Some(1),
+            "another session carries on"
+        );
+    }
+
+    #[test]
+    fn logs_are_bounded() {
+        let channels = Channels::default();
+        let kept = channels.cursor(0, "s", None, None);
+        for user in 1..=(USERS_KEPT as i64 + 5) {
+            channels.publish(user, event(1));
+        }
+        assert_eq!(channels.users(), USERS_KEPT);
+        assert!(channels.log(0).is_some(), "a user with an open stream is kept");
+        drop(kept);
+        let log = channels.log(1).map(|l| l.lock().len());
+        assert_eq!(log, None, "the oldest idle user went first");
+    }
+}
