@@ -1,4 +1,6 @@
 import { defineConfig } from "@playwright/test";
+import os from "node:os";
+import path from "node:path";
 
 // The suite starts its own server (the release binary that `cargo leptos build --release`
 // produced) on its own port, with a fixed seed, so runs are reproducible and never collide with
@@ -48,6 +50,8 @@ export default defineConfig({
       TICK_RATE_HZ: "20",
       MARKET_SEED: "42",
       RUST_LOG: "warn",
+      // Accounts made by the suite go to a database of its own, never the dashboard's.
+      DATABASE_URL: `sqlite://${path.join(os.tmpdir(), `tickertape-e2e-${process.pid}.db`)}`,
     },
   },
 });

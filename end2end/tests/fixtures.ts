@@ -41,7 +41,8 @@ export class Dashboard {
   /** Sequence number of the last event the page received (it updates while paused too). */
   async lastSeq(): Promise<number> {
     const id = (await this.status.getAttribute("data-last-event")) ?? "";
-    return Number(id.split("-")[1] ?? 0);
+    // `<epoch>-<seq>`, and on a signed-in user's stream `~<n>` after it.
+    return Number(id.split("~")[0].split("-")[1] ?? 0);
   }
 
   /** Resolves once some displayed price differs from `before`. */

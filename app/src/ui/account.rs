@@ -49,7 +49,7 @@ pub(super) fn AccountMenu(board: Board) -> impl IntoView {
                 .into_any(),
                 None => view! {
                     <details class="signin">
-                        <summary class="btn">"Sign in"</summary>
+                        <summary class="btn" data-testid="signin-open">"Sign in"</summary>
                         <form
                             data-testid="signin-form"
                             on:submit=move |ev| {
