@@ -5,15 +5,16 @@
 //! Transport-free: the HTTP handlers (`http::accounts`) turn requests into these calls, and
 //! the [`AccountError`]s into statuses.
 
-use crate::private::{Channels, PrivateEvent};
+use crate::private::{Channels, PrivateEvent, Relayed};
 use crate::store::{PutOutcome, Store, StoreError, Versioned};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "tt_session";
@@ -282,6 +283,8 @@ pub struct Accounts {
     channels: Arc<Channels>,
     /// Sessions recently found in the store (see [`SESSION_CACHE`]).
     sessions: Arc<Mutex<HashMap<String, (User, Instant)>>>,
+    /// Where this node's events and sign-outs go for the other nodes (the market bus), if any.
+    relay: Arc<OnceLock<mpsc::Sender<Relayed>>>,
 }
 
 /// How long a session found in the store is trusted without asking it again: a long poll asks
@@ -301,6 +304,22 @@ impl Accounts {
             throttle: Arc::default(),
             channels: Arc::default(),
             sessions: Arc::default(),
+            relay: Arc::default(),
+        }
+    }
+
+    /// Sends this node's private events and sign-outs to `relay` too (see `bus::relay`).
+    pub fn relay_to(&self, relay: mpsc::Sender<Relayed>) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// Tells the other nodes, if there are any; a full queue (Redis away for long) drops it,
+    /// and their streams of that user resync.
+    fn tell_others(&self, relayed: Relayed) {
+        if let Some(relay) = self.relay.get()
+            && relay.try_send(relayed).is_err()
+        {
+            tracing::warn!("the private relay's queue is full: another node's streams of a user will resync");
         }
     }
 
@@ -430,7 +449,9 @@ impl Accounts {
 
     /// Files a change the store committed as the user's next private event.
     fn publish(&self, user: &User, versioned: &Versioned) {
-        self.channels.publish(user.id, event_of(versioned));
+        let event = event_of(versioned);
+        self.channels.publish(user.id, event.clone());
+        self.tell_others(Relayed::Event { user: user.id, event });
     }
 
     /// The user's watchlists, in their order.
@@ -496,6 +517,7 @@ impl Accounts {
         let hash = session_hash(session);
         self.store.delete_session(&hash).await?;
         self.forget_session(&hash);
+        self.tell_others(Relayed::Ended { session: hash });
         Ok(())
     }
 

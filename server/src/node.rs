@@ -158,6 +158,11 @@ pub async fn start(
             failure,
         });
     }
+    if let Some(accounts) = &accounts {
+        let (writer, follower) = bus::relay(client.clone(), accounts, shutdown.clone());
+        supervise("private relay writer", writer, &shutdown, &failure);
+        supervise("private relay follower", follower, &shutdown, &failure);
+    }
     let hub = bus::join(&client, hub_config, &status, &shutdown).await?;
     let follow = bus::follow_loop(client, hub.clone(), status.clone(), shutdown.clone());
     supervise("bus follower", follow, &shutdown, &failure);

@@ -43,6 +43,20 @@ pub struct PrivateEvent {
     pub data: Arc<str>,
 }
 
+/// What one node tells the others of its users (through the market bus): an event its store
+/// committed, or a session that ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Relayed {
+    Event {
+        user: i64,
+        event: PrivateEvent,
+    },
+    /// The hash of the session's id.
+    Ended {
+        session: String,
+    },
+}
+
 /// What a cursor hands its stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {

@@ -96,7 +96,26 @@ impl TestNode {
         Self::start_with(redis, role, &["--history-frames", "2000", "--past-hours", "0"]).await
     }
 
+    /// An edge with accounts (a store shared with the other nodes).
+    async fn edge_with_accounts(redis: &Redis, database: &str) -> TestNode {
+        let store =
+            tickertape_server::store::Store::connect(&tickertape_server::store::parse_database_url(database).unwrap())
+                .await
+                .unwrap();
+        let accounts = tickertape_server::accounts::Accounts::new(store, Duration::from_secs(3600), false);
+        Self::start_full(redis, "edge", &["--past-hours", "0"], Some(accounts)).await
+    }
+
     async fn start_with(redis: &Redis, role: &str, settings: &[&str]) -> TestNode {
+        Self::start_full(redis, role, settings, None).await
+    }
+
+    async fn start_full(
+        redis: &Redis,
+        role: &str,
+        settings: &[&str],
+        accounts: Option<tickertape_server::accounts::Accounts>,
+    ) -> TestNode {
         let url = redis.url();
         let seed = SEED.to_string();
         let args = [
@@ -115,7 +134,7 @@ impl TestNode {
         let options = LeptosOptions::builder().output_name("tickertape").build();
         let node = tokio::time::timeout(
             PATIENCE,
-            node::start(&config, &config.limits(1024), options, None, shutdown.clone()),
+            node::start(&config, &config.limits(1024), options, accounts, shutdown.clone()),
         )
         .await
         .expect("the node joins in time")
@@ -601,4 +620,118 @@ async fn websocket_and_long_polling_resume_across_edges_too() {
     }
     assert!(socket.resyncs.is_empty(), "{:?}", socket.resyncs);
     assert_eq!(socket.ticks, polled.ticks, "one sequence on every transport");
+}
+
+/// A signed-in user's change made through edge A reaches their stream on edge B (pushed through
+/// the bus, within a frame or two of a 50 Hz market), a client that moves from B to A resumes
+/// their events exactly, and a sign-out through A closes their stream on B within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_own_events_cross_edges_and_resume_on_any() {
+    use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+    let redis = Redis::start().await;
+    let pg = support::Postgres::start();
+    let _generator = TestNode::start(&redis, "generator").await;
+    let a = TestNode::edge_with_accounts(&redis, &pg.url()).await;
+    let b = TestNode::edge_with_accounts(&redis, &pg.url()).await;
+    let client = reqwest::Client::new();
+    let signup = client
+        .post(format!("{}/api/signup", a.base))
+        .header(CONTENT_TYPE, "application/json")
+        .body(r#"{"username":"ada","password":"correct horse battery"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 201);
+    let cookie = signup.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let put = |symbols: &'static str| {
+        let (client, url, cookie) = (
+            client.clone(),
+            format!("{}/api/watchlists/Main", a.base),
+            cookie.clone(),
+        );
+        async move {
+            let resp = client
+                .put(url)
+                .header(CONTENT_TYPE, "application/json")
+                .header(COOKIE, cookie)
+                .body(format!(r#"{{"symbols":{symbols}}}"#))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+        }
+    };
+    let open = |base: String, last: Option<String>| {
+        let (client, cookie) = (client.clone(), cookie.clone());
+        async move {
+            let mut req = client.get(format!("{base}/api/stream")).header(COOKIE, cookie);
+            if let Some(last) = last {
+                req = req.header("Last-Event-ID", last);
+            }
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let events: Events = Box::pin(eventsource_stream::Eventsource::eventsource(resp.bytes_stream()));
+            events
+        }
+    };
+    /// Reads until the next `account` event (in time): it and the last id before it.
+    async fn next_account(events: &mut Events) -> (eventsource_stream::Event, String) {
+        let mut last = String::new();
+        tokio::time::timeout(PATIENCE, async {
+            loop {
+                let event = next(events).await;
+                if event.event == "account" {
+                    return (event, last);
+                }
+                last = event.id.clone();
+            }
+        })
+        .await
+        .expect("an account event in time")
+    }
+    let mut on_b = open(b.base.clone(), None).await;
+    next(&mut on_b).await;
+    let sent = std::time::Instant::now();
+    put(r#"["AAPL"]"#).await;
+    let (event, _) = next_account(&mut on_b).await;
+    let took = sent.elapsed();
+    assert!(event.id.ends_with("~1"), "{}", event.id);
+    assert!(event.data.contains(r#""symbols":["AAPL"]"#), "{}", event.data);
+    assert!(took < Duration::from_secs(1), "through the bus in {took:?}");
+    // The client moves to A while two changes are made; it resumes with its last id.
+    let (last, _) = (event.id.clone(), drop(on_b));
+    put(r#"["MSFT"]"#).await;
+    put(r#"["TSLA"]"#).await;
+    let mut on_a = open(a.base.clone(), Some(last)).await;
+    let (second, _) = next_account(&mut on_a).await;
+    let (third, _) = next_account(&mut on_a).await;
+    assert!(second.id.ends_with("~2") && second.data.contains("MSFT"), "{second:?}");
+    assert!(third.id.ends_with("~3") && third.data.contains("TSLA"), "{third:?}");
+    assert!(!third.data.contains("resync"), "{third:?}");
+    // Sign-out through A closes the session's stream on B.
+    let mut on_b = open(b.base.clone(), Some(third.id.clone())).await;
+    next(&mut on_b).await;
+    let out = client
+        .post(format!("{}/api/logout", a.base))
+        .header(CONTENT_TYPE, "application/json")
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let closed = tokio::time::timeout(Duration::from_secs(1), async {
+        use futures_util::StreamExt;
+        while let Some(Ok(_)) = on_b.next().await {}
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "B's stream of the ended session is still open after a second"
+    );
 }

@@ -221,10 +221,3 @@ pub async fn follow_loop(client: Client, hub: Arc<Hub>, status: Arc<BusStatus>, 
         }
     }
 }
-
-async fn pause(shutdown: &CancellationToken, d: Duration) {
-    tokio::select! {
-        () = shutdown.cancelled() => {}
-        () = tokio::time::sleep(d) => {}
-    }
-}

@@ -15,6 +15,8 @@
 //!   interval, rewritten with a checkpoint about once a minute (and every `HISTORY_FRAMES / 2`
 //!   frames, so the stream always reaches back to it). An edge that joins takes them and the
 //!   trades of every later frame: every node draws the same charts, however late it joined.
+//! - `tickertape:private`, signed-in users' own events and sign-outs, relayed between the nodes
+//!   that serve them ([`relay`]).
 //! - `tickertape:epoch`, the running generator's epoch: seconds since 1970 at its start, or
 //!   one more than the previous epoch, whichever is larger.
 //!
@@ -27,9 +29,11 @@
 //! [`Hub::reset`] from the checkpoint, which the hub turns into `resync` events.
 
 mod follower;
+mod relay;
 mod writer;
 
 pub use follower::{follow_loop, join};
+pub use relay::relay;
 pub use writer::{Publisher, WriterSetup, publisher};
 
 use crate::config::BusUrl;
@@ -186,6 +190,14 @@ async fn connect(client: &Client) -> redis::RedisResult<MultiplexedConnection> {
         // Longer than a blocking XREAD, so the read is never cut short.
         .set_response_timeout(Some(BLOCK + Duration::from_secs(2)));
     client.get_multiplexed_async_connection_with_config(&config).await
+}
+
+/// Waits `d`, or less if the node shuts down meanwhile.
+async fn pause(shutdown: &tokio_util::sync::CancellationToken, d: Duration) {
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        () = tokio::time::sleep(d) => {}
+    }
 }
 
 /// Exponential backoff with jitter, 100 ms up to [`MAX_BACKOFF`].
