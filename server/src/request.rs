@@ -120,11 +120,15 @@ pub fn int_param(
 }
 
 /// Parameters of the streaming endpoints.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamParams {
+    /// Comma-separated symbols (all when absent).
     pub symbols: Option<String>,
     /// Symbols (among `symbols`) whose books and prints the stream carries too.
     pub depth: Option<String>,
+    /// Resume after this id (`<epoch>-<seq>`, with `~<n>` on a signed-in stream); SSE's
+    /// `Last-Event-ID` header wins over it.
     pub last_event_id: Option<String>,
 }
 

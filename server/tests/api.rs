@@ -435,3 +435,110 @@ async fn depth_on_every_transport_carries_the_book_rest_serves() {
         "{metrics}"
     );
 }
+
+/// `GET /api/openapi.json` is an OpenAPI 3.1 document of every endpoint the router serves: each
+/// one a user of the API is told about (README) is in it with its statuses, and each operation
+/// in it, asked for for real, answers one of the statuses it documents. Nothing else is served
+/// under `/api`.
+#[tokio::test]
+async fn the_openapi_document_lists_every_endpoint_with_the_statuses_it_answers() {
+    let store = tickertape_server::store::Store::connect(
+        &tickertape_server::store::parse_database_url(&sqlite_url("openapi")).unwrap(),
+    )
+    .await
+    .unwrap();
+    let accounts = tickertape_server::accounts::Accounts::new(store, Duration::from_secs(60), false);
+    let server = TestServer::with_accounts(accounts).await;
+    let (status, text) = get(&server.url("/api/openapi.json"), None).await;
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let every = [
+        ("get", "/api/symbols"),
+        ("get", "/api/snapshot"),
+        ("get", "/api/history"),
+        ("get", "/api/book"),
+        ("get", "/api/trades"),
+        ("get", "/api/wire"),
+        ("get", "/api/stream"),
+        ("get", "/api/ws"),
+        ("get", "/api/poll"),
+        ("post", "/api/signup"),
+        ("post", "/api/login"),
+        ("post", "/api/logout"),
+        ("get", "/api/me"),
+        ("get", "/api/watchlists"),
+        ("put", "/api/watchlists/{name}"),
+        ("delete", "/api/watchlists/{name}"),
+        ("put", "/api/view"),
+        ("get", "/api/openapi.json"),
+        ("get", "/healthz"),
+        ("get", "/metrics"),
+    ];
+    let paths = doc["paths"].as_object().unwrap();
+    let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(operations, every.len(), "{:?}", paths.keys().collect::<Vec<_>>());
+    let client = reqwest::Client::new();
+    for (method, path) in every {
+        let op = &doc["paths"][path][method];
+        let statuses: Vec<u16> = op["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path} is not in the document"))
+            .keys()
+            .map(|k| k.parse().unwrap())
+            .collect();
+        assert!(
+            statuses.iter().any(|s| (200..300).contains(s) || *s == 101),
+            "{method} {path}: {statuses:?}"
+        );
+        // Asked for for real (the query a first-time caller would write).
+        let url = server.url(&path.replace("{name}", "Tech"))
+            + if path.ends_with("history") || path.ends_with("book") || path.ends_with("trades") {
+                "?symbol=AAPL"
+            } else if path.ends_with("poll") {
+                "?timeout_ms=0"
+            } else {
+                ""
+            };
+        let req = match method {
+            "get" => client.get(&url),
+            "post" => client.post(&url),
+            "put" => client.put(&url),
+            _ => client.delete(&url),
+        };
+        let resp = req
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let got = resp.status().as_u16();
+        assert!(
+            statuses.contains(&got),
+            "{method} {path} answered {got}, documented {statuses:?}"
+        );
+    }
+    // Nothing else under /api.
+    assert_eq!(get(&server.url("/api/nothing-here"), None).await.0, 404);
+    // Each body the document names is described in it.
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "Snapshot",
+        "History",
+        "Account",
+        "Watchlist",
+        "SavedView",
+        "ApiErrorBody",
+        "Credentials",
+    ] {
+        assert!(
+            schemas.contains_key(name),
+            "{name} in {:?}",
+            schemas.keys().collect::<Vec<_>>()
+        );
+    }
+}

@@ -10,6 +10,7 @@ pub const EVENT_ACCOUNT: &str = "account";
 
 /// A named watchlist: symbols of the universe, in the user's order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Watchlist {
     pub name: String,
     pub symbols: Vec<String>,
@@ -18,6 +19,7 @@ pub struct Watchlist {
 /// The last view a user left: what the chart shows and how the page is set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SavedView {
     /// The chart's symbol (`null`: the first watched one).
     pub symbol: Option<String>,
@@ -35,6 +37,7 @@ pub struct SavedView {
 
 /// A user's state: the data of an `account` event, and of `/api/me` with the username.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AccountState {
     pub watchlists: Vec<Watchlist>,
     pub view: Option<SavedView>,
@@ -42,6 +45,7 @@ pub struct AccountState {
 
 /// Who is signed in and what they own: `GET /api/me`, and the first page of a signed-in user.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Account {
     pub username: String,
     pub watchlists: Vec<Watchlist>,

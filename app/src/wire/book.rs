@@ -25,6 +25,7 @@ pub const CHECKSUM_LEVELS: usize = 10;
 /// One price level: `[price, size]` on the wire, the price in the instrument's price units, the
 /// size in its size units (10^-`size_decimals`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Level(pub i64, pub u64);
 
 impl Level {
@@ -40,6 +41,7 @@ impl Level {
 /// A book as `snapshot` and `resync` carry it (every level), or as a `tick` does (the levels the
 /// frame changed, size 0 for a removed one), with the checksum of the book after it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BookUpdate {
     pub symbol: String,
     pub bids: Vec<Level>,
@@ -184,6 +186,7 @@ fn side_changes(before: &[Level], after: &[Level]) -> Vec<Level> {
 /// Which side of the book the aggressor of a trade was: a buyer lifting asks or a seller hitting
 /// bids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Side {
     #[serde(rename = "buy")]
     Buy,
@@ -193,6 +196,7 @@ pub enum Side {
 
 /// One print of the tape: `size` traded at `price` at `ts` (ms since the Unix epoch).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Print {
     pub symbol: String,
     pub price: i64,
@@ -216,6 +220,7 @@ impl Print {
 
 /// The answer of `GET /api/book`: one instrument's whole book at frame `seq`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BookAt {
     pub seq: u64,
     pub symbol: String,
@@ -227,6 +232,7 @@ pub struct BookAt {
 /// The answer of `GET /api/trades`: the newest prints of one instrument, newest first, as of
 /// frame `seq` (every print of that frame and before that the server still holds).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Trades {
     pub seq: u64,
     pub symbol: String,

@@ -75,6 +75,21 @@ impl FromStr for EventId {
     }
 }
 
+/// In the OpenAPI document: a string, as on the wire.
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for EventId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("<epoch hex>-<seq>: one frame of one server run"))
+            .examples([serde_json::json!("1f3a9c-42")])
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for EventId {}
+
 impl Serialize for EventId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -132,6 +147,7 @@ impl FromStr for StreamId {
 /// What kind of market an instrument trades in; it decides the defaults of unknown symbols
 /// and lets the UI group or label rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AssetClass {
     #[serde(rename = "equity")]
     Equity,
@@ -143,6 +159,7 @@ pub enum AssetClass {
 
 /// Static facts about one instrument, sent once (in snapshots and `/api/symbols`), never per tick.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Instrument {
     pub symbol: String,
     pub name: String,
@@ -158,6 +175,7 @@ pub struct Instrument {
 /// The state of one instrument after a frame: last trade, best bid/ask, session figures. Prices
 /// are in the instrument's price units (see the module's documentation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Quote {
     pub symbol: String,
     /// Last traded price.
@@ -303,6 +321,7 @@ pub struct TickFrame {
 /// The full state of a selection at one frame: the payload of `snapshot` and `resync` events
 /// and of `GET /api/snapshot`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Snapshot {
     /// Id of the last frame included; resume from here.
     pub id: Option<EventId>,
@@ -317,6 +336,7 @@ pub struct Snapshot {
 
 /// Candle width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Interval {
     #[serde(rename = "1s")]
     S1,
@@ -409,6 +429,7 @@ impl FromStr for Interval {
 /// One bucket of trades. `t` is the bucket start in ms since the Unix epoch; prices are in the
 /// instrument's price units, like a quote's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Candle {
     pub t: i64,
     pub open: i64,
@@ -433,6 +454,7 @@ impl Candle {
 
 /// Recent candles of one symbol: the answer of `GET /api/history`, used to backfill charts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct History {
     pub symbol: String,
     pub interval: Interval,
@@ -583,6 +605,7 @@ impl Incoming {
 /// (HTTP heads, chunk and WebSocket framing, keep-alives, and for long polling every request
 /// and answer), not only the events' text.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WireReport {
     pub transports: Vec<WireCount>,
 }
@@ -607,6 +630,7 @@ impl WireReport {
 
 /// One transport's totals in a [`WireReport`]: `transport` is `sse`, `ws` or `poll`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WireCount {
     pub transport: String,
     pub events: u64,
@@ -616,6 +640,7 @@ pub struct WireCount {
 
 /// Body of every 4xx answer of the API.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiErrorBody {
     pub error: String,
 }

@@ -18,14 +18,14 @@ use serde::{Deserialize, Serialize};
 /// The largest request body the account endpoints read.
 pub const MAX_BODY: usize = 16 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Credentials {
     username: String,
     password: String,
 }
 
 /// Who is signed in.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Me {
     username: String,
 }
@@ -129,6 +129,14 @@ fn session(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// `POST /api/signup {"username","password"}`: `201 {"username"}` and the cookie.
+#[utoipa::path(post, path = "/api/signup", tag = "accounts", request_body = Credentials,
+    responses(
+        (status = 201, description = "Signed up and in: the user, and the session cookie `tt_session`", body = Me),
+        (status = 400, description = "An invalid username or password, or invalid JSON", body = ApiErrorBody),
+        (status = 403, description = "From another origin, or not `Content-Type: application/json`", body = ApiErrorBody),
+        (status = 409, description = "The username is taken", body = ApiErrorBody),
+        (status = 413, description = "A body over 16 KB", body = ApiErrorBody),
+        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
 pub async fn signup(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -143,6 +151,15 @@ pub async fn signup(
 }
 
 /// `POST /api/login {"username","password"}`: `200 {"username"}` and the cookie.
+#[utoipa::path(post, path = "/api/login", tag = "accounts", request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in: the user, and a new session cookie", body = Me),
+        (status = 400, description = "Invalid JSON", body = ApiErrorBody),
+        (status = 401, description = "Wrong username or password (one body for both)", body = ApiErrorBody),
+        (status = 403, description = "From another origin, or not `Content-Type: application/json`", body = ApiErrorBody),
+        (status = 413, description = "A body over 16 KB", body = ApiErrorBody),
+        (status = 429, description = "Too many failures for this username or address (with `Retry-After`)", body = ApiErrorBody),
+        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
 pub async fn login(
     State(app): State<AppState>,
     client: Option<Extension<ClientAddr>>,
@@ -158,6 +175,11 @@ pub async fn login(
 }
 
 /// `POST /api/logout`: `204`, the session ended and its cookie removed.
+#[utoipa::path(post, path = "/api/logout", tag = "accounts",
+    responses(
+        (status = 204, description = "Signed out: the session ends, its streams close, its cookie is removed"),
+        (status = 403, description = "From another origin, or not `Content-Type: application/json`", body = ApiErrorBody),
+        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
 pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Refused> {
     let accounts = accounts(&app)?;
     check_forgery(&app, &headers)?;
@@ -192,6 +214,11 @@ fn universe(app: &AppState) -> Vec<String> {
 }
 
 /// `GET /api/me`: `200 {"username","watchlists","view"}`, or `401`.
+#[utoipa::path(get, path = "/api/me", tag = "accounts",
+    responses(
+        (status = 200, description = "Who is signed in, their watchlists and last view", body = Account),
+        (status = 401, description = "Not signed in", body = ApiErrorBody),
+        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
 pub async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Account>, Refused> {
     let accounts = accounts(&app)?;
     let id = session(&headers).ok_or(AccountError::SignedOut)?;
@@ -199,13 +226,18 @@ pub async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<
 }
 
 /// `GET /api/watchlists`: the user's watchlists, in their order.
+#[utoipa::path(get, path = "/api/watchlists", tag = "accounts",
+    responses(
+        (status = 200, description = "The user's watchlists, in their order", body = Vec<Watchlist>),
+        (status = 401, description = "Not signed in", body = ApiErrorBody),
+        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
 pub async fn watchlists(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Watchlist>>, Refused> {
     let accounts = accounts(&app)?;
     let user = user_of(accounts, &headers).await?;
     Ok(Json(accounts.watchlists(&user).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PutWatchlist {
     symbols: Vec<String>,
@@ -215,6 +247,14 @@ struct PutWatchlist {
 
 /// `PUT /api/watchlists/{name} {"symbols":[…],"rename"?}`: creates or replaces it (renaming it
 /// when asked); `200` with it.
+#[utoipa::path(put, path = "/api/watchlists/{name}", tag = "accounts", params(("name" = String, Path, description = "The watchlist's name")), request_body = PutWatchlist,
+    responses(
+        (status = 200, description = "The list as saved (every stream of the user gets an `account` event)", body = Watchlist),
+        (status = 400, description = "An unknown symbol, too many, a bad name, a rename to a taken name, or invalid JSON", body = ApiErrorBody),
+        (status = 401, description = "Not signed in", body = ApiErrorBody),
+        (status = 403, description = "From another origin, or not `Content-Type: application/json`", body = ApiErrorBody),
+        (status = 413, description = "A body over 16 KB", body = ApiErrorBody),
+        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
 pub async fn put_watchlist(
     State(app): State<AppState>,
     Path(name): Path<String>,
@@ -231,6 +271,13 @@ pub async fn put_watchlist(
 }
 
 /// `DELETE /api/watchlists/{name}`: `204`, or `404` when the user has none of that name.
+#[utoipa::path(delete, path = "/api/watchlists/{name}", tag = "accounts", params(("name" = String, Path, description = "The watchlist's name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in", body = ApiErrorBody),
+        (status = 403, description = "From another origin, or not `Content-Type: application/json`", body = ApiErrorBody),
+        (status = 404, description = "The user has no list of that name", body = ApiErrorBody),
+        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
 pub async fn delete_watchlist(
     State(app): State<AppState>,
     Path(name): Path<String>,
@@ -242,6 +289,14 @@ pub async fn delete_watchlist(
 }
 
 /// `PUT /api/view {"symbol","interval","mode","depth","theme","transport"}`: `200` with it.
+#[utoipa::path(put, path = "/api/view", tag = "accounts", request_body = SavedView,
+    responses(
+        (status = 200, description = "The view as saved", body = SavedView),
+        (status = 400, description = "A field out of its values, or invalid JSON", body = ApiErrorBody),
+        (status = 401, description = "Not signed in", body = ApiErrorBody),
+        (status = 403, description = "From another origin, or not `Content-Type: application/json`", body = ApiErrorBody),
+        (status = 413, description = "A body over 16 KB", body = ApiErrorBody),
+        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
 pub async fn put_view(
     State(app): State<AppState>,
     headers: HeaderMap,

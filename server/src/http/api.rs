@@ -7,7 +7,7 @@ use crate::metrics::Transport;
 use crate::request::{ApiError, Params, int_param};
 use app::wire::book::{BookAt, Trades};
 use app::wire::protocol::Interval;
-use app::wire::protocol::{History, Instrument, Snapshot, WireCount, WireReport};
+use app::wire::protocol::{ApiErrorBody, History, Instrument, Snapshot, WireCount, WireReport};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -19,6 +19,8 @@ use serde::Deserialize;
 pub const MAX_HISTORY_LIMIT: usize = MAX_KEPT;
 
 /// `GET /api/wire`: each transport's events and bytes since start-up ([`WireReport`]).
+#[utoipa::path(get, path = "/api/wire", tag = "market",
+    responses((status = 200, description = "Each transport's events and bytes on the wire since start-up", body = WireReport)))]
 pub async fn wire(State(app): State<AppState>) -> Json<WireReport> {
     let transports = app
         .hub()
@@ -40,16 +42,27 @@ pub async fn wire(State(app): State<AppState>) -> Json<WireReport> {
     Json(WireReport { transports })
 }
 
+/// `GET /api/symbols`: the universe.
+#[utoipa::path(get, path = "/api/symbols", tag = "market",
+    responses((status = 200, description = "Every instrument of the market", body = Vec<Instrument>)))]
 pub async fn symbols(State(app): State<AppState>) -> Json<Vec<Instrument>> {
     Json(app.hub().instruments().to_vec())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SnapshotParams {
+    /// Comma-separated symbols (all when absent).
     symbols: Option<String>,
+    /// Symbols (among `symbols`) whose whole books come too.
     depth: Option<String>,
 }
 
+/// `GET /api/snapshot?symbols=&depth=`: the latest quote of every selected instrument.
+#[utoipa::path(get, path = "/api/snapshot", tag = "market", params(SnapshotParams),
+    responses(
+        (status = 200, description = "The selected instruments' latest quotes (and books), at one frame", body = Snapshot),
+        (status = 400, description = "An unknown symbol or a malformed query", body = ApiErrorBody)))]
 pub async fn snapshot(
     State(app): State<AppState>,
     Params(params): Params<SnapshotParams>,
@@ -60,10 +73,14 @@ pub async fn snapshot(
 }
 
 /// Parameters of the endpoints about one symbol.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SymbolParams {
+    /// The symbol (required).
     symbol: Option<String>,
+    /// `/api/history` only: `1s` (default), `5s`, `1m`, `5m`, `15m` or `1h`.
     interval: Option<String>,
+    /// How many: `/api/trades` 1–200 (default 50), `/api/history` 1–3600 (default 3600).
     limit: Option<String>,
 }
 
@@ -85,6 +102,10 @@ fn unknown(symbol: &str) -> ApiError {
 
 /// `GET /api/book?symbol=`: the symbol's whole book (20 levels a side, best first) and its
 /// checksum, at frame `seq`.
+#[utoipa::path(get, path = "/api/book", tag = "market", params(SymbolParams),
+    responses(
+        (status = 200, description = "The symbol's whole book and its checksum", body = BookAt),
+        (status = 400, description = "No or an unknown symbol", body = ApiErrorBody)))]
 pub async fn book(State(app): State<AppState>, Params(params): Params<SymbolParams>) -> Result<Json<BookAt>, ApiError> {
     let symbol = params.symbol()?;
     app.hub().book(&symbol).map(Json).ok_or_else(|| unknown(&symbol))
@@ -92,6 +113,10 @@ pub async fn book(State(app): State<AppState>, Params(params): Params<SymbolPara
 
 /// `GET /api/trades?symbol=&limit=`: the symbol's newest prints (newest first; `limit` 1 to
 /// 200, default 50) as of frame `seq`.
+#[utoipa::path(get, path = "/api/trades", tag = "market", params(SymbolParams),
+    responses(
+        (status = 200, description = "The symbol's newest prints, newest first", body = Trades),
+        (status = 400, description = "No or an unknown symbol, or a limit out of range", body = ApiErrorBody)))]
 pub async fn trades(
     State(app): State<AppState>,
     Params(params): Params<SymbolParams>,
@@ -104,6 +129,11 @@ pub async fn trades(
         .ok_or_else(|| unknown(&symbol))
 }
 
+/// `GET /api/history?symbol=&interval=&limit=`: the symbol's newest candles.
+#[utoipa::path(get, path = "/api/history", tag = "market", params(SymbolParams),
+    responses(
+        (status = 200, description = "The symbol's newest candles at the interval, oldest first", body = History),
+        (status = 400, description = "No or an unknown symbol, an unknown interval, or a limit out of range", body = ApiErrorBody)))]
 pub async fn history(
     State(app): State<AppState>,
     Params(params): Params<SymbolParams>,
@@ -131,6 +161,10 @@ pub async fn history(
 /// `200 {"status":"ok",..}` while the node is serving a live market; `503` with
 /// `"status":"degraded"` while an edge has lost the market bus (its clients stay connected and
 /// get the missed frames, or a `resync`, once it is back).
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses(
+        (status = 200, description = "Serving a live market: `{\"status\":\"ok\",…}`", body = Object),
+        (status = 503, description = "Degraded (an edge that lost the bus, a stale feed): `{\"status\":\"degraded\",…}`", body = Object)))]
 pub async fn healthz(State(app): State<AppState>) -> Response {
     let id = app.hub().last_id();
     let bus = app.bus.as_ref().map(|b| b.health());
@@ -162,6 +196,17 @@ pub fn health_response(healthy: bool, mut body: serde_json::Value) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// `GET /api/openapi.json`: the OpenAPI 3.1 document of every endpoint, generated from the
+/// handlers and their types.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "This document", body = Object)))]
+pub async fn openapi(State(app): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], app.openapi.to_string()).into_response()
+}
+
+/// `GET /metrics`: Prometheus's text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "The node's metrics, in Prometheus's text format", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     metrics_response(app.hub().metrics())
 }

@@ -20,7 +20,7 @@ use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use axum::routing::{any, get, post, put};
+use axum::routing::any;
 use leptos::nonce::use_nonce;
 use leptos::prelude::{LeptosOptions, provide_context, use_context};
 use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
@@ -29,6 +29,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -47,7 +50,25 @@ pub struct AppState {
     /// The paths the app renders as pages (filled by [`router`]): where a signed-in user's
     /// state is looked up before the render.
     pub page_paths: Arc<[String]>,
+    /// The OpenAPI document of every endpoint, as JSON (made by [`router`] from the handlers).
+    pub openapi: Arc<str>,
 }
+
+/// The document's head; its paths come from the handlers' `#[utoipa::path]` (see [`router`]).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tickertape",
+        description = "A live market-data dashboard's API: the market (REST, and the same events over Server-Sent Events, WebSocket and long polling), accounts, and a signed-in user's own state, pushed on the same streams."
+    ),
+    tags(
+        (name = "market", description = "The simulated market now: instruments, quotes, books, prints, candles"),
+        (name = "streams", description = "The market's events, and a signed-in user's own, live: three transports, one protocol"),
+        (name = "accounts", description = "Sign-up, sign-in, and what a user owns (JSON bodies of at most 16 KB; changes only from allowed origins, as application/json)"),
+        (name = "operations", description = "Health, metrics and this document")
+    )
+)]
+struct ApiDoc;
 
 impl AppState {
     /// A node serving `hub` on its own (no market bus): the embedded node, and the tests'.
@@ -60,6 +81,7 @@ impl AppState {
             stale_after: None,
             accounts: None,
             page_paths: Arc::from(Vec::new()),
+            openapi: Arc::from(""),
         }
     }
 
@@ -104,31 +126,36 @@ pub fn router(mut state: AppState) -> Router {
     // The transports stay outside the compression layer: nothing of theirs is ever compressed
     // (a wrapper per event and connection is cost without benefit), and a poll answers the same
     // bytes whether the connection layer or the router serves it.
-    let streams = Router::new()
-        .route(transport::sse::PATH, get(transport::sse::stream))
-        .route("/api/ws", get(transport::ws::ws))
-        .route(transport::poll::PATH, get(transport::poll::poll));
-    let account_routes = Router::new()
-        .route("/signup", post(accounts::signup))
-        .route("/login", post(accounts::login))
-        .route("/logout", post(accounts::logout))
-        .route("/me", get(accounts::me))
-        .route("/watchlists", get(accounts::watchlists))
-        .route(
-            "/watchlists/{name}",
-            put(accounts::put_watchlist).delete(accounts::delete_watchlist),
-        )
-        .route("/view", put(accounts::put_view))
-        .layer(axum::extract::DefaultBodyLimit::max(accounts::MAX_BODY));
-    let api = Router::new()
-        .merge(account_routes)
-        .route("/symbols", get(api::symbols))
-        .route("/wire", get(api::wire))
-        .route("/snapshot", get(api::snapshot))
-        .route("/history", get(api::history))
-        .route("/book", get(api::book))
-        .route("/trades", get(api::trades))
-        .route("/{*rest}", any(api::not_found));
+    let (streams, streams_doc) = OpenApiRouter::new()
+        .routes(routes!(transport::sse::stream))
+        .routes(routes!(transport::ws::ws))
+        .routes(routes!(transport::poll::poll))
+        .split_for_parts();
+    let (account_routes, accounts_doc) = OpenApiRouter::new()
+        .routes(routes!(accounts::signup))
+        .routes(routes!(accounts::login))
+        .routes(routes!(accounts::logout))
+        .routes(routes!(accounts::me))
+        .routes(routes!(accounts::watchlists))
+        .routes(routes!(accounts::put_watchlist, accounts::delete_watchlist))
+        .routes(routes!(accounts::put_view))
+        .layer(axum::extract::DefaultBodyLimit::max(accounts::MAX_BODY))
+        .split_for_parts();
+    let (rest, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(api::symbols))
+        .routes(routes!(api::wire))
+        .routes(routes!(api::snapshot))
+        .routes(routes!(api::history))
+        .routes(routes!(api::book))
+        .routes(routes!(api::trades))
+        .routes(routes!(api::openapi))
+        .routes(routes!(api::healthz))
+        .routes(routes!(api::metrics))
+        .split_for_parts();
+    doc.merge(accounts_doc);
+    doc.merge(streams_doc);
+    state.openapi = serde_json::to_string(&doc).unwrap_or_default().into();
+    let api = rest.merge(account_routes).route("/api/{*rest}", any(api::not_found));
 
     let routes = generate_route_list(app::App);
     state.page_paths = routes.iter().map(|r| r.path().to_string()).collect();
@@ -166,9 +193,7 @@ pub fn router(mut state: AppState) -> Router {
     let not_found = leptos_axum::file_and_error_handler::<AppState, _>(app::shell);
 
     Router::new()
-        .nest("/api", api)
-        .route("/healthz", get(api::healthz))
-        .route("/metrics", get(api::metrics))
+        .merge(api)
         .leptos_routes_with_context(&state, routes, page_context, move || app::shell(options.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

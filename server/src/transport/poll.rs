@@ -43,11 +43,16 @@ pub const MAX_TIMEOUT_MS: u64 = 60_000;
 /// Most events in one answer; a client further behind polls again at once.
 pub const MAX_EVENTS: usize = 500;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PollParams {
+    /// Comma-separated symbols (all when absent).
     symbols: Option<String>,
+    /// Symbols (among `symbols`) whose books and prints come too.
     depth: Option<String>,
+    /// The `next` of the previous answer (none: start with a snapshot).
     after: Option<String>,
+    /// How long to wait for an event, 0–60000 ms (default 25000).
     timeout_ms: Option<String>,
 }
 
@@ -205,6 +210,11 @@ pub(super) struct Answers {
 }
 
 /// The router's handler, for a poll on a connection that served something else first.
+#[utoipa::path(get, path = "/api/poll", tag = "streams", params(PollParams),
+    responses(
+        (status = 200, description = "`{\"events\":[{\"type\",\"id\",\"data\"}…],\"next\":\"<id>\"}`: the events after `after` (at most 500), or none after the timeout", body = Object),
+        (status = 400, description = "An unknown symbol, a malformed id, a timeout out of range", body = app::wire::protocol::ApiErrorBody),
+        (status = 403, description = "From an origin not in ALLOWED_ORIGINS", body = app::wire::protocol::ApiErrorBody)))]
 pub async fn poll(
     State(t): State<Transports>,
     claim: Option<Extension<Claim>>,

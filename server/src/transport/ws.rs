@@ -68,6 +68,11 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// How many bytes of the client's messages are read at a time: they are small commands.
 const READ_BUFFER: usize = 512;
 
+#[utoipa::path(get, path = "/api/ws", tag = "streams", params(StreamParams),
+    responses(
+        (status = 101, description = "A WebSocket: one `{\"type\",\"id\",\"data\"}` message per event, the same events as SSE; commands `subscribe`, `unsubscribe`, `set`"),
+        (status = 400, description = "Not a WebSocket upgrade, an unknown symbol, a malformed id or query", body = app::wire::protocol::ApiErrorBody),
+        (status = 403, description = "From an origin not in ALLOWED_ORIGINS", body = app::wire::protocol::ApiErrorBody)))]
 pub async fn ws(
     State(app): State<Transports>,
     Params(params): Params<StreamParams>,

@@ -90,6 +90,12 @@ pub(super) fn event_bytes(event: &HubEvent) -> Vec<u8> {
 
 /// The router's handler, for a stream requested on a connection that served something before:
 /// [`serve`] writes the events into a bounded channel that hyper sends as the response body.
+#[utoipa::path(get, path = "/api/stream", tag = "streams",
+    params(StreamParams, ("Last-Event-ID" = Option<String>, Header, description = "The last id the client has: the stream resumes after it")),
+    responses(
+        (status = 200, description = "Server-Sent Events: `snapshot`, `tick`, `resync`, and on a signed-in user's stream (the `tt_session` cookie) their own `account` events", content_type = "text/event-stream", body = String),
+        (status = 400, description = "An unknown symbol, a malformed id or query", body = app::wire::protocol::ApiErrorBody),
+        (status = 403, description = "From an origin not in ALLOWED_ORIGINS", body = app::wire::protocol::ApiErrorBody)))]
 pub async fn stream(
     State(t): State<Transports>,
     claim: Option<Extension<Claim>>,
