@@ -4,7 +4,7 @@
 # Prints the load generator's report; exits non-zero if any event was lost or duplicated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse|peer-ws|transports|depth|market}
+n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse|peer-ws|transports|depth|market|accounts}
 port=${PORT:-3300}
 # Built as cargo-leptos builds it (it sets LEPTOS_OUTPUT_NAME at compile time): without it the
 # binary's page asks for `tickertape_bg.wasm` and never hydrates, and every switch between this
@@ -341,7 +341,30 @@ market_scenario() {
   ./target/release/examples/market --seeds 1-30 --hours 8
 }
 
+# Signed-in streams against anonymous ones (BENCHMARKS.md, "Signed-in streams"): scenario 1's
+# load (1 000 SSE clients, 10 Hz, server on core 0, load generator on core 1) on a fresh server,
+# first anonymous, then as 100 users with 10 tabs each, every user changing a watchlist every
+# second; each with a store of its own (an SQLite file in a temporary directory).
+accounts_scenario() {
+  cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
+  ulimit -n "$(ulimit -Hn)"
+  local dir; dir=$(mktemp -d)
+  for users in 0 100; do
+    echo "== $([ "$users" = 0 ] && echo anonymous || echo "$users users × 10 tabs, a change per user per second")"
+    DATABASE_URL="sqlite://$dir/bench-$users.db" TICK_RATE_HZ=10 MARKET_SEED=1 RUST_LOG=warn \
+      LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" &
+    accounts_server=$!   # global: the EXIT trap runs after this function has returned
+    trap 'kill $accounts_server 2>/dev/null || true' EXIT
+    wait_healthy "$port"
+    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$accounts_server" \
+      --clients 1000 --ramp 10 --duration 60 --seed 1 --rate 10 --users "$users" --change-every 1
+    kill "$accounts_server"; wait "$accounts_server" 2>/dev/null || true
+  done
+  rm -rf "$dir"
+}
+
 case "$n" in
+  accounts)      accounts_scenario; exit ;;
   market)        market_scenario; exit ;;
   bus-kill)      kill_scenario redis; exit ;;
   gen-kill)      kill_scenario generator; exit ;;

@@ -95,6 +95,13 @@ pub struct Args {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Signed-in users (SSE only): each signs up before the run, the clients are shared out
+    /// among them round-robin (clients / users tabs each), and each user changes a watchlist
+    /// every --change-every seconds, so every tab of theirs gets an `account` event.
+    #[arg(long, default_value_t = 0)]
+    pub users: usize,
+    #[arg(long, default_value_t = 1.0)]
+    pub change_every: f64,
 }
 
 /// What one client saw.
@@ -117,6 +124,11 @@ struct ClientLog {
     handled: Option<Histogram<u64>>,
     connects: u64,
     errors: u64,
+    /// Which client this is (its user is `index % users`).
+    index: usize,
+    /// The numbers of the signed-in user's own events, in arrival order, and whether each was a
+    /// resync.
+    private: Vec<(u64, bool)>,
     /// The node (index into the URLs) the client is on now, and events in the window per node.
     node: usize,
     by_node: Vec<u64>,
@@ -158,6 +170,19 @@ pub struct Report {
     pub kernel_slab_kb_per_connection_both_ends: Option<f64>,
     /// Per node, with several URLs and their server pids.
     pub nodes: Vec<NodeReport>,
+    /// With --users: the users' changes, the `account` events the clients got (all of them, not
+    /// in `events`), those lost, duplicated, and resyncs among them.
+    pub private: Option<PrivateReport>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct PrivateReport {
+    pub users: usize,
+    pub changes: u64,
+    pub events: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub resyncs: u64,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -192,6 +217,8 @@ struct PollBatch<'a> {
 
 struct Shared {
     args: Args,
+    /// The session cookies of the signed-in users (`tt_session=…`), with --users.
+    cookies: Vec<String>,
     urls: Vec<String>,
     window_start: Instant,
     window_end: Instant,
@@ -216,6 +243,11 @@ impl ClientLog {
         wire_bytes: usize,
         arrived: Option<i64>,
     ) -> Option<String> {
+        if kind == "account" {
+            let private = id.split_once('~')?.1.parse().ok()?;
+            self.private.push((private, data.contains(r#""resync":true"#)));
+            return Some(id.to_string());
+        }
         let head: Head = serde_json::from_str(data).ok()?;
         let epoch = u64::from_str_radix(id.split_once('-')?.0, 16).ok()?;
         let now = Instant::now();
@@ -269,7 +301,10 @@ pub async fn run(args: Args) -> Report {
     let ramp = Duration::from_secs_f64(args.ramp);
     let start = Instant::now();
     let urls: Vec<String> = args.url.split(',').map(|u| u.trim().to_string()).collect();
+    let cookies = sign_up(&urls[0], args.users).await;
+    let start = if args.users > 0 { Instant::now() } else { start };
     let shared = Arc::new(Shared {
+        cookies,
         urls,
         window_start: start + ramp,
         window_end: start + ramp + Duration::from_secs_f64(args.duration),
@@ -309,6 +344,12 @@ pub async fn run(args: Args) -> Report {
             client_loop(shared, client, ip, i).await
         }));
     }
+    let changes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let changers: Vec<_> = shared
+        .cookies
+        .iter()
+        .map(|cookie| tokio::spawn(change_loop(shared.clone(), http[0].clone(), cookie.clone(), changes.clone())))
+        .collect();
     tokio::time::sleep_until(shared.window_start.into()).await;
     let rss_connected = sum(pids.iter().map(|&p| rss_kb(p)));
     let sock_connected = tcp_kernel_pages();
@@ -329,7 +370,10 @@ pub async fn run(args: Args) -> Report {
     for t in tasks {
         logs.push(t.await.unwrap_or_default());
     }
-    summarize(
+    for changer in changers {
+        let _ = changer.await;
+    }
+    let mut report = summarize(
         &args,
         &shared.urls,
         &logs,
@@ -342,7 +386,82 @@ pub async fn run(args: Args) -> Report {
             tcp_pages: sock_before.zip(sock_connected),
             slab_kb: slab_before.zip(slab_connected),
         },
-    )
+    );
+    if args.users > 0 {
+        report.private = Some(private_loss(&logs, args.users, changes.load(Ordering::Relaxed)));
+    }
+    report
+}
+
+/// Signs up `users` users at `base` (names unique to this run); their session cookies.
+async fn sign_up(base: &str, users: usize) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let mut cookies = Vec::with_capacity(users);
+    let run = rand::random::<u32>();
+    for i in 0..users {
+        let resp = http
+            .post(format!("{base}/api/signup"))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"username":"lg{run:x}u{i}","password":"load generator"}}"#))
+            .send()
+            .await
+            .expect("sign up");
+        assert_eq!(resp.status(), 201, "signing up a load generator user");
+        let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        cookies.push(cookie);
+    }
+    cookies
+}
+
+/// One user changing their watchlist every --change-every seconds until the window ends.
+async fn change_loop(shared: Arc<Shared>, http: reqwest::Client, cookie: String, changes: Arc<std::sync::atomic::AtomicU64>) {
+    let every = Duration::from_secs_f64(shared.args.change_every);
+    // Spread over the period, so the changes do not all land in one frame.
+    tokio::time::sleep(every.mul_f64(rand::random::<f64>())).await;
+    let mut n = 0u64;
+    while !shared.stop.load(Ordering::Relaxed) && Instant::now() < shared.window_end {
+        n += 1;
+        let symbols = if n % 2 == 0 { r#"["AAPL","MSFT"]"# } else { r#"["TSLA"]"# };
+        let resp = http
+            .put(format!("{}/api/watchlists/Main", shared.urls[0]))
+            .header("content-type", "application/json")
+            .header("cookie", &cookie)
+            .body(format!(r#"{{"symbols":{symbols}}}"#))
+            .send()
+            .await;
+        if resp.is_ok_and(|r| r.status().is_success()) {
+            changes.fetch_add(1, Ordering::Relaxed);
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Private events lost or duplicated: within each client's events, each must follow the one
+/// before (a resync may skip ahead, said so in its data; a connection's first may start
+/// anywhere).
+fn private_loss(logs: &[ClientLog], users: usize, changes: u64) -> PrivateReport {
+    let (mut lost, mut duplicated, mut resyncs, mut events) = (0, 0, 0, 0);
+    for log in logs {
+        events += log.private.len() as u64;
+        for pair in log.private.windows(2) {
+            let ((a, _), (b, resync)) = (pair[0], pair[1]);
+            if resync {
+                resyncs += 1;
+            } else if b <= a {
+                duplicated += 1;
+            } else {
+                lost += b - a - 1;
+            }
+        }
+    }
+    PrivateReport {
+        users,
+        changes,
+        events,
+        lost,
+        duplicated,
+        resyncs,
+    }
 }
 
 /// CPU-seconds over the measuring window: each server's, and the load generator's own.
@@ -535,6 +654,7 @@ fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: Cpu, memory:
         } else {
             Vec::new()
         },
+        private: None,
     }
 }
 
@@ -542,6 +662,7 @@ fn summarize(args: &Args, urls: &[String], logs: &[ClientLog], cpu: Cpu, memory:
 async fn client_loop(shared: Arc<Shared>, http: reqwest::Client, ip: Option<IpAddr>, index: usize) -> ClientLog {
     let mut log = ClientLog {
         node: index % shared.urls.len(),
+        index,
         ..ClientLog::default()
     };
     let mut first = true;
@@ -610,6 +731,9 @@ async fn sse(
             "GET /api/stream{} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n",
             query(shared, &[])
         );
+        if !shared.cookies.is_empty() {
+            request.push_str(&format!("Cookie: {}\r\n", shared.cookies[log.index % shared.cookies.len()]));
+        }
         if let Some(id) = last_id.as_ref() {
             request.push_str(&format!("Last-Event-ID: {id}\r\n"));
         }
@@ -1161,6 +1285,12 @@ fn print(report: &Report, json: bool) {
         "kernel slab          {} kB per connection (both ends: sockets, files, epoll)",
         opt(report.kernel_slab_kb_per_connection_both_ends)
     );
+    if let Some(p) = &report.private {
+        println!(
+            "private events       {} users, {} changes, {} account events; lost / duplicated {} / {}, resyncs {}",
+            p.users, p.changes, p.events, p.lost, p.duplicated, p.resyncs
+        );
+    }
     for node in &report.nodes {
         println!(
             "node {:<24} {} events, {} CPU-s / 1M ev",
@@ -1177,7 +1307,8 @@ async fn main() {
     let json = args.json;
     let report = run(args).await;
     print(&report, json);
-    if report.lost > 0 || report.duplicated > 0 {
+    let private_loss = report.private.as_ref().is_some_and(|p| p.lost > 0 || p.duplicated > 0);
+    if report.lost > 0 || report.duplicated > 0 || private_loss {
         std::process::exit(1);
     }
 }
@@ -1234,6 +1365,8 @@ mod tests {
                 server_pid: vec![std::process::id()],
                 source_ips: None,
                 json: false,
+                users: 0,
+                change_every: 1.0,
             })
             .await;
             assert_eq!(report.connected, 12, "{transport:?}");
@@ -1259,6 +1392,8 @@ mod tests {
             server_pid: vec![std::process::id(), std::process::id()],
             source_ips: None,
             json: false,
+            users: 0,
+            change_every: 1.0,
         })
         .await;
         assert_eq!((report.lost, report.duplicated), (0, 0), "{report:?}");
@@ -1266,6 +1401,60 @@ mod tests {
         assert_eq!(report.nodes.iter().map(|n| n.events).sum::<u64>(), report.events);
         assert!(report.nodes.iter().all(|n| n.events > 0), "{report:?}");
         shutdown.cancel();
+    }
+
+    /// Signed-in users: every tab gets its user's changes, none lost or duplicated, across random
+    /// disconnects.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn smoke_run_with_signed_in_users_loses_no_private_event() {
+        let market = Market::new(default_universe(), 3, 50.0);
+        let config = HubConfig {
+            history_frames: 2_000,
+            live_buffer: 512,
+        };
+        let hub = Arc::new(Hub::for_market(0xbeef, &market, config, Arc::new(Metrics::default())));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(Generator::new(market, hub.clone()).run(50.0, shutdown.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let options = LeptosOptions::builder().output_name("tickertape").build();
+        let path = std::env::temp_dir().join(format!("loadgen-smoke-{}.db", std::process::id()));
+        let database = tickertape_server::store::parse_database_url(&format!("sqlite://{}", path.display())).unwrap();
+        let store = tickertape_server::store::Store::connect(&database).await.unwrap();
+        let accounts = tickertape_server::accounts::Accounts::new(store, Duration::from_secs(60), false);
+        let state = AppState::new(options, hub, shutdown.clone(), Duration::from_secs(15)).with_accounts(Some(accounts));
+        tokio::spawn(serve(
+            listener,
+            router(state.clone()),
+            Some(state.transports.clone()),
+            Default::default(),
+            shutdown.clone(),
+        ));
+        let report = run(Args {
+            url,
+            clients: 6,
+            duration: 3.0,
+            ramp: 0.3,
+            transport: Kind::Sse,
+            symbols: None,
+            depth: None,
+            seed: Some(3),
+            rate: 50.0,
+            faults: true,
+            fault_mean: 1.0,
+            server_pid: vec![std::process::id()],
+            source_ips: None,
+            json: false,
+            users: 2,
+            change_every: 0.2,
+        })
+        .await;
+        shutdown.cancel();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!((report.lost, report.duplicated), (0, 0), "{report:?}");
+        let private = report.private.unwrap();
+        assert!(private.changes >= 10 && private.events >= private.changes, "{private:?}");
+        assert_eq!((private.lost, private.duplicated), (0, 0), "{private:?}");
     }
 }
 
