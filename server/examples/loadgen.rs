@@ -348,7 +348,14 @@ pub async fn run(args: Args) -> Report {
     let changers: Vec<_> = shared
         .cookies
         .iter()
-        .map(|cookie| tokio::spawn(change_loop(shared.clone(), http[0].clone(), cookie.clone(), changes.clone())))
+        .map(|cookie| {
+            tokio::spawn(change_loop(
+                shared.clone(),
+                http[0].clone(),
+                cookie.clone(),
+                changes.clone(),
+            ))
+        })
         .collect();
     tokio::time::sleep_until(shared.window_start.into()).await;
     let rss_connected = sum(pids.iter().map(|&p| rss_kb(p)));
@@ -407,21 +414,36 @@ async fn sign_up(base: &str, users: usize) -> Vec<String> {
             .await
             .expect("sign up");
         assert_eq!(resp.status(), 201, "signing up a load generator user");
-        let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        let cookie = resp.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
         cookies.push(cookie);
     }
     cookies
 }
 
 /// One user changing their watchlist every --change-every seconds until the window ends.
-async fn change_loop(shared: Arc<Shared>, http: reqwest::Client, cookie: String, changes: Arc<std::sync::atomic::AtomicU64>) {
+async fn change_loop(
+    shared: Arc<Shared>,
+    http: reqwest::Client,
+    cookie: String,
+    changes: Arc<std::sync::atomic::AtomicU64>,
+) {
     let every = Duration::from_secs_f64(shared.args.change_every);
     // Spread over the period, so the changes do not all land in one frame.
     tokio::time::sleep(every.mul_f64(rand::random::<f64>())).await;
     let mut n = 0u64;
     while !shared.stop.load(Ordering::Relaxed) && Instant::now() < shared.window_end {
         n += 1;
-        let symbols = if n % 2 == 0 { r#"["AAPL","MSFT"]"# } else { r#"["TSLA"]"# };
+        let symbols = if n % 2 == 0 {
+            r#"["AAPL","MSFT"]"#
+        } else {
+            r#"["TSLA"]"#
+        };
         let resp = http
             .put(format!("{}/api/watchlists/Main", shared.urls[0]))
             .header("content-type", "application/json")
@@ -732,7 +754,10 @@ async fn sse(
             query(shared, &[])
         );
         if !shared.cookies.is_empty() {
-            request.push_str(&format!("Cookie: {}\r\n", shared.cookies[log.index % shared.cookies.len()]));
+            request.push_str(&format!(
+                "Cookie: {}\r\n",
+                shared.cookies[log.index % shared.cookies.len()]
+            ));
         }
         if let Some(id) = last_id.as_ref() {
             request.push_str(&format!("Last-Event-ID: {id}\r\n"));
@@ -1327,8 +1352,9 @@ mod tests {
     use tickertape_server::net::serve;
     use tokio_util::sync::CancellationToken;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn smoke_run_loses_and_duplicates_nothing() {
+    /// A server of the seeded market (seed 3, 50 Hz) on port 0, with `accounts` if given: its URL
+    /// and what stops it.
+    async fn server(accounts: Option<tickertape_server::accounts::Accounts>) -> (String, CancellationToken) {
         let market = Market::new(default_universe(), 3, 50.0);
         let config = HubConfig {
             history_frames: 2_000,
@@ -1340,7 +1366,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let options = LeptosOptions::builder().output_name("tickertape").build();
-        let state = AppState::new(options, hub, shutdown.clone(), Duration::from_secs(15));
+        let state = AppState::new(options, hub, shutdown.clone(), Duration::from_secs(15)).with_accounts(accounts);
         tokio::spawn(serve(
             listener,
             router(state.clone()),
@@ -1348,6 +1374,12 @@ mod tests {
             Default::default(),
             shutdown.clone(),
         ));
+        (url, shutdown)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn smoke_run_loses_and_duplicates_nothing() {
+        let (url, shutdown) = server(None).await;
 
         for transport in [Kind::Sse, Kind::Ws, Kind::Poll] {
             let report = run(Args {
@@ -1407,29 +1439,11 @@ mod tests {
     /// disconnects.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn smoke_run_with_signed_in_users_loses_no_private_event() {
-        let market = Market::new(default_universe(), 3, 50.0);
-        let config = HubConfig {
-            history_frames: 2_000,
-            live_buffer: 512,
-        };
-        let hub = Arc::new(Hub::for_market(0xbeef, &market, config, Arc::new(Metrics::default())));
-        let shutdown = CancellationToken::new();
-        tokio::spawn(Generator::new(market, hub.clone()).run(50.0, shutdown.clone()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let options = LeptosOptions::builder().output_name("tickertape").build();
         let path = std::env::temp_dir().join(format!("loadgen-smoke-{}.db", std::process::id()));
         let database = tickertape_server::store::parse_database_url(&format!("sqlite://{}", path.display())).unwrap();
         let store = tickertape_server::store::Store::connect(&database).await.unwrap();
         let accounts = tickertape_server::accounts::Accounts::new(store, Duration::from_secs(60), false);
-        let state = AppState::new(options, hub, shutdown.clone(), Duration::from_secs(15)).with_accounts(Some(accounts));
-        tokio::spawn(serve(
-            listener,
-            router(state.clone()),
-            Some(state.transports.clone()),
-            Default::default(),
-            shutdown.clone(),
-        ));
+        let (url, shutdown) = server(Some(accounts)).await;
         let report = run(Args {
             url,
             clients: 6,
@@ -1453,7 +1467,10 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         assert_eq!((report.lost, report.duplicated), (0, 0), "{report:?}");
         let private = report.private.unwrap();
-        assert!(private.changes >= 10 && private.events >= private.changes, "{private:?}");
+        assert!(
+            private.changes >= 10 && private.events >= private.changes,
+            "{private:?}"
+        );
         assert_eq!((private.lost, private.duplicated), (0, 0), "{private:?}");
     }
 }

@@ -522,6 +522,20 @@ async fn the_openapi_document_lists_every_endpoint_with_the_statuses_it_answers(
             "{method} {path} answered {got}, documented {statuses:?}"
         );
     }
+    // The refusals the account endpoints share are documented on each.
+    for (method, path) in [
+        ("post", "/api/signup"),
+        ("put", "/api/watchlists/{name}"),
+        ("put", "/api/view"),
+    ] {
+        for code in ["401", "403", "413", "503"] {
+            let documented = doc["paths"][path][method]["responses"].get(code).is_some();
+            assert!(
+                documented || (path == "/api/signup" && code == "401"),
+                "{method} {path}: {code}"
+            );
+        }
+    }
     // Nothing else under /api.
     assert_eq!(get(&server.url("/api/nothing-here"), None).await.0, 404);
     // Each body the document names is described in it.

@@ -15,6 +15,26 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+/// Refusals several account endpoints share, for the OpenAPI document (see each handler's
+/// `#[utoipa::path]`). Never built: the handlers answer [`Refused`].
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+#[response(
+    status = 403,
+    description = "From another origin, or not `Content-Type: application/json`"
+)]
+struct Forged(ApiErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+#[response(status = 413, description = "A body over 16 KB")]
+struct TooLarge(ApiErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+#[response(status = 503, description = "The store is unavailable (with `Retry-After`)")]
+struct Unavailable(ApiErrorBody);
+
 /// The largest request body the account endpoints read.
 pub const MAX_BODY: usize = 16 * 1024;
 
@@ -133,10 +153,8 @@ fn session(headers: &HeaderMap) -> Option<&str> {
     responses(
         (status = 201, description = "Signed up and in: the user, and the session cookie `tt_session`", body = Me),
         (status = 400, description = "An invalid username or password, or invalid JSON", body = ApiErrorBody),
-        (status = 403, description = "From another origin, or not `Content-Type: application/json`", body = ApiErrorBody),
         (status = 409, description = "The username is taken", body = ApiErrorBody),
-        (status = 413, description = "A body over 16 KB", body = ApiErrorBody),
-        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
+        Forged, TooLarge, Unavailable))]
 pub async fn signup(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -156,10 +174,8 @@ pub async fn signup(
         (status = 200, description = "Signed in: the user, and a new session cookie", body = Me),
         (status = 400, description = "Invalid JSON", body = ApiErrorBody),
         (status = 401, description = "Wrong username or password (one body for both)", body = ApiErrorBody),
-        (status = 403, description = "From another origin, or not `Content-Type: application/json`", body = ApiErrorBody),
-        (status = 413, description = "A body over 16 KB", body = ApiErrorBody),
         (status = 429, description = "Too many failures for this username or address (with `Retry-After`)", body = ApiErrorBody),
-        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
+        Forged, TooLarge, Unavailable))]
 pub async fn login(
     State(app): State<AppState>,
     client: Option<Extension<ClientAddr>>,
@@ -178,8 +194,7 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/logout", tag = "accounts",
     responses(
         (status = 204, description = "Signed out: the session ends, its streams close, its cookie is removed"),
-        (status = 403, description = "From another origin, or not `Content-Type: application/json`", body = ApiErrorBody),
-        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
+        Forged, Unavailable))]
 pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Refused> {
     let accounts = accounts(&app)?;
     check_forgery(&app, &headers)?;
@@ -218,7 +233,7 @@ fn universe(app: &AppState) -> Vec<String> {
     responses(
         (status = 200, description = "Who is signed in, their watchlists and last view", body = Account),
         (status = 401, description = "Not signed in", body = ApiErrorBody),
-        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
+        Unavailable))]
 pub async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Account>, Refused> {
     let accounts = accounts(&app)?;
     let id = session(&headers).ok_or(AccountError::SignedOut)?;
@@ -230,7 +245,7 @@ pub async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<
     responses(
         (status = 200, description = "The user's watchlists, in their order", body = Vec<Watchlist>),
         (status = 401, description = "Not signed in", body = ApiErrorBody),
-        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
+        Unavailable))]
 pub async fn watchlists(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Watchlist>>, Refused> {
     let accounts = accounts(&app)?;
     let user = user_of(accounts, &headers).await?;
@@ -252,9 +267,7 @@ struct PutWatchlist {
         (status = 200, description = "The list as saved (every stream of the user gets an `account` event)", body = Watchlist),
         (status = 400, description = "An unknown symbol, too many, a bad name, a rename to a taken name, or invalid JSON", body = ApiErrorBody),
         (status = 401, description = "Not signed in", body = ApiErrorBody),
-        (status = 403, description = "From another origin, or not `Content-Type: application/json`", body = ApiErrorBody),
-        (status = 413, description = "A body over 16 KB", body = ApiErrorBody),
-        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
+        Forged, TooLarge, Unavailable))]
 pub async fn put_watchlist(
     State(app): State<AppState>,
     Path(name): Path<String>,
@@ -275,9 +288,8 @@ pub async fn put_watchlist(
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Not signed in", body = ApiErrorBody),
-        (status = 403, description = "From another origin, or not `Content-Type: application/json`", body = ApiErrorBody),
         (status = 404, description = "The user has no list of that name", body = ApiErrorBody),
-        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
+        Forged, Unavailable))]
 pub async fn delete_watchlist(
     State(app): State<AppState>,
     Path(name): Path<String>,
@@ -294,9 +306,7 @@ pub async fn delete_watchlist(
         (status = 200, description = "The view as saved", body = SavedView),
         (status = 400, description = "A field out of its values, or invalid JSON", body = ApiErrorBody),
         (status = 401, description = "Not signed in", body = ApiErrorBody),
-        (status = 403, description = "From another origin, or not `Content-Type: application/json`", body = ApiErrorBody),
-        (status = 413, description = "A body over 16 KB", body = ApiErrorBody),
-        (status = 503, description = "The store is unavailable (with `Retry-After`)", body = ApiErrorBody)))]
+        Forged, TooLarge, Unavailable))]
 pub async fn put_view(
     State(app): State<AppState>,
     headers: HeaderMap,
