@@ -13,6 +13,10 @@ export LEPTOS_OUTPUT_NAME=tickertape
 # BIN=path runs another build of the server (an A/B pair in one session: build the other commit,
 # copy its binary aside, run both).
 bin=${BIN:-./target/release/tickertape}
+# A store of the run's own, never the dashboard's tickertape.db (nor one that another build's
+# migrations have moved on: a binary refuses a database newer than itself).
+bench_db=$(mktemp -d)
+export DATABASE_URL=${DATABASE_URL:-sqlite://$bench_db/bench.db}
 
 wait_healthy() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return; sleep 0.1; done; echo "port $1 never became healthy" >&2; exit 1; }
 

@@ -13,6 +13,11 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets the allocator's parameter; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    }
     let config = match Config::try_parse() {
         Ok(config) => config,
         Err(err) => {
@@ -190,6 +195,18 @@ fn raise_open_files_limit() -> u64 {
     limit.rlim_cur
 }
 
+/// How often expired sessions are deleted from the store.
+const PURGE_SESSIONS_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Allocations from this size up are mapped on their own and unmapped when freed.
+///
+/// Why fixed: Argon2id's 19 MiB working block is allocated at every sign-in and sign-up, on a
+/// blocking thread. glibc raises its (dynamic) mapping threshold to the size of a mapped block
+/// that is freed, so from the second hash on these blocks came from the threads' arenas and
+/// stayed there: 178 MB of RSS after 100 sign-ups (BENCHMARKS.md, "Signed-in streams"). A fixed
+/// threshold keeps them mapped, given back the moment they are freed.
+const MMAP_THRESHOLD: libc::c_int = 1 << 20;
+
 /// How often freed heap memory is handed back to the kernel.
 const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -199,8 +216,6 @@ const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 /// came and went keeps the peak's RSS for good (the soak in BENCHMARKS.md: 10.8 MB idle, 20.5 MB
 /// after its clients left). `malloc_trim` walks the arenas' free lists and releases whole free
 /// pages; with tens of MB of heap it takes well under a millisecond (logged at debug).
-/// How often expired sessions are deleted from the store.
-const PURGE_SESSIONS_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 async fn return_freed_memory(shutdown: CancellationToken) {
     let mut every = tokio::time::interval(TRIM_EVERY);

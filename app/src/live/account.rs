@@ -60,7 +60,12 @@ fn quote(text: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 15] as char);
+            }
             c => out.push(c),
         }
     }
@@ -158,8 +163,8 @@ pub fn save_view_while_signed_in(board: Board) {
     let pending: Rc<Cell<Option<i32>>> = Rc::default();
     Effect::new(move |previous: Option<String>| {
         let signed_in = board.account.with(Option::is_some);
-        let saved = board.view.with(|v| saved_view(v, &theme()));
-        let key = format!("{saved:?}");
+        // The JSON it would save is also what tells whether it changed.
+        let key = board.view.with(|v| view_json(&saved_view(v, &theme())));
         let changed = previous.as_ref().is_some_and(|p| *p != key);
         if signed_in
             && changed
@@ -168,7 +173,7 @@ pub fn save_view_while_signed_in(board: Board) {
             if let Some(timer) = pending.take() {
                 window.clear_timeout_with_handle(timer);
             }
-            let body = view_json(&saved);
+            let body = key.clone();
             let callback = wasm_bindgen::closure::Closure::once_into_js(move || {
                 spawn_local(async move {
                     let _ = send("PUT", "/api/view", Some(body)).await;

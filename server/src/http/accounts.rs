@@ -211,7 +211,7 @@ pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Result<R
 /// The request's signed-in user, or `401`.
 async fn user_of(accounts: &Accounts, headers: &HeaderMap) -> Result<User, Refused> {
     let id = session(headers).ok_or(AccountError::SignedOut)?;
-    Ok(accounts.user(id).await?)
+    Ok(accounts.user_cached(id).await?)
 }
 
 /// The accounts and the signed-in user of a request that changes their state: `403` if it could

@@ -114,7 +114,6 @@ impl Poller {
     /// Answers `ask`: at once with what is ready, else with the next event, or nothing once the
     /// timeout passes or the server shuts down.
     pub async fn answer(&mut self, t: &Transports, ask: Ask) -> Answer {
-        let client = t.hub.metrics().client(Transport::Poll);
         let kept = self.kept.take().filter(|kept| {
             ask.after == Some(kept.next)
                 && *kept.feed.market().selection() == ask.selection
@@ -124,6 +123,8 @@ impl Poller {
             Some(kept) => kept.feed,
             None => Feed::open(t, &ask.headers, ask.selection, ask.after).await,
         };
+        // Counted once its feed is open (its session's events included): from then on it is served.
+        let client = t.hub.metrics().client(Transport::Poll);
         let mut events = feed.take_ready(MAX_EVENTS);
         if events.is_empty() && !ask.timeout.is_zero() {
             let signed_out = session_ended(feed.session_watch());
