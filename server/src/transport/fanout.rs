@@ -397,15 +397,42 @@ impl Group {
         }
     }
 
-    /// Writes every event the member's subscription has ready.
+    /// Writes every event the member's feed has ready: one event (the usual case) straight from
+    /// its encoded bytes; several (a signed-in user's own event and the frame's tick, say) copied
+    /// into one buffer and written together, a `write` for them all rather than one each.
     fn serve(encoded: &mut Encoders, member: &mut Member) -> Outcome {
-        while let Some(event) = member.feed.try_next() {
+        let mut next = member.feed.try_next();
+        while let Some(event) = next.take() {
             member.quiet.event();
             member.client.delivered();
-            match write_event(&member.out, encoded.of(member.framing, &event)) {
+            next = member.feed.try_next();
+            let written = match &next {
+                None => write_event(&member.out, encoded.of(member.framing, &event)),
+                Some(_) => {
+                    let mut batch = std::mem::take(&mut encoded.batch);
+                    batch.clear();
+                    batch.extend_from_slice(encoded.of(member.framing, &event));
+                    while batch.len() < BATCH_BYTES
+                        && let Some(more) = next.take()
+                    {
+                        member.quiet.event();
+                        member.client.delivered();
+                        batch.extend_from_slice(encoded.of(member.framing, &more));
+                        next = member.feed.try_next();
+                    }
+                    let written = write_event(&member.out, &batch);
+                    encoded.batch = batch;
+                    written
+                }
+            };
+            match written {
                 Ok(None) => {}
                 Ok(Some(rest)) => {
                     member.pending = rest;
+                    // An event taken but not written yet goes after the rest.
+                    if let Some(event) = next {
+                        member.framing.encode(&event, &mut member.pending);
+                    }
                     return Outcome::HandBack;
                 }
                 Err(_) => return Outcome::Drop,
@@ -461,18 +488,18 @@ fn next_start(previous: usize, seats: usize) -> usize {
 struct Encoders {
     sse: Encoded,
     ws: Encoded,
-    /// Events of one stream only (those with a private part: a signed-in user's), encoded apart
-    /// so that they never displace the shared bytes of the others.
-    own: Vec<u8>,
+    /// Events with a private part (a signed-in user's streams), encoded apart so that they never
+    /// displace the shared bytes of the others (see [`Stamped`]).
+    stamped: Stamped,
+    /// Where several ready events of one member are gathered for one write.
+    batch: Vec<u8>,
     beat: bool,
 }
 
 impl Encoders {
     fn of(&mut self, framing: Framing, event: &Event) -> &[u8] {
         if event.private.is_some() {
-            self.own.clear();
-            framing.encode(event, &mut self.own);
-            return &self.own;
+            return self.stamped.of(framing, event);
         }
         match framing {
             Framing::Sse => self.sse.of(framing, event),
@@ -505,6 +532,38 @@ impl Encoded {
             self.key = Some(event.clone());
         }
         &self.bytes
+    }
+}
+
+/// Most bytes gathered for one write of several events.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// The events of signed-in users' streams, encoded: a market event there carries the private
+/// position in its id (`~<n>`), so it cannot share the anonymous streams' bytes; but every stream
+/// at the same position gets the very same event (a user's tabs, and users whose accounts have
+/// the same revision), so the bytes are kept per position while the event is the same.
+#[derive(Default)]
+struct Stamped {
+    held: Vec<(Framing, Event, Vec<u8>)>,
+}
+
+/// Stamped events held at most (a pass over many users at many positions encodes the rest
+/// afresh).
+const STAMPED_HELD: usize = 64;
+
+impl Stamped {
+    fn of(&mut self, framing: Framing, event: &Event) -> &[u8] {
+        if let Some(i) = self.held.iter().position(|(f, e, _)| *f == framing && e.is(event)) {
+            return &self.held[i].2;
+        }
+        // Another frame: what was held is for a frame that is gone.
+        if self.held.first().is_some_and(|(_, e, _)| e.id != event.id) || self.held.len() >= STAMPED_HELD {
+            self.held.clear();
+        }
+        let mut bytes = Vec::with_capacity(event.data.len() + 96);
+        framing.encode(event, &mut bytes);
+        self.held.push((framing, event.clone(), bytes));
+        &self.held[self.held.len() - 1].2
     }
 }
 
@@ -621,7 +680,7 @@ async fn hung_up(tcp: &TcpStream) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Encoded, Framing, next_start};
+    use super::{Encoded, Framing, Stamped, next_start};
     use crate::hub::Event;
     use crate::hub::EventKind;
     use app::wire::protocol::EventId;
@@ -653,6 +712,26 @@ mod tests {
                 super::super::sse::event_bytes(&event).as_slice(),
                 "{event:?}"
             );
+        }
+    }
+
+    /// A signed-in stream's event is encoded with its private position, and those bytes serve
+    /// every stream at that position, never another.
+    #[test]
+    fn stamped_events_are_shared_only_at_the_same_position() {
+        let shared: Arc<str> = r#"{"seq":5}"#.into();
+        let at = |private, seq| Event {
+            private: Some(private),
+            ..Event::market(EventKind::Tick, EventId::new(0x7e57, seq), shared.clone())
+        };
+        let mut stamped = Stamped::default();
+        for event in [at(3, 5), at(3, 5), at(4, 5), at(3, 5), at(4, 6), at(3, 5)] {
+            let bytes = stamped.of(Framing::Sse, &event).to_vec();
+            assert_eq!(bytes, super::super::sse::event_bytes(&event), "{event:?}");
+            let ws = stamped.of(Framing::Ws, &event).to_vec();
+            let mut expected = Vec::new();
+            super::super::ws::encode_event(&event, &mut expected);
+            assert_eq!(ws, expected);
         }
     }
 
