@@ -434,8 +434,10 @@ async fn change_loop(
     changes: Arc<std::sync::atomic::AtomicU64>,
 ) {
     let every = Duration::from_secs_f64(shared.args.change_every);
+    // Never past the end of the run, however long the period.
+    let pause = |d: Duration| tokio::time::sleep_until((Instant::now() + d).min(shared.window_end).into());
     // Spread over the period, so the changes do not all land in one frame.
-    tokio::time::sleep(every.mul_f64(rand::random::<f64>())).await;
+    pause(every.mul_f64(rand::random::<f64>())).await;
     let mut n = 0u64;
     while !shared.stop.load(Ordering::Relaxed) && Instant::now() < shared.window_end {
         n += 1;
@@ -454,7 +456,7 @@ async fn change_loop(
         if resp.is_ok_and(|r| r.status().is_success()) {
             changes.fetch_add(1, Ordering::Relaxed);
         }
-        tokio::time::sleep(every).await;
+        pause(every).await;
     }
 }
 
