@@ -44,9 +44,22 @@ impl Feed {
         let session = session_of(headers);
         let private = match (&t.accounts, session) {
             (Some(accounts), Some(session)) => {
+                let after = from.and_then(|f| f.private);
                 let lookup = async {
                     let user = accounts.user_cached(session).await.ok()?;
-                    let current = accounts.current_event(&user).await.ok();
+                    // A log this node has is kept current by every change (its own, and the
+                    // others' through the bus): the store is asked only to seed one it lacks, or
+                    // when the client says it is ahead of it (a long poll that is not its
+                    // connection's first would otherwise read the store at every poll).
+                    let known = accounts
+                        .channels()
+                        .log(user.id)
+                        .map(|log| log.latest())
+                        .is_some_and(|latest| latest > 0 && after.is_none_or(|a| a <= latest));
+                    let current = match known {
+                        true => None,
+                        false => accounts.current_event(&user).await.ok(),
+                    };
                     Some((user, current))
                 };
                 // Unknown, expired, or a store that does not answer in time: anonymous.
@@ -55,7 +68,7 @@ impl Feed {
                         cursor: accounts.channels().cursor(
                             user.id,
                             &crate::accounts::session_hash(session),
-                            from.and_then(|f| f.private),
+                            after,
                             current,
                         ),
                         session: session.to_string(),
