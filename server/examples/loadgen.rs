@@ -441,7 +441,7 @@ async fn change_loop(
     let mut n = 0u64;
     while !shared.stop.load(Ordering::Relaxed) && Instant::now() < shared.window_end {
         n += 1;
-        let symbols = if n % 2 == 0 {
+        let symbols = if n.is_multiple_of(2) {
             r#"["AAPL","MSFT"]"#
         } else {
             r#"["TSLA"]"#

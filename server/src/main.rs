@@ -216,7 +216,6 @@ const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 /// came and went keeps the peak's RSS for good (the soak in BENCHMARKS.md: 10.8 MB idle, 20.5 MB
 /// after its clients left). `malloc_trim` walks the arenas' free lists and releases whole free
 /// pages; with tens of MB of heap it takes well under a millisecond (logged at debug).
-
 async fn return_freed_memory(shutdown: CancellationToken) {
     let mut every = tokio::time::interval(TRIM_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
