@@ -434,10 +434,9 @@ impl Accounts {
         Ok(user)
     }
 
-    /// The user's state and its revision, as the store has it now.
-    pub async fn state(&self, user: &User) -> Result<(u64, AccountState), AccountError> {
-        let versioned = self.store.state(user.id).await?;
-        Ok((versioned.rev.max(0) as u64, state_of(&versioned)))
+    /// The user's state, as the store has it now.
+    pub async fn state(&self, user: &User) -> Result<AccountState, AccountError> {
+        Ok(state_of(&self.store.state(user.id).await?))
     }
 
     /// The user's newest private event as the store has it: their state now (what seeds a
@@ -456,7 +455,7 @@ impl Accounts {
 
     /// The user's watchlists, in their order.
     pub async fn watchlists(&self, user: &User) -> Result<Vec<Watchlist>, AccountError> {
-        Ok(self.state(user).await?.1.watchlists)
+        Ok(self.state(user).await?.watchlists)
     }
 
     /// Creates or replaces the user's watchlist `name` with `symbols` (checked against the

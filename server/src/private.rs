@@ -29,6 +29,8 @@ pub const KEPT: usize = 64;
 /// Users whose logs a node keeps at most; past it, those with no open stream go first, oldest
 /// first.
 pub const USERS_KEPT: usize = 10_000;
+/// Sessions with streams a node tracks before it first sweeps out those whose streams ended.
+const SESSIONS_SWEPT_FROM: usize = 1_024;
 /// How long a cursor waits for an event it lacks before it resyncs to the newest.
 pub const GAP_WAIT: Duration = Duration::from_secs(1);
 
@@ -141,6 +143,10 @@ struct Inner {
     users: HashMap<i64, Entry>,
     /// Session (the hash of its id) → the watches of its open streams.
     sessions: HashMap<String, Vec<Weak<SessionWatch>>>,
+    /// `sessions` is swept of sessions without an open stream when it grows past this (then set
+    /// to twice what remains): it holds about as many sessions as have streams open, not every
+    /// session that ever had one.
+    sweep_at: usize,
 }
 
 /// Every user's log on this node, and the sessions with open streams. Share it as `Arc`.
@@ -208,6 +214,13 @@ impl Channels {
     fn watched(&self, session: &str, log: Arc<Log>, at: Option<u64>) -> Cursor {
         let watch = Arc::new(SessionWatch::default());
         let mut inner = self.lock();
+        if inner.sessions.len() >= inner.sweep_at {
+            inner.sessions.retain(|_, watches| {
+                watches.retain(|w| w.strong_count() > 0);
+                !watches.is_empty()
+            });
+            inner.sweep_at = (inner.sessions.len() * 2).max(SESSIONS_SWEPT_FROM);
+        }
         let watches = inner.sessions.entry(session.to_string()).or_default();
         watches.retain(|w| w.strong_count() > 0);
         watches.push(Arc::downgrade(&watch));
@@ -410,6 +423,20 @@ mod tests {
             Some(1),
             "another session carries on"
         );
+    }
+
+    #[test]
+    fn sessions_whose_streams_ended_are_forgotten() {
+        let channels = Channels::default();
+        let open = channels.cursor(1, "open", None, None);
+        for n in 0..3 * SESSIONS_SWEPT_FROM {
+            drop(channels.cursor(1, &format!("gone {n}"), None, None));
+        }
+        let tracked = channels.lock().sessions.len();
+        assert!(tracked <= SESSIONS_SWEPT_FROM, "{tracked}");
+        assert!(channels.lock().sessions.contains_key("open"));
+        channels.end_session("open");
+        assert!(open.watch().ended());
     }
 
     #[test]

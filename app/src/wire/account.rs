@@ -51,12 +51,3 @@ pub struct Account {
     pub watchlists: Vec<Watchlist>,
     pub view: Option<SavedView>,
 }
-
-impl Account {
-    pub fn state(&self) -> AccountState {
-        AccountState {
-            watchlists: self.watchlists.clone(),
-            view: self.view.clone(),
-        }
-    }
-}

@@ -161,14 +161,7 @@ pub async fn follow_loop(client: Client, hub: Arc<Hub>, status: Arc<BusStatus>, 
             continue;
         }
         let after = entry_id(hub.last_id());
-        let mut read = redis::cmd("XREAD");
-        read.arg("COUNT")
-            .arg(READ_BATCH)
-            .arg("BLOCK")
-            .arg(BLOCK.as_millis() as u64)
-            .arg("STREAMS")
-            .arg(FRAMES)
-            .arg(&after);
+        let read = read_after(FRAMES, &after);
         let reply = tokio::select! {
             () = shutdown.cancelled() => return,
             reply = read.query_async::<Option<StreamReadReply>>(c) => reply,

@@ -192,6 +192,20 @@ async fn connect(client: &Client) -> redis::RedisResult<MultiplexedConnection> {
     client.get_multiplexed_async_connection_with_config(&config).await
 }
 
+/// `XREAD` of up to [`READ_BATCH`] entries of `stream` after entry `after`, blocking up to
+/// [`BLOCK`] for the first.
+fn read_after(stream: &str, after: &str) -> redis::Cmd {
+    let mut read = redis::cmd("XREAD");
+    read.arg("COUNT")
+        .arg(READ_BATCH)
+        .arg("BLOCK")
+        .arg(BLOCK.as_millis() as u64)
+        .arg("STREAMS")
+        .arg(stream)
+        .arg(after);
+    read
+}
+
 /// Waits `d`, or less if the node shuts down meanwhile.
 async fn pause(shutdown: &tokio_util::sync::CancellationToken, d: Duration) {
     tokio::select! {

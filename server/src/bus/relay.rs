@@ -14,7 +14,6 @@ use crate::private::{PrivateEvent, Relayed};
 use redis::Client;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
-use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -24,8 +23,6 @@ const KEPT: usize = 10_000;
 /// What this node's writes may queue while Redis is away; past it they are dropped (and the
 /// other nodes' streams of those users resync).
 pub const QUEUE: usize = 4_096;
-/// How long one `XREAD` blocks.
-const BLOCK: Duration = Duration::from_secs(1);
 
 /// Connects `accounts` to the bus: returns the two tasks to run (the writer of this node's
 /// events, the follower of everyone's) and hands `accounts` the queue its writes go to.
@@ -137,14 +134,7 @@ async fn follow_loop(client: Client, accounts: Accounts, shutdown: CancellationT
             }
         }
         let from = after.clone().unwrap_or_else(|| "0-0".into());
-        let mut read = redis::cmd("XREAD");
-        read.arg("COUNT")
-            .arg(1024)
-            .arg("BLOCK")
-            .arg(BLOCK.as_millis() as u64)
-            .arg("STREAMS")
-            .arg(PRIVATE)
-            .arg(&from);
+        let read = super::read_after(PRIVATE, &from);
         let reply = tokio::select! {
             () = shutdown.cancelled() => return,
             reply = read.query_async::<Option<StreamReadReply>>(c) => reply,

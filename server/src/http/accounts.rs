@@ -321,7 +321,7 @@ pub async fn put_view(
 /// is rendered with.
 async fn account_of(accounts: &Accounts, id: &str) -> Result<Account, AccountError> {
     let user = accounts.user(id).await?;
-    let (_, state) = accounts.state(&user).await?;
+    let state = accounts.state(&user).await?;
     Ok(Account {
         username: user.username,
         watchlists: state.watchlists,

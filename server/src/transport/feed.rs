@@ -87,15 +87,6 @@ impl Feed {
         }
     }
 
-    /// A stream without private events (a node without accounts, and tests).
-    pub fn anonymous(market: Subscription, from: Option<EventId>) -> Feed {
-        Feed {
-            market,
-            last: from,
-            private: None,
-        }
-    }
-
     /// The next event if one is ready, without waiting.
     pub fn try_next(&mut self) -> Option<Event> {
         if let Some(event) = self.try_private() {
