@@ -21,6 +21,14 @@ async fn bad_inputs_get_400_with_a_json_reason() {
     let server = TestServer::start().await;
     let long = format!("/api/stream?symbols={}", "A,".repeat(1500));
     let many = format!("/api/stream?symbols={}", vec!["AAPL"; 101].join(","));
+    let universe: Vec<String> = tickertape_server::feed::market::default_universe()
+        .into_iter()
+        .map(|spec| spec.symbol)
+        .collect();
+    let too_deep = format!(
+        "/api/stream?depth={}",
+        universe[..=tickertape_server::hub::MAX_DEPTH_SYMBOLS].join(",")
+    );
     let cases: Vec<(String, Option<&str>, &str)> = vec![
         ("/api/stream?symbols=AAPL,NOPE".into(), None, "unknown symbol \"NOPE\""),
         (many, None, "too many symbols"),
@@ -39,7 +47,7 @@ async fn bad_inputs_get_400_with_a_json_reason() {
             "not among the stream's symbols",
         ),
         (
-            "/api/stream?depth=AAPL,MSFT,TSLA,JPM,V".into(),
+            too_deep,
             None,
             "too many depth symbols",
         ),

@@ -18,6 +18,9 @@ use wasm_bindgen_futures::JsFuture;
 /// How long the view must stay unchanged before it is saved to the account.
 const SAVE_VIEW_AFTER_MS: i32 = 800;
 
+/// What [`send`] fails with when no answer came.
+const UNREACHABLE: &str = "the server cannot be reached";
+
 /// Sends a JSON request; the answer's text, or the server's reason (or what failed) as an error.
 pub async fn send(method: &str, url: &str, body: Option<String>) -> Result<String, String> {
     let window = web_sys::window().ok_or("no window")?;
@@ -32,7 +35,7 @@ pub async fn send(method: &str, url: &str, body: Option<String>) -> Result<Strin
     if let Some(body) = body {
         init.set_body(&body.into());
     }
-    let failed = |_| "the server cannot be reached".to_string();
+    let failed = |_| UNREACHABLE.to_string();
     let resp: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await
         .map_err(failed)?
@@ -103,7 +106,37 @@ pub async fn sign_in(board: Board, create: bool, username: String, password: Str
         });
     }
     board.session.update(|n| *n = n.wrapping_add(1));
+    super::session_changed();
     Ok(())
+}
+
+/// Who is signed in changed in another tab of this browser (the cookie is theirs too): asks the
+/// server who it is now and follows, as [`sign_in`] and [`sign_out`] do.
+pub async fn refresh(board: Board) {
+    let account = match send("GET", "/api/me", None).await {
+        Ok(me) => json::from_str::<Account>(&me).ok(),
+        Err(e) if e == UNREACHABLE => return, // not known now; the stream's own end will tell
+        Err(_) => None,
+    };
+    let same = board
+        .account
+        .with_untracked(|a| a.as_ref().map(|a| &a.username) == account.as_ref().map(|a| &a.username));
+    if same {
+        return;
+    }
+    let active = account.as_ref().and_then(|a| a.watchlists.first().map(|l| l.name.clone()));
+    let opening = account
+        .as_ref()
+        .map(|a| crate::state::account::opening_view(&a.watchlists, a.view.as_ref()));
+    board.account.set(account);
+    board.active_list.set(active.clone());
+    if let (Some(_), Some(opening)) = (active, opening) {
+        board.update_view(|v| {
+            let screen = v.screen;
+            *v = ViewState { screen, ..opening };
+        });
+    }
+    board.session.update(|n| *n = n.wrapping_add(1));
 }
 
 /// Signs out: the server ends the session (and closes its streams); the page carries on
@@ -113,6 +146,7 @@ pub async fn sign_out(board: Board) -> Result<(), String> {
     board.account.set(None);
     board.active_list.set(None);
     board.session.update(|n| *n = n.wrapping_add(1));
+    super::session_changed();
     Ok(())
 }
 

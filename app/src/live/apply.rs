@@ -9,10 +9,10 @@ use crate::state::board::Connection;
 use crate::state::candles::CandleSeries;
 use crate::wire::book::{BookAt, BookUpdate, Print, Trades};
 use crate::wire::json;
-use crate::wire::protocol::{History, Incoming, Interval};
+use crate::wire::protocol::{History, Incoming, Interval, StreamId};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// Replaces the chart with `symbol` at `interval`, backfilled from `/api/history` with all the
@@ -126,16 +126,31 @@ pub(super) fn load_depth(live: &Shared, book: bool) {
 }
 
 pub(super) async fn fetch_json<T: miniserde::Deserialize>(url: &str) -> Option<T> {
+    json::from_str(&fetch_text(url, true).await?).ok()
+}
+
+/// The body of a successful `GET url` (never from the cache; `cookies`: with the session's).
+pub(super) async fn fetch_text(url: &str, cookies: bool) -> Option<String> {
     let window = web_sys::window()?;
-    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(url)).await.ok()?.dyn_into().ok()?;
+    let init = web_sys::RequestInit::new();
+    init.set_cache(web_sys::RequestCache::NoStore);
+    if !cookies {
+        init.set_credentials(web_sys::RequestCredentials::Omit);
+    }
+    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()?;
     if !resp.ok() {
         return None;
     }
-    let text = JsFuture::from(resp.text().ok()?).await.ok()?.as_string()?;
-    json::from_str(&text).ok()
+    JsFuture::from(resp.text().ok()?).await.ok()?.as_string()
 }
 
-/// Applies one event (any event, a keep-alive included, proves the connection alive).
+/// Applies one event (any event, a keep-alive included, proves the connection alive), unless
+/// the tab applied it already: a market event at or before its last market position, a private
+/// one at or before its last private position (a resumed or caught-up stream replays some).
 pub(super) fn handle(live: &Shared, incoming: Incoming) {
     let now = js_sys::Date::now();
     let mut l = live.borrow_mut();
@@ -148,16 +163,33 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
     }
     match incoming {
         Incoming::Alive => return,
-        Incoming::Account { id, state, .. } => {
+        Incoming::Account { id, state, resync } => {
+            let Ok(id) = id.parse::<StreamId>() else { return };
+            let n = id.private.unwrap_or_default();
+            if !resync && l.applied.private.is_some_and(|p| n <= p) {
+                return;
+            }
+            l.applied.private = Some(n);
             l.events += 1;
-            l.last_id = Some(id);
+            count_in_page("__tickertapeAccountEvents");
             let board = l.board;
             drop(l);
             super::account::apply(board, state);
             return;
         }
         Incoming::Snapshot { id, snapshot, resync } => {
+            // A snapshot is the state at its position: also applied at the same one.
+            let Ok(at) = id.parse::<StreamId>() else { return };
+            if !resync
+                && l.applied
+                    .market
+                    .is_some_and(|a| a.epoch == at.market.epoch && at.market.seq < a.seq)
+            {
+                return;
+            }
+            l.applied.market = Some(at.market);
             l.events += 1;
+            count_in_page("__tickertapeSnapshots");
             for q in snapshot.quotes {
                 let Some(i) = l.board.index_of(&q.symbol) else {
                     continue;
@@ -167,7 +199,6 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
                 row.quote.update_untracked(|old| *old = q);
                 l.dirty[i] = true;
             }
-            l.last_id = Some(id);
             let depth_symbol = l.board.depth.with_untracked(|d| d.symbol.clone());
             let whole = snapshot.books.iter().find(|b| b.symbol == depth_symbol);
             if let Some(whole) = whole {
@@ -188,6 +219,9 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
             }
         }
         Incoming::Tick { id, frame } => {
+            let Some(at) = super::share::is_new(l.applied.market, &id) else { return };
+            l.applied.market = Some(at.market);
+            record_seq(at.market.seq);
             l.events += 1;
             l.samples.push_back((now, now - frame.ts as f64));
             let chart_symbol = l.board.chart.with_untracked(|c| c.symbol.clone());
@@ -216,7 +250,6 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
                 row.quote.update_untracked(|old| old.apply(&q));
                 l.dirty[i] = true;
             }
-            l.last_id = Some(id);
             // The depth symbol's book changes and prints (a stream carries no others).
             let (mut books, mut prints) = (frame.books.unwrap_or_default(), frame.trades.unwrap_or_default());
             l.board.depth.with_untracked(|d| {
@@ -249,6 +282,33 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
         }
     }
     schedule_frame(live);
+}
+
+/// Counts in a number on `window` (for the end-to-end tests).
+fn count_in_page(name: &str) {
+    let Some(window) = web_sys::window() else { return };
+    let before = js_sys::Reflect::get(&window, &name.into()).ok().and_then(|v| v.as_f64());
+    let _ = js_sys::Reflect::set(&window, &name.into(), &(before.unwrap_or(0.0) + 1.0).into());
+}
+
+/// Keeps the sequence numbers of the last ticks applied in `window.__tickertapeSeqs` (at most
+/// 4 096), so the end-to-end tests can see that none was missed or applied twice.
+fn record_seq(seq: u64) {
+    let Some(window) = web_sys::window() else { return };
+    let seqs = match js_sys::Reflect::get(&window, &"__tickertapeSeqs".into()) {
+        Ok(v) if js_sys::Array::is_array(&v) => v.unchecked_into::<js_sys::Array>(),
+        _ => {
+            let seqs = js_sys::Array::new();
+            let _ = js_sys::Reflect::set(&window, &"__tickertapeSeqs".into(), &seqs);
+            seqs
+        }
+    };
+    seqs.push(&(seq as f64).into());
+    if seqs.length() > 4_096 {
+        // `splice` inserts its item: the oldest 1 024 out, then that item.
+        seqs.splice(0, 1_024, &JsValue::UNDEFINED);
+        seqs.shift();
+    }
 }
 
 /// Renders what changed at the next animation frame (once per frame; not while paused).

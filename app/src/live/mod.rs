@@ -18,14 +18,18 @@
 pub(crate) mod account;
 mod apply;
 mod poll;
+mod share;
 mod sse;
 mod stats;
 mod ws;
+
+pub(crate) use share::session_changed;
 
 use crate::state::board::{Board, Connection};
 use crate::state::view::Transport;
 use crate::wire::protocol::Interval;
 use crate::wire::protocol::{EventId, WireReport};
+use share::Wants;
 use apply::{load_chart, schedule_frame};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -167,6 +171,17 @@ pub(super) struct Live {
     pub(super) reconnects: u64,
     /// Only the main dashboard writes the URL.
     pub(super) sync_url: bool,
+    /// Where this tab's state is exact: events at or before it are not applied again.
+    pub(super) applied: Applied,
+    /// The tab's part in its browser's shared stream (`None`: a connection of its own).
+    pub(super) share: Option<share::Share>,
+}
+
+/// The last market and private positions a tab applied.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Applied {
+    pub(super) market: Option<EventId>,
+    pub(super) private: Option<u64>,
 }
 
 pub(super) type Shared = Rc<RefCell<Live>>;
@@ -204,9 +219,18 @@ pub fn start(board: Board, from: Option<EventId>, sync_url: bool) {
         opened: 0,
         reconnects: 0,
         sync_url,
+        applied: Applied {
+            market: from,
+            private: None,
+        },
+        share: None,
     }));
 
-    spawn_local(run(live.clone()));
+    // The main dashboard shares its browser's stream; the Transports view compares three
+    // connections of its own.
+    if !(sync_url && share::start(&live)) {
+        spawn_local(run(live.clone(), None));
+    }
     follow_view(&live);
     follow_session(&live);
     if sync_url {
@@ -278,9 +302,17 @@ fn follow_view(live: &Shared) {
                     .set(board.empty_depth(view.depth.then_some(symbol.as_str())));
                 live.borrow_mut().depth_backlog = None;
             }
+            let shared = live.borrow().share.is_some();
             if symbols != view.symbols || depth_changed {
-                resubscribe(&live, true);
+                if shared {
+                    share::wants_changed(&live);
+                } else {
+                    resubscribe(&live, true);
+                }
             } else if transport != view.transport {
+                if shared {
+                    share::transport_changed(&live, view.transport);
+                }
                 resubscribe(&live, false);
             }
             if old_symbol != symbol || old_interval != view.interval {
@@ -304,7 +336,8 @@ fn follow_session(live: &Shared) {
         if previous.is_some_and(|p| p != session) {
             {
                 let mut l = live.borrow_mut();
-                l.last_id = l.last_id.take().map(|id| market_part(&id).to_string());
+                l.last_id = l.last_id.take().map(|id| share::market_part(&id).to_string());
+                l.applied.private = None;
             }
             resubscribe(&live, false);
         }
@@ -312,15 +345,10 @@ fn follow_session(live: &Shared) {
     });
 }
 
-/// The market's part of a stream id (`<epoch>-<seq>`, without a signed-in stream's `~<n>`).
-fn market_part(id: &str) -> &str {
-    id.split_once('~').map_or(id, |(market, _)| market)
-}
-
 /// Drops the current connection; the loop reconnects at once with the current view. With
 /// `fresh`, it starts from a new snapshot (the selection changed); without, it resumes where it
 /// was (only the transport changed).
-fn resubscribe(live: &Shared, fresh: bool) {
+pub(super) fn resubscribe(live: &Shared, fresh: bool) {
     let mut l = live.borrow_mut();
     l.generation = l.generation.wrapping_add(1);
     if fresh {
@@ -331,23 +359,32 @@ fn resubscribe(live: &Shared, fresh: bool) {
     }
 }
 
+/// Whether the connection loop of `term` (`None`: a tab's own connection) should end: the page
+/// is gone, or the tab no longer holds the shared stream it was started for.
+fn ended(l: &Live, term: Option<u32>) -> bool {
+    l.generation == u32::MAX || term.is_some_and(|t| l.share.as_ref().is_none_or(|s| !s.leading || s.term != t))
+}
+
 /// The connection loop: connect, read until the connection ends or fails, back off, resume.
-async fn run(live: Shared) {
+/// `term`: the loop of a tab holding its browser's shared stream, which selects what all the
+/// tabs want.
+async fn run(live: Shared, term: Option<u32>) {
     let mut attempts = 0u64;
     loop {
         let (generation, transport, selection, last_id) = {
-            let l = live.borrow();
-            if l.generation == u32::MAX {
+            let mut l = live.borrow_mut();
+            if ended(&l, term) {
                 return;
             }
-            let (transport, symbols) = l.board.view.with_untracked(|v| (v.transport, v.symbols.clone()));
-            let mut selection: Vec<String> = symbols
-                .map(|list| format!("symbols={}", list.join(",")))
-                .into_iter()
-                .collect();
-            let depth = l.board.depth.with_untracked(|d| d.symbol.clone());
-            if !depth.is_empty() {
-                selection.push(format!("depth={depth}"));
+            let transport = l.board.view.with_untracked(|v| v.transport);
+            let wants = match term {
+                Some(_) => share::union(&l),
+                None => Wants::of(&l.board),
+            };
+            let selection = wants.query();
+            if let Some(s) = l.share.as_mut() {
+                s.connected = Some(wants);
+                s.announced = false;
             }
             (l.generation, transport, selection, l.last_id.clone())
         };
@@ -369,7 +406,7 @@ async fn run(live: Shared) {
         let delay = {
             let mut l = live.borrow_mut();
             l.cancel = None;
-            if l.generation == u32::MAX {
+            if ended(&l, term) {
                 return;
             }
             if l.generation != generation {
@@ -377,6 +414,7 @@ async fn run(live: Shared) {
             }
             l.failures = if opened { 1 } else { l.failures.saturating_add(1) };
             l.board.connection.set(Connection::Reconnecting);
+            share::reconnecting(&l);
             // Exponential backoff with full jitter spreads a crowd of clients after a restart.
             let ceiling = (500.0 * 2f64.powi(l.failures.min(16) as i32 - 1)).min(MAX_BACKOFF_MS);
             ceiling * (0.5 + 0.5 * js_sys::Math::random())
@@ -385,15 +423,19 @@ async fn run(live: Shared) {
     }
 }
 
-/// Marks a connection as established.
+/// Marks a connection as established (and, holding the shared stream, tells the other tabs
+/// what it carries, before anything it brings).
 pub(super) fn established(live: &Shared) {
-    let mut l = live.borrow_mut();
-    l.opened += 1;
-    l.last_activity = js_sys::Date::now();
-    l.board.connection.set(Connection::Live);
+    {
+        let mut l = live.borrow_mut();
+        l.opened += 1;
+        l.last_activity = js_sys::Date::now();
+        l.board.connection.set(Connection::Live);
+    }
+    share::announce(live);
 }
 
-fn sleep_ms(ms: f64) -> JsFuture {
+pub(super) fn sleep_ms(ms: f64) -> JsFuture {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Some(window) = web_sys::window() {
             let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);

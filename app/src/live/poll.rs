@@ -1,9 +1,7 @@
 //! The long-polling client: polls until a poll fails, each from the `next` id of the last.
 
-use super::apply::handle;
+use super::share::{Unit, receive};
 use super::{Shared, established};
-use crate::wire::json;
-use crate::wire::protocol::{Incoming, PollBatch};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -48,18 +46,12 @@ pub(super) async fn read(live: &Shared, selection: &[String]) -> bool {
         if live.borrow().generation != generation {
             return any;
         }
-        let Ok(batch) = json::from_str::<PollBatch>(&text) else {
-            return any;
-        };
-        if !any {
-            any = true;
-        }
+        any = true;
         established(live);
         live.borrow_mut().wire_bytes += text.len() as u64;
-        for event in batch.events {
-            handle(live, Incoming::from_wire(event));
+        // Its events, then the server's word on where to continue (also when it was empty).
+        if !receive(live, Unit::Batch(text)) {
+            return any; // not a poll's answer
         }
-        // The server's word on where to continue (also when the answer was empty).
-        live.borrow_mut().last_id = Some(batch.next);
     }
 }

@@ -2,9 +2,8 @@
 //! `Last-Event-ID`.
 
 use super::Shared;
-use super::apply::handle;
 use super::established;
-use crate::wire::protocol::Incoming;
+use super::share::{Unit, receive};
 use crate::wire::sse::{Item, Parser};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -84,11 +83,11 @@ pub(super) async fn read(live: &Shared, url: &str, last_id: Option<&str>) -> boo
         pending_bytes.drain(..valid);
         parser.push(&text, &mut items);
         for item in items.drain(..) {
-            let incoming = match item {
-                Item::Event { event, id, data } => Incoming::from_sse(&event, id, &data).unwrap_or(Incoming::Alive),
-                Item::Comment | Item::Retry(_) => Incoming::Alive,
+            let unit = match item {
+                Item::Event { event, id, data } => Unit::Sse { event, id, data },
+                Item::Comment | Item::Retry(_) => Unit::Alive,
             };
-            handle(live, incoming);
+            receive(live, unit);
         }
     }
     true

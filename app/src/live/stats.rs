@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 /// Every 250 ms: end flashes, detect a silent stream, move the time axes, update the readouts.
 pub(super) fn housekeeping(live: &Shared) {
+    super::share::housekeeping(live);
     let now = js_sys::Date::now();
     let mut l = live.borrow_mut();
     let board = l.board;

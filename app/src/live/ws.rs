@@ -1,9 +1,7 @@
 //! The WebSocket client: one session per connection, resuming with `last_event_id`.
 
-use super::apply::handle;
+use super::share::{Unit, receive};
 use super::{Shared, established};
-use crate::wire::json;
-use crate::wire::protocol::{Incoming, WireEvent};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
@@ -57,9 +55,7 @@ pub(super) async fn read(live: &Shared, selection: &[String], last_id: Option<&s
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
             let Some(text) = e.data().as_string() else { return };
             live.borrow_mut().wire_bytes += text.len() as u64;
-            if let Ok(event) = json::from_str::<WireEvent>(&text) {
-                handle(&live, Incoming::from_wire(event));
-            }
+            receive(&live, Unit::Wire(text));
         })
     };
     let on_end = {

@@ -48,6 +48,34 @@ pub enum Connection {
     Stale,
 }
 
+/// How this tab gets the stream: its own connection, holding the one its browser's tabs
+/// share, or through the tab that holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sharing {
+    Own,
+    Holding,
+    Through,
+}
+
+impl Sharing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sharing::Own => "own",
+            Sharing::Holding => "holding",
+            Sharing::Through => "through",
+        }
+    }
+
+    /// What the header says.
+    pub fn label(self) -> &'static str {
+        match self {
+            Sharing::Own => "",
+            Sharing::Holding => "Holds the stream",
+            Sharing::Through => "Via another tab",
+        }
+    }
+}
+
 impl Connection {
     pub fn label(self) -> &'static str {
         match self {
@@ -110,6 +138,8 @@ pub struct Board {
     pub active_list: RwSignal<Option<String>>,
     /// Bumped whenever who is signed in changes: the stream reconnects with the new session.
     pub session: RwSignal<u32>,
+    /// Whether this tab's stream is its own or its browser's shared one.
+    pub sharing: RwSignal<Sharing>,
 }
 
 impl Board {
@@ -168,6 +198,7 @@ impl Board {
             ),
             account: RwSignal::new(page.account.clone()),
             session: RwSignal::new(0),
+            sharing: RwSignal::new(Sharing::Own),
         };
         let symbol = board.chart_symbol_untracked();
         let mut chart = board.empty_chart(&symbol, page.view.interval);

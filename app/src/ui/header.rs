@@ -21,6 +21,14 @@ pub(super) fn Header(board: Board) -> impl IntoView {
         <header class="topbar">
             <h1 class="brand">"Tickertape"</h1>
             <ConnectionBadge board/>
+            <span
+                class="sharing"
+                data-testid="stream-role"
+                data-role=move || board.sharing.get().as_str()
+                title="This browser's tabs share one stream: one tab holds it, the others receive through it"
+            >
+                {move || board.sharing.get().label()}
+            </span>
             <dl class="stats">
                 <div>
                     <dt>"Latency"</dt>

@@ -598,6 +598,16 @@ impl Incoming {
     pub fn from_wire(event: WireEvent) -> Self {
         Self::new(&event.kind, event.id.unwrap_or_default(), event.data)
     }
+
+    /// The event's id: its position in the stream (`None` for a keep-alive).
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Incoming::Snapshot { id, .. } | Incoming::Tick { id, .. } | Incoming::Account { id, .. } => {
+                Some(id.as_str()).filter(|id| !id.is_empty())
+            }
+            Incoming::Alive => None,
+        }
+    }
 }
 
 /// `GET /api/wire`: what each transport has carried since the server started, counted by the

@@ -580,8 +580,12 @@ fn depth_is_a_few_selected_symbols_and_only_its_streams_carry_books() {
         hub.with_depth(some.clone(), Some("TSLA")),
         Err(SelectError::DepthNotSelected("TSLA".into()))
     );
+    let symbols: Vec<&str> = hub.instruments().iter().map(|i| i.symbol.as_str()).collect();
+    let fits = symbols[..MAX_DEPTH_SYMBOLS].join(",");
+    assert!(hub.with_depth(Selection::all(), Some(&fits)).is_ok());
+    let too_many = symbols[..=MAX_DEPTH_SYMBOLS].join(",");
     assert_eq!(
-        hub.with_depth(Selection::all(), Some("AAPL,MSFT,TSLA,JPM,V")),
+        hub.with_depth(Selection::all(), Some(&too_many)),
         Err(SelectError::TooDeep)
     );
     assert_eq!(
