@@ -14,7 +14,7 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version 
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test setup browser redis postgres build rust-tests dev-check e2e screenshots bench scenario wasm-target cargo-leptos wasm-bindgen npm-deps
+.PHONY: run test setup browser redis postgres build rust-tests dev-check e2e screenshots bench bench-tabs scenario wasm-target cargo-leptos wasm-bindgen npm-deps
 
 run: setup build
 	@echo "==> serving Tickertape at http://$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops it)"
@@ -61,6 +61,16 @@ screenshots: setup browser build
 bench:
 	@echo "==> criterion micro-benchmarks (results in target/criterion)"
 	cargo bench -p tickertape-server --bench hub
+
+# Twelve tabs of one browser against a server of its own: sharing one stream, and each with its
+# own connection (BENCHMARKS.md, "Tabs").
+bench-tabs: setup browser build
+	@echo "==> twelve tabs in one headless Chromium, shared stream against a connection each"
+	@db=$$(mktemp -d); LEPTOS_SITE_ADDR=127.0.0.1:3400 LEPTOS_SITE_ROOT=target/site RUST_LOG=warn \
+	  DATABASE_URL=sqlite://$$db/bench.db ./target/release/tickertape & pid=$$!; \
+	  trap "kill $$pid" EXIT; \
+	  for i in $$(seq 100); do curl -sf http://127.0.0.1:3400/healthz >/dev/null && break; sleep 0.1; done; \
+	  cd end2end && node bench/tabs.mjs http://127.0.0.1:3400 $$pid 12 30
 
 scenario:
 	@echo "==> load scenario $(N) (see BENCHMARKS.md)"

@@ -163,6 +163,20 @@ for (const transport of ["sse", "ws", "poll"]) {
   });
 }
 
+test("without Web Locks, each tab keeps a connection of its own, as before", async ({ browser }) => {
+  const context = await browser.newContext();
+  try {
+    await context.addInitScript(() => delete (Navigator.prototype as any).locks);
+    await expect.poll(() => streams(context.request), { message: "no stream left from earlier tests" }).toBe(0);
+    const pages = await openTabs(context, "sse", [["AAPL"], ["MSFT"]]);
+    expect(await Promise.all(pages.map(role))).toEqual(["own", "own"]);
+    await expect(pages[0].getByTestId("stream-role")).toBeHidden();
+    await expect.poll(() => streams(context.request)).toBe(2);
+  } finally {
+    await context.close();
+  }
+});
+
 test("a holder that hangs (as a frozen tab does) is taken over within a second, and no frame is lost", async ({
   browser,
 }) => {
