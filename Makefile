@@ -66,7 +66,7 @@ bench:
 # own connection (BENCHMARKS.md, "Tabs").
 bench-tabs: setup browser build
 	@echo "==> twelve tabs in one headless Chromium, shared stream against a connection each"
-	@db=$$(mktemp -d); LEPTOS_SITE_ADDR=127.0.0.1:3400 LEPTOS_SITE_ROOT=target/site RUST_LOG=warn \
+	@db=$$(mktemp -d); LEPTOS_SITE_ADDR=127.0.0.1:3400 LEPTOS_SITE_ROOT=target/site RUST_LOG=warn TICK_RATE_HZ=50 \
 	  DATABASE_URL=sqlite://$$db/bench.db ./target/release/tickertape & pid=$$!; \
 	  trap "kill $$pid" EXIT; \
 	  for i in $$(seq 100); do curl -sf http://127.0.0.1:3400/healthz >/dev/null && break; sleep 0.1; done; \

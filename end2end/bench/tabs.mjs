@@ -39,6 +39,7 @@ async function run(shared) {
   const context = await browser.newContext();
   // Without Web Locks, each tab keeps a connection of its own: the page as it was before.
   if (!shared) await context.addInitScript(() => delete Navigator.prototype.locks);
+  const before = usage();
   const pages = [];
   for (let i = 0; i < Number(tabs); i++) pages.push(await context.newPage());
   await Promise.all(pages.map((p) => p.goto(base)));
@@ -59,6 +60,7 @@ async function run(shared) {
     streams: await streams(context.request),
     server_cpu_pct: +((100 * (end.cpu - start.cpu)) / wall).toFixed(2),
     server_rss_mb: +end.rss.toFixed(1),
+    server_rss_added_mb: +(end.rss - before.rss).toFixed(2),
   };
   await browser.close();
   return result;
