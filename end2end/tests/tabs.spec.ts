@@ -9,6 +9,13 @@ const TABS = 12;
 // A trace snapshots every page at every step: twelve live pages would spend the machine on it.
 test.use({ trace: "off" });
 
+/** Connections the server has opened for `transport` since it started (`/metrics`). */
+async function opened(request: APIRequestContext, transport: string): Promise<number> {
+  const text = await (await request.get("/metrics")).text();
+  const line = text.split("\n").find((l) => l.startsWith(`tickertape_connections_opened_total{transport="${transport}"}`));
+  return Number(line?.split(" ").pop() ?? 0);
+}
+
 /** Streaming clients the server holds now, over every transport (`/metrics`). */
 async function streams(request: APIRequestContext): Promise<number> {
   const text = await (await request.get("/metrics")).text();
@@ -83,7 +90,10 @@ for (const transport of ["sse", "ws", "poll"]) {
       await expect.poll(() => streams(context.request), { message: "no stream left from earlier tests" }).toBe(0);
       const all = await universe(context.request);
       const sets = Array.from({ length: TABS }, (_, i) => setOf(all, i));
+      const wsBefore = await opened(context.request, "Ws");
       const pages = await openTabs(context, transport, sets);
+      // Over a WebSocket the stream widens with `set` as the tabs join, on one connection.
+      if (transport === "ws") expect(await opened(context.request, "Ws")).toBe(wsBefore + 1);
 
       // One stream (and at most a tab's catch-up poll beside it), not twelve.
       await expect.poll(() => streams(context.request)).toBeLessThanOrEqual(2);

@@ -56,7 +56,7 @@ pub async fn send(method: &str, url: &str, body: Option<String>) -> Result<Strin
 }
 
 /// A JSON string literal.
-fn quote(text: &str) -> String {
+pub(super) fn quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
@@ -77,7 +77,7 @@ fn quote(text: &str) -> String {
 }
 
 /// A JSON array of strings.
-fn quote_all(items: &[String]) -> String {
+pub(super) fn quote_all(items: &[String]) -> String {
     let items: Vec<String> = items.iter().map(|s| quote(s)).collect();
     format!("[{}]", items.join(","))
 }

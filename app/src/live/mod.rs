@@ -152,6 +152,8 @@ pub(super) struct Live {
     pub(super) generation: u32,
     /// Ends the current connection (aborts the fetch, closes the WebSocket).
     pub(super) cancel: Option<Box<dyn Fn()>>,
+    /// Sends a message on the current connection (a WebSocket's; `false`: it could not).
+    pub(super) send: Option<Box<dyn Fn(&str) -> bool>>,
     pub(super) failures: u32,
     /// While the chart's history is loading: ticks of the chart symbol, replayed after it.
     pub(super) chart_backlog: Option<Vec<(u64, i64, i64, u64)>>,
@@ -208,6 +210,7 @@ pub fn start(board: Board, from: Option<EventId>, sync_url: bool) {
         last_activity: js_sys::Date::now(),
         generation: 0,
         cancel: None,
+        send: None,
         failures: 0,
         chart_backlog: None,
         depth_backlog: None,
@@ -406,6 +409,7 @@ async fn run(live: Shared, term: Option<u32>) {
         let delay = {
             let mut l = live.borrow_mut();
             l.cancel = None;
+            l.send = None;
             if ended(&l, term) {
                 return;
             }

@@ -50,6 +50,8 @@ pub(super) const HEARTBEAT_MS: f64 = 250.0;
 /// slows down) waits [`STEAL_HIDDEN_MS`].
 const STEAL_VISIBLE_MS: f64 = 750.0;
 const STEAL_HIDDEN_MS: f64 = 10_000.0;
+/// A tab that just opened waits this much longer before it doubts the holder.
+const STARTUP_GRACE_MS: f64 = 2_000.0;
 /// The holder repeats what its stream carries at least this often.
 const TELL_UNION_MS: f64 = 1_000.0;
 /// Events kept aside while a tab catches up; past it, the tab starts afresh from a snapshot.
@@ -110,6 +112,12 @@ impl Wants {
             query.push(format!("depth={}", self.depth.join(",")));
         }
         query
+    }
+
+    /// The WebSocket command that makes a connection carry `self`.
+    fn set_command(&self) -> String {
+        let symbols = self.symbols.as_deref().map_or_else(|| "null".to_string(), super::account::quote_all);
+        format!(r#"{{"op":"set","symbols":{symbols},"depth":{}}}"#, super::account::quote_all(&self.depth))
     }
 
     /// As posted: symbols comma-separated (`*`: all), then depth symbols.
@@ -207,16 +215,22 @@ pub(crate) struct Share {
     /// other tabs were told.
     pub(super) connected: Option<Wants>,
     pub(super) announced: bool,
+    /// What a WebSocket `set` asked the holder's connection to carry, until its snapshot comes.
+    pending: Option<Wants>,
     /// What this tab's state is exact for (at its last applied position).
     synced: Wants,
     /// Whether the stream is applied as it comes (see the module's docs).
     covered: bool,
     catching_up: bool,
-    /// What arrived while not covered, applied after the catch-up.
+    /// What arrived while not covered, applied after the catch-up; bumped `dropped` when it
+    /// overflowed (a catch-up under way then starts over).
     kept: Vec<Incoming>,
-    /// When the holder was last heard from, and when this tab last posted (while holding).
+    dropped: u32,
+    /// When the holder was last heard from, when this tab last posted (while holding), and when
+    /// its housekeeping last ran.
     heard: f64,
     said: f64,
+    ticked: f64,
     /// Cancels this tab's place in the lock's queue (to steal it instead).
     queued: Option<web_sys::AbortController>,
     /// Numbers lock requests, so a rejection is matched to the request it ends.
@@ -275,12 +289,16 @@ pub(super) fn start(live: &Shared) -> bool {
             union: None,
             connected: None,
             announced: false,
+            pending: None,
             synced,
             covered: false,
             catching_up: false,
             kept: Vec::new(),
-            heard: now,
+            dropped: 0,
+            // A new tab gives the holder time to hear of it and answer before doubting it.
+            heard: now + STARTUP_GRACE_MS,
             said: now,
+            ticked: now,
             queued: None,
             requests: 0,
             held: None,
@@ -374,8 +392,20 @@ pub(super) fn receive(live: &Shared, unit: Unit) -> bool {
     if let Some(position) = position {
         l.last_id = Some(position);
     }
-    let mut started_afresh = false;
+    let (mut refused, mut took) = (false, false);
     if let Some(s) = l.share.as_mut() {
+        if s.leading && s.pending.is_some() {
+            if events.iter().any(|e| matches!(e, Incoming::Snapshot { .. })) {
+                // The `set` took: what follows carries the wider selection; say so first.
+                s.connected = s.pending.take();
+                s.union = s.connected.clone();
+                tell_union(s);
+                took = true;
+            } else if matches!(&unit, Unit::Wire(text) if text.starts_with(r#"{"type":"error""#)) {
+                s.pending = None;
+                refused = true;
+            }
+        }
         if s.leading {
             unit.post(&s.channel);
             s.said = now;
@@ -385,22 +415,33 @@ pub(super) fn receive(live: &Shared, unit: Unit) -> bool {
             if s.kept.len() > MAX_KEPT {
                 // Too far behind to replay: the catch-up will start afresh from a snapshot.
                 s.kept.clear();
+                s.dropped = s.dropped.wrapping_add(1);
                 s.synced = Wants {
                     symbols: Some(Vec::new()),
                     depth: Vec::new(),
                 };
-                started_afresh = true;
             }
             drop(l);
-            if started_afresh {
-                check_cover(live);
+            if refused {
+                resubscribe(live, false); // the server would not widen it: a new connection
             }
+            if took {
+                widen(live); // what tabs asked for while the `set` was answered
+            }
+            // (The stream may now carry what this tab wants: the holder's own `set` took.)
+            check_cover(live);
             return true;
         }
     }
     drop(l);
     for incoming in events {
         handle(live, incoming);
+    }
+    if refused {
+        resubscribe(live, false);
+    }
+    if took {
+        widen(live); // what tabs asked for while the `set` was answered
     }
     true
 }
@@ -416,6 +457,7 @@ pub(super) fn announce(live: &Shared) {
         s.said = s.told;
         s.union = Some(connected);
     }
+    widen(live); // tabs that came while it was opening
     check_cover(live);
 }
 
@@ -456,6 +498,7 @@ fn check_cover(live: &Shared) {
 /// aside meanwhile.
 async fn catch_up(live: Shared, after: Option<String>) {
     let wants = Wants::of(&live.borrow().board);
+    let dropped = live.borrow().share.as_ref().map(|s| s.dropped);
     let mut params = wants.query();
     params.push(format!("timeout_ms={}", live.borrow().board.keepalive_ms));
     if let Some(after) = &after {
@@ -473,7 +516,8 @@ async fn catch_up(live: Shared, after: Option<String>) {
         check_cover(&live);
         return;
     };
-    let still = Wants::of(&live.borrow().board) == wants;
+    let still = Wants::of(&live.borrow().board) == wants
+        && live.borrow().share.as_ref().map(|s| s.dropped) == dropped;
     for event in batch.events {
         handle(&live, Incoming::from_wire(event));
     }
@@ -511,26 +555,52 @@ pub(super) fn market_part(id: &str) -> &str {
     id.split_once('~').map_or(id, |(market, _)| market)
 }
 
+/// Holding the stream: if it must carry more than its connection does (a tab's selection grew,
+/// or a tab joined), widens it: over a WebSocket with one `set` on the open connection,
+/// otherwise with a new connection, resuming. Not while a connection is being opened or a `set`
+/// is answered: once it is, this is asked again.
+fn widen(live: &Shared) {
+    let command = {
+        let mut l = live.borrow_mut();
+        if !l.share.as_ref().is_some_and(|s| s.leading && s.announced && s.pending.is_none()) {
+            return;
+        }
+        let union = union(&l);
+        let Some(s) = l.share.as_mut() else { return };
+        if s.connected.as_ref().is_some_and(|c| c.covers(&union)) {
+            return;
+        }
+        let command = union.set_command();
+        s.pending = Some(union);
+        command
+    };
+    let sent = {
+        let l = live.borrow();
+        l.send.as_ref().is_some_and(|send| send(&command))
+    };
+    if !sent {
+        if let Some(s) = live.borrow_mut().share.as_mut() {
+            s.pending = None;
+        }
+        resubscribe(live, false);
+    }
+}
+
 /// This tab's view changed what it needs from the stream.
 pub(super) fn wants_changed(live: &Shared) {
-    let grow = {
+    {
         let mut l = live.borrow_mut();
         let wants = Wants::of(&l.board);
-        let union = union(&l);
         let Some(s) = l.share.as_mut() else { return };
         if s.synced.covers(&wants) {
             s.synced = wants; // it shrank: the state is still exact for what is left
         } else {
             s.covered = false;
         }
-        s.leading && !s.connected.as_ref().is_some_and(|c| c.covers(&union))
-    };
-    hello(live, false);
-    if grow {
-        resubscribe(live, false);
-    } else {
-        check_cover(live);
     }
+    hello(live, false);
+    widen(live);
+    check_cover(live);
 }
 
 /// The transport changed in this tab: every tab follows.
@@ -586,26 +656,19 @@ fn on_message(live: &Shared, parts: &[String]) {
         }
         "hello" => {
             let wants = Wants::decode(part(2), part(3));
-            let grow = {
+            {
                 let mut l = live.borrow_mut();
                 let Some(s) = l.share.as_mut() else { return };
                 s.members.retain(|(tab, _)| tab != part(1));
                 s.members.push((part(1).to_string(), wants.clone()));
-                s.leading.then(|| !s.connected.as_ref().is_some_and(|c| c.covers(&wants)))
-            };
+                if s.connected.as_ref().is_some_and(|c| c.covers(&wants)) {
+                    tell_union(s); // already carried: the new tab may catch up at once
+                }
+            }
             if part(4) == "1" {
                 hello(live, false);
             }
-            match grow {
-                Some(true) => resubscribe(live, false),
-                // Already carried: the new tab may catch up at once.
-                Some(false) => {
-                    if let Some(s) = live.borrow_mut().share.as_mut() {
-                        tell_union(s);
-                    }
-                }
-                None => {}
-            }
+            widen(live);
         }
         "bye" => {
             if let Some(s) = live.borrow_mut().share.as_mut() {
@@ -681,6 +744,14 @@ pub(super) fn housekeeping(live: &Shared) {
             let visible = web_sys::window()
                 .and_then(|w| w.document())
                 .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+            // A hidden tab's timers run about once a second.
+            let late = if visible { 2.0 * HEARTBEAT_MS } else { 2_500.0 };
+            if now - s.ticked > late {
+                // This tab did not run either (the browser was busy, or the machine asleep):
+                // the holder's silence proves nothing, give it a fresh window.
+                s.heard = s.heard.max(now);
+            }
+            s.ticked = now;
             let limit = if visible { STEAL_VISIBLE_MS } else { STEAL_HIDDEN_MS };
             !s.stealing && now - s.heard > limit
         }

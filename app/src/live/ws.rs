@@ -73,7 +73,12 @@ pub(super) async fn read(live: &Shared, selection: &[String], last_id: Option<&s
             finish();
         }));
     }
+    {
+        let socket = socket.clone();
+        live.borrow_mut().send = Some(Box::new(move |text| socket.send_with_str(text).is_ok()));
+    }
     let _ = JsFuture::from(closed).await;
+    live.borrow_mut().send = None;
     socket.set_onopen(None);
     socket.set_onmessage(None);
     socket.set_onclose(None);
