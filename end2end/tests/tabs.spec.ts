@@ -271,3 +271,35 @@ test("a signed-in user's private event reaches all twelve tabs of the browser, o
     await context.close();
   }
 });
+
+test("the transport and who is signed in are the browser's: a change in one tab shows in the others", async ({
+  browser,
+}) => {
+  const context = await browser.newContext();
+  try {
+    const pages = await openTabs(context, "sse", [["AAPL"], ["MSFT"], ["TSLA"]]);
+    await pages[0].getByTestId("transport").selectOption("ws");
+    for (const page of pages) {
+      await expect(page.getByTestId("transport")).toHaveValue("ws");
+      await expect(page).toHaveURL(/transport=ws/);
+      await expect(status(page)).toHaveText("Live");
+    }
+    await expect.poll(() => streams(context.request)).toBe(1);
+
+    // Signing in in one tab signs in all of them (the cookie is the browser's), and out again.
+    const name = `tabs${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+    await pages[1].getByTestId("signin-open").click();
+    const form = pages[1].getByTestId("signin-form");
+    await form.getByLabel("Username").fill(name);
+    await form.getByLabel("Password").fill("correct horse battery");
+    await form.getByTestId("signup").click();
+    for (const page of pages) await expect(page.getByTestId("account-name")).toHaveText(name);
+    await pages[2].getByTestId("signout").click();
+    for (const page of pages) {
+      await expect(page.getByTestId("account-name")).toHaveCount(0);
+      await expect(status(page)).toHaveText("Live");
+    }
+  } finally {
+    await context.close();
+  }
+});
