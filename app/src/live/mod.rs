@@ -153,7 +153,7 @@ pub(super) struct Live {
     /// Ends the current connection (aborts the fetch, closes the WebSocket).
     pub(super) cancel: Option<Box<dyn Fn()>>,
     /// Sends a message on the current connection (a WebSocket's; `false`: it could not).
-    pub(super) send: Option<Box<dyn Fn(&str) -> bool>>,
+    pub(super) send: Option<Sender>,
     pub(super) failures: u32,
     /// While the chart's history is loading: ticks of the chart symbol, replayed after it.
     pub(super) chart_backlog: Option<Vec<(u64, i64, i64, u64)>>,
@@ -187,6 +187,9 @@ pub(super) struct Applied {
 }
 
 pub(super) type Shared = Rc<RefCell<Live>>;
+
+/// Sends a text message on a connection; `false` if it could not.
+pub(super) type Sender = Box<dyn Fn(&str) -> bool>;
 
 /// Connects the board to the stream, resuming after the server-rendered snapshot `from`.
 pub fn start(board: Board, from: Option<EventId>, sync_url: bool) {
