@@ -56,6 +56,8 @@ const STARTUP_GRACE_MS: f64 = 2_000.0;
 const TELL_UNION_MS: f64 = 1_000.0;
 /// Events kept aside while a tab catches up; past it, the tab starts afresh from a snapshot.
 const MAX_KEPT: usize = 4_096;
+/// Other tabs a tab keeps track of (a tab that crashes never says goodbye).
+const MAX_MEMBERS: usize = 64;
 /// The server follows at most this many depth symbols per stream (`MAX_DEPTH_SYMBOLS`).
 const MAX_DEPTH: usize = 16;
 
@@ -660,6 +662,9 @@ fn on_message(live: &Shared, parts: &[String]) {
                 let mut l = live.borrow_mut();
                 let Some(s) = l.share.as_mut() else { return };
                 s.members.retain(|(tab, _)| tab != part(1));
+                if s.members.len() >= MAX_MEMBERS {
+                    s.members.remove(0); // the longest known: most likely a tab that crashed
+                }
                 s.members.push((part(1).to_string(), wants.clone()));
                 if s.connected.as_ref().is_some_and(|c| c.covers(&wants)) {
                     tell_union(s); // already carried: the new tab may catch up at once
