@@ -362,6 +362,21 @@ fn leave(live: &Shared) {
     }
 }
 
+/// Leaves the sharing for good: this tab opens a connection of its own, from a snapshot.
+fn go_alone(live: &Shared) {
+    leave(live);
+    let mut l = live.borrow_mut();
+    if let Some(s) = l.share.take() {
+        s.channel.set_onmessage(None);
+        s.channel.close();
+    }
+    CHANNEL_OF_TAB.with_borrow_mut(|c| *c = None);
+    l.board.sharing.set(Sharing::Own);
+    l.last_id = None;
+    drop(l);
+    spawn_local(super::run(live.clone(), None));
+}
+
 /// Tells the other tabs what this one wants (`reply`: and asks them to say what they want).
 fn hello(live: &Shared, reply: bool) {
     let l = live.borrow();
@@ -663,7 +678,7 @@ fn on_message(live: &Shared, parts: &[String]) {
                 let Some(s) = l.share.as_mut() else { return };
                 s.members.retain(|(tab, _)| tab != part(1));
                 if s.members.len() >= MAX_MEMBERS {
-                    s.members.remove(0); // the longest known: most likely a tab that crashed
+                    s.members.remove(0); // the longest unheard of: most likely a tab that crashed
                 }
                 s.members.push((part(1).to_string(), wants.clone()));
                 if s.connected.as_ref().is_some_and(|c| c.covers(&wants)) {
@@ -685,6 +700,17 @@ fn on_message(live: &Shared, parts: &[String]) {
             let missing = {
                 let mut l = live.borrow_mut();
                 let wants = Wants::of(&l.board);
+                let quotes = Wants {
+                    symbols: wants.symbols.clone(),
+                    depth: Vec::new(),
+                };
+                if union.depth.len() >= MAX_DEPTH && union.covers(&quotes) && !union.covers(&wants) {
+                    // Every depth place of the stream is taken by other tabs: this one's book
+                    // cannot ride on it.
+                    drop(l);
+                    go_alone(live);
+                    return;
+                }
                 let Some(s) = l.share.as_mut() else { return };
                 s.union = Some(union.clone());
                 let missing = !union.covers(&wants);
