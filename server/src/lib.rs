@@ -8,6 +8,7 @@
 //! `node`.
 
 pub mod accounts;
+pub mod alerts;
 pub mod bus;
 pub mod config;
 pub mod feed;
