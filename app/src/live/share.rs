@@ -423,7 +423,9 @@ pub(super) fn receive(live: &Shared, unit: Unit) -> bool {
                 refused = true;
             }
         }
-        if s.leading {
+        // Alone, the holder posts nothing: a tab that opens says so first, and catches up on
+        // what came before.
+        if s.leading && !s.members.is_empty() {
             unit.post(&s.channel);
             s.said = now;
         }
