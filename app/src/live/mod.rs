@@ -29,7 +29,7 @@ use crate::state::board::{Board, Connection};
 use crate::state::view::Transport;
 use crate::wire::protocol::Interval;
 use crate::wire::protocol::{EventId, WireReport};
-use share::Wants;
+use crate::state::wants::Wants;
 use apply::{load_chart, schedule_frame};
 use leptos::prelude::*;
 use leptos::task::spawn_local;

@@ -30,8 +30,9 @@
 
 use super::apply::{fetch_text, handle};
 use super::{Live, Shared, resubscribe};
-use crate::state::board::{Board, Connection, Sharing};
+use crate::state::board::{Connection, Sharing};
 use crate::state::view::Transport;
+use crate::state::wants::{MAX_DEPTH, Wants};
 use crate::wire::json;
 use crate::wire::protocol::{EventId, Incoming, PollBatch, StreamId, WireEvent};
 use leptos::prelude::*;
@@ -58,91 +59,14 @@ const TELL_UNION_MS: f64 = 1_000.0;
 const MAX_KEPT: usize = 4_096;
 /// Other tabs a tab keeps track of (a tab that crashes never says goodbye).
 const MAX_MEMBERS: usize = 64;
-/// The server follows at most this many depth symbols per stream (`MAX_DEPTH_SYMBOLS`).
-const MAX_DEPTH: usize = 16;
 
-/// What a tab's view needs from the stream: its symbols (`None`: all) and its depth symbols.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(super) struct Wants {
-    symbols: Option<Vec<String>>,
-    depth: Vec<String>,
-}
-
-impl Wants {
-    /// What `board`'s view shows now.
-    pub(super) fn of(board: &Board) -> Self {
-        let symbols = board.view.with_untracked(|v| v.symbols.clone()).map(sorted);
-        let depth = board.depth.with_untracked(|d| d.symbol.clone());
-        let depth = if depth.is_empty() { Vec::new() } else { vec![depth] };
-        Wants { symbols, depth }
-    }
-
-    /// Whether a stream selecting `self` carries everything `other` needs.
-    fn covers(&self, other: &Wants) -> bool {
-        let symbols = match (&self.symbols, &other.symbols) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(mine), Some(theirs)) => theirs.iter().all(|s| mine.contains(s)),
-        };
-        symbols && other.depth.iter().all(|d| self.depth.contains(d))
-    }
-
-    /// `self` widened to also carry `other` (depth: at most what the server allows, the
-    /// earlier ones first).
-    fn widen(&mut self, other: &Wants) {
-        self.symbols = match (self.symbols.take(), &other.symbols) {
-            (Some(mut mine), Some(theirs)) => {
-                mine.extend(theirs.iter().cloned());
-                Some(sorted(mine))
-            }
-            _ => None,
-        };
-        for d in &other.depth {
-            if self.depth.len() < MAX_DEPTH && !self.depth.contains(d) {
-                self.depth.push(d.clone());
-            }
-        }
-    }
-
-    /// The stream's query parameters.
-    pub(super) fn query(&self) -> Vec<String> {
-        let mut query = Vec::new();
-        if let Some(symbols) = &self.symbols {
-            query.push(format!("symbols={}", symbols.join(",")));
-        }
-        if !self.depth.is_empty() {
-            query.push(format!("depth={}", self.depth.join(",")));
-        }
-        query
-    }
-
-    /// The WebSocket command that makes a connection carry `self`.
-    fn set_command(&self) -> String {
-        let symbols = self.symbols.as_deref().map_or_else(|| "null".to_string(), super::account::quote_all);
-        format!(r#"{{"op":"set","symbols":{symbols},"depth":{}}}"#, super::account::quote_all(&self.depth))
-    }
-
-    /// As posted: symbols comma-separated (`*`: all), then depth symbols.
-    fn encode(&self) -> [String; 2] {
-        [
-            self.symbols.as_ref().map_or_else(|| "*".to_string(), |s| s.join(",")),
-            self.depth.join(","),
-        ]
-    }
-
-    fn decode(symbols: &str, depth: &str) -> Self {
-        let list = |s: &str| s.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>();
-        Wants {
-            symbols: (symbols != "*").then(|| sorted(list(symbols))),
-            depth: list(depth),
-        }
-    }
-}
-
-fn sorted(mut list: Vec<String>) -> Vec<String> {
-    list.sort_unstable();
-    list.dedup();
-    list
+/// The WebSocket command that makes a connection carry `wants`.
+fn set_command(wants: &Wants) -> String {
+    let symbols = wants
+        .symbols
+        .as_deref()
+        .map_or_else(|| "null".to_string(), super::account::quote_all);
+    format!(r#"{{"op":"set","symbols":{symbols},"depth":{}}}"#, super::account::quote_all(&wants.depth))
 }
 
 /// What came off the wire, as the holder forwards it to the other tabs.
@@ -589,7 +513,7 @@ fn widen(live: &Shared) {
         if s.connected.as_ref().is_some_and(|c| c.covers(&union)) {
             return;
         }
-        let command = union.set_command();
+        let command = set_command(&union);
         s.pending = Some(union);
         command
     };

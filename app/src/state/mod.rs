@@ -10,3 +10,4 @@ pub mod depth;
 pub mod page;
 pub mod view;
 pub mod viewport;
+pub mod wants;

@@ -14,6 +14,11 @@ use std::str::FromStr;
 
 /// Most symbols a universe may hold (and so the most one request can select).
 pub const MAX_SYMBOLS: usize = 100;
+
+/// Most symbols a stream may follow in depth (`depth=`): a book is about 20 times a quote's
+/// bytes. 16, because a browser's tabs share one stream (each tab shows one book): sixteen tabs
+/// on sixteen symbols still fit.
+pub const MAX_DEPTH_SYMBOLS: usize = 16;
 /// Longest symbol, in bytes.
 pub const MAX_SYMBOL_LEN: usize = 12;
 

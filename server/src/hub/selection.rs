@@ -5,10 +5,7 @@ use super::Hub;
 use app::wire::protocol::MAX_SYMBOLS;
 use std::sync::Arc;
 
-/// Most symbols a stream may follow in depth: a book is about 20 times a quote's bytes. 16,
-/// because a browser's tabs share one stream (each tab shows one book): sixteen tabs on sixteen
-/// symbols still fit.
-pub const MAX_DEPTH_SYMBOLS: usize = 16;
+pub use app::wire::protocol::MAX_DEPTH_SYMBOLS;
 
 /// Which instruments a subscriber wants (all, or a mask over the universe), and the few of them
 /// whose books and prints it wants too.
