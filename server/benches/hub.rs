@@ -101,8 +101,14 @@ fn alert_benches(c: &mut Criterion) {
             0 => Condition::Crossing(level),
             1 => Condition::CrossingUp(level),
             2 => Condition::CrossingDown(level),
-            3 => Condition::EnteringChannel { low: level, high: level + 50 },
-            _ => Condition::ExitingChannel { low: level, high: level + 50 },
+            3 => Condition::EnteringChannel {
+                low: level,
+                high: level + 50,
+            },
+            _ => Condition::ExitingChannel {
+                low: level,
+                high: level + 50,
+            },
         };
         engine.insert(Spec {
             id,

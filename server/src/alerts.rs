@@ -70,7 +70,9 @@ pub enum Frequency {
     /// Then it is `Triggered`.
     Once,
     /// At most once in each bar of `interval_ms` (bars aligned to the epoch, as candles are).
-    OncePerBar { interval_ms: i64 },
+    OncePerBar {
+        interval_ms: i64,
+    },
     OncePerMinute,
     EveryTime,
 }
@@ -258,10 +260,17 @@ impl SymbolIndex {
     }
 
     fn heap_bytes(&self) -> usize {
-        [&self.rising, &self.falling, &self.greater, &self.less, &self.lows, &self.highs]
-            .iter()
-            .map(|l| l.capacity() * std::mem::size_of::<(i64, AlertId)>())
-            .sum()
+        [
+            &self.rising,
+            &self.falling,
+            &self.greater,
+            &self.less,
+            &self.lows,
+            &self.highs,
+        ]
+        .iter()
+        .map(|l| l.capacity() * std::mem::size_of::<(i64, AlertId)>())
+        .sum()
     }
 }
 
@@ -356,7 +365,9 @@ impl Alerts {
         candidates.clear();
         index.candidates(prev, last, &mut candidates);
         for &id in &candidates {
-            let Some(alert) = self.alerts.get_mut(&id) else { continue };
+            let Some(alert) = self.alerts.get_mut(&id) else {
+                continue;
+            };
             if !alert.spec.condition.fires(prev, last) {
                 continue; // a channel whose edge was crossed without entering or leaving it
             }
@@ -431,7 +442,9 @@ impl Alerts {
             && at <= now
         {
             self.parked.pop();
-            let Some(alert) = self.alerts.get_mut(&id) else { continue };
+            let Some(alert) = self.alerts.get_mut(&id) else {
+                continue;
+            };
             if alert.parked_until != Some(at) {
                 continue;
             }
@@ -574,11 +587,21 @@ mod tests {
     fn once_per_minute_and_per_bar_wait_out_of_the_index() {
         let mut engine = Alerts::new(1);
         engine.insert(spec(1, Condition::GreaterThan(100), Frequency::OncePerMinute));
-        engine.insert(spec(2, Condition::GreaterThan(100), Frequency::OncePerBar { interval_ms: 5_000 }));
+        engine.insert(spec(
+            2,
+            Condition::GreaterThan(100),
+            Frequency::OncePerBar { interval_ms: 5_000 },
+        ));
         let mut out = Vec::new();
         engine.on_trade(0, 101, 102, 1, 1_000, &mut out);
         assert_eq!(fired(&out), vec![1, 2]);
-        for (ts, expected) in [(4_999, vec![]), (5_000, vec![2]), (60_999, vec![2]), (61_000, vec![1]), (65_000, vec![2])] {
+        for (ts, expected) in [
+            (4_999, vec![]),
+            (5_000, vec![2]),
+            (60_999, vec![2]),
+            (61_000, vec![1]),
+            (65_000, vec![2]),
+        ] {
             out.clear();
             engine.tick(ts, &mut out);
             engine.on_trade(0, 102, 103, 2, ts, &mut out);

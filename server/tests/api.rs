@@ -46,11 +46,7 @@ async fn bad_inputs_get_400_with_a_json_reason() {
             None,
             "not among the stream's symbols",
         ),
-        (
-            too_deep,
-            None,
-            "too many depth symbols",
-        ),
+        (too_deep, None, "too many depth symbols"),
         ("/api/poll?depth=NOPE".into(), None, "unknown symbol"),
         ("/api/ws?symbols=AAPL&depth=MSFT".into(), None, "not among"),
         ("/api/snapshot?depth=NOPE".into(), None, "unknown symbol"),

@@ -124,7 +124,9 @@ pub async fn refresh(board: Board) {
     if same {
         return;
     }
-    let active = account.as_ref().and_then(|a| a.watchlists.first().map(|l| l.name.clone()));
+    let active = account
+        .as_ref()
+        .and_then(|a| a.watchlists.first().map(|l| l.name.clone()));
     let opening = account
         .as_ref()
         .map(|a| crate::state::account::opening_view(&a.watchlists, a.view.as_ref()));

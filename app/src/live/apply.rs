@@ -219,7 +219,9 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
             }
         }
         Incoming::Tick { id, frame } => {
-            let Some(at) = super::share::is_new(l.applied.market, &id) else { return };
+            let Some(at) = super::share::is_new(l.applied.market, &id) else {
+                return;
+            };
             l.applied.market = Some(at.market);
             record_seq(at.market.seq);
             l.events += 1;
@@ -287,7 +289,9 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
 /// Counts in a number on `window` (for the end-to-end tests).
 fn count_in_page(name: &str) {
     let Some(window) = web_sys::window() else { return };
-    let before = js_sys::Reflect::get(&window, &name.into()).ok().and_then(|v| v.as_f64());
+    let before = js_sys::Reflect::get(&window, &name.into())
+        .ok()
+        .and_then(|v| v.as_f64());
     let _ = js_sys::Reflect::set(&window, &name.into(), &(before.unwrap_or(0.0) + 1.0).into());
 }
 

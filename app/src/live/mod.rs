@@ -27,9 +27,9 @@ pub(crate) use share::session_changed;
 
 use crate::state::board::{Board, Connection};
 use crate::state::view::Transport;
+use crate::state::wants::Wants;
 use crate::wire::protocol::Interval;
 use crate::wire::protocol::{EventId, WireReport};
-use crate::state::wants::Wants;
 use apply::{load_chart, schedule_frame};
 use leptos::prelude::*;
 use leptos::task::spawn_local;

@@ -66,7 +66,10 @@ fn set_command(wants: &Wants) -> String {
         .symbols
         .as_deref()
         .map_or_else(|| "null".to_string(), super::account::quote_all);
-    format!(r#"{{"op":"set","symbols":{symbols},"depth":{}}}"#, super::account::quote_all(&wants.depth))
+    format!(
+        r#"{{"op":"set","symbols":{symbols},"depth":{}}}"#,
+        super::account::quote_all(&wants.depth)
+    )
 }
 
 /// What came off the wire, as the holder forwards it to the other tabs.
@@ -306,7 +309,10 @@ fn hello(live: &Shared, reply: bool) {
     let l = live.borrow();
     let Some(s) = l.share.as_ref() else { return };
     let [symbols, depth] = Wants::of(&l.board).encode();
-    post(&s.channel, &["hello", &s.tab, &symbols, &depth, if reply { "1" } else { "" }]);
+    post(
+        &s.channel,
+        &["hello", &s.tab, &symbols, &depth, if reply { "1" } else { "" }],
+    );
 }
 
 /// What the stream must carry: this tab's wants widened by every other tab's.
@@ -354,7 +360,8 @@ pub(super) fn receive(live: &Shared, unit: Unit) -> bool {
             s.said = now;
         }
         if !s.covered {
-            s.kept.extend(events.into_iter().filter(|e| !matches!(e, Incoming::Alive)));
+            s.kept
+                .extend(events.into_iter().filter(|e| !matches!(e, Incoming::Alive)));
             if s.kept.len() > MAX_KEPT {
                 // Too far behind to replay: the catch-up will start afresh from a snapshot.
                 s.kept.clear();
@@ -394,7 +401,9 @@ pub(super) fn announce(live: &Shared) {
     {
         let mut l = live.borrow_mut();
         let Some(s) = l.share.as_mut() else { return };
-        let Some(connected) = s.connected.clone().filter(|_| s.leading && !s.announced) else { return };
+        let Some(connected) = s.connected.clone().filter(|_| s.leading && !s.announced) else {
+            return;
+        };
         s.announced = true;
         tell_union(s);
         s.said = s.told;
@@ -459,8 +468,7 @@ async fn catch_up(live: Shared, after: Option<String>) {
         check_cover(&live);
         return;
     };
-    let still = Wants::of(&live.borrow().board) == wants
-        && live.borrow().share.as_ref().map(|s| s.dropped) == dropped;
+    let still = Wants::of(&live.borrow().board) == wants && live.borrow().share.as_ref().map(|s| s.dropped) == dropped;
     for event in batch.events {
         handle(&live, Incoming::from_wire(event));
     }
@@ -505,7 +513,11 @@ pub(super) fn market_part(id: &str) -> &str {
 fn widen(live: &Shared) {
     let command = {
         let mut l = live.borrow_mut();
-        if !l.share.as_ref().is_some_and(|s| s.leading && s.announced && s.pending.is_none()) {
+        if !l
+            .share
+            .as_ref()
+            .is_some_and(|s| s.leading && s.announced && s.pending.is_none())
+        {
             return;
         }
         let union = union(&l);

@@ -71,7 +71,12 @@ impl Wants {
     }
 
     pub fn decode(symbols: &str, depth: &str) -> Self {
-        let list = |s: &str| s.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>();
+        let list = |s: &str| {
+            s.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
         Wants {
             symbols: (symbols != "*").then(|| sorted(list(symbols))),
             depth: list(depth),
@@ -84,7 +89,6 @@ fn sorted(mut list: Vec<String>) -> Vec<String> {
     list.dedup();
     list
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -104,7 +108,10 @@ mod tests {
         assert!(all.covers(&some));
         assert!(!some.covers(&all));
         assert!(some.covers(&wants(Some(&["MSFT"]), &[])));
-        assert!(!some.covers(&wants(Some(&["MSFT"]), &["MSFT"])), "its book is not carried");
+        assert!(
+            !some.covers(&wants(Some(&["MSFT"]), &["MSFT"])),
+            "its book is not carried"
+        );
         assert!(!some.covers(&wants(Some(&["TSLA"]), &[])));
     }
 
@@ -116,17 +123,28 @@ mod tests {
         assert_eq!(union, wants(Some(&["AAPL", "MSFT", "TSLA"]), &["AAPL", "TSLA"]));
         assert!(union.covers(&other));
         union.widen(&wants(None, &[]));
-        assert_eq!(union.symbols, None, "a tab showing everything makes the stream carry everything");
+        assert_eq!(
+            union.symbols, None,
+            "a tab showing everything makes the stream carry everything"
+        );
         for i in 0..40 {
             union.widen(&wants(None, &[&format!("S{i}")]));
         }
         assert_eq!(union.depth.len(), MAX_DEPTH);
-        assert_eq!(&union.depth[..2], &["AAPL".to_string(), "TSLA".to_string()], "the first ones stay");
+        assert_eq!(
+            &union.depth[..2],
+            &["AAPL".to_string(), "TSLA".to_string()],
+            "the first ones stay"
+        );
     }
 
     #[test]
     fn wants_travel_between_tabs_and_become_a_query() {
-        for w in [wants(None, &[]), wants(Some(&["AAPL", "BTC-USD"]), &["AAPL"]), wants(Some(&[]), &[])] {
+        for w in [
+            wants(None, &[]),
+            wants(Some(&["AAPL", "BTC-USD"]), &["AAPL"]),
+            wants(Some(&[]), &[]),
+        ] {
             let [symbols, depth] = w.encode();
             assert_eq!(Wants::decode(&symbols, &depth), w);
         }
