@@ -125,15 +125,35 @@ pub(super) fn load_depth(live: &Shared, book: bool) {
     });
 }
 
+/// How long a REST read may take before the page gives up on it (and tries again where it
+/// needs the answer).
+const FETCH_DEADLINE_MS: u32 = 30_000;
+
 pub(super) async fn fetch_json<T: miniserde::Deserialize>(url: &str) -> Option<T> {
-    json::from_str(&fetch_text(url, true).await?).ok()
+    json::from_str(&fetch_text(url, true, FETCH_DEADLINE_MS).await?).ok()
 }
 
-/// The body of a successful `GET url` (never from the cache; `cookies`: with the session's).
-pub(super) async fn fetch_text(url: &str, cookies: bool) -> Option<String> {
+/// The body of a successful `GET url` (never from the cache; `cookies`: with the session's),
+/// given up after `deadline_ms`.
+pub(super) async fn fetch_text(url: &str, cookies: bool, deadline_ms: u32) -> Option<String> {
     let window = web_sys::window()?;
     let init = web_sys::RequestInit::new();
     init.set_cache(web_sys::RequestCache::NoStore);
+    // `AbortSignal.timeout`, where the browser has it (looked up: web-sys gates it).
+    let signal = js_sys::Reflect::get(&js_sys::global(), &"AbortSignal".into())
+        .ok()
+        .and_then(|class| {
+            let timeout = js_sys::Reflect::get(&class, &"timeout".into()).ok()?;
+            timeout
+                .dyn_into::<js_sys::Function>()
+                .ok()?
+                .call1(&class, &deadline_ms.into())
+                .ok()
+        })
+        .and_then(|signal| signal.dyn_into::<web_sys::AbortSignal>().ok());
+    if let Some(signal) = &signal {
+        init.set_signal(Some(signal));
+    }
     if !cookies {
         init.set_credentials(web_sys::RequestCredentials::Omit);
     }

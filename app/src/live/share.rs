@@ -457,7 +457,11 @@ async fn catch_up(live: Shared, after: Option<String>) {
         params.push(format!("after={after}"));
     }
     // Market data only: this tab's private events come on the shared stream.
-    let text = fetch_text(&format!("/api/poll?{}", params.join("&")), false).await;
+    // It waits at most the keep-alive period on the server; a stalled link gets 10 s more.
+    let deadline = u32::try_from(live.borrow().board.keepalive_ms)
+        .unwrap_or(u32::MAX)
+        .saturating_add(10_000);
+    let text = fetch_text(&format!("/api/poll?{}", params.join("&")), false, deadline).await;
     let batch = text.and_then(|t| json::from_str::<PollBatch>(&t).ok());
     let Some(batch) = batch else {
         // The server is unreachable for now: the holder's connection will say so; try again.
