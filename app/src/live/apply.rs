@@ -198,15 +198,12 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
             return;
         }
         Incoming::Snapshot { id, snapshot, resync } => {
-            // A snapshot is the state at its position: also applied at the same one.
-            let Ok(at) = id.parse::<StreamId>() else { return };
-            if !resync
-                && l.applied
-                    .market
-                    .is_some_and(|a| a.epoch == at.market.epoch && at.market.seq < a.seq)
-            {
-                return;
-            }
+            // A resync replaces everything, wherever it is.
+            let at = match resync {
+                true => id.parse::<StreamId>().ok(),
+                false => l.applied.admits(&id, true),
+            };
+            let Some(at) = at else { return };
             l.applied.market = Some(at.market);
             l.events += 1;
             count_in_page("__tickertapeSnapshots");
@@ -239,9 +236,7 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
             }
         }
         Incoming::Tick { id, frame } => {
-            let Some(at) = super::share::is_new(l.applied.market, &id) else {
-                return;
-            };
+            let Some(at) = l.applied.admits(&id, false) else { return };
             l.applied.market = Some(at.market);
             record_seq(at.market.seq);
             l.events += 1;

@@ -29,7 +29,7 @@ use crate::state::board::{Board, Connection};
 use crate::state::view::Transport;
 use crate::state::wants::Wants;
 use crate::wire::protocol::Interval;
-use crate::wire::protocol::{EventId, WireReport};
+use crate::wire::protocol::{EventId, StreamId, WireReport};
 use apply::{load_chart, schedule_frame};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -184,6 +184,21 @@ pub(super) struct Live {
 pub(super) struct Applied {
     pub(super) market: Option<EventId>,
     pub(super) private: Option<u64>,
+}
+
+impl Applied {
+    /// The market event at `id`, if it is to be applied: past the last market position (with
+    /// `again`, also at it: a snapshot is the state there), or of a new epoch (the server
+    /// restarted).
+    pub(super) fn admits(&self, id: &str, again: bool) -> Option<StreamId> {
+        let id: StreamId = id.parse().ok()?;
+        match self.market {
+            Some(a) if a.epoch == id.market.epoch && (id.market.seq < a.seq || (id.market.seq == a.seq && !again)) => {
+                None
+            }
+            _ => Some(id),
+        }
+    }
 }
 
 pub(super) type Shared = Rc<RefCell<Live>>;

@@ -34,7 +34,7 @@ use crate::state::board::{Connection, Sharing};
 use crate::state::view::Transport;
 use crate::state::wants::{MAX_DEPTH, Wants};
 use crate::wire::json;
-use crate::wire::protocol::{EventId, Incoming, PollBatch, StreamId, WireEvent};
+use crate::wire::protocol::{EventId, Incoming, PollBatch, WireEvent};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::closure::Closure;
@@ -833,14 +833,5 @@ fn step_down(live: &Shared, number: u32) {
     };
     if queue_again {
         request_lock(live, false);
-    }
-}
-
-/// Whether a market event at `id` is past `applied` (a new epoch is: the server restarted).
-pub(super) fn is_new(applied: Option<EventId>, id: &str) -> Option<StreamId> {
-    let id: StreamId = id.parse().ok()?;
-    match applied {
-        Some(a) if a.epoch == id.market.epoch && id.market.seq <= a.seq => None,
-        _ => Some(id),
     }
 }
