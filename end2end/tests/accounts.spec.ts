@@ -1,35 +1,6 @@
 import { test, expect } from "./fixtures";
-import type { Browser, Page } from "@playwright/test";
-
-const PASSWORD = "correct horse battery";
-
-/** A username no earlier run has taken. */
-function fresh(prefix: string): string {
-  return `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
-}
-
-/** Signs up through the header's form and waits until the page says who is signed in. */
-async function signUp(page: Page, name: string) {
-  await page.getByTestId("signin-open").click();
-  const form = page.getByTestId("signin-form");
-  await form.getByLabel("Username").fill(name);
-  await form.getByLabel("Password").fill(PASSWORD);
-  await form.getByTestId("signup").click();
-  await expect(page.getByTestId("account-name")).toHaveText(name);
-}
-
-/** A second browser (its own cookies) signed in as `name` through the API, on the dashboard. */
-async function otherBrowser(browser: Browser, name: string, create = false): Promise<Page> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const resp = await page.request.post(create ? "/api/signup" : "/api/login", {
-    data: { username: name, password: PASSWORD },
-  });
-  expect(resp.ok()).toBe(true);
-  await page.goto("/");
-  await expect(page.getByTestId("connection-status")).toHaveText("Live");
-  return page;
-}
+import type { Page } from "@playwright/test";
+import { fresh, otherBrowser, signUp } from "./people";
 
 async function toggle(page: Page, symbol: string) {
   const picker = page.getByTestId("symbol-picker");

@@ -5,7 +5,7 @@
 //! Transport-free: the HTTP handlers (`http::accounts`) turn requests into these calls, and
 //! the [`AccountError`]s into statuses.
 
-use crate::private::{Channels, PrivateEvent, Relayed};
+use crate::private::{Channels, PrivateEvent, Relayed, Seed};
 use crate::store::{PutOutcome, Store, StoreError, Versioned};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -56,6 +56,10 @@ pub enum AccountError {
     /// `429`, with `Retry-After`.
     #[error("too many failed sign-ins; try again in {} s", .0.as_secs().max(1))]
     Throttled(Duration),
+    /// `429`, with `Retry-After`: a limit on what one user may have or do (the message says
+    /// which).
+    #[error("{0}")]
+    TooMany(String, Duration),
     /// `503`: the store failed; nothing was changed.
     #[error("accounts are unavailable right now; try again shortly")]
     Unavailable,
@@ -441,16 +445,24 @@ impl Accounts {
 
     /// The user's newest private event as the store has it: their state now (what seeds a
     /// stream's cursor).
-    pub async fn current_event(&self, user: &User) -> Result<PrivateEvent, AccountError> {
+    pub async fn current_event(&self, user: &User) -> Result<Seed, AccountError> {
         let versioned = self.store.state(user.id).await?;
-        Ok(event_of(&versioned))
+        Ok(Seed {
+            account: event_of(&versioned),
+            latest: versioned.latest.max(0) as u64,
+        })
     }
 
     /// Files a change the store committed as the user's next private event.
     fn publish(&self, user: &User, versioned: &Versioned) {
-        let event = event_of(versioned);
-        self.channels.publish(user.id, event.clone());
-        self.tell_others(Relayed::Event { user: user.id, event });
+        self.publish_event(user.id, event_of(versioned));
+    }
+
+    /// Files one of `user`'s events that the store committed (numbered by it): every stream of
+    /// the user, on every node, carries it.
+    pub fn publish_event(&self, user: i64, event: PrivateEvent) {
+        self.channels.publish(user, event.clone());
+        self.tell_others(Relayed::Event { user, event });
     }
 
     /// The user's watchlists, in their order.

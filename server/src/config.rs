@@ -123,6 +123,14 @@ pub struct Config {
     #[arg(long, env = "SESSION_TTL_HOURS", default_value_t = 720, value_parser = clap::value_parser!(u64).range(1..=8760))]
     pub session_ttl_hours: u64,
 
+    /// Active price alerts one user may have, from 1 to 10000 (default 200).
+    #[arg(long, env = "MAX_ALERTS_PER_USER", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_alerts_per_user: u64,
+
+    /// Days a notification stays in a user's inbox, from 1 to 3650 (default 30).
+    #[arg(long, env = "INBOX_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub inbox_retention_days: u64,
+
     /// Whether the session cookie says `Secure` (only sent over HTTPS): true behind a TLS proxy.
     #[arg(long, env = "COOKIE_SECURE", default_value = "false", value_parser = parse_bool("COOKIE_SECURE"))]
     pub cookie_secure: bool,

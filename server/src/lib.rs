@@ -8,6 +8,7 @@
 //! `node`.
 
 pub mod accounts;
+pub mod alerting;
 pub mod alerts;
 pub mod bus;
 pub mod config;

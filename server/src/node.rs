@@ -8,6 +8,7 @@
 //! | set          | `generator` | generator → Redis; serves `/healthz` and `/metrics` only    |
 //! | set          | `edge`      | Redis → hub; serves the dashboard and every transport       |
 
+use crate::alerting::{AlertDesk, Alerting};
 use crate::bus::{self, BusStatus, WriterSetup};
 use crate::config::{Config, Limits, Role};
 use crate::feed::Publish;
@@ -27,6 +28,7 @@ use axum::routing::get;
 use leptos::prelude::LeptosOptions;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// A started node: its router, and what tests look into.
@@ -108,6 +110,23 @@ pub async fn start(
         failure: failure.clone(),
     };
 
+    // Price alerts are evaluated where the market is made (see `alerting`).
+    let desk = |market: &Market| {
+        let accounts = accounts.clone()?;
+        let desk = Arc::new(AlertDesk::new(
+            accounts,
+            market.instruments(),
+            config.max_alerts_per_user as usize,
+            Duration::from_secs(config.inbox_retention_days * 86_400),
+        ));
+        supervise(
+            "alerts writer",
+            desk.clone().run(INBOX_PURGE_EVERY, shutdown.clone()),
+            &shutdown,
+            &failure,
+        );
+        Some(desk)
+    };
     let Some(url) = &config.market_bus else {
         let (market, candles) = market(config).await;
         let epoch = rand::random::<u32>() as u64;
@@ -116,8 +135,11 @@ pub async fn start(
             "embedded market: generator and hub in this process"
         );
         let hub = Arc::new(Hub::for_market(epoch, &market, hub_config, metrics).with_candles(candles));
-        spawn_generator(market, hub.clone(), config, &shutdown, &failure);
-        return Some(node(state(hub), None, &failure));
+        let alerts = desk(&market);
+        spawn_generator(market, hub.clone(), alerts.clone(), config, &shutdown, &failure);
+        let mut state = state(hub);
+        state.alerts = alerts;
+        return Some(node(state, None, &failure));
     };
 
     let client = match bus::client(url) {
@@ -129,6 +151,7 @@ pub async fn start(
     };
     let status = Arc::new(BusStatus::new(&client, metrics.clone()));
     tracing::info!(bus = %status.address, role = config.role.name(), "joining the market bus");
+    let mut alerts = None;
     if config.role != Role::Edge {
         let (market, candles) = market(config).await;
         let setup = WriterSetup {
@@ -140,7 +163,8 @@ pub async fn start(
         };
         let (publisher, writer) = bus::publisher(client.clone(), setup, status.clone(), shutdown.clone());
         supervise("bus writer", writer, &shutdown, &failure);
-        spawn_generator(market, publisher, config, &shutdown, &failure);
+        alerts = desk(&market);
+        spawn_generator(market, publisher, alerts.clone(), config, &shutdown, &failure);
     }
     if config.role == Role::Generator {
         let app = Router::new()
@@ -166,7 +190,8 @@ pub async fn start(
     let hub = bus::join(&client, hub_config, &status, &shutdown).await?;
     let follow = bus::follow_loop(client, hub.clone(), status.clone(), shutdown.clone());
     supervise("bus follower", follow, &shutdown, &failure);
-    let state = state(hub).on_bus(config.role, status.clone());
+    let mut state = state(hub).on_bus(config.role, status.clone());
+    state.alerts = alerts;
     Some(node(state, Some(status), &failure))
 }
 
@@ -215,15 +240,30 @@ async fn market(config: &Config) -> (Market, CandleStore) {
     (market, candles)
 }
 
+/// How often notifications past `INBOX_RETENTION_DAYS` are deleted.
+const INBOX_PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Steps `market` into `sink`, with the alerts of `alerts` evaluated at every frame.
 fn spawn_generator(
     market: Market,
     sink: impl Publish,
+    alerts: Option<Arc<AlertDesk>>,
     config: &Config,
     shutdown: &CancellationToken,
     failure: &Failure,
 ) {
-    let generator = Generator::new(market, sink).run(config.tick_rate_hz, shutdown.clone());
-    supervise("generator", generator, shutdown, failure);
+    let rate = config.tick_rate_hz;
+    match alerts {
+        Some(desk) => {
+            let last = market.quotes().iter().map(|q| q.price).collect();
+            let generator = Generator::new(market, Alerting::new(sink, desk, last)).run(rate, shutdown.clone());
+            supervise("generator", generator, shutdown, failure);
+        }
+        None => {
+            let generator = Generator::new(market, sink).run(rate, shutdown.clone());
+            supervise("generator", generator, shutdown, failure);
+        }
+    }
 }
 
 #[derive(Clone)]

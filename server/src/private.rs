@@ -12,8 +12,11 @@
 //!
 //! Exactness: a cursor takes events strictly in order. An event it lacks (still on its way from
 //! another node, lost, or older than the log keeps) is waited for at most [`GAP_WAIT`]; then the
-//! cursor jumps to the newest event, sent as a resync. Account events carry the whole state (see
-//! [`app::wire::account`]), so the newest is all a client needs.
+//! cursor jumps to the newest position with the user's newest `account` event, sent as a resync.
+//! Account events carry the whole state (see [`app::wire::account`]), so that one is all a client
+//! needs of them; of the notifications it skipped, the resync tells it to read its inbox again
+//! (`/api/notifications`, which keeps them for days). A fresh stream starts the same way, with the
+//! account's state at the newest position.
 //!
 //! Sessions: a cursor belongs to one session; [`Channels::end_session`] (sign-out) stops every
 //! cursor of that session at once and wakes the connections holding them, which then close.
@@ -72,17 +75,31 @@ pub struct Delivery {
 pub struct Log {
     /// The newest event's number (0: none known yet), readable without the lock.
     latest: AtomicU64,
-    events: Mutex<VecDeque<PrivateEvent>>,
+    kept: Mutex<Kept>,
 }
 
+#[derive(Default)]
+struct Kept {
+    events: VecDeque<PrivateEvent>,
+    /// The newest `account` event, kept even once it leaves `events`: what a resync carries.
+    account: Option<PrivateEvent>,
+}
+
+/// The kind of event that carries the user's whole state.
+const ACCOUNT: &str = app::wire::account::EVENT_ACCOUNT;
+
 impl Log {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<PrivateEvent>> {
-        self.events.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Files `event` in order; an event already held, or older than what is kept, is ignored.
     fn insert(&self, event: PrivateEvent) {
-        let mut events = self.lock();
+        let mut kept = self.lock();
+        if event.kind == ACCOUNT && kept.account.as_ref().is_none_or(|a| a.seq < event.seq) {
+            kept.account = Some(event.clone());
+        }
+        let events = &mut kept.events;
         if events.iter().any(|e| e.seq == event.seq) {
             return;
         }
@@ -102,6 +119,19 @@ impl Log {
     pub fn latest(&self) -> u64 {
         self.latest.load(Ordering::Acquire)
     }
+
+    /// Whether the log knows the user's state (an `account` event), so a stream can start.
+    pub fn has_account(&self) -> bool {
+        self.lock().account.is_some()
+    }
+}
+
+/// What the store says of a user when a stream opens on a node whose log may lack them: the
+/// newest `account` event and the number of the newest event of any kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seed {
+    pub account: PrivateEvent,
+    pub latest: u64,
 }
 
 /// A session's open streams: ended at sign-out.
@@ -195,16 +225,19 @@ impl Channels {
     /// A cursor on `user`'s events for a stream of `session` that last carried `after` (none:
     /// a fresh stream, which gets the newest event first). `current` is the user's newest event
     /// as the store has it, when it could be read: it seeds a log that lacks it.
-    pub fn cursor(&self, user: i64, session: &str, after: Option<u64>, current: Option<PrivateEvent>) -> Cursor {
+    pub fn cursor(&self, user: i64, session: &str, after: Option<u64>, current: Option<Seed>) -> Cursor {
         let log = self.log_or_new(user);
-        if let Some(current) = current {
+        if let Some(Seed { account, latest }) = current {
             // The store is the truth: a client ahead of it (another user's id, a restored
             // database) is resynced at once rather than after a wait.
-            let ahead = after.is_some_and(|a| a > current.seq);
-            log.insert(current);
+            let ahead = after.is_some_and(|a| a > latest);
+            log.insert(account);
+            // Events up to `latest` exist even if this log never saw them (notifications of
+            // before a restart): a stream that has them all waits for the next one.
+            log.latest.fetch_max(latest, Ordering::AcqRel);
             if ahead {
                 let mut cursor = self.watched(session, log, None);
-                cursor.resync_first = true;
+                (cursor.at, cursor.resync_first) = (None, true);
                 return cursor;
             }
         }
@@ -224,10 +257,18 @@ impl Channels {
         let watches = inner.sessions.entry(session.to_string()).or_default();
         watches.retain(|w| w.strong_count() > 0);
         watches.push(Arc::downgrade(&watch));
+        // A fresh stream starts at the position the user is at now: with nothing yet, it takes
+        // every event in order from the first; else the state at that position comes first.
+        let now_at = log.latest();
+        let (at, start) = match at {
+            None if now_at == 0 => (Some(0), 0),
+            at => (at, now_at),
+        };
         Cursor {
             log,
             watch,
             at,
+            start,
             resync_first: false,
             gap_since: None,
         }
@@ -270,6 +311,8 @@ pub struct Cursor {
     at: Option<u64>,
     /// Whether the first event is a resync (the client's own position meant nothing here).
     resync_first: bool,
+    /// The user's newest event when the cursor was made: where a fresh stream starts.
+    start: u64,
     /// Since when the next event has been missing while a later one is there.
     gap_since: Option<Instant>,
 }
@@ -298,14 +341,35 @@ impl Cursor {
         if latest == 0 || self.at == Some(latest) {
             return None;
         }
-        let events = self.log.lock();
+        let kept = self.log.lock();
+        let events = &kept.events;
+        // The newest position, with the user's state: the newest event if it is an account
+        // event, else the newest account event renumbered to it (see the module's docs).
         let newest = |resync: bool| {
-            events.back().map(|e| Delivery {
-                event: e.clone(),
-                resync,
-            })
+            let event = match (events.back(), &kept.account) {
+                (Some(e), _) if e.kind == ACCOUNT && e.seq >= latest => e.clone(),
+                (_, Some(account)) => PrivateEvent {
+                    seq: latest,
+                    ..account.clone()
+                },
+                (Some(e), None) => e.clone(),
+                (None, None) => return None,
+            };
+            Some(Delivery { event, resync })
         };
         let delivery = match self.at {
+            // A fresh stream: the state at its start (what came after follows in order); a
+            // client ahead of the store: the state now.
+            None if !self.resync_first && self.start > 0 => {
+                let event = match &kept.account {
+                    Some(account) => PrivateEvent {
+                        seq: self.start,
+                        ..account.clone()
+                    },
+                    None => events.iter().find(|e| e.seq >= self.start)?.clone(),
+                };
+                Some(Delivery { event, resync: false })
+            }
             None => newest(self.resync_first),
             Some(at) => match events.iter().find(|e| e.seq == at + 1) {
                 Some(next) => Some(Delivery {
@@ -321,7 +385,7 @@ impl Cursor {
                 }
             },
         }?;
-        drop(events);
+        drop(kept);
         self.gap_since = None;
         self.at = Some(delivery.event.seq);
         Some(delivery)
@@ -331,6 +395,65 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn seed(seq: u64) -> Seed {
+        Seed {
+            account: event(seq),
+            latest: seq,
+        }
+    }
+
+    fn notification(seq: u64) -> PrivateEvent {
+        PrivateEvent {
+            seq,
+            kind: "notification",
+            data: format!("{{\"id\":{seq}}}").into(),
+        }
+    }
+
+    /// Notifications are numbered among the account events; a stream that starts, or resyncs,
+    /// gets the user's state (the newest account event) at the newest position, never a lone
+    /// notification standing for what it skipped.
+    #[test]
+    fn a_start_or_a_resync_carries_the_account_at_the_newest_position() {
+        let channels = Channels::default();
+        channels.publish(1, event(1));
+        channels.publish(1, notification(2));
+        let now = Instant::now();
+        let mut fresh = channels.cursor(1, "s", None, None);
+        let first = fresh.try_next_at(now).unwrap();
+        assert_eq!((first.event.seq, first.event.kind, first.resync), (2, "account", false));
+        assert_eq!(&*first.event.data, "{\"n\":1}");
+        channels.publish(1, notification(3));
+        assert_eq!(fresh.try_next_at(now).unwrap().event, notification(3));
+        // Past what is kept: the resync is the account, at the newest number.
+        for seq in 4..(5 + KEPT as u64) {
+            channels.publish(1, notification(seq));
+        }
+        let mut behind = channels.cursor(1, "s", Some(3), None);
+        let resync = behind.try_next_at(now).unwrap();
+        assert_eq!(
+            (resync.event.seq, resync.event.kind, resync.resync),
+            (4 + KEPT as u64, "account", true)
+        );
+        // A store that knows of events this log never saw (before a restart): a stream that has
+        // them all waits for the next one, and one ahead of the store resyncs.
+        let restarted = Channels::default();
+        let seed = Seed {
+            account: event(5),
+            latest: 9,
+        };
+        let mut current = restarted.cursor(2, "s", Some(9), Some(seed.clone()));
+        assert_eq!(current.try_next_at(now), None);
+        restarted.publish(2, notification(10));
+        assert_eq!(current.try_next_at(now).unwrap().event, notification(10));
+        let mut ahead = restarted.cursor(2, "s", Some(11), Some(seed));
+        let resync = ahead.try_next_at(now).unwrap();
+        assert_eq!(
+            (resync.event.seq, resync.event.kind, resync.resync),
+            (10, "account", true)
+        );
+    }
 
     fn event(seq: u64) -> PrivateEvent {
         PrivateEvent {
@@ -395,11 +518,11 @@ mod tests {
         let channels = Channels::default();
         let now = Instant::now();
         // A node that restarted: the log is empty, the store says 9.
-        let mut behind = channels.cursor(1, "s", Some(4), Some(event(9)));
+        let mut behind = channels.cursor(1, "s", Some(4), Some(seed(9)));
         assert_eq!(seqs(&mut behind, now), [(9, true)]);
-        let mut current = channels.cursor(1, "s", Some(9), Some(event(9)));
+        let mut current = channels.cursor(1, "s", Some(9), Some(seed(9)));
         assert_eq!(seqs(&mut current, now), []);
-        let mut ahead = channels.cursor(1, "s", Some(12), Some(event(9)));
+        let mut ahead = channels.cursor(1, "s", Some(12), Some(seed(9)));
         assert_eq!(seqs(&mut ahead, now), [(9, true)]);
     }
 
@@ -449,7 +572,7 @@ mod tests {
         assert_eq!(channels.users(), USERS_KEPT);
         assert!(channels.log(0).is_some(), "a user with an open stream is kept");
         drop(kept);
-        let log = channels.log(1).map(|l| l.lock().len());
+        let log = channels.log(1).map(|l| l.lock().events.len());
         assert_eq!(log, None, "the oldest idle user went first");
     }
 }

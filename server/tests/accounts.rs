@@ -77,7 +77,7 @@ async fn exercise(base: &str) {
         me(base, Some(&alice)).await,
         (
             StatusCode::OK,
-            serde_json::json!({"username": "alice", "watchlists": [], "view": null})
+            serde_json::json!({"username": "alice", "watchlists": [], "view": null, "unread": 0})
         )
     );
 

@@ -479,6 +479,12 @@ async fn the_openapi_document_lists_every_endpoint_with_the_statuses_it_answers(
         ("put", "/api/watchlists/{name}"),
         ("delete", "/api/watchlists/{name}"),
         ("put", "/api/view"),
+        ("post", "/api/alerts"),
+        ("get", "/api/alerts"),
+        ("patch", "/api/alerts/{id}"),
+        ("delete", "/api/alerts/{id}"),
+        ("get", "/api/notifications"),
+        ("post", "/api/notifications/read"),
         ("get", "/api/openapi.json"),
         ("get", "/healthz"),
         ("get", "/metrics"),
@@ -500,7 +506,7 @@ async fn the_openapi_document_lists_every_endpoint_with_the_statuses_it_answers(
             "{method} {path}: {statuses:?}"
         );
         // Asked for for real (the query a first-time caller would write).
-        let url = server.url(&path.replace("{name}", "Tech"))
+        let url = server.url(&path.replace("{name}", "Tech").replace("{id}", "1"))
             + if path.ends_with("history") || path.ends_with("book") || path.ends_with("trades") {
                 "?symbol=AAPL"
             } else if path.ends_with("poll") {
@@ -512,6 +518,7 @@ async fn the_openapi_document_lists_every_endpoint_with_the_statuses_it_answers(
             "get" => client.get(&url),
             "post" => client.post(&url),
             "put" => client.put(&url),
+            "patch" => client.patch(&url),
             _ => client.delete(&url),
         };
         let resp = req

@@ -184,17 +184,38 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
     match incoming {
         Incoming::Alive => return,
         Incoming::Account { id, state, resync } => {
-            let Ok(id) = id.parse::<StreamId>() else { return };
-            let n = id.private.unwrap_or_default();
-            if !resync && l.applied.private.is_some_and(|p| n <= p) {
+            if !l.applied.admits_private(&id, resync) {
                 return;
             }
-            l.applied.private = Some(n);
             l.events += 1;
             count_in_page("__tickertapeAccountEvents");
             let board = l.board;
             drop(l);
             super::account::apply(board, state);
+            if resync {
+                // Notifications may be among what was skipped: the inbox is read again.
+                super::alerts::load(board);
+            }
+            return;
+        }
+        Incoming::Notification { id, entry } => {
+            if !l.applied.admits_private(&id, false) {
+                return;
+            }
+            l.events += 1;
+            let board = l.board;
+            drop(l);
+            super::alerts::notified(board, entry);
+            return;
+        }
+        Incoming::Read { id, mark } => {
+            if !l.applied.admits_private(&id, false) {
+                return;
+            }
+            l.events += 1;
+            let board = l.board;
+            drop(l);
+            super::alerts::marked(board, mark);
             return;
         }
         Incoming::Snapshot { id, snapshot, resync } => {

@@ -16,6 +16,7 @@
 //! whatever the tick rate. Pausing stops the notifications, not the data.
 
 pub(crate) mod account;
+pub(crate) mod alerts;
 mod apply;
 mod poll;
 mod share;
@@ -199,6 +200,18 @@ impl Applied {
             _ => Some(id),
         }
     }
+
+    /// Whether the user's own event at `id` is to be applied (past the last private position,
+    /// or a resync, which replaces whatever came before); records its position if so.
+    pub(super) fn admits_private(&mut self, id: &str, resync: bool) -> bool {
+        let Ok(id) = id.parse::<StreamId>() else { return false };
+        let n = id.private.unwrap_or_default();
+        if !resync && self.private.is_some_and(|p| n <= p) {
+            return false;
+        }
+        self.private = Some(n);
+        true
+    }
 }
 
 pub(super) type Shared = Rc<RefCell<Live>>;
@@ -354,6 +367,10 @@ fn follow_session(live: &Shared) {
     let live = live.clone();
     Effect::new(move |previous: Option<u32>| {
         let session = board.session.get();
+        if previous != Some(session) {
+            // Whoever is signed in now: their alerts and inbox (none when anonymous).
+            alerts::load(board);
+        }
         if previous.is_some_and(|p| p != session) {
             {
                 let mut l = live.borrow_mut();

@@ -140,6 +140,10 @@ pub struct Board {
     pub session: RwSignal<u32>,
     /// Whether this tab's stream is its own or its browser's shared one.
     pub sharing: RwSignal<Sharing>,
+    /// The signed-in user's price alerts, oldest first.
+    pub alerts: RwSignal<Vec<crate::wire::alerts::Alert>>,
+    /// Their inbox of notifications, and the toasts on screen.
+    pub inbox: RwSignal<crate::state::alerts::Inbox>,
 }
 
 impl Board {
@@ -199,6 +203,11 @@ impl Board {
             account: RwSignal::new(page.account.clone()),
             session: RwSignal::new(0),
             sharing: RwSignal::new(Sharing::Own),
+            alerts: RwSignal::new(Vec::new()),
+            inbox: RwSignal::new(crate::state::alerts::Inbox {
+                unread: page.account.as_ref().map_or(0, |a| a.unread),
+                ..Default::default()
+            }),
         };
         let symbol = board.chart_symbol_untracked();
         let mut chart = board.empty_chart(&symbol, page.view.interval);

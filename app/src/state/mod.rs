@@ -4,6 +4,7 @@
 //! the browser's feed ([`crate::live`]) writes the board and the UI ([`crate::ui`]) reads it.
 
 pub mod account;
+pub mod alerts;
 pub mod board;
 pub mod candles;
 pub mod depth;

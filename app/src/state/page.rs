@@ -169,6 +169,7 @@ mod tests {
                     symbols: vec!["AAPL".into()],
                 }],
                 view: None,
+                unread: 2,
             }),
         };
         let read = |text: String| from_str::<PageData>(&text).unwrap();

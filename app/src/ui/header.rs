@@ -44,6 +44,7 @@ pub(super) fn Header(board: Board) -> impl IntoView {
                 <a class="btn" href=move || board.view.with(transports_href)>"Compare transports"</a>
                 <PauseToggle paused=board.paused/>
                 <ThemeToggle/>
+                <super::alerts::Bell board/>
                 <AccountMenu board/>
             </div>
         </header>

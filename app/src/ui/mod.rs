@@ -4,9 +4,11 @@
 //! [`header`] (connection badge, readouts, transport, pause), [`theme`] (light/dark),
 //! [`watchlist`] (picker, sortable quotes, sparklines), [`chart_panel`] and [`chart`] (the
 //! price chart), [`depth`] (order book, depth chart, tape), [`transports`] (the three
-//! transports side by side), [`format`] (numbers).
+//! transports side by side), [`alerts`] (the bell, the inbox, toasts and the Alerts panel),
+//! [`format`] (numbers).
 
 mod account;
+mod alerts;
 pub mod chart;
 mod chart_panel;
 mod depth;
@@ -120,7 +122,9 @@ fn Dashboard(page: PageData) -> impl IntoView {
             <div class="side">
                 <ChartPanel board/>
                 <DepthPanel board/>
+                <alerts::AlertsPanel board/>
             </div>
         </main>
+        <alerts::Toasts board/>
     }
 }

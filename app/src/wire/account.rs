@@ -50,4 +50,6 @@ pub struct Account {
     pub username: String,
     pub watchlists: Vec<Watchlist>,
     pub view: Option<SavedView>,
+    /// Notifications in the inbox not yet read.
+    pub unread: u64,
 }

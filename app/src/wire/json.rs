@@ -61,6 +61,28 @@ fn nesting(text: &str) -> usize {
 
 miniserde::make_place!(Place);
 
+/// `text` as a JSON string literal (the page writes its few request bodies by hand: it links no
+/// JSON writer).
+pub fn string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 15] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// miniserde's `Deserialize` for types the project already parses from text with `FromStr`
 /// (event ids, intervals): a JSON string, parsed, or refused.
 macro_rules! deserialize_from_str {
@@ -81,6 +103,26 @@ macro_rules! deserialize_from_str {
 }
 
 deserialize_from_str!(crate::wire::protocol::EventId, crate::wire::protocol::Interval);
+
+/// An event's `id` member: a string (an event id) or a number (an inbox entry's).
+impl miniserde::de::Visitor for Place<crate::wire::protocol::PayloadId> {
+    fn string(&mut self, s: &str) -> miniserde::Result<()> {
+        let id = s.parse().map_err(|_| miniserde::Error)?;
+        self.out = Some(crate::wire::protocol::PayloadId::Event(id));
+        Ok(())
+    }
+
+    fn nonnegative(&mut self, n: u64) -> miniserde::Result<()> {
+        self.out = Some(crate::wire::protocol::PayloadId::Number(n));
+        Ok(())
+    }
+}
+
+impl miniserde::Deserialize for crate::wire::protocol::PayloadId {
+    fn begin(out: &mut Option<Self>) -> &mut dyn miniserde::de::Visitor {
+        Place::new(out)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 //! Nothing here knows about signals, the DOM or HTTP.
 
 pub mod account;
+pub mod alerts;
 pub mod book;
 pub mod json;
 pub mod protocol;

@@ -487,7 +487,8 @@ pub struct WireEvent {
 /// WebSocket message or a poll answer carries it inside the event's object).
 #[derive(Clone, Debug, PartialEq, miniserde::Deserialize)]
 pub struct Payload {
-    pub id: Option<EventId>,
+    /// A snapshot's [`EventId`], or a notification's number.
+    pub id: Option<PayloadId>,
     /// A market event's: always there.
     pub seq: Option<u64>,
     pub ts: Option<i64>,
@@ -500,6 +501,44 @@ pub struct Payload {
     pub view: Option<crate::wire::account::SavedView>,
     /// On an `account` event: the client had missed some, and this one stands for them all.
     pub resync: Option<bool>,
+    /// A `notification` event's ([`crate::wire::alerts::Notification`]; `id`, `seq`, `ts`
+    /// above).
+    pub alert: Option<u64>,
+    pub kind: Option<String>,
+    pub symbol: Option<String>,
+    pub condition: Option<String>,
+    pub price: Option<i64>,
+    pub prev: Option<i64>,
+    pub note: Option<String>,
+    pub read: Option<bool>,
+    /// A `read` event's ([`crate::wire::alerts::ReadMark`]).
+    pub up_to: Option<u64>,
+    pub ids: Option<Vec<u64>>,
+    pub unread: Option<u64>,
+}
+
+/// The `id` member of an event's data: a snapshot's [`EventId`] (a string) or an inbox
+/// entry's number.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PayloadId {
+    Event(EventId),
+    Number(u64),
+}
+
+impl PayloadId {
+    pub fn event(self) -> Option<EventId> {
+        match self {
+            PayloadId::Event(id) => Some(id),
+            PayloadId::Number(_) => None,
+        }
+    }
+
+    pub fn number(self) -> Option<u64> {
+        match self {
+            PayloadId::Number(n) => Some(n),
+            PayloadId::Event(_) => None,
+        }
+    }
 }
 
 /// One answer of `GET /api/poll`: the events after the asked id, and where to poll next.
@@ -528,6 +567,16 @@ pub enum Incoming {
         state: crate::wire::account::AccountState,
         resync: bool,
     },
+    /// A new entry of the signed-in user's inbox (`notification`).
+    Notification {
+        id: String,
+        entry: crate::wire::alerts::Notification,
+    },
+    /// Inbox entries marked read (`read`).
+    Read {
+        id: String,
+        mark: crate::wire::alerts::ReadMark,
+    },
     /// A keep-alive, a heartbeat, or an event the page does not use: proof of life only.
     Alive,
 }
@@ -547,10 +596,52 @@ impl Incoming {
             watchlists,
             view,
             resync,
+            alert,
+            kind: entry_kind,
+            symbol,
+            condition,
+            price,
+            prev,
+            note,
+            read,
+            up_to,
+            ids,
+            unread,
         }) = data
         else {
             return Incoming::Alive;
         };
+        if kind == crate::wire::alerts::EVENT_NOTIFICATION {
+            let entry = (|| {
+                Some(crate::wire::alerts::Notification {
+                    id: snapshot_id?.number()?,
+                    alert: alert?,
+                    kind: entry_kind?,
+                    symbol: symbol?,
+                    condition: condition?,
+                    price: price?,
+                    prev: prev?,
+                    seq: seq?,
+                    ts: ts?,
+                    note: note?,
+                    read: read?,
+                })
+            })();
+            return match entry {
+                Some(entry) => Incoming::Notification { id, entry },
+                None => Incoming::Alive,
+            };
+        }
+        if kind == crate::wire::alerts::EVENT_READ {
+            return match unread {
+                Some(unread) => Incoming::Read {
+                    id,
+                    mark: crate::wire::alerts::ReadMark { up_to, ids, unread },
+                },
+                None => Incoming::Alive,
+            };
+        }
+        let snapshot_id = snapshot_id.and_then(PayloadId::event);
         if kind == crate::wire::account::EVENT_ACCOUNT {
             return match watchlists {
                 Some(watchlists) => Incoming::Account {
@@ -607,9 +698,11 @@ impl Incoming {
     /// The event's id: its position in the stream (`None` for a keep-alive).
     pub fn id(&self) -> Option<&str> {
         match self {
-            Incoming::Snapshot { id, .. } | Incoming::Tick { id, .. } | Incoming::Account { id, .. } => {
-                Some(id.as_str()).filter(|id| !id.is_empty())
-            }
+            Incoming::Snapshot { id, .. }
+            | Incoming::Tick { id, .. }
+            | Incoming::Account { id, .. }
+            | Incoming::Notification { id, .. }
+            | Incoming::Read { id, .. } => Some(id.as_str()).filter(|id| !id.is_empty()),
             Incoming::Alive => None,
         }
     }

@@ -154,29 +154,37 @@ async fn follow_loop(client: Client, accounts: Accounts, shutdown: CancellationT
     }
 }
 
+/// The kinds of private event the bus carries (with `&'static` names, as events have them).
+const KINDS: [&str; 3] = [
+    app::wire::account::EVENT_ACCOUNT,
+    app::wire::alerts::EVENT_NOTIFICATION,
+    app::wire::alerts::EVENT_READ,
+];
+
 /// Files one entry; a damaged one is logged and skipped.
 fn file(accounts: &Accounts, entry: &StreamId) {
     let text = |field: &str| entry.get::<String>(field);
-    match text("k").as_deref() {
-        Some("ended") => {
-            if let Some(session) = text("d") {
-                accounts.forget_session(&session);
-            }
+    let kind = text("k");
+    if kind.as_deref() == Some("ended") {
+        if let Some(session) = text("d") {
+            accounts.forget_session(&session);
         }
-        Some(app::wire::account::EVENT_ACCOUNT) => {
-            let (Some(user), Some(seq), Some(data)) = (entry.get::<i64>("u"), entry.get::<u64>("s"), text("d")) else {
-                tracing::warn!(id = %entry.id, "a damaged private event on the bus");
-                return;
-            };
-            accounts.channels().publish(
-                user,
-                PrivateEvent {
-                    seq,
-                    kind: app::wire::account::EVENT_ACCOUNT,
-                    data: data.into(),
-                },
-            );
-        }
-        _ => tracing::warn!(id = %entry.id, "an unknown private event on the bus"),
+        return;
     }
+    let Some(kind) = KINDS.into_iter().find(|k| Some(*k) == kind.as_deref()) else {
+        tracing::warn!(id = %entry.id, "an unknown private event on the bus");
+        return;
+    };
+    let (Some(user), Some(seq), Some(data)) = (entry.get::<i64>("u"), entry.get::<u64>("s"), text("d")) else {
+        tracing::warn!(id = %entry.id, "a damaged private event on the bus");
+        return;
+    };
+    accounts.channels().publish(
+        user,
+        PrivateEvent {
+            seq,
+            kind,
+            data: data.into(),
+        },
+    );
 }

@@ -23,17 +23,17 @@ use serde::{Deserialize, Serialize};
     status = 403,
     description = "From another origin, or not `Content-Type: application/json`"
 )]
-struct Forged(ApiErrorBody);
+pub(super) struct Forged(ApiErrorBody);
 
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 #[response(status = 413, description = "A body over 16 KB")]
-struct TooLarge(ApiErrorBody);
+pub(super) struct TooLarge(ApiErrorBody);
 
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 #[response(status = 503, description = "The store is unavailable (with `Retry-After`)")]
-struct Unavailable(ApiErrorBody);
+pub(super) struct Unavailable(ApiErrorBody);
 
 /// The largest request body the account endpoints read.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -51,7 +51,7 @@ struct Me {
 }
 
 /// A refusal: its status and `{"error": reason}`.
-pub struct Refused(StatusCode, String, Option<u64>);
+pub struct Refused(pub(super) StatusCode, pub(super) String, pub(super) Option<u64>);
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
@@ -72,11 +72,11 @@ impl From<AccountError> for Refused {
             AccountError::Taken => StatusCode::CONFLICT,
             AccountError::NotFound(_) => StatusCode::NOT_FOUND,
             AccountError::WrongCredentials | AccountError::SignedOut => StatusCode::UNAUTHORIZED,
-            AccountError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            AccountError::Throttled(_) | AccountError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
             AccountError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
         let retry = match &err {
-            AccountError::Throttled(wait) => Some(wait.as_secs().max(1)),
+            AccountError::Throttled(wait) | AccountError::TooMany(_, wait) => Some(wait.as_secs().max(1)),
             AccountError::Unavailable => Some(5),
             _ => None,
         };
@@ -89,7 +89,7 @@ fn forbidden(why: &str) -> Refused {
 }
 
 /// The node's accounts, or `503` on a node that has none.
-fn accounts(app: &AppState) -> Result<&Accounts, Refused> {
+pub(super) fn accounts(app: &AppState) -> Result<&Accounts, Refused> {
     app.accounts.as_ref().ok_or_else(|| {
         Refused(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -121,7 +121,7 @@ fn check_forgery(app: &AppState, headers: &HeaderMap) -> Result<(), Refused> {
 }
 
 /// The body as `T`; a body over [`MAX_BODY`] (refused by the router's limit) is `413`.
-fn parse<T: for<'de> Deserialize<'de>>(body: Result<Bytes, BytesRejection>) -> Result<T, Refused> {
+pub(super) fn parse<T: for<'de> Deserialize<'de>>(body: Result<Bytes, BytesRejection>) -> Result<T, Refused> {
     let body = body.map_err(|e| {
         let status = e.status();
         let why = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -209,14 +209,14 @@ pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Result<R
 }
 
 /// The request's signed-in user, or `401`.
-async fn user_of(accounts: &Accounts, headers: &HeaderMap) -> Result<User, Refused> {
+pub(super) async fn user_of(accounts: &Accounts, headers: &HeaderMap) -> Result<User, Refused> {
     let id = session(headers).ok_or(AccountError::SignedOut)?;
     Ok(accounts.user_cached(id).await?)
 }
 
 /// The accounts and the signed-in user of a request that changes their state: `403` if it could
 /// be forged, `401` without a session.
-async fn changing<'a>(app: &'a AppState, headers: &HeaderMap) -> Result<(&'a Accounts, User), Refused> {
+pub(super) async fn changing<'a>(app: &'a AppState, headers: &HeaderMap) -> Result<(&'a Accounts, User), Refused> {
     let accounts = accounts(app)?;
     check_forgery(app, headers)?;
     let user = user_of(accounts, headers).await?;
@@ -228,7 +228,7 @@ fn universe(app: &AppState) -> Vec<String> {
     app.hub().instruments().iter().map(|i| i.symbol.clone()).collect()
 }
 
-/// `GET /api/me`: `200 {"username","watchlists","view"}`, or `401`.
+/// `GET /api/me`: `200 {"username","watchlists","view","unread"}`, or `401`.
 #[utoipa::path(get, path = "/api/me", tag = "accounts",
     responses(
         (status = 200, description = "Who is signed in, their watchlists and last view", body = Account),
@@ -322,10 +322,12 @@ pub async fn put_view(
 async fn account_of(accounts: &Accounts, id: &str) -> Result<Account, AccountError> {
     let user = accounts.user(id).await?;
     let state = accounts.state(&user).await?;
+    let unread = accounts.store().unread(user.id).await?.max(0) as u64;
     Ok(Account {
         username: user.username,
         watchlists: state.watchlists,
         view: state.view,
+        unread,
     })
 }
 

@@ -3,6 +3,7 @@
 //! it over real HTTP.
 
 pub mod accounts;
+pub mod alerts;
 pub mod api;
 mod page;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     pub stale_after: Option<Duration>,
     /// Sign-up, sign-in and sessions (`None`: the account endpoints answer `503`).
     pub accounts: Option<crate::accounts::Accounts>,
+    /// Price alerts and the inbox (`None`: their endpoints answer `503`).
+    pub alerts: Option<Arc<crate::alerting::AlertDesk>>,
     /// The paths the app renders as pages (filled by [`router`]): where a signed-in user's
     /// state is looked up before the render.
     pub page_paths: Arc<[String]>,
@@ -65,6 +68,7 @@ pub struct AppState {
         (name = "market", description = "The simulated market now: instruments, quotes, books, prints, candles"),
         (name = "streams", description = "The market's events, and a signed-in user's own, live: three transports, one protocol"),
         (name = "accounts", description = "Sign-up, sign-in, and what a user owns (JSON bodies of at most 16 KB; changes only from allowed origins, as application/json)"),
+        (name = "alerts", description = "Price alerts the server evaluates at every frame, and the inbox of their notifications (the same rules as the account endpoints)"),
         (name = "operations", description = "Health, metrics and this document")
     )
 )]
@@ -80,6 +84,7 @@ impl AppState {
             bus: None,
             stale_after: None,
             accounts: None,
+            alerts: None,
             page_paths: Arc::from(Vec::new()),
             openapi: Arc::from(""),
         }
@@ -139,6 +144,10 @@ pub fn router(mut state: AppState) -> Router {
         .routes(routes!(accounts::watchlists))
         .routes(routes!(accounts::put_watchlist, accounts::delete_watchlist))
         .routes(routes!(accounts::put_view))
+        .routes(routes!(alerts::create, alerts::list))
+        .routes(routes!(alerts::patch, alerts::delete))
+        .routes(routes!(alerts::notifications))
+        .routes(routes!(alerts::mark_read))
         .layer(axum::extract::DefaultBodyLimit::max(accounts::MAX_BODY))
         .split_for_parts();
     let (rest, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())

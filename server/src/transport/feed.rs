@@ -54,6 +54,7 @@ impl Feed {
                     let known = accounts
                         .channels()
                         .log(user.id)
+                        .filter(|log| log.has_account())
                         .map(|log| log.latest())
                         .is_some_and(|latest| latest > 0 && after.is_none_or(|a| a <= latest));
                     let current = match known {

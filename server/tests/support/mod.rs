@@ -31,7 +31,7 @@ pub struct TestServer {
     pub hub: Arc<Hub>,
     /// The router the server serves, for requests that need no socket.
     pub app: axum::Router,
-    generator: Generator<Arc<Hub>>,
+    generator: Generator<Sink>,
     ts: i64,
     /// Market time between two frames.
     frame_ms: i64,
@@ -93,6 +93,29 @@ impl TestServer {
         Self::serving(market, 100, config, keepalive, options, limits, Some(accounts)).await
     }
 
+    /// A server with `accounts` whose market evaluates price alerts (at most `max_per_user`
+    /// active ones each), as a node that makes the market does.
+    pub async fn with_alerts(accounts: tickertape_server::accounts::Accounts, max_per_user: usize) -> Self {
+        let config = HubConfig {
+            history_frames: 1000,
+            live_buffer: 1000,
+        };
+        let options = LeptosOptions::builder().output_name("tickertape").build();
+        let market = Market::new(default_universe(), 1234, 10.0);
+        let (limits, keepalive) = (Limits::default(), Duration::from_secs(15));
+        Self::serving_with_alerts(
+            market,
+            100,
+            config,
+            keepalive,
+            options,
+            limits,
+            Some(accounts),
+            Some(max_per_user),
+        )
+        .await
+    }
+
     /// A server of `market`, whose frames [`TestServer::step`] stamps `frame_ms` apart.
     pub async fn with_market(market: Market, frame_ms: i64) -> Self {
         let config = HubConfig {
@@ -121,13 +144,45 @@ impl TestServer {
         limits: Limits,
         accounts: Option<tickertape_server::accounts::Accounts>,
     ) -> Self {
+        Self::serving_with_alerts(market, frame_ms, config, keepalive, options, limits, accounts, None).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn serving_with_alerts(
+        market: Market,
+        frame_ms: i64,
+        config: HubConfig,
+        keepalive: Duration,
+        options: LeptosOptions,
+        limits: Limits,
+        accounts: Option<tickertape_server::accounts::Accounts>,
+        alerts: Option<usize>,
+    ) -> Self {
         let hub = Arc::new(Hub::for_market(EPOCH, &market, config, Arc::new(Metrics::default())));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let mut state = AppState::new(options, hub.clone(), shutdown.clone(), keepalive);
         state.transports = state.transports.with_limits(&limits);
-        let state = state.with_accounts(accounts);
+        let mut state = state.with_accounts(accounts.clone());
+        let mut sink = Sink::Hub(hub.clone());
+        if let (Some(accounts), Some(max)) = (accounts, alerts) {
+            let desk = Arc::new(tickertape_server::alerting::AlertDesk::new(
+                accounts,
+                market.instruments(),
+                max,
+                // The market of the tests lives in 2023 (`T0`): keep its notifications.
+                Duration::from_secs(3650 * 86_400),
+            ));
+            tokio::spawn(desk.clone().run(Duration::from_secs(3600), shutdown.clone()));
+            let prices = market.quotes().iter().map(|q| q.price).collect();
+            sink = Sink::Alerting(tickertape_server::alerting::Alerting::new(
+                hub.clone(),
+                desk.clone(),
+                prices,
+            ));
+            state.alerts = Some(desk);
+        }
         let app = router(state.clone());
         let task = tokio::spawn(serve(
             listener,
@@ -141,7 +196,7 @@ impl TestServer {
             addr,
             hub: hub.clone(),
             app,
-            generator: Generator::new(market, hub),
+            generator: Generator::new(market, sink),
             ts: T0,
             frame_ms,
             shutdown,
@@ -178,6 +233,21 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+}
+
+/// Where a test server's frames go: the hub, or the hub with alerts evaluated.
+pub enum Sink {
+    Hub(Arc<Hub>),
+    Alerting(tickertape_server::alerting::Alerting<Arc<Hub>>),
+}
+
+impl tickertape_server::feed::Publish for Sink {
+    fn publish(&mut self, ts: i64, trades: Vec<tickertape_server::feed::Trade>) -> u64 {
+        match self {
+            Sink::Hub(hub) => tickertape_server::feed::Publish::publish(hub, ts, trades),
+            Sink::Alerting(alerting) => alerting.publish(ts, trades),
+        }
     }
 }
 
@@ -364,6 +434,16 @@ fn assert_same_event(event: &app::wire::protocol::WireEvent, value: &serde_json:
             let server: app::wire::account::AccountState = serde_json::from_value(data.unwrap().clone()).unwrap();
             assert_eq!(state, server, "the page reads the account the server wrote");
             assert_eq!(resync, data.unwrap()["resync"] == true);
+        }
+        Incoming::Notification { id, entry } => {
+            assert_eq!(id, value["id"].as_str().unwrap());
+            let server: app::wire::alerts::Notification = serde_json::from_value(data.unwrap().clone()).unwrap();
+            assert_eq!(entry, server, "the page reads the notification the server wrote");
+        }
+        Incoming::Read { id, mark } => {
+            assert_eq!(id, value["id"].as_str().unwrap());
+            let server: app::wire::alerts::ReadMark = serde_json::from_value(data.unwrap().clone()).unwrap();
+            assert_eq!(mark, server, "the page reads the read mark the server wrote");
         }
         Incoming::Alive => assert!(data.is_none(), "an event with data the page ignores: {value}"),
     }
@@ -604,4 +684,37 @@ pub fn unique_temp(name: &str) -> std::path::PathBuf {
 /// An SQLite file of this test's own.
 pub fn sqlite_url(name: &str) -> String {
     format!("sqlite://{}.db", unique_temp(name).display())
+}
+
+/// The password the tests' users sign up with.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A JSON request to `base` + `path` with the session `cookie` (`""`: none).
+pub async fn send(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+    cookie: &str,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(reqwest::header::COOKIE, cookie)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs `name` up (or in, when taken): the session's `tt_session=…` pair.
+pub async fn session(base: &str, name: &str) -> String {
+    let body = serde_json::json!({ "username": name, "password": PASSWORD });
+    let mut resp = send(base, reqwest::Method::POST, "/api/signup", body.clone(), "").await;
+    if resp.status() == reqwest::StatusCode::CONFLICT {
+        resp = send(base, reqwest::Method::POST, "/api/login", body, "").await;
+    }
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let header = resp.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
+    header.split(';').next().unwrap().to_string()
 }

@@ -11,6 +11,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 use std::time::Duration;
 
+pub mod alerts;
+
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -266,12 +268,13 @@ impl Store {
     /// A user's state as it stands, read at one revision.
     pub async fn state(&self, user_id: i64) -> Result<Versioned, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT rev FROM users WHERE id = $1")
+        let row = sqlx::query("SELECT state_rev, rev FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_one(&mut *tx)
             .await?;
-        let rev: i64 = row.try_get(0)?;
-        let state = read_state(&mut tx, user_id, rev).await?;
+        let (rev, latest): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        let mut state = read_state(&mut tx, user_id, rev).await?;
+        state.latest = latest;
         tx.commit().await?;
         Ok(state)
     }
@@ -375,7 +378,10 @@ impl Store {
 /// and the last view (JSON).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Versioned {
+    /// The number of the account change this state is (its event's number).
     pub rev: i64,
+    /// The number of the user's newest private event of any kind (notifications included).
+    pub latest: i64,
     pub watchlists: Vec<(String, String)>,
     pub view: Option<String>,
 }
@@ -392,11 +398,12 @@ pub enum PutOutcome {
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
-/// Bumps the user's revision, first thing in a change's transaction: the row lock it takes
+/// Bumps the user's revision (and marks it as the state's, see migration 0004), first thing in
+/// an account change's transaction: the row lock it takes
 /// (PostgreSQL; SQLite has one writer) orders concurrent changes of one user, so revisions follow
 /// the order in which the changes commit.
 async fn bump(tx: &mut Tx, user_id: i64) -> Result<i64, StoreError> {
-    let row = sqlx::query("UPDATE users SET rev = rev + 1 WHERE id = $1 RETURNING rev")
+    let row = sqlx::query("UPDATE users SET rev = rev + 1, state_rev = rev + 1 WHERE id = $1 RETURNING rev")
         .bind(user_id)
         .fetch_one(&mut **tx)
         .await?;
@@ -420,7 +427,12 @@ async fn read_state(tx: &mut Tx, user_id: i64, rev: i64) -> Result<Versioned, St
         Some(row) => Some(row.try_get(0)?),
         None => None,
     };
-    Ok(Versioned { rev, watchlists, view })
+    Ok(Versioned {
+        rev,
+        latest: rev,
+        watchlists,
+        view,
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,146 @@
+//! The browser's side of alerts (issue 26): loading the user's alerts and inbox, the REST calls
+//! of the Alerts panel and the inbox, and what a `notification` or `read` event does: the bell's
+//! count, a toast, and a browser notification while the tab is hidden.
+
+use super::account::{quote, send};
+use crate::state::board::Board;
+use crate::wire::account::Account;
+use crate::wire::alerts::{Alert, Notification, ReadMark};
+use crate::wire::json;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// Inbox pages the page reads at most when it loads (500 entries each).
+const MAX_PAGES: usize = 4;
+
+/// Loads the user's alerts and inbox (at start, after sign-in, and after a resync that may have
+/// skipped notifications); an anonymous page empties them.
+pub fn load(board: Board) {
+    spawn_local(async move {
+        if board.account.with_untracked(Option::is_none) {
+            board.alerts.set(Vec::new());
+            board.inbox.update(|i| i.replace(Vec::new(), 0));
+            return;
+        }
+        reload_alerts(board).await;
+        let mut items: Vec<Notification> = Vec::new();
+        let mut after = 0;
+        for _ in 0..MAX_PAGES {
+            let Ok(text) = send("GET", &format!("/api/notifications?after={after}&limit=500"), None).await else {
+                return;
+            };
+            let Ok(page) = json::from_str::<Vec<Notification>>(&text) else {
+                return;
+            };
+            let full = page.len() == 500;
+            after = page.last().map_or(after, |n| n.id);
+            items.extend(page);
+            if !full {
+                break;
+            }
+        }
+        let unread = match send("GET", "/api/me", None).await {
+            Ok(me) => json::from_str::<Account>(&me).map(|a| a.unread).unwrap_or_default(),
+            Err(_) => items.iter().filter(|n| !n.read).count() as u64,
+        };
+        board.inbox.update(|i| i.replace(items, unread));
+    });
+}
+
+/// Reads the user's alerts again (their states and counts change as they fire).
+pub async fn reload_alerts(board: Board) {
+    if let Ok(text) = send("GET", "/api/alerts", None).await
+        && let Ok(alerts) = json::from_str::<Vec<Alert>>(&text)
+    {
+        board.alerts.set(alerts);
+    }
+}
+
+/// A `notification` event: into the inbox (once), a toast, the alert's new state, and a
+/// browser notification when the tab is hidden and the user allowed them.
+pub fn notified(board: Board, entry: Notification) {
+    let mut new = false;
+    board.inbox.update(|i| new = i.add(entry.clone()));
+    if !new {
+        return;
+    }
+    spawn_local(reload_alerts(board));
+    let hidden = web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden);
+    if hidden && web_sys::Notification::permission() == web_sys::NotificationPermission::Granted {
+        let options = web_sys::NotificationOptions::new();
+        options.set_body(&describe(board, &entry));
+        options.set_tag(&format!("tickertape-{}", entry.id));
+        let _ = web_sys::Notification::new_with_options(&format!("{} alert", entry.symbol), &options);
+    }
+}
+
+/// A `read` event, from this tab or another.
+pub fn marked(board: Board, mark: ReadMark) {
+    board.inbox.update(|i| i.read(&mark));
+}
+
+/// A notification in words: `AAPL crossing up 189.50 (from 189.49)`.
+pub fn describe(board: Board, entry: &Notification) -> String {
+    let decimals = board
+        .instruments
+        .with_value(|list| list.iter().find(|i| i.symbol == entry.symbol).map_or(2, |i| i.decimals));
+    let price = |p| crate::ui::format::price(p, decimals);
+    if entry.kind == "stopped" {
+        return format!("{}: alert stopped, it fired too often", entry.symbol);
+    }
+    format!(
+        "{} {} {} (from {})",
+        entry.symbol,
+        crate::state::alerts::condition_label(&entry.condition),
+        price(entry.price),
+        price(entry.prev)
+    )
+}
+
+/// Creates an alert from the panel's form (`body`: its JSON).
+pub async fn create(board: Board, body: String) -> Result<(), String> {
+    send("POST", "/api/alerts", Some(body)).await?;
+    reload_alerts(board).await;
+    Ok(())
+}
+
+/// Pauses or resumes one.
+pub async fn set_state(board: Board, id: u64, state: &str) -> Result<(), String> {
+    let body = format!(r#"{{"state":{}}}"#, quote(state));
+    send("PATCH", &format!("/api/alerts/{id}"), Some(body)).await?;
+    reload_alerts(board).await;
+    Ok(())
+}
+
+pub async fn delete(board: Board, id: u64) -> Result<(), String> {
+    send("DELETE", &format!("/api/alerts/{id}"), None).await?;
+    reload_alerts(board).await;
+    Ok(())
+}
+
+/// Marks one entry read, or all up to the newest; every tab hears of it as a `read` event.
+pub async fn mark_read(board: Board, one: Option<u64>) -> Result<(), String> {
+    let body = match one {
+        Some(id) => format!(r#"{{"ids":[{id}]}}"#),
+        None => match board.inbox.with_untracked(|i| i.newest()) {
+            Some(newest) => format!(r#"{{"up_to":{newest}}}"#),
+            None => return Ok(()),
+        },
+    };
+    let text = send("POST", "/api/notifications/read", Some(body)).await?;
+    if let Ok(mark) = json::from_str::<ReadMark>(&text) {
+        marked(board, mark);
+    }
+    Ok(())
+}
+
+/// Asks for permission to show browser notifications (only ever on the user's click).
+pub fn ask_permission() {
+    if let Ok(promise) = web_sys::Notification::request_permission() {
+        spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+        });
+    }
+}
