@@ -541,3 +541,92 @@ async fn alerts_and_the_inbox_outlive_the_server() {
         "numbered after the first"
     );
 }
+
+/// One alert's firing for one frame is written once, whoever writes it how often (a writer
+/// retrying, a generator taking over): the second write changes nothing and says so. A firing
+/// of an alert no longer active (paused or deleted since) is not written either.
+async fn a_firing_is_recorded_once(url: &str) {
+    use tickertape_server::store::alerts::{AlertRow, Firing, Saved};
+    let store = Store::connect(&parse_database_url(url).unwrap()).await.unwrap();
+    let user = store
+        .create_user(&format!("u{}", std::process::id()), "phc", 0)
+        .await
+        .unwrap();
+    let row = AlertRow {
+        id: 0,
+        user_id: user,
+        symbol: SYMBOL.into(),
+        condition: "crossing".into(),
+        price: Some(100),
+        low: None,
+        high: None,
+        frequency: "every_time".into(),
+        interval: None,
+        expires: None,
+        note: String::new(),
+        state: "active".into(),
+        last_fired: None,
+        fire_count: 0,
+    };
+    let Saved::Done(alert) = store.create_alert(&row, 0, 10).await.unwrap() else {
+        panic!("created")
+    };
+    let firing = Firing {
+        alert_id: alert.id,
+        price: 100,
+        prev: 99,
+        seq: 42,
+        ts: 1_000,
+        ends_in: None,
+    };
+    let first = store.record_firing(&firing).await.unwrap().expect("written");
+    assert_eq!(first.entries.len(), 1);
+    assert_eq!(
+        store.record_firing(&firing).await.unwrap(),
+        None,
+        "the same frame again"
+    );
+    let next = Firing {
+        seq: 43,
+        ts: 1_100,
+        ..firing.clone()
+    };
+    let second = store
+        .record_firing(&next)
+        .await
+        .unwrap()
+        .expect("the next frame is another firing");
+    assert_eq!(
+        second.entries[0].id,
+        first.entries[0].id + 1,
+        "numbered in order, no gap left by the repeat"
+    );
+    let inbox = store.inbox(user, 0, 100).await.unwrap();
+    assert_eq!(inbox.iter().map(|e| e.seq).collect::<Vec<_>>(), [42, 43]);
+    let stored = store.alert(user, alert.id).await.unwrap().unwrap();
+    assert_eq!((stored.fire_count, stored.last_fired), (2, Some(1_100)));
+    // Paused since the frame: nothing is written.
+    let paused = AlertRow {
+        state: "paused".into(),
+        ..stored
+    };
+    assert!(matches!(store.update_alert(&paused, 10).await.unwrap(), Saved::Done(_)));
+    let later = Firing {
+        seq: 44,
+        ts: 1_200,
+        ..firing
+    };
+    assert_eq!(store.record_firing(&later).await.unwrap(), None);
+    assert_eq!(store.inbox(user, 0, 100).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_firing_is_recorded_once_on_sqlite() {
+    a_firing_is_recorded_once(&sqlite_url("alerts-once")).await;
+}
+
+#[tokio::test]
+async fn a_firing_is_recorded_once_on_postgres() {
+    let pg = Postgres::start();
+    a_firing_is_recorded_once(&pg.url()).await;
+}
