@@ -18,13 +18,13 @@
 //! its next qualifying trade, and the inbox's key makes a second write for one frame a no-op.
 
 use crate::accounts::{AccountError, Accounts, User};
-use crate::alerts::{Alerts, Condition, Frequency, Outcome, Spec, State};
+use crate::alerts::{Alerts, Condition, Frequency, MAX_BARS, Outcome, Spec, State};
 use crate::feed::{Publish, Trade};
 use crate::private::PrivateEvent;
 use crate::store::StoreError;
 use crate::store::alerts::{AlertRow, Firing, InboxRow, Saved};
 use app::wire::alerts::{
-    Alert, AlertPatch, CONDITIONS, EVENT_NOTIFICATION, EVENT_READ, NewAlert, Notification, ReadMark,
+    Alert, AlertPatch, CONDITIONS, EVENT_NOTIFICATION, EVENT_READ, FREQUENCIES, NewAlert, Notification, ReadMark,
 };
 use app::wire::protocol::{Instrument, Interval};
 use std::collections::{HashMap, VecDeque};
@@ -252,6 +252,8 @@ impl AlertDesk {
             price: row.price,
             low: row.low,
             high: row.high,
+            pct: row.pct_bp.map(|bp| bp as f64 / 100.0),
+            bars: row.bars.map(|b| b.clamp(0, u32::MAX as i64) as u32),
             frequency: row.frequency.clone(),
             interval: row.interval.clone(),
             expires: row.expires.map(rfc3339),
@@ -272,6 +274,8 @@ impl AlertDesk {
             price: new.price,
             low: new.low,
             high: new.high,
+            pct_bp: new.pct.map(basis_points).transpose()?,
+            bars: new.bars.map(i64::from),
             frequency: new.frequency,
             interval: new.interval,
             expires: None,
@@ -322,6 +326,12 @@ impl AlertDesk {
         }
         if let Some(high) = patch.high {
             row.high = Some(high);
+        }
+        if let Some(pct) = patch.pct {
+            row.pct_bp = Some(basis_points(pct)?);
+        }
+        if let Some(bars) = patch.bars {
+            row.bars = Some(i64::from(bars));
         }
         if let Some(frequency) = patch.frequency {
             row.frequency = frequency;
@@ -452,7 +462,24 @@ impl AlertDesk {
                 }
             }
             "moving_up_pct" | "moving_down_pct" => {
-                return invalid(format!("{} is not supported yet", row.condition));
+                if !row.pct_bp.is_some_and(|bp| (1..=100_000).contains(&bp)) {
+                    return invalid(format!("{} needs pct, from 0.01 to 1000", row.condition));
+                }
+                if !row.bars.is_some_and(|b| (1..=i64::from(MAX_BARS)).contains(&b)) {
+                    return invalid(format!("{} needs bars, from 1 to {MAX_BARS}", row.condition));
+                }
+                if !row.interval.as_deref().is_some_and(|i| i.parse::<Interval>().is_ok()) {
+                    return invalid(format!(
+                        "{} needs an interval: 1s, 5s, 1m, 5m, 15m or 1h",
+                        row.condition
+                    ));
+                }
+                if row.price.is_some() || row.low.is_some() || row.high.is_some() {
+                    return invalid(format!("{} takes pct, bars and interval, not a price", row.condition));
+                }
+                if row.frequency == "once_per_bar_close" {
+                    return invalid("a moving condition is evaluated at every trade: not once_per_bar_close".into());
+                }
             }
             other => {
                 return invalid(format!(
@@ -462,17 +489,26 @@ impl AlertDesk {
                 ));
             }
         }
+        let moving = row.condition.starts_with("moving_");
+        if !moving && (row.pct_bp.is_some() || row.bars.is_some()) {
+            return invalid("pct and bars go only with moving_up_pct and moving_down_pct".into());
+        }
         match (row.frequency.as_str(), row.interval.as_deref()) {
             ("once" | "once_per_minute" | "every_time", None) => {}
-            ("once_per_bar", Some(interval)) if interval.parse::<Interval>().is_ok() => {}
-            ("once_per_bar", _) => return invalid("once_per_bar needs an interval: 1s, 5s, 1m, 5m, 15m or 1h".into()),
-            ("once" | "once_per_minute" | "every_time", Some(_)) => {
-                return invalid("interval goes only with once_per_bar".into());
+            ("once" | "once_per_minute" | "every_time", Some(_)) if moving => {}
+            ("once_per_bar" | "once_per_bar_close", Some(interval)) if interval.parse::<Interval>().is_ok() => {}
+            (bar @ ("once_per_bar" | "once_per_bar_close"), _) => {
+                return invalid(format!("{bar} needs an interval: 1s, 5s, 1m, 5m, 15m or 1h"));
             }
-            ("once_per_bar_close", _) => return invalid("once_per_bar_close is not supported yet".into()),
+            ("once" | "once_per_minute" | "every_time", Some(_)) => {
+                return invalid(
+                    "interval goes only with once_per_bar, once_per_bar_close or a moving condition".into(),
+                );
+            }
             (other, _) => {
                 return invalid(format!(
-                    "frequency must be once, once_per_bar, once_per_minute or every_time, not {:?}",
+                    "frequency must be one of {}, not {:?}",
+                    FREQUENCIES.join(", "),
                     other.chars().take(32).collect::<String>()
                 ));
             }
@@ -482,6 +518,17 @@ impl AlertDesk {
         }
         Ok(())
     }
+}
+
+/// A percentage as basis points: a positive number with at most two decimals.
+fn basis_points(pct: f64) -> Result<i64, AccountError> {
+    let bp = (pct * 100.0).round();
+    if !(pct.is_finite() && (pct * 100.0 - bp).abs() < 1e-6 && bp >= 1.0 && bp <= 100_000.0) {
+        return Err(AccountError::Invalid(
+            "pct must be a percentage from 0.01 to 1000, with at most two decimals".into(),
+        ));
+    }
+    Ok(bp as i64)
 }
 
 fn not_found() -> AccountError {
@@ -520,6 +567,14 @@ fn spec_of(row: &AlertRow, symbol: usize) -> Option<Spec> {
         ("less_than", Some(p), ..) => Condition::LessThan(p),
         ("entering_channel", _, Some(low), Some(high)) => Condition::EnteringChannel { low, high },
         ("exiting_channel", _, Some(low), Some(high)) => Condition::ExitingChannel { low, high },
+        (moving @ ("moving_up_pct" | "moving_down_pct"), ..) => {
+            let (bp, bars) = (row.pct_bp?, u32::try_from(row.bars?).ok()?);
+            let interval_ms = row.interval.as_deref()?.parse::<Interval>().ok()?.millis();
+            match moving {
+                "moving_up_pct" => Condition::MovingUp { bp, bars, interval_ms },
+                _ => Condition::MovingDown { bp, bars, interval_ms },
+            }
+        }
         _ => return None,
     };
     let frequency = match row.frequency.as_str() {
@@ -527,6 +582,9 @@ fn spec_of(row: &AlertRow, symbol: usize) -> Option<Spec> {
         "once_per_minute" => Frequency::OncePerMinute,
         "every_time" => Frequency::EveryTime,
         "once_per_bar" => Frequency::OncePerBar {
+            interval_ms: row.interval.as_deref()?.parse::<Interval>().ok()?.millis(),
+        },
+        "once_per_bar_close" => Frequency::OncePerBarClose {
             interval_ms: row.interval.as_deref()?.parse::<Interval>().ok()?.millis(),
         },
         _ => return None,

@@ -26,7 +26,7 @@
 //! stopped (a misplaced `every_time` level in a choppy market must not flood its owner).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 /// An alert's id, unique across users.
 pub type AlertId = u64;
@@ -43,11 +43,45 @@ pub enum Condition {
     CrossingDown(i64),
     GreaterThan(i64),
     LessThan(i64),
-    EnteringChannel { low: i64, high: i64 },
-    ExitingChannel { low: i64, high: i64 },
+    EnteringChannel {
+        low: i64,
+        high: i64,
+    },
+    ExitingChannel {
+        low: i64,
+        high: i64,
+    },
+    /// The last price is at least `bp` hundredths of a percent above the close `bars` candles
+    /// of `interval_ms` before the one forming.
+    MovingUp {
+        bp: i64,
+        bars: u32,
+        interval_ms: i64,
+    },
+    /// … below it.
+    MovingDown {
+        bp: i64,
+        bars: u32,
+        interval_ms: i64,
+    },
 }
 
+/// The most candles back a moving condition may look.
+pub const MAX_BARS: u32 = 100;
+
 impl Condition {
+    /// Whether a last price of `last` against the reference close `reference` fires a moving
+    /// condition (integers only: `(last − reference) / reference ≥ bp / 10 000`).
+    pub fn fires_moving(self, reference: i64, last: i64) -> bool {
+        let (reference, last) = (i128::from(reference), i128::from(last));
+        match self {
+            _ if reference <= 0 => false,
+            Condition::MovingUp { bp, .. } => (last - reference) * 10_000 >= i128::from(bp) * reference,
+            Condition::MovingDown { bp, .. } => (reference - last) * 10_000 >= i128::from(bp) * reference,
+            _ => false,
+        }
+    }
+
     /// Whether a move from `prev` to `last` fires it: the reference semantics the index must
     /// agree with (and the README states).
     pub fn fires(self, prev: i64, last: i64) -> bool {
@@ -60,6 +94,8 @@ impl Condition {
             Condition::LessThan(l) => last < l,
             Condition::EnteringChannel { low, high } => inside(last, low, high) && !inside(prev, low, high),
             Condition::ExitingChannel { low, high } => !inside(last, low, high) && inside(prev, low, high),
+            // Against a candle's close, not the previous trade: see `fires_moving`.
+            Condition::MovingUp { .. } | Condition::MovingDown { .. } => false,
         }
     }
 }
@@ -75,6 +111,11 @@ pub enum Frequency {
     },
     OncePerMinute,
     EveryTime,
+    /// Evaluated only when a candle of `interval_ms` closes, on its close (`last`) against the
+    /// close before (`prev`): at most once a bar.
+    OncePerBarClose {
+        interval_ms: i64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,7 +196,7 @@ struct SymbolIndex {
     highs: Vec<(i64, AlertId)>,
 }
 
-fn add(list: &mut Vec<(i64, AlertId)>, entry: (i64, AlertId)) {
+fn add_entry(list: &mut Vec<(i64, AlertId)>, entry: (i64, AlertId)) {
     let at = list.partition_point(|e| *e < entry);
     list.insert(at, entry);
 }
@@ -195,6 +236,57 @@ fn entries(condition: Condition) -> [Option<(List, i64)>; 2] {
         Condition::EnteringChannel { low, high } | Condition::ExitingChannel { low, high } => {
             [Some((List::Lows, low)), Some((List::Highs, high))]
         }
+        Condition::MovingUp { .. } | Condition::MovingDown { .. } => [None, None],
+    }
+}
+
+/// Where an alert waits in the engine: by its levels in its symbol's index (evaluated at each
+/// trade), in a bar-close index (evaluated when a candle closes), or in a moving group.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Place {
+    Trades(usize),
+    Closes(usize, i64),
+    Moving(MovingKey),
+}
+
+/// The moving alerts of one symbol, interval, look-back and direction: sorted by their
+/// threshold, so a move fires a prefix.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct MovingKey {
+    symbol: usize,
+    interval_ms: i64,
+    bars: u32,
+    up: bool,
+}
+
+fn place_of(spec: &Spec) -> Place {
+    match (spec.condition, spec.frequency) {
+        (Condition::MovingUp { bars, interval_ms, .. } | Condition::MovingDown { bars, interval_ms, .. }, _) => {
+            Place::Moving(MovingKey {
+                symbol: spec.symbol,
+                interval_ms: interval_ms.max(1),
+                bars,
+                up: matches!(spec.condition, Condition::MovingUp { .. }),
+            })
+        }
+        (_, Frequency::OncePerBarClose { interval_ms }) => Place::Closes(spec.symbol, interval_ms.max(1)),
+        _ => Place::Trades(spec.symbol),
+    }
+}
+
+/// One symbol's closes at one interval, as its trades make them: the bucket forming and its
+/// last price, and the closes of the newest buckets that had trades (a bucket without any
+/// closes where the one before did).
+struct Series {
+    bucket: Option<i64>,
+    last: i64,
+    closes: VecDeque<(i64, i64)>,
+}
+
+impl Series {
+    /// The close of bucket `bucket` (that of the newest traded bucket at or before it).
+    fn close_of(&self, bucket: i64) -> Option<i64> {
+        self.closes.iter().rev().find(|(b, _)| *b <= bucket).map(|(_, c)| *c)
     }
 }
 
@@ -212,7 +304,7 @@ impl SymbolIndex {
 
     fn insert(&mut self, spec: &Spec) {
         for (list, level) in entries(spec.condition).into_iter().flatten() {
-            add(self.list(list), (level, spec.id));
+            add_entry(self.list(list), (level, spec.id));
         }
     }
 
@@ -281,8 +373,15 @@ pub struct Alerts {
     /// Alerts out of the index until a time (they may fire again then), and expiries.
     parked: BinaryHeap<Reverse<(i64, AlertId)>>,
     expiring: BinaryHeap<Reverse<(i64, AlertId)>>,
-    /// Scratch for a trade's candidates.
-    candidates: Vec<AlertId>,
+    /// `once_per_bar_close` alerts, by symbol and interval.
+    at_close: HashMap<(usize, i64), SymbolIndex>,
+    /// Moving alerts, by group: (threshold in basis points, id), sorted.
+    moving: HashMap<MovingKey, Vec<(i64, AlertId)>>,
+    /// The closes the two need, by symbol and interval (kept once asked for).
+    series: HashMap<(usize, i64), Series>,
+    /// Scratch for a trade's candidates: the alert, and the move it is judged on.
+    candidates: Vec<(AlertId, i64, i64)>,
+    scratch: Vec<AlertId>,
 }
 
 impl Alerts {
@@ -293,8 +392,50 @@ impl Alerts {
             alerts: HashMap::new(),
             parked: BinaryHeap::new(),
             expiring: BinaryHeap::new(),
+            at_close: HashMap::new(),
+            moving: HashMap::new(),
+            series: HashMap::new(),
             candidates: Vec::new(),
+            scratch: Vec::new(),
         }
+    }
+
+    /// Puts an alert in (`add`) or takes it out of the index it is evaluated from.
+    fn place(&mut self, spec: &Spec, add: bool) {
+        match place_of(spec) {
+            Place::Trades(symbol) => match add {
+                true => self.symbols[symbol].insert(spec),
+                false => self.symbols[symbol].remove(spec),
+            },
+            Place::Closes(symbol, interval) => {
+                self.series_of(symbol, interval);
+                let index = self.at_close.entry((symbol, interval)).or_default();
+                match add {
+                    true => index.insert(spec),
+                    false => index.remove(spec),
+                }
+            }
+            Place::Moving(key) => {
+                self.series_of(key.symbol, key.interval_ms);
+                let bp = match spec.condition {
+                    Condition::MovingUp { bp, .. } | Condition::MovingDown { bp, .. } => bp,
+                    _ => 0,
+                };
+                let list = self.moving.entry(key).or_default();
+                match add {
+                    true => add_entry(list, (bp, spec.id)),
+                    false => take(list, (bp, spec.id)),
+                }
+            }
+        }
+    }
+
+    fn series_of(&mut self, symbol: usize, interval: i64) -> &mut Series {
+        self.series.entry((symbol, interval)).or_insert_with(|| Series {
+            bucket: None,
+            last: 0,
+            closes: VecDeque::new(),
+        })
     }
 
     /// Active alerts (indexed or waiting to fire again), paused ones included.
@@ -312,7 +453,7 @@ impl Alerts {
             return;
         }
         self.remove(spec.id);
-        self.symbols[spec.symbol].insert(&spec);
+        self.place(&spec, true);
         if let Some(at) = spec.expires {
             self.expiring.push(Reverse((at, spec.id)));
         }
@@ -333,24 +474,25 @@ impl Alerts {
             && alert.parked_until.is_none()
             && alert.state == State::Active
         {
-            self.symbols[alert.spec.symbol].remove(&alert.spec);
+            self.place(&alert.spec, false);
         }
     }
 
     /// Pauses (`true`) or resumes an alert.
     pub fn pause(&mut self, id: AlertId, paused: bool) {
         let Some(alert) = self.alerts.get_mut(&id) else { return };
+        let (spec, indexed) = (alert.spec, alert.parked_until.is_none());
         match (alert.state, paused) {
             (State::Active, true) => {
-                if alert.parked_until.is_none() {
-                    self.symbols[alert.spec.symbol].remove(&alert.spec);
-                }
                 alert.state = State::Paused;
+                if indexed {
+                    self.place(&spec, false);
+                }
             }
             (State::Paused, false) => {
                 alert.state = State::Active;
-                if alert.parked_until.is_none() {
-                    self.symbols[alert.spec.symbol].insert(&alert.spec);
+                if indexed {
+                    self.place(&spec, true);
                 }
             }
             _ => {}
@@ -362,16 +504,27 @@ impl Alerts {
     pub fn on_trade(&mut self, symbol: usize, prev: i64, last: i64, seq: u64, ts: i64, out: &mut Vec<Outcome>) {
         let Some(index) = self.symbols.get(symbol) else { return };
         let mut candidates = std::mem::take(&mut self.candidates);
+        let mut scratch = std::mem::take(&mut self.scratch);
         candidates.clear();
-        index.candidates(prev, last, &mut candidates);
-        for &id in &candidates {
+        scratch.clear();
+        index.candidates(prev, last, &mut scratch);
+        candidates.extend(scratch.iter().map(|&id| (id, prev, last)));
+        if !self.series.is_empty() {
+            self.at_candles(symbol, last, ts, &mut candidates, &mut scratch);
+        }
+        for &(id, prev, last) in &candidates {
             let Some(alert) = self.alerts.get_mut(&id) else {
                 continue;
             };
-            if !alert.spec.condition.fires(prev, last) {
+            let spec = alert.spec;
+            let fires = match place_of(&spec) {
+                // Judged on the reference close, carried in `prev`.
+                Place::Moving(_) => spec.condition.fires_moving(prev, last),
+                _ => spec.condition.fires(prev, last),
+            };
+            if !fires {
                 continue; // a channel whose edge was crossed without entering or leaving it
             }
-            let spec = alert.spec;
             out.push(Outcome::Fired {
                 id,
                 owner: spec.owner,
@@ -390,22 +543,22 @@ impl Alerts {
                     })
                 })
                 .record(ts);
+            let next_bar = |interval: i64| (ts.div_euclid(interval.max(1)) + 1) * interval.max(1);
             let ended = match spec.frequency {
                 _ if stop => Some(State::Stopped),
                 Frequency::Once => Some(State::Triggered),
-                Frequency::EveryTime => None,
+                Frequency::EveryTime | Frequency::OncePerBarClose { .. } => None,
                 Frequency::OncePerMinute => {
                     alert.parked_until = Some(ts + 60_000);
                     None
                 }
                 Frequency::OncePerBar { interval_ms } => {
-                    let interval = interval_ms.max(1);
-                    alert.parked_until = Some((ts.div_euclid(interval) + 1) * interval);
+                    alert.parked_until = Some(next_bar(interval_ms));
                     None
                 }
             };
             if let Some(state) = ended {
-                self.symbols[symbol].remove(&spec);
+                self.place(&spec, false);
                 self.alerts.remove(&id);
                 out.push(Outcome::Ended {
                     id,
@@ -413,11 +566,60 @@ impl Alerts {
                     state,
                 });
             } else if let Some(until) = alert.parked_until {
-                self.symbols[symbol].remove(&spec);
+                self.place(&spec, false);
                 self.parked.push(Reverse((until, id)));
             }
         }
         self.candidates = candidates;
+        self.scratch = scratch;
+    }
+
+    /// What a trade of `symbol` at `last` (time `ts`) does to the candles the engine follows: a
+    /// candle that closed fires its bar-close alerts (its close against the one before), and
+    /// the move since each moving group's reference close fires a prefix of the group.
+    fn at_candles(
+        &mut self,
+        symbol: usize,
+        last: i64,
+        ts: i64,
+        candidates: &mut Vec<(AlertId, i64, i64)>,
+        scratch: &mut Vec<AlertId>,
+    ) {
+        for (&(s, interval), series) in self.series.iter_mut().filter(|((s, _), _)| *s == symbol) {
+            let bucket = ts.div_euclid(interval);
+            if let Some(forming) = series.bucket
+                && bucket > forming
+            {
+                // The candle `forming` closed at the last price before this trade.
+                let before = series.close_of(forming - 1);
+                series.closes.push_back((forming, series.last));
+                if series.closes.len() > MAX_BARS as usize + 1 {
+                    series.closes.pop_front();
+                }
+                if let (Some(before), Some(index)) = (before, self.at_close.get(&(s, interval))) {
+                    scratch.clear();
+                    index.candidates(before, series.last, scratch);
+                    candidates.extend(scratch.iter().map(|&id| (id, before, series.last)));
+                }
+            }
+            series.bucket = Some(bucket);
+            series.last = last;
+        }
+        for (key, list) in self.moving.iter().filter(|(k, _)| k.symbol == symbol) {
+            let Some(series) = self.series.get(&(symbol, key.interval_ms)) else {
+                continue;
+            };
+            let bucket = ts.div_euclid(key.interval_ms);
+            let Some(reference) = series.close_of(bucket - i64::from(key.bars)).filter(|r| *r > 0) else {
+                continue; // not that many candles followed yet
+            };
+            let moved = if key.up { last - reference } else { reference - last };
+            // Every threshold at or under the move, in basis points (rounded down: the exact
+            // test is made again on each).
+            let reached = (i128::from(moved) * 10_000 / i128::from(reference)).clamp(0, i128::from(i64::MAX)) as i64;
+            let end = list.partition_point(|e| e.0 <= reached);
+            candidates.extend(list[..end].iter().map(|&(_, id)| (id, reference, last)));
+        }
     }
 
     /// The frame's time: alerts that may fire again go back into the index, expired ones end.
@@ -450,7 +652,8 @@ impl Alerts {
             }
             alert.parked_until = None;
             if alert.state == State::Active {
-                self.symbols[alert.spec.symbol].insert(&alert.spec);
+                let spec = alert.spec;
+                self.place(&spec, true);
             }
         }
     }
@@ -461,7 +664,17 @@ impl Alerts {
         let alerts = self.alerts.capacity() * (std::mem::size_of::<(AlertId, Alert)>() + 1);
         let fired = self.alerts.values().filter(|a| a.fired.is_some()).count() * std::mem::size_of::<Firings>();
         let queues = (self.parked.capacity() + self.expiring.capacity()) * std::mem::size_of::<(i64, AlertId)>();
-        alerts + fired + queues + self.symbols.iter().map(SymbolIndex::heap_bytes).sum::<usize>()
+        let entry = std::mem::size_of::<(i64, AlertId)>();
+        let moving: usize = self.moving.values().map(|l| l.capacity() * entry).sum();
+        let closes: usize = self.at_close.values().map(SymbolIndex::heap_bytes).sum();
+        let series = self.series.len() * (MAX_BARS as usize + 1) * entry;
+        alerts
+            + fired
+            + queues
+            + moving
+            + closes
+            + series
+            + self.symbols.iter().map(SymbolIndex::heap_bytes).sum::<usize>()
     }
 }
 
@@ -571,20 +784,26 @@ mod tests {
             for id in 0..150 {
                 let l = rng.random_range(950..1050);
                 let w = rng.random_range(0..30);
-                let condition = match rng.random_range(0..7) {
+                let (bp, bars) = (rng.random_range(1..200), rng.random_range(1..=5));
+                let interval_ms = [5_000, 60_000][rng.random_range(0..2)];
+                let condition = match rng.random_range(0..9) {
                     0 => Condition::Crossing(l),
                     1 => Condition::CrossingUp(l),
                     2 => Condition::CrossingDown(l),
                     3 => Condition::GreaterThan(l),
                     4 => Condition::LessThan(l),
                     5 => Condition::EnteringChannel { low: l, high: l + w },
-                    _ => Condition::ExitingChannel { low: l, high: l + w },
+                    6 => Condition::ExitingChannel { low: l, high: l + w },
+                    7 => Condition::MovingUp { bp, bars, interval_ms },
+                    _ => Condition::MovingDown { bp, bars, interval_ms },
                 };
-                let frequency = match rng.random_range(0..5) {
+                let moving = matches!(condition, Condition::MovingUp { .. } | Condition::MovingDown { .. });
+                let frequency = match rng.random_range(0..6) {
                     0 => Frequency::Once,
                     1 => Frequency::OncePerMinute,
                     2 => Frequency::OncePerBar { interval_ms: 5_000 },
                     3 => Frequency::OncePerBar { interval_ms: 60_000 },
+                    4 if !moving => Frequency::OncePerBarClose { interval_ms },
                     _ => Frequency::EveryTime,
                 };
                 let expires = rng.random_bool(0.3).then(|| rng.random_range(0..600_000));
@@ -601,6 +820,16 @@ mod tests {
                 });
             }
             let (mut price, mut ts) = (1000i64, 0i64);
+            // Every trade so far (time, price): the candles the reference reads its closes from.
+            let mut trades: Vec<(i64, i64)> = Vec::new();
+            // The close of the candle of `interval` holding `bucket`: the last trade at or before it.
+            let close_of = |trades: &[(i64, i64)], interval: i64, bucket: i64| {
+                trades
+                    .iter()
+                    .rev()
+                    .find(|(t, _)| t.div_euclid(interval) <= bucket)
+                    .map(|(_, p)| *p)
+            };
             for seq in 0..1500u64 {
                 let next = price + rng.random_range(-12..=12);
                 ts += rng.random_range(50..2_000);
@@ -619,14 +848,47 @@ mod tests {
                         });
                         continue;
                     }
-                    if r.until > ts || !r.spec.condition.fires(price, next) {
+                    if r.until > ts {
                         continue;
                     }
+                    // The two prices it is judged on: the trade before and this one; for a moving
+                    // condition, the reference close and this trade; at a bar's close, that close
+                    // and the one before.
+                    let judged = match (r.spec.condition, r.spec.frequency) {
+                        (
+                            Condition::MovingUp { bp, bars, interval_ms }
+                            | Condition::MovingDown { bp, bars, interval_ms },
+                            _,
+                        ) => {
+                            let up = matches!(r.spec.condition, Condition::MovingUp { .. });
+                            let reference =
+                                close_of(&trades, interval_ms, ts.div_euclid(interval_ms) - i64::from(bars));
+                            reference
+                                .filter(|&reference| {
+                                    let moved = if up { next - reference } else { reference - next };
+                                    reference > 0 && moved * 10_000 >= bp * reference
+                                })
+                                .map(|reference| (reference, next))
+                        }
+                        (condition, Frequency::OncePerBarClose { interval_ms }) => {
+                            let closed = trades.last().map(|(t, _)| t.div_euclid(interval_ms));
+                            match closed {
+                                Some(closed) if closed < ts.div_euclid(interval_ms) => {
+                                    close_of(&trades, interval_ms, closed - 1)
+                                        .filter(|&before| condition.fires(before, price))
+                                        .map(|before| (before, price))
+                                }
+                                _ => None,
+                            }
+                        }
+                        (condition, _) => condition.fires(price, next).then_some((price, next)),
+                    };
+                    let Some((prev, last)) = judged else { continue };
                     expected.push(Outcome::Fired {
                         id,
                         owner: 7,
-                        price: next,
-                        prev: price,
+                        price: last,
+                        prev,
                         seq,
                         ts,
                     });
@@ -635,7 +897,7 @@ mod tests {
                     let ended = match r.spec.frequency {
                         _ if recent > STOP_AFTER => Some(State::Stopped),
                         Frequency::Once => Some(State::Triggered),
-                        Frequency::EveryTime => None,
+                        Frequency::EveryTime | Frequency::OncePerBarClose { .. } => None,
                         Frequency::OncePerMinute => {
                             r.until = ts + 60_000;
                             None
@@ -657,6 +919,7 @@ mod tests {
                 got.sort();
                 want.sort();
                 assert_eq!(got, want, "round {round}, frame {seq}: {price} → {next} at {ts}");
+                trades.push((ts, next));
                 price = next;
             }
         }

@@ -376,6 +376,63 @@ async fn the_api_refuses_what_it_must() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {body}");
         assert!(body["error"].as_str().unwrap().contains(why), "{why}: {body}");
     }
+    let moving = |more: Value| {
+        let mut alert = json!({"symbol": SYMBOL, "condition": "moving_up_pct", "pct": 1, "bars": 3, "interval": "1m", "frequency": "once"});
+        alert.as_object_mut().unwrap().extend(more.as_object().unwrap().clone());
+        alert.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+        alert
+    };
+    for (body, why) in [
+        (moving(json!({"pct": null})), "needs pct"),
+        (moving(json!({"pct": 1.234})), "two decimals"),
+        (
+            moving(json!({"condition": "moving_down_pct", "bars": 101})),
+            "needs bars",
+        ),
+        (moving(json!({"interval": null})), "needs an interval"),
+        (
+            moving(json!({"frequency": "once_per_bar_close"})),
+            "not once_per_bar_close",
+        ),
+        (
+            moving(json!({"condition": "crossing", "price": 100, "bars": null, "interval": null})),
+            "go only with moving",
+        ),
+        (
+            json!({"symbol": SYMBOL, "condition": "crossing", "price": 100, "frequency": "once_per_bar_close"}),
+            "needs an interval",
+        ),
+    ] {
+        let (status, body) = create(&base, &alice, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {body}");
+        assert!(body["error"].as_str().unwrap().contains(why), "{why}: {body}");
+    }
+    // Every condition and frequency the API names is taken.
+    for good in [
+        moving(json!({"pct": 1.5, "frequency": "once_per_bar"})),
+        moving(
+            json!({"condition": "moving_down_pct", "pct": 0.25, "bars": 1, "interval": "5s", "frequency": "every_time"}),
+        ),
+        json!({"symbol": SYMBOL, "condition": "exiting_channel", "low": 100, "high": 200, "frequency": "once_per_bar_close", "interval": "1m"}),
+    ] {
+        let (status, made) = create(&base, &bob, good.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{good}: {made}");
+        for field in ["condition", "frequency", "interval", "pct", "bars", "low", "high"] {
+            if let Some(value) = good.get(field) {
+                assert_eq!(made[field].as_f64(), value.as_f64(), "{field}");
+                assert_eq!(made[field].as_str(), value.as_str(), "{field}");
+            }
+        }
+        let gone = send(
+            &base,
+            Method::DELETE,
+            &format!("/api/alerts/{}", made["id"]),
+            json!(null),
+            &bob,
+        )
+        .await;
+        assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+    }
     let ok = json!({"symbol": SYMBOL, "condition": "crossing_up", "price": 1_000_000, "frequency": "every_time"});
     assert_eq!(create(&base, "", ok.clone()).await.0, StatusCode::UNAUTHORIZED);
     let forged = reqwest::Client::new()
@@ -443,8 +500,8 @@ async fn the_api_refuses_what_it_must() {
         send(&base, Method::DELETE, &path, json!(null), &alice).await.status(),
         StatusCode::NOT_FOUND
     );
-    // 30 creations a minute, whatever the cap: Bob makes and deletes them.
-    for n in 0..31 {
+    // 30 creations a minute, whatever the cap: Bob makes and deletes them (3 made above).
+    for n in 3..31 {
         let resp = send(&base, Method::POST, "/api/alerts", ok.clone(), &bob).await;
         if n == 30 {
             assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -560,6 +617,8 @@ async fn a_firing_is_recorded_once(url: &str) {
         price: Some(100),
         low: None,
         high: None,
+        pct_bp: None,
+        bars: None,
         frequency: "every_time".into(),
         interval: None,
         expires: None,

@@ -104,6 +104,8 @@ pub fn condition_label(condition: &str) -> &'static str {
         "less_than" => "below",
         "entering_channel" => "entering",
         "exiting_channel" => "leaving",
+        "moving_up_pct" => "up by",
+        "moving_down_pct" => "down by",
         _ => "",
     }
 }

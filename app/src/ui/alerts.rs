@@ -198,7 +198,12 @@ fn AlertForm(board: Board) -> impl IntoView {
     let high = RwSignal::new(String::new());
     let frequency = RwSignal::new("once".to_string());
     let note = RwSignal::new(String::new());
+    let pct = RwSignal::new("1".to_string());
+    let bars = RwSignal::new("3".to_string());
+    let interval = RwSignal::new("1m".to_string());
     let channel = move || condition.with(|c| c.ends_with("_channel"));
+    let moving = move || condition.with(|c| c.starts_with("moving_"));
+    let by_bar = move || moving() || frequency.with(|f| f.starts_with("once_per_bar"));
     // The instrument's price digits and tick, for what is typed.
     let grid = move |symbol: &str| {
         board.instruments.with_value(|list| {
@@ -226,7 +231,25 @@ fn AlertForm(board: Board) -> impl IntoView {
             crate::state::alerts::parse_price(&text, decimals, tick)
                 .ok_or_else(|| format!("{what} must be a positive price on {s}'s tick grid"))
         };
-        let levels = if channel() {
+        let levels = if moving() {
+            let pct = pct
+                .get_untracked()
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|p| *p > 0.0 && p.is_finite());
+            let bars = bars
+                .get_untracked()
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|b| (1..=100).contains(b));
+            match (pct, bars) {
+                (Some(pct), Some(bars)) => Ok(format!(r#""pct":{pct},"bars":{bars}"#)),
+                (None, _) => Err("the move must be a positive percentage".to_string()),
+                (_, None) => Err("bars must be from 1 to 100".to_string()),
+            }
+        } else if channel() {
             parse(level.get_untracked(), "low")
                 .and_then(|low| parse(high.get_untracked(), "high").map(|high| format!(r#""low":{low},"high":{high}"#)))
         } else {
@@ -240,8 +263,12 @@ fn AlertForm(board: Board) -> impl IntoView {
             }
         };
         let quote = crate::wire::json::string;
+        let bar = match by_bar() {
+            true => format!(r#","interval":{}"#, quote(&interval.get_untracked())),
+            false => String::new(),
+        };
         let body = format!(
-            r#"{{"symbol":{},"condition":{},{levels},"frequency":{},"note":{}}}"#,
+            r#"{{"symbol":{},"condition":{},{levels}{bar},"frequency":{},"note":{}}}"#,
             quote(&s),
             quote(&condition.get_untracked()),
             quote(&frequency.get_untracked()),
@@ -284,10 +311,33 @@ fn AlertForm(board: Board) -> impl IntoView {
                         .collect::<Vec<_>>()}
                 </select>
             </label>
-            <label>
-                {move || if channel() { "Low" } else { "Price" }}
-                <input name="price" inputmode="decimal" required prop:value=move || level.get() on:input=move |ev| level.set(event_target_value(&ev))/>
-            </label>
+            <Show when=moving>
+                <label>
+                    "Move (%)"
+                    <input name="pct" inputmode="decimal" required prop:value=move || pct.get() on:input=move |ev| pct.set(event_target_value(&ev))/>
+                </label>
+                <label>
+                    "Over bars"
+                    <input name="bars" inputmode="numeric" required prop:value=move || bars.get() on:input=move |ev| bars.set(event_target_value(&ev))/>
+                </label>
+            </Show>
+            <Show when=move || !moving()>
+                <label>
+                    {move || if channel() { "Low" } else { "Price" }}
+                    <input name="price" inputmode="decimal" required prop:value=move || level.get() on:input=move |ev| level.set(event_target_value(&ev))/>
+                </label>
+            </Show>
+            <Show when=by_bar>
+                <label>
+                    "Bar"
+                    <select name="interval" on:change=move |ev| interval.set(event_target_value(&ev)) prop:value=move || interval.get()>
+                        {crate::wire::protocol::Interval::ALL
+                            .into_iter()
+                            .map(|i| view! { <option value=i.as_str() selected=move || interval.get() == i.as_str()>{i.as_str()}</option> })
+                            .collect::<Vec<_>>()}
+                    </select>
+                </label>
+            </Show>
             <Show when=channel>
                 <label>
                     "High"
@@ -298,6 +348,8 @@ fn AlertForm(board: Board) -> impl IntoView {
                 "How often"
                 <select name="frequency" on:change=move |ev| frequency.set(event_target_value(&ev)) prop:value=move || frequency.get()>
                     <option value="once">"once"</option>
+                    <option value="once_per_bar">"once a bar"</option>
+                    <option value="once_per_bar_close">"at a bar's close"</option>
                     <option value="once_per_minute">"once a minute"</option>
                     <option value="every_time">"every time"</option>
                 </select>
@@ -320,8 +372,13 @@ fn AlertRow(board: Board, alert: Alert) -> impl IntoView {
         .instruments
         .with_value(|list| list.iter().find(|i| i.symbol == alert.symbol).map_or(2, |i| i.decimals));
     let price = |p: Option<i64>| p.map(|p| crate::ui::format::price(p, decimals)).unwrap_or_default();
-    let level = match (alert.low, alert.high) {
-        (Some(low), Some(high)) => format!("{}–{}", price(Some(low)), price(Some(high))),
+    let level = match (alert.low, alert.high, alert.pct) {
+        (Some(low), Some(high), _) => format!("{}–{}", price(Some(low)), price(Some(high))),
+        (_, _, Some(pct)) => format!(
+            "{pct}% over {} × {}",
+            alert.bars.unwrap_or(1),
+            alert.interval.as_deref().unwrap_or("")
+        ),
         _ => price(alert.price),
     };
     let paused = alert.state == "paused";

@@ -13,7 +13,7 @@ pub const EVENT_NOTIFICATION: &str = "notification";
 pub const EVENT_READ: &str = "read";
 
 /// The conditions an alert can watch in its symbol's last price.
-pub const CONDITIONS: [&str; 7] = [
+pub const CONDITIONS: [&str; 9] = [
     "crossing",
     "crossing_up",
     "crossing_down",
@@ -21,16 +21,24 @@ pub const CONDITIONS: [&str; 7] = [
     "less_than",
     "entering_channel",
     "exiting_channel",
+    "moving_up_pct",
+    "moving_down_pct",
 ];
 
 /// How often an alert may fire.
-pub const FREQUENCIES: [&str; 4] = ["once", "once_per_bar", "once_per_minute", "every_time"];
+pub const FREQUENCIES: [&str; 5] = [
+    "once",
+    "once_per_bar",
+    "once_per_bar_close",
+    "once_per_minute",
+    "every_time",
+];
 
 /// An alert's states.
 pub const STATES: [&str; 5] = ["active", "paused", "triggered", "expired", "stopped"];
 
 /// An alert, as `/api/alerts` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, miniserde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, miniserde::Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Alert {
     pub id: u64,
@@ -42,9 +50,14 @@ pub struct Alert {
     /// The channel of `entering_channel` and `exiting_channel`, inclusive.
     pub low: Option<i64>,
     pub high: Option<i64>,
+    /// The move of `moving_up_pct` and `moving_down_pct`, in percent (hundredths at most), from
+    /// the close `bars` candles of `interval` before the one forming.
+    pub pct: Option<f64>,
+    pub bars: Option<u32>,
     /// One of [`FREQUENCIES`].
     pub frequency: String,
-    /// The bar of `once_per_bar`: `1s`, `5s`, `1m`, `5m`, `15m` or `1h`.
+    /// The candles of a moving condition, `once_per_bar` and `once_per_bar_close`: `1s`, `5s`,
+    /// `1m`, `5m`, `15m` or `1h`.
     pub interval: Option<String>,
     /// When the alert ends (RFC 3339).
     pub expires: Option<String>,
@@ -57,7 +70,7 @@ pub struct Alert {
 }
 
 /// `POST /api/alerts`: a new alert.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewAlert {
@@ -66,6 +79,8 @@ pub struct NewAlert {
     pub price: Option<i64>,
     pub low: Option<i64>,
     pub high: Option<i64>,
+    pub pct: Option<f64>,
+    pub bars: Option<u32>,
     pub frequency: String,
     pub interval: Option<String>,
     pub expires: Option<String>,
@@ -73,13 +88,15 @@ pub struct NewAlert {
 }
 
 /// `PATCH /api/alerts/{id}`: what changes (absent fields keep their value).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AlertPatch {
     pub price: Option<i64>,
     pub low: Option<i64>,
     pub high: Option<i64>,
+    pub pct: Option<f64>,
+    pub bars: Option<u32>,
     pub frequency: Option<String>,
     pub interval: Option<String>,
     /// RFC 3339; an empty string removes the expiry.

@@ -6,7 +6,8 @@
 ALTER TABLE users ADD COLUMN state_rev BIGINT NOT NULL DEFAULT 0;
 UPDATE users SET state_rev = rev;
 
--- Prices in the instrument's integer units (as quotes); times in ms since 1970.
+-- Prices in the instrument's integer units (as quotes); times in ms since 1970; a moving
+-- condition's percentage in basis points (`pct_bp`), over `bars` candles of `bar_interval`.
 CREATE TABLE alerts (
     id INTEGER PRIMARY KEY,
     user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -15,6 +16,8 @@ CREATE TABLE alerts (
     price BIGINT,
     low BIGINT,
     high BIGINT,
+    pct_bp BIGINT,
+    bars BIGINT,
     frequency TEXT NOT NULL,
     bar_interval TEXT,
     expires BIGINT,

@@ -20,6 +20,9 @@ pub struct AlertRow {
     pub price: Option<i64>,
     pub low: Option<i64>,
     pub high: Option<i64>,
+    /// A moving condition's threshold, in hundredths of a percent, and look-back in candles.
+    pub pct_bp: Option<i64>,
+    pub bars: Option<i64>,
     pub frequency: String,
     pub interval: Option<String>,
     pub expires: Option<i64>,
@@ -33,7 +36,7 @@ pub struct AlertRow {
 macro_rules! alert_columns {
     () => {
         "id, user_id, symbol, condition, price, low, high, frequency, bar_interval, expires, note, state, last_fired, \
-         fire_count"
+         fire_count, pct_bp, bars"
     };
 }
 
@@ -53,6 +56,8 @@ fn alert_of(row: &AnyRow) -> Result<AlertRow, sqlx::Error> {
         state: row.try_get(11)?,
         last_fired: row.try_get(12)?,
         fire_count: row.try_get(13)?,
+        pct_bp: row.try_get(14)?,
+        bars: row.try_get(15)?,
     })
 }
 
@@ -145,8 +150,8 @@ impl Store {
         }
         let inserted = sqlx::query(concat!(
             "INSERT INTO alerts (user_id, symbol, condition, price, low, high, frequency, bar_interval, expires, note, \
-             state, created_at, fire_count) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, 0) \
-             RETURNING ",
+             state, created_at, fire_count, pct_bp, bars) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, 0, $12, $13) RETURNING ",
             alert_columns!()
         ))
         .bind(row.user_id)
@@ -160,6 +165,8 @@ impl Store {
         .bind(row.expires)
         .bind(&row.note)
         .bind(now)
+        .bind(row.pct_bp)
+        .bind(row.bars)
         .fetch_one(&mut *tx)
         .await?;
         let alert = alert_of(&inserted)?;
@@ -231,7 +238,7 @@ impl Store {
         }
         let updated = sqlx::query(concat!(
             "UPDATE alerts SET price = $1, low = $2, high = $3, frequency = $4, bar_interval = $5, expires = $6, \
-             note = $7, state = $8 WHERE id = $9 AND user_id = $10 RETURNING ",
+             note = $7, state = $8, pct_bp = $11, bars = $12 WHERE id = $9 AND user_id = $10 RETURNING ",
             alert_columns!()
         ))
         .bind(row.price)
@@ -244,6 +251,8 @@ impl Store {
         .bind(&row.state)
         .bind(row.id)
         .bind(row.user_id)
+        .bind(row.pct_bp)
+        .bind(row.bars)
         .fetch_one(&mut *tx)
         .await?;
         let alert = alert_of(&updated)?;
