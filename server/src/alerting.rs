@@ -468,7 +468,7 @@ impl AlertDesk {
                 if !row.bars.is_some_and(|b| (1..=i64::from(MAX_BARS)).contains(&b)) {
                     return invalid(format!("{} needs bars, from 1 to {MAX_BARS}", row.condition));
                 }
-                if !row.interval.as_deref().is_some_and(|i| i.parse::<Interval>().is_ok()) {
+                if row.interval.as_deref().is_none_or(|i| i.parse::<Interval>().is_err()) {
                     return invalid(format!(
                         "{} needs an interval: 1s, 5s, 1m, 5m, 15m or 1h",
                         row.condition
@@ -523,7 +523,7 @@ impl AlertDesk {
 /// A percentage as basis points: a positive number with at most two decimals.
 fn basis_points(pct: f64) -> Result<i64, AccountError> {
     let bp = (pct * 100.0).round();
-    if !(pct.is_finite() && (pct * 100.0 - bp).abs() < 1e-6 && bp >= 1.0 && bp <= 100_000.0) {
+    if !(pct.is_finite() && (pct * 100.0 - bp).abs() < 1e-6 && (1.0..=100_000.0).contains(&bp)) {
         return Err(AccountError::Invalid(
             "pct must be a percentage from 0.01 to 1000, with at most two decimals".into(),
         ));
