@@ -289,6 +289,8 @@ pub struct Accounts {
     sessions: Arc<Mutex<HashMap<String, (User, Instant)>>>,
     /// Where this node's events and sign-outs go for the other nodes (the market bus), if any.
     relay: Arc<OnceLock<mpsc::Sender<Relayed>>>,
+    /// Where alerts changed through other nodes are told, on the node that evaluates them.
+    alert_changes: Arc<OnceLock<mpsc::Sender<i64>>>,
 }
 
 /// How long a session found in the store is trusted without asking it again: a long poll asks
@@ -309,6 +311,30 @@ impl Accounts {
             channels: Arc::default(),
             sessions: Arc::default(),
             relay: Arc::default(),
+            alert_changes: Arc::default(),
+        }
+    }
+
+    /// Tells the other nodes that alert `id` changed in the store (the one that evaluates alerts
+    /// reads it again).
+    pub fn alert_changed(&self, id: i64) {
+        self.tell_others(Relayed::Alert { id });
+    }
+
+    /// Hands this node's alert desk the alerts changed through other nodes.
+    pub fn follow_alert_changes(&self, changes: mpsc::Sender<i64>) {
+        let _ = self.alert_changes.set(changes);
+    }
+
+    /// An alert changed through another node (the bus says so).
+    pub fn alert_changed_elsewhere(&self, id: i64) {
+        if let Some(changes) = self.alert_changes.get()
+            && changes.try_send(id).is_err()
+        {
+            tracing::warn!(
+                alert = id,
+                "the alerts' queue of changes is full: a change waits for a restart"
+            );
         }
     }
 

@@ -12,8 +12,10 @@
 //! - The REST handlers (`http::alerts`) call the desk to create, change and delete alerts: the
 //!   store first, then the engine.
 //!
-//! Where the engine runs: in the process that makes the market (the embedded node, or
-//! `ROLE=all` on the bus). Alerts are loaded from the store at start-up, so a restart or a
+//! Where the engine runs: in the process that makes the market (the embedded node, or the
+//! generator on the bus). Every node serves the endpoints; a change made through another node
+//! reaches the engine through the bus ([`crate::private::Relayed::Alert`]: the id, read again
+//! from the shared store). Alerts are loaded from the store at start-up, so a restart or a
 //! `kill -9` keeps them; an alert that fired but whose write had not committed fires again at
 //! its next qualifying trade, and the inbox's key makes a second write for one frame a no-op.
 
@@ -36,6 +38,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Firings and ends waiting for the store, at most.
 pub const QUEUE: usize = 65_536;
+/// Alert changes from other nodes waiting to be read, at most.
+const CHANGES: usize = 1_024;
 /// How long the writer waits before trying a failed write again.
 const RETRY: Duration = Duration::from_millis(500);
 /// Alert creations one user may make per [`CREATION_WINDOW`].
@@ -91,10 +95,17 @@ impl AlertDesk {
         self.instruments.iter().position(|i| i.symbol == symbol)
     }
 
-    /// Puts a stored alert in the engine, or takes it out when it is not live.
+    /// Puts a stored alert in the engine, or takes it out when it is not live. An alert the
+    /// engine holds as it is stored is left as it is (with its firing history and its wait).
     fn arm(&self, row: &AlertRow) {
         let mut engine = self.engine();
         let spec = self.symbol_index(&row.symbol).and_then(|symbol| spec_of(row, symbol));
+        let held = engine
+            .get(row.id as u64)
+            .map(|(spec, state)| (Some(spec), state_name(state)));
+        if held == Some((spec, row.state.as_str())) {
+            return;
+        }
         match (spec, row.state.as_str()) {
             (Some(spec), "active") => engine.insert(spec),
             (Some(spec), "paused") => {
@@ -128,11 +139,22 @@ impl AlertDesk {
                 () = tokio::time::sleep(RETRY) => {}
             }
         }
+        // Alerts changed through other nodes (the bus tells): read again from the store.
+        let (tell, mut changed) = mpsc::channel(CHANGES);
+        self.accounts.follow_alert_changes(tell);
         let mut purge = tokio::time::interval(purge_every);
         purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let job = tokio::select! {
                 () = shutdown.cancelled() => return,
+                Some(id) = changed.recv() => {
+                    match self.accounts.store().alert_by_id(id).await {
+                        Ok(Some(row)) => self.arm(&row),
+                        Ok(None) => self.engine().remove(id as u64),
+                        Err(err) => tracing::warn!(error = %err, alert = id, "cannot read a changed alert"),
+                    }
+                    continue;
+                }
                 _ = purge.tick() => {
                     let before = chrono::Utc::now().timestamp_millis() - self.retention.as_millis() as i64;
                     if let Err(err) = self.accounts.store().purge_inbox(before).await {
@@ -291,6 +313,7 @@ impl AlertDesk {
         match self.accounts.store().create_alert(&row, now, self.max_per_user).await? {
             Saved::Done(row) => {
                 self.arm(&row);
+                self.accounts.alert_changed(row.id);
                 Ok(self.alert_of(&row))
             }
             Saved::TooMany => Err(self.too_many()),
@@ -361,6 +384,7 @@ impl AlertDesk {
         match store.update_alert(&row, self.max_per_user).await? {
             Saved::Done(row) => {
                 self.arm(&row);
+                self.accounts.alert_changed(row.id);
                 Ok(self.alert_of(&row))
             }
             Saved::TooMany => Err(self.too_many()),
@@ -374,6 +398,7 @@ impl AlertDesk {
             return Err(not_found());
         }
         self.engine().remove(id);
+        self.accounts.alert_changed(id as i64);
         Ok(())
     }
 

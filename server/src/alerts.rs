@@ -468,6 +468,11 @@ impl Alerts {
         );
     }
 
+    /// An alert the engine holds: what it watches, and whether it is active or paused.
+    pub fn get(&self, id: AlertId) -> Option<(Spec, State)> {
+        self.alerts.get(&id).map(|a| (a.spec, a.state))
+    }
+
     /// Forgets an alert (deleted, or ended elsewhere).
     pub fn remove(&mut self, id: AlertId) {
         if let Some(alert) = self.alerts.remove(&id)

@@ -112,13 +112,7 @@ pub async fn start(
 
     // Price alerts are evaluated where the market is made (see `alerting`).
     let desk = |market: &Market| {
-        let accounts = accounts.clone()?;
-        let desk = Arc::new(AlertDesk::new(
-            accounts,
-            market.instruments(),
-            config.max_alerts_per_user as usize,
-            Duration::from_secs(config.inbox_retention_days * 86_400),
-        ));
+        let desk = new_desk(accounts.as_ref()?, market.instruments(), config);
         supervise(
             "alerts writer",
             desk.clone().run(INBOX_PURGE_EVERY, shutdown.clone()),
@@ -151,6 +145,13 @@ pub async fn start(
     };
     let status = Arc::new(BusStatus::new(&client, metrics.clone()));
     tracing::info!(bus = %status.address, role = config.role.name(), "joining the market bus");
+    // Private events and alert changes between nodes: the generator's notifications reach the
+    // edges' streams, and alerts made through an edge reach the generator's engine.
+    if let Some(accounts) = &accounts {
+        let (writer, follower) = bus::relay(client.clone(), accounts, shutdown.clone());
+        supervise("private relay writer", writer, &shutdown, &failure);
+        supervise("private relay follower", follower, &shutdown, &failure);
+    }
     let mut alerts = None;
     if config.role != Role::Edge {
         let (market, candles) = market(config).await;
@@ -182,12 +183,13 @@ pub async fn start(
             failure,
         });
     }
-    if let Some(accounts) = &accounts {
-        let (writer, follower) = bus::relay(client.clone(), accounts, shutdown.clone());
-        supervise("private relay writer", writer, &shutdown, &failure);
-        supervise("private relay follower", follower, &shutdown, &failure);
-    }
     let hub = bus::join(&client, hub_config, &status, &shutdown).await?;
+    // An edge serves the alert endpoints too; the generator evaluates what they change.
+    if alerts.is_none()
+        && let Some(accounts) = &accounts
+    {
+        alerts = Some(new_desk(accounts, hub.instruments().to_vec(), config));
+    }
     let follow = bus::follow_loop(client, hub.clone(), status.clone(), shutdown.clone());
     supervise("bus follower", follow, &shutdown, &failure);
     let mut state = state(hub).on_bus(config.role, status.clone());
@@ -238,6 +240,20 @@ async fn market(config: &Config) -> (Market, CandleStore) {
         "market ready (replay it with MARKET_SEED={seed})"
     );
     (market, candles)
+}
+
+/// The alert endpoints' desk over `instruments`, with the configured limits.
+fn new_desk(
+    accounts: &crate::accounts::Accounts,
+    instruments: Vec<app::wire::protocol::Instrument>,
+    config: &Config,
+) -> Arc<AlertDesk> {
+    Arc::new(AlertDesk::new(
+        accounts.clone(),
+        instruments,
+        config.max_alerts_per_user as usize,
+        Duration::from_secs(config.inbox_retention_days * 86_400),
+    ))
 }
 
 /// How often notifications past `INBOX_RETENTION_DAYS` are deleted.

@@ -60,6 +60,11 @@ pub enum Relayed {
     Ended {
         session: String,
     },
+    /// An alert was created, changed or deleted in the store: the node that evaluates alerts
+    /// reads it again (see `alerting`).
+    Alert {
+        id: i64,
+    },
 }
 
 /// What a cursor hands its stream.

@@ -98,12 +98,17 @@ impl TestNode {
 
     /// An edge with accounts (a store shared with the other nodes).
     async fn edge_with_accounts(redis: &Redis, database: &str) -> TestNode {
+        Self::with_accounts(redis, "edge", database).await
+    }
+
+    /// A node in `role` with accounts in the shared store at `database`.
+    async fn with_accounts(redis: &Redis, role: &str, database: &str) -> TestNode {
         let store =
             tickertape_server::store::Store::connect(&tickertape_server::store::parse_database_url(database).unwrap())
                 .await
                 .unwrap();
         let accounts = tickertape_server::accounts::Accounts::new(store, Duration::from_secs(3600), false);
-        Self::start_full(redis, "edge", &["--past-hours", "0"], Some(accounts)).await
+        Self::start_full(redis, role, &["--past-hours", "0"], Some(accounts)).await
     }
 
     async fn start_with(redis: &Redis, role: &str, settings: &[&str]) -> TestNode {
@@ -734,4 +739,75 @@ async fn a_users_own_events_cross_edges_and_resume_on_any() {
         closed.is_ok(),
         "B's stream of the ended session is still open after a second"
     );
+}
+
+/// Scaled out, an alert made through an edge is evaluated by the generator (the bus tells it of
+/// the new alert) and its notification reaches the owner's stream on the edge (the bus carries
+/// it back); the edge then shows the alert triggered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_made_through_an_edge_fires_on_the_generator_and_reaches_the_edge() {
+    use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+    let redis = Redis::start().await;
+    let pg = support::Postgres::start();
+    let _generator = TestNode::with_accounts(&redis, "generator", &pg.url()).await;
+    let edge = TestNode::edge_with_accounts(&redis, &pg.url()).await;
+    let client = reqwest::Client::new();
+    let signup = client
+        .post(format!("{}/api/signup", edge.base))
+        .header(CONTENT_TYPE, "application/json")
+        .body(r#"{"username":"ada","password":"correct horse battery"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 201);
+    let cookie = signup.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let resp = client
+        .get(format!("{}/api/stream", edge.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    let mut events: Events = Box::pin(eventsource_stream::Eventsource::eventsource(resp.bytes_stream()));
+    next(&mut events).await;
+    let made = client
+        .post(format!("{}/api/alerts", edge.base))
+        .header(CONTENT_TYPE, "application/json")
+        .header(COOKIE, &cookie)
+        .body(r#"{"symbol":"AAPL","condition":"greater_than","price":1,"frequency":"once"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201);
+    let alert: serde_json::Value = made.json().await.unwrap();
+    let notification = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let event = next(&mut events).await;
+            if event.event == "notification" {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("a notification through the bus in time");
+    let entry: serde_json::Value = serde_json::from_str(&notification.data).unwrap();
+    assert_eq!(
+        (&entry["alert"], entry["symbol"].as_str()),
+        (&alert["id"], Some("AAPL"))
+    );
+    let alerts: serde_json::Value = client
+        .get(format!("{}/api/alerts", edge.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alerts[0]["state"], "triggered", "{alerts}");
 }

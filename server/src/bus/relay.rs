@@ -79,6 +79,9 @@ async fn write_loop(client: Client, mut queue: mpsc::Receiver<Relayed>, shutdown
             Relayed::Ended { session } => {
                 add.arg("k").arg("ended").arg("d").arg(session.as_bytes());
             }
+            Relayed::Alert { id } => {
+                add.arg("k").arg("alert").arg("d").arg(*id);
+            }
         }
         if let Err(err) = add.query_async::<String>(c).await {
             tracing::warn!(error = %err, "lost Redis while relaying a private event; retrying");
@@ -168,6 +171,12 @@ fn file(accounts: &Accounts, entry: &StreamId) {
     if kind.as_deref() == Some("ended") {
         if let Some(session) = text("d") {
             accounts.forget_session(&session);
+        }
+        return;
+    }
+    if kind.as_deref() == Some("alert") {
+        if let Some(id) = entry.get::<i64>("d") {
+            accounts.alert_changed_elsewhere(id);
         }
         return;
     }

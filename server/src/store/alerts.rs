@@ -201,6 +201,15 @@ impl Store {
         Ok(row.as_ref().map(alert_of).transpose()?)
     }
 
+    /// An alert by its id alone (the engine's view: whoever owns it).
+    pub async fn alert_by_id(&self, id: i64) -> Result<Option<AlertRow>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(alert_of).transpose()?)
+    }
+
     /// Every alert the engine evaluates: the active and the paused.
     pub async fn live_alerts(&self) -> Result<Vec<AlertRow>, StoreError> {
         let rows = sqlx::query(concat!(
