@@ -108,3 +108,47 @@ test("what fired while no page was open is in the inbox on return", async ({ bro
   // Nothing toasts for what is old news.
   await expect(page.getByTestId("notification-toast")).toHaveCount(0);
 });
+
+test("alerts show as lines on the chart: one is dragged to a new level, another added at the crosshair", async ({
+  dashboard,
+  page,
+}) => {
+  await dashboard.open("/");
+  await signUp(page, fresh("eve"));
+  const symbol = (await dashboard.chartSymbol.textContent())!.trim();
+  // At the price now (the form's starting level), paused at once so that it cannot fire.
+  const form = page.getByTestId("alert-form");
+  await expect(form.locator('select[name="symbol"]')).toHaveValue(symbol);
+  await form.locator('select[name="condition"]').selectOption("crossing");
+  await form.locator('select[name="frequency"]').selectOption("every_time");
+  await form.getByRole("button", { name: "Add alert" }).click();
+  const row = page.getByTestId("alert-row");
+  await row.getByTestId("alert-toggle").click();
+  await expect(row).toHaveAttribute("data-state", "paused");
+
+  const line = page.getByTestId("alert-line");
+  await expect(line).toHaveCount(1);
+  const before = Number(await line.getAttribute("data-price"));
+  // The panel's buttons scrolled the page: the chart comes back into view first.
+  await line.scrollIntoViewIfNeeded();
+  const box = (await line.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2 - 40, { steps: 5 });
+  await page.mouse.up();
+  // Up the chart is a higher price; the server has it too.
+  await expect.poll(async () => Number(await line.getAttribute("data-price"))).toBeGreaterThan(before);
+  const moved = Number(await line.getAttribute("data-price"));
+  await expect
+    .poll(async () => (await (await page.request.get("/api/alerts")).json())[0].price)
+    .toBe(moved);
+
+  // The crosshair offers a new alert at its price.
+  const plot = dashboard.chart.locator(".plot");
+  await plot.scrollIntoViewIfNeeded();
+  const area = (await plot.boundingBox())!;
+  await page.mouse.move(area.x + area.width / 3, area.y + area.height / 2);
+  await page.getByTestId("chart-add-alert").click();
+  await expect(row).toHaveCount(2);
+  await expect(line).toHaveCount(2);
+});

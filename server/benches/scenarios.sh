@@ -4,7 +4,7 @@
 # Prints the load generator's report; exits non-zero if any event was lost or duplicated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse|peer-ws|transports|depth|market|accounts}
+n=${1:?usage: scenarios.sh 1|2|3|4|5-ws|5-poll|5-ws-faults|5-poll-faults|idle|bus|bus-faults|bus-hop|slowloris|idle-sockets|nonreaders|fuzz|soak|bus-kill|gen-kill|peer-sse|peer-ws|transports|depth|market|accounts|alerts}
 port=${PORT:-3300}
 # Built as cargo-leptos builds it (it sets LEPTOS_OUTPUT_NAME at compile time): without it the
 # binary's page asks for `tickertape_bg.wasm` and never hydrates, and every switch between this
@@ -367,8 +367,34 @@ accounts_scenario() {
   rm -rf "$dir"
 }
 
+# Price alerts held by the engine: scenario 1's load on a server whose store has no alert, then
+# on one with 100 000 (server/examples/seed_alerts.rs: levels far from the market, so none fires),
+# twice over, alternated: CPU per event with and without them.
+alerts_scenario() {
+  cargo build --release -q -p tickertape-server --bin tickertape --example loadgen --example seed_alerts
+  ulimit -n "$(ulimit -Hn)"
+  local dir; dir=$(mktemp -d)
+  for round in 1 2; do
+    for alerts in 0 100000; do
+      echo "== round $round: $alerts alerts"
+      local db="sqlite://$dir/bench-$round-$alerts.db"
+      [ "$alerts" = 0 ] || ./target/release/examples/seed_alerts "$db" "$alerts"
+      DATABASE_URL="$db" TICK_RATE_HZ=10 MARKET_SEED=1 RUST_LOG=warn \
+        LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" &
+      alerts_server=$!   # global: the EXIT trap runs after this function has returned
+      trap 'kill $alerts_server 2>/dev/null || true' EXIT
+      wait_healthy "$port"
+      taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$alerts_server" \
+        --clients 1000 --ramp 10 --duration 60 --seed 1 --rate 10
+      kill "$alerts_server"; wait "$alerts_server" 2>/dev/null || true
+    done
+  done
+  rm -rf "$dir"
+}
+
 case "$n" in
   accounts)      accounts_scenario; exit ;;
+  alerts)        alerts_scenario; exit ;;
   market)        market_scenario; exit ;;
   bus-kill)      kill_scenario redis; exit ;;
   gen-kill)      kill_scenario generator; exit ;;

@@ -144,3 +144,40 @@ pub fn ask_permission() {
         });
     }
 }
+
+/// What the user did on the chart: an alert dragged to a new level (shown there at once), or a
+/// new `crossing` alert at the crosshair's price; levels snap to the instrument's tick.
+pub async fn edit_from_chart(board: Board, edit: crate::ui::chart::AlertEdit) -> Result<(), String> {
+    use crate::ui::chart::AlertEdit;
+    let symbol = board.chart.with_untracked(|c| c.symbol.clone());
+    let tick = board
+        .instruments
+        .with_value(|list| list.iter().find(|i| i.symbol == symbol).map_or(1, |i| i.tick.max(1)));
+    let snap = |price: i64| (price / tick).max(1) * tick;
+    match edit {
+        AlertEdit::Move { id, price } => {
+            let price = snap(price);
+            board.alerts.update(|list| {
+                if let Some(alert) = list.iter_mut().find(|a| a.id == id) {
+                    alert.price = Some(price);
+                }
+            });
+            send(
+                "PATCH",
+                &format!("/api/alerts/{id}"),
+                Some(format!(r#"{{"price":{price}}}"#)),
+            )
+            .await?;
+        }
+        AlertEdit::Add { price } => {
+            let body = format!(
+                r#"{{"symbol":{},"condition":"crossing","price":{},"frequency":"once"}}"#,
+                quote(&symbol),
+                snap(price)
+            );
+            send("POST", "/api/alerts", Some(body)).await?;
+        }
+    }
+    reload_alerts(board).await;
+    Ok(())
+}

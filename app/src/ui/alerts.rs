@@ -59,8 +59,12 @@ pub(super) fn Bell(board: Board) -> impl IntoView {
         #[cfg(feature = "hydrate")]
         crate::live::alerts::ask_permission();
     };
-    view! {
-        <Show when=move || signed_in(board)>
+    let signed = Memo::new(move |_| signed_in(board));
+    // `Option`, not `Show`: `Show` erases its children's type (`AnyView`), which costs the WASM
+    // tens of KB (see `account.rs`).
+    move || {
+        signed.get().then(|| {
+            view! {
             <details class="bell">
                 <summary
                     class="btn"
@@ -97,12 +101,13 @@ pub(super) fn Bell(board: Board) -> impl IntoView {
                             <InboxItem board entry error/>
                         </For>
                     </ol>
-                    <Show when=move || board.inbox.with(|i| i.items.is_empty())>
-                        <p class="muted">"Nothing yet: alerts you set tell you here."</p>
-                    </Show>
+                    <p class="muted" hidden=move || board.inbox.with(|i| !i.items.is_empty())>
+                        "Nothing yet: alerts you set tell you here."
+                    </p>
                 </div>
             </details>
-        </Show>
+            }
+        })
     }
 }
 
@@ -172,8 +177,10 @@ fn Toast(board: Board, entry: Notification) -> impl IntoView {
 /// The Alerts panel: the form that makes one, and the user's alerts.
 #[component]
 pub(super) fn AlertsPanel(board: Board) -> impl IntoView {
-    view! {
-        <Show when=move || signed_in(board)>
+    let signed = Memo::new(move |_| signed_in(board));
+    move || {
+        signed.get().then(|| {
+            view! {
             <section class="panel alerts" data-testid="alerts-panel" aria-labelledby="alerts-title">
                 <div class="panel-head">
                     <h2 id="alerts-title">"Alerts"</h2>
@@ -185,7 +192,8 @@ pub(super) fn AlertsPanel(board: Board) -> impl IntoView {
                     </For>
                 </ul>
             </section>
-        </Show>
+            }
+        })
     }
 }
 
@@ -232,12 +240,10 @@ fn AlertForm(board: Board) -> impl IntoView {
                 .ok_or_else(|| format!("{what} must be a positive price on {s}'s tick grid"))
         };
         let levels = if moving() {
-            let pct = pct
-                .get_untracked()
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|p| *p > 0.0 && p.is_finite());
+            // In basis points, read and written as integers: the page links no float
+            // formatting or parsing (tens of KB of WASM).
+            let pct = crate::state::alerts::parse_price(&pct.get_untracked(), 2, 1)
+                .map(|bp| crate::ui::format::price(bp, 2).replace(',', ""));
             let bars = bars
                 .get_untracked()
                 .trim()
@@ -311,24 +317,21 @@ fn AlertForm(board: Board) -> impl IntoView {
                         .collect::<Vec<_>>()}
                 </select>
             </label>
-            <Show when=moving>
-                <label>
-                    "Move (%)"
-                    <input name="pct" inputmode="decimal" required prop:value=move || pct.get() on:input=move |ev| pct.set(event_target_value(&ev))/>
-                </label>
-                <label>
-                    "Over bars"
-                    <input name="bars" inputmode="numeric" required prop:value=move || bars.get() on:input=move |ev| bars.set(event_target_value(&ev))/>
-                </label>
-            </Show>
-            <Show when=move || !moving()>
-                <label>
-                    {move || if channel() { "Low" } else { "Price" }}
-                    <input name="price" inputmode="decimal" required prop:value=move || level.get() on:input=move |ev| level.set(event_target_value(&ev))/>
-                </label>
-            </Show>
-            <Show when=by_bar>
-                <label>
+            // Fields hidden, not removed, when the condition does not take them (checked on submit,
+            // not by `required`: a hidden required field would block the form).
+            <label hidden=move || !moving()>
+                "Move (%)"
+                <input name="pct" inputmode="decimal" prop:value=move || pct.get() on:input=move |ev| pct.set(event_target_value(&ev))/>
+            </label>
+            <label hidden=move || !moving()>
+                "Over bars"
+                <input name="bars" inputmode="numeric" prop:value=move || bars.get() on:input=move |ev| bars.set(event_target_value(&ev))/>
+            </label>
+            <label hidden=moving>
+                {move || if channel() { "Low" } else { "Price" }}
+                <input name="price" inputmode="decimal" prop:value=move || level.get() on:input=move |ev| level.set(event_target_value(&ev))/>
+            </label>
+            <label hidden=move || !by_bar()>
                     "Bar"
                     <select name="interval" on:change=move |ev| interval.set(event_target_value(&ev)) prop:value=move || interval.get()>
                         {crate::wire::protocol::Interval::ALL
@@ -336,14 +339,11 @@ fn AlertForm(board: Board) -> impl IntoView {
                             .map(|i| view! { <option value=i.as_str() selected=move || interval.get() == i.as_str()>{i.as_str()}</option> })
                             .collect::<Vec<_>>()}
                     </select>
-                </label>
-            </Show>
-            <Show when=channel>
-                <label>
-                    "High"
-                    <input name="high" inputmode="decimal" required prop:value=move || high.get() on:input=move |ev| high.set(event_target_value(&ev))/>
-                </label>
-            </Show>
+            </label>
+            <label hidden=move || !channel()>
+                "High"
+                <input name="high" inputmode="decimal" prop:value=move || high.get() on:input=move |ev| high.set(event_target_value(&ev))/>
+            </label>
             <label>
                 "How often"
                 <select name="frequency" on:change=move |ev| frequency.set(event_target_value(&ev)) prop:value=move || frequency.get()>
@@ -375,7 +375,8 @@ fn AlertRow(board: Board, alert: Alert) -> impl IntoView {
     let level = match (alert.low, alert.high, alert.pct) {
         (Some(low), Some(high), _) => format!("{}–{}", price(Some(low)), price(Some(high))),
         (_, _, Some(pct)) => format!(
-            "{pct}% over {} × {}",
+            "{}% over {} × {}",
+            crate::ui::format::price((pct * 100.0 + 0.5) as i64, 2),
             alert.bars.unwrap_or(1),
             alert.interval.as_deref().unwrap_or("")
         ),

@@ -313,9 +313,23 @@ struct Gesture {
 }
 
 #[component]
-pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl IntoView {
+pub fn PriceChart(
+    data: RwSignal<ChartData>,
+    mode: Signal<ChartMode>,
+    /// The signed-in user's alerts on this symbol, drawn at their levels.
+    #[prop(optional, into)]
+    alerts: Option<Signal<Vec<AlertLevel>>>,
+    /// What the user does with them: drags one to a new level, or adds one at the crosshair.
+    #[prop(optional)]
+    on_alert: Option<Callback<AlertEdit>>,
+    /// Whether the crosshair offers to add an alert (someone is signed in).
+    #[prop(optional, into)]
+    can_alert: Option<Signal<bool>>,
+) -> impl IntoView {
     // Index of the hovered candle among the visible ones (crosshair), if any.
     let hover = RwSignal::new(None::<(usize, f64)>);
+    // The alert being dragged, and where to.
+    let dragging = RwSignal::new(None::<(u64, i64)>);
     let layout = Memo::new(move |_| data.with(Layout::of));
     let gesture = StoredValue::new(Gesture::default());
     let set_viewport = move |change: &dyn Fn(Viewport, Extent) -> Viewport| {
@@ -562,7 +576,21 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
                 <line class="cross" x1=x.clone() x2=x y1=0 y2=H_ATTR vector-effect="non-scaling-stroke"/>
                 <line class="cross" x1=0 x2=W_ATTR y1=y.clone() y2=y vector-effect="non-scaling-stroke"/>
             </svg>
-            <span class="ylabel cross-tag" style=format!("top:{}%", Fixed(fy * 100.0, 2))>{format::price(price, d)}</span>
+            <span class="ylabel cross-tag" style=format!("top:{}%", Fixed(fy * 100.0, 2))>
+                {format::price(price, d)}
+                {on_alert.filter(|_| can_alert.is_some_and(|c| c.get())).map(|add| view! {
+                    <button
+                        type="button"
+                        class="add-alert"
+                        data-testid="chart-add-alert"
+                        title="Add an alert at this price"
+                        on:pointerdown=|ev| ev.stop_propagation()
+                        on:click=move |_| add.run(AlertEdit::Add { price })
+                    >
+                        "+ alert"
+                    </button>
+                })}
+            </span>
             <div class="tooltip" style=tip_style role="tooltip" data-testid="chart-tooltip">
                 <div class="tt-time">{date_clock(c.t)} " UTC"</div>
                 <dl>
@@ -576,6 +604,79 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
         })
     };
     let candle_count = move || layout.with(|l| l.candles.len());
+    // Each alert as a line at its level (the dragged one where it is being dragged to). Keyed,
+    // so a line stays the same element while the market moves the chart under it and while it
+    // is dragged (a new element would lose the pointer it captured).
+    let alert_line = move |a: AlertLevel| {
+        let id = a.id;
+        let shown = move || match dragging.get() {
+            Some((dragged, price)) if dragged == id => price,
+            _ => a.price,
+        };
+        let top = move || {
+            let f = layout.with(|l| l.frame);
+            format!("top:{}%", Fixed(f.y(shown()) / H * 100.0, 2))
+        };
+        let outside = move || {
+            let f = layout.with(|l| l.frame);
+            let p = shown();
+            p < f.lo || p > f.hi
+        };
+        let label = move || format::price(shown(), layout.with(|l| l.decimals));
+        let grab = move |ev: leptos::ev::PointerEvent| {
+            ev.stop_propagation();
+            if a.movable {
+                capture_pointer(&ev);
+                dragging.set(Some((id, a.price)));
+            }
+        };
+        let drag_to = move |ev: leptos::ev::PointerEvent| {
+            if dragging.with_untracked(|d| d.is_some_and(|(dragged, _)| dragged == id))
+                && let Some(fy) = pointer_in_parent(&ev)
+            {
+                ev.stop_propagation();
+                let price = layout.with_untracked(|l| l.frame.price_at(fy));
+                dragging.set(Some((id, price)));
+            }
+        };
+        let drop_at = move |ev: leptos::ev::PointerEvent| {
+            ev.stop_propagation();
+            if let Some((dragged, price)) = dragging.get_untracked()
+                && dragged == id
+            {
+                dragging.set(None);
+                if price != a.price
+                    && let Some(edit) = on_alert
+                {
+                    edit.run(AlertEdit::Move { id, price });
+                }
+            }
+        };
+        view! {
+            <div
+                class="alert-line"
+                class:paused=a.paused
+                class:movable=a.movable
+                data-testid="alert-line"
+                data-id=id.to_string()
+                data-price=move || shown().to_string()
+                hidden=outside
+                style=top
+                title=if a.movable { "Drag to move this alert" } else { "An alert's level" }
+                on:pointerdown=grab
+                on:pointermove=drag_to
+                on:pointerup=drop_at
+                on:pointercancel=move |_| dragging.set(None)
+            >
+                <span class="alert-tag">"🔔 " {label}</span>
+            </div>
+        }
+    };
+    let alert_lines = move || {
+        view! {
+            <For each=move || alerts.map(|a| a.get()).unwrap_or_default() key=|a| *a children=alert_line/>
+        }
+    };
 
     view! {
         <div class="chart" data-testid="price-chart" data-mode=move || mode.get().as_str() data-candles=candle_count>
@@ -598,6 +699,7 @@ pub fn PriceChart(data: RwSignal<ChartData>, mode: Signal<ChartMode>) -> impl In
                     <g class="series" transform=transform>{body}</g>
                 </svg>
                 {last_marker}
+                {alert_lines}
                 {crosshair}
                 <div
                     class="chart-range"
@@ -638,6 +740,41 @@ fn pointer_in_target(ev: &leptos::ev::PointerEvent) -> Option<(f64, f64, f64)> {
         let fx = ((ev.client_x() as f64 - r.left()) / r.width()).clamp(0.0, 1.0);
         let fy = ((ev.client_y() as f64 - r.top()) / r.height()).clamp(0.0, 1.0);
         Some((fx, fy, r.width()))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
+        None
+    }
+}
+
+/// An alert as the chart draws it: its level, and whether it may be dragged (a channel's edges
+/// may not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AlertLevel {
+    pub id: u64,
+    pub price: i64,
+    pub paused: bool,
+    pub movable: bool,
+}
+
+/// What the user did with the chart's alerts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlertEdit {
+    /// Dragged alert `id` to `price`.
+    Move { id: u64, price: i64 },
+    /// Asked for a new alert at the crosshair's `price`.
+    Add { price: i64 },
+}
+
+/// The pointer's height in the event's target's parent (the plot), as a fraction of it.
+fn pointer_in_parent(ev: &leptos::ev::PointerEvent) -> Option<f64> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let el = ev.current_target()?.dyn_into::<web_sys::Element>().ok()?;
+        let r = el.parent_element()?.get_bounding_client_rect();
+        (r.height() > 0.0).then(|| ((ev.client_y() as f64 - r.top()) / r.height()).clamp(0.0, 1.0))
     }
     #[cfg(not(feature = "hydrate"))]
     {

@@ -1,7 +1,7 @@
 //! The chart panel: the selected symbol's title and last price, the chart type and interval
 //! controls, and the [`PriceChart`].
 
-use super::chart::PriceChart;
+use super::chart::{AlertEdit, AlertLevel, PriceChart};
 use super::format;
 use crate::state::board::Board;
 use crate::state::view::ChartMode;
@@ -12,6 +12,38 @@ use leptos::prelude::*;
 #[component]
 pub(super) fn ChartPanel(board: Board) -> impl IntoView {
     let mode = Signal::derive(move || board.view.with(|v| v.mode));
+    // The user's live alerts on the chart's symbol, as lines at their levels.
+    let alert_levels = Signal::derive(move || {
+        let symbol = board.chart.with(|c| c.symbol.clone());
+        board.alerts.with(|list| {
+            list.iter()
+                .filter(|a| a.symbol == symbol && (a.state == "active" || a.state == "paused"))
+                .flat_map(|a| {
+                    let paused = a.state == "paused";
+                    let level = |price, movable| AlertLevel {
+                        id: a.id,
+                        price,
+                        paused,
+                        movable,
+                    };
+                    match (a.price, a.low, a.high) {
+                        (Some(price), ..) => vec![level(price, true)],
+                        (None, Some(low), Some(high)) => vec![level(low, false), level(high, false)],
+                        _ => Vec::new(),
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let can_alert = Signal::derive(move || board.account.with(Option::is_some));
+    let on_alert = Callback::new(move |edit: AlertEdit| {
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            let _ = crate::live::alerts::edit_from_chart(board, edit).await;
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = edit;
+    });
     let title = move || {
         board.chart.with(|c| {
             let name = board
@@ -83,7 +115,7 @@ pub(super) fn ChartPanel(board: Board) -> impl IntoView {
                     </label>
                 </div>
             </div>
-            <PriceChart data=board.chart mode/>
+            <PriceChart data=board.chart mode alerts=alert_levels on_alert can_alert/>
         </section>
     }
 }
