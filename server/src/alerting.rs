@@ -38,6 +38,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Firings and ends waiting for the store, at most.
 pub const QUEUE: usize = 65_536;
+/// Alerts read from the store at a time at start-up.
+const LOAD_PAGE: i64 = 2_000;
 /// Alert changes from other nodes waiting to be read, at most.
 const CHANGES: usize = 1_024;
 /// How long the writer waits before trying a failed write again.
@@ -123,14 +125,20 @@ impl AlertDesk {
         let Some(mut queue) = self.queue.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return;
         };
+        let (mut after, mut loaded) = (0, 0);
         loop {
-            match self.accounts.store().live_alerts().await {
+            match self.accounts.store().live_alerts(after, LOAD_PAGE).await {
                 Ok(rows) => {
-                    tracing::info!(alerts = rows.len(), "alerts loaded");
                     for row in &rows {
                         self.arm(row);
                     }
-                    break;
+                    loaded += rows.len();
+                    after = rows.last().map_or(after, |r| r.id);
+                    if rows.len() < LOAD_PAGE as usize {
+                        tracing::info!(alerts = loaded, "alerts loaded");
+                        break;
+                    }
+                    continue;
                 }
                 Err(err) => tracing::warn!(error = %err, "cannot load the alerts yet; trying again"),
             }
