@@ -1,6 +1,8 @@
 import { test, expect } from "./fixtures";
 import type { Page } from "@playwright/test";
-import { fresh, otherBrowser, signUp } from "./people";
+import { closeOtherBrowsers, fresh, otherBrowser, signUp } from "./people";
+
+test.afterEach(closeOtherBrowsers);
 
 async function toggle(page: Page, symbol: string) {
   const picker = page.getByTestId("symbol-picker");

@@ -1,6 +1,8 @@
 import { test, expect } from "./fixtures";
 import type { Page } from "@playwright/test";
-import { PASSWORD, fresh, otherBrowser, signIn, signUp } from "./people";
+import { PASSWORD, closeOtherBrowsers, fresh, otherBrowser, signIn, signUp } from "./people";
+
+test.afterEach(closeOtherBrowsers);
 
 /** Fills the Alerts panel's form and submits it. */
 async function addAlert(page: Page, symbol: string, condition: string, price: string, note = "") {
@@ -26,6 +28,12 @@ test("an alert set on the page fires once: a toast, the bell and the inbox on ev
   await expect(dashboard.status).toHaveText("Live");
   const other = await otherBrowser(browser, ada);
   const stranger = await otherBrowser(browser, fresh("bob"), true);
+  // This browser asked for a sound (the choice is its own: the other device stays silent).
+  await page.getByTestId("notification-bell").click();
+  await page.getByTestId("notification-sound").check();
+  await page.getByTestId("notification-bell").click();
+  const sounds = (p: Page) => p.evaluate(() => (window as any).__tickertapeSounds ?? 0);
+  expect(await sounds(page)).toBe(1); // the sample played on turning it on
 
   // Any trade of AAPL is above its lowest tick: the alert fires at the next one.
   await addAlert(page, "AAPL", "greater_than", "0.01", "e2e");
@@ -42,6 +50,8 @@ test("an alert set on the page fires once: a toast, the bell and the inbox on ev
     await expect(p.getByTestId("notification-count")).toHaveText("1");
   }
   await expect(stranger.getByTestId("notification-toast")).toHaveCount(0);
+  expect(await sounds(page)).toBe(2);
+  expect(await sounds(other)).toBe(0);
   await expect(stranger.getByTestId("notification-count")).toHaveText("0");
 
   // Read on the other device: this one's bell clears within a second, pushed on its stream.
@@ -77,6 +87,16 @@ test("an alert is paused, resumed and deleted from the panel", async ({ dashboar
   await expect(row).toHaveAttribute("data-state", "paused");
   await row.getByTestId("alert-toggle").click();
   await expect(row).toHaveAttribute("data-state", "active");
+  // Edited from the panel: the form takes its values, and saves the new level and note.
+  await row.getByTestId("alert-edit").click();
+  const form = page.getByTestId("alert-form");
+  await expect(form.locator('input[name="price"]')).toHaveValue("99999.00");
+  await form.locator('input[name="price"]').fill("88888.00");
+  await form.locator('input[name="note"]').fill("lower");
+  await form.getByRole("button", { name: "Save alert" }).click();
+  await expect(row).toContainText("88888.00");
+  await expect(row).toContainText("lower");
+  await expect(form.getByRole("button", { name: "Add alert" })).toBeVisible();
   await row.getByTestId("alert-delete").click();
   await expect(row).toHaveCount(0);
   // A level off the instrument's grid is refused on the page, with the reason.

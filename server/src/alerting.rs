@@ -367,8 +367,8 @@ impl AlertDesk {
         if let Some(frequency) = patch.frequency {
             row.frequency = frequency;
         }
-        if patch.interval.is_some() {
-            row.interval = patch.interval;
+        if let Some(interval) = patch.interval {
+            row.interval = Some(interval).filter(|i| !i.is_empty());
         }
         if let Some(expires) = patch.expires {
             row.expires = match expires.as_str() {

@@ -83,7 +83,8 @@ impl Policy {
 
     /// The page's Content-Security-Policy: scripts from the site and inline ones carrying
     /// `nonce` (Leptos's hydration script and the theme script), WebAssembly compiled from the
-    /// site, connections to the site only (its stream, WebSocket and API).
+    /// site, connections to the site only (its stream, WebSocket and API), and images and sound
+    /// from `data:` URLs (the alerts' chime is made in the page).
     pub fn page_csp(&self, nonce: &str) -> String {
         let reload = self
             .live_reload
@@ -91,7 +92,8 @@ impl Policy {
             .unwrap_or_default();
         format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'{reload}; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' data:; \
+             connect-src 'self'{reload}; \
              object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {}",
             self.frame_ancestors
         )

@@ -65,6 +65,9 @@ pub fn notified(board: Board, entry: Notification) {
         return;
     }
     spawn_local(reload_alerts(board));
+    if sound_on() {
+        beep();
+    }
     let hidden = web_sys::window()
         .and_then(|w| w.document())
         .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden);
@@ -178,6 +181,97 @@ pub async fn edit_from_chart(board: Board, edit: crate::ui::chart::AlertEdit) ->
             send("POST", "/api/alerts", Some(body)).await?;
         }
     }
+    reload_alerts(board).await;
+    Ok(())
+}
+
+/// Where the sound's choice is kept, per browser.
+const SOUND_KEY: &str = "tickertape-sound";
+
+/// Whether this browser's user asked for a sound at each notification.
+pub fn sound_on() -> bool {
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(SOUND_KEY).ok().flatten())
+        .is_some_and(|v| v == "on")
+}
+
+pub fn set_sound(on: bool) {
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = storage.set_item(SOUND_KEY, if on { "on" } else { "off" });
+    }
+    if on {
+        beep(); // what it will sound like (and the click lets the page play sound)
+    }
+}
+
+/// A short two-tone chime, made here as a WAV (no file to fetch, no float maths linked). Each one
+/// asked to play is counted in `window.__tickertapeSounds` for the end-to-end tests (headless
+/// Chromium plays nothing).
+fn beep() {
+    let uri = format!("data:audio/wav;base64,{}", base64(&chime()));
+    if let Ok(audio) = web_sys::HtmlAudioElement::new_with_src(&uri)
+        && let Ok(playing) = audio.play()
+    {
+        super::apply::count_in_page("__tickertapeSounds");
+        // A browser that cannot play it (no audio device, a headless one) only stays silent.
+        spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(playing).await;
+        });
+    }
+}
+
+/// 8 kHz, 8-bit mono: 90 ms of a square wave near 880 Hz, then 90 ms near 1 320 Hz, fading.
+fn chime() -> Vec<u8> {
+    const RATE: u32 = 8_000;
+    let mut samples = Vec::with_capacity(1_440);
+    for (period, count) in [(9usize, 720usize), (6, 720)] {
+        for i in 0..count {
+            let level = 48 * (count - i) / count; // a linear fade, in integers
+            let high = (i / (period / 2)) % 2 == 0;
+            samples.push(if high { 128 + level as u8 } else { 128 - level as u8 });
+        }
+    }
+    let len = samples.len() as u32;
+    let mut wav = Vec::with_capacity(44 + samples.len());
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&RATE.to_le_bytes());
+    wav.extend_from_slice(&RATE.to_le_bytes()); // bytes a second
+    wav.extend_from_slice(&1u16.to_le_bytes()); // block
+    wav.extend_from_slice(&8u16.to_le_bytes()); // bits
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&len.to_le_bytes());
+    wav.extend_from_slice(&samples);
+    wav
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Saves what the panel's form holds for alert `id` (`body`: the changed fields' JSON).
+pub async fn update(board: Board, id: u64, body: String) -> Result<(), String> {
+    send("PATCH", &format!("/api/alerts/{id}"), Some(body)).await?;
     reload_alerts(board).await;
     Ok(())
 }

@@ -323,7 +323,7 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
 }
 
 /// Counts in a number on `window` (for the end-to-end tests).
-fn count_in_page(name: &str) {
+pub(super) fn count_in_page(name: &str) {
     let Some(window) = web_sys::window() else { return };
     let before = js_sys::Reflect::get(&window, &name.into())
         .ok()

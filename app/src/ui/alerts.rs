@@ -59,6 +59,16 @@ pub(super) fn Bell(board: Board) -> impl IntoView {
         #[cfg(feature = "hydrate")]
         crate::live::alerts::ask_permission();
     };
+    // Off until the user turns it on (this browser remembers).
+    let sound = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| sound.set(crate::live::alerts::sound_on()));
+    let toggle_sound = move |ev| {
+        let on = event_target_checked(&ev);
+        sound.set(on);
+        #[cfg(feature = "hydrate")]
+        crate::live::alerts::set_sound(on);
+    };
     let signed = Memo::new(move |_| signed_in(board));
     // `Option`, not `Show`: `Show` erases its children's type (`AnyView`), which costs the WASM
     // tens of KB (see `account.rs`).
@@ -90,6 +100,10 @@ pub(super) fn Bell(board: Board) -> impl IntoView {
                         >
                             "Browser alerts"
                         </button>
+                        <label class="sound" title="A short chime when an alert fires (this browser)">
+                            <input type="checkbox" data-testid="notification-sound" prop:checked=sound on:change=toggle_sound/>
+                            "Sound"
+                        </label>
                     </div>
                     <p class="error" role="alert">{move || error.get()}</p>
                     <ol class="inbox-items">
@@ -178,6 +192,8 @@ fn Toast(board: Board, entry: Notification) -> impl IntoView {
 #[component]
 pub(super) fn AlertsPanel(board: Board) -> impl IntoView {
     let signed = Memo::new(move |_| signed_in(board));
+    // The alert the form is editing (`None`: the form makes a new one).
+    let editing = RwSignal::new(None::<Alert>);
     move || {
         signed.get().then(|| {
             view! {
@@ -185,10 +201,10 @@ pub(super) fn AlertsPanel(board: Board) -> impl IntoView {
                 <div class="panel-head">
                     <h2 id="alerts-title">"Alerts"</h2>
                 </div>
-                <AlertForm board/>
+                <AlertForm board editing/>
                 <ul class="alert-rows">
-                    <For each=move || board.alerts.get() key=|a| (a.id, a.state.clone(), a.fire_count) let:alert>
-                        <AlertRow board alert/>
+                    <For each=move || board.alerts.get() key=row_key let:alert>
+                        <AlertRow board alert editing/>
                     </For>
                 </ul>
             </section>
@@ -198,7 +214,7 @@ pub(super) fn AlertsPanel(board: Board) -> impl IntoView {
 }
 
 #[component]
-fn AlertForm(board: Board) -> impl IntoView {
+fn AlertForm(board: Board, editing: RwSignal<Option<Alert>>) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let symbol = RwSignal::new(board.chart_symbol_untracked());
     let condition = RwSignal::new("crossing".to_string());
@@ -220,9 +236,12 @@ fn AlertForm(board: Board) -> impl IntoView {
                 .map_or((2, 1), |i| (i.decimals, i.tick))
         })
     };
-    // The level starts at the symbol's price now.
+    // The level starts at the symbol's price now (not while an alert is edited: it has its own).
     Effect::new(move |_| {
         let s = symbol.get();
+        if editing.with_untracked(Option::is_some) {
+            return;
+        }
         let price = board
             .index_of(&s)
             .and_then(|i| board.row(i))
@@ -230,6 +249,32 @@ fn AlertForm(board: Board) -> impl IntoView {
         if let Some(price) = price.filter(|p| *p > 0) {
             level.set(crate::ui::format::price(price, grid(&s).0).replace(',', ""));
         }
+    });
+    // Editing an alert: the form takes its values (its symbol and condition stay as they are).
+    Effect::new(move |_| {
+        let Some(alert) = editing.get() else { return };
+        let (decimals, _) = grid(&alert.symbol);
+        let text = |p: Option<i64>| p.map(|p| crate::ui::format::price(p, decimals).replace(',', ""));
+        symbol.set(alert.symbol.clone());
+        condition.set(alert.condition.clone());
+        if let Some(p) = text(alert.price).or(text(alert.low)) {
+            level.set(p);
+        }
+        if let Some(p) = text(alert.high) {
+            high.set(p);
+        }
+        if let Some(p) = alert.pct {
+            pct.set(crate::ui::format::price((p * 100.0 + 0.5) as i64, 2).replace(',', ""));
+        }
+        if let Some(b) = alert.bars {
+            bars.set(b.to_string());
+        }
+        if let Some(i) = &alert.interval {
+            interval.set(i.clone());
+        }
+        frequency.set(alert.frequency.clone());
+        note.set(alert.note.clone());
+        error.set(None);
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -271,8 +316,27 @@ fn AlertForm(board: Board) -> impl IntoView {
         let quote = crate::wire::json::string;
         let bar = match by_bar() {
             true => format!(r#","interval":{}"#, quote(&interval.get_untracked())),
+            // An edit clears a bar the alert no longer needs.
+            false if editing.with_untracked(Option::is_some) => r#","interval":"""#.to_string(),
             false => String::new(),
         };
+        if let Some(alert) = editing.get_untracked() {
+            let body = format!(
+                r#"{{{levels}{bar},"frequency":{},"note":{}}}"#,
+                quote(&frequency.get_untracked()),
+                quote(&note.get_untracked())
+            );
+            #[cfg(feature = "hydrate")]
+            act(error, async move {
+                crate::live::alerts::update(board, alert.id, body).await?;
+                editing.set(None);
+                note.set(String::new());
+                Ok(())
+            });
+            #[cfg(not(feature = "hydrate"))]
+            drop((alert, body));
+            return;
+        }
         let body = format!(
             r#"{{"symbol":{},"condition":{},{levels}{bar},"frequency":{},"note":{}}}"#,
             quote(&s),
@@ -298,7 +362,7 @@ fn AlertForm(board: Board) -> impl IntoView {
         <form class="alert-form" data-testid="alert-form" on:submit=submit>
             <label>
                 "Symbol"
-                <select name="symbol" on:change=move |ev| symbol.set(event_target_value(&ev)) prop:value=move || symbol.get()>
+                <select name="symbol" disabled=move || editing.with(Option::is_some) on:change=move |ev| symbol.set(event_target_value(&ev)) prop:value=move || symbol.get()>
                     {move || symbols()
                         .into_iter()
                         .map(|s| {
@@ -310,7 +374,7 @@ fn AlertForm(board: Board) -> impl IntoView {
             </label>
             <label>
                 "When"
-                <select name="condition" on:change=move |ev| condition.set(event_target_value(&ev)) prop:value=move || condition.get()>
+                <select name="condition" disabled=move || editing.with(Option::is_some) on:change=move |ev| condition.set(event_target_value(&ev)) prop:value=move || condition.get()>
                     {crate::wire::alerts::CONDITIONS
                         .into_iter()
                         .map(|c| view! { <option value=c>{condition_label(c)}</option> })
@@ -358,14 +422,51 @@ fn AlertForm(board: Board) -> impl IntoView {
                 "Note"
                 <input name="note" maxlength="200" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))/>
             </label>
-            <button type="submit" class="btn primary">"Add alert"</button>
+            <button type="submit" class="btn primary">
+                {move || if editing.with(Option::is_some) { "Save alert" } else { "Add alert" }}
+            </button>
+            <button
+                type="button"
+                class="btn"
+                hidden=move || editing.with(Option::is_none)
+                on:click=move |_| editing.set(None)
+            >
+                "Cancel"
+            </button>
             <p class="error" role="alert" data-testid="alert-error">{move || error.get()}</p>
         </form>
     }
 }
 
+/// What a row shows of an alert: a change to any of it draws the row again. (Not its `Debug`
+/// text: that links float formatting into the page, 9 KB.)
+#[allow(clippy::type_complexity)]
+fn row_key(
+    a: &Alert,
+) -> (
+    u64,
+    String,
+    u64,
+    [Option<i64>; 4],
+    Option<u32>,
+    String,
+    Option<String>,
+    String,
+) {
+    (
+        a.id,
+        a.state.clone(),
+        a.fire_count,
+        [a.price, a.low, a.high, a.pct.map(|p| p.to_bits() as i64)],
+        a.bars,
+        a.frequency.clone(),
+        a.interval.clone(),
+        a.note.clone(),
+    )
+}
+
 #[component]
-fn AlertRow(board: Board, alert: Alert) -> impl IntoView {
+fn AlertRow(board: Board, alert: Alert, editing: RwSignal<Option<Alert>>) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let id = alert.id;
     let decimals = board
@@ -420,6 +521,18 @@ fn AlertRow(board: Board, alert: Alert) -> impl IntoView {
                     }),
                     false => Either::Right(()),
                 }}
+                <button
+                    type="button"
+                    class="btn"
+                    data-testid="alert-edit"
+                    hidden=!live
+                    on:click={
+                        let alert = alert.clone();
+                        move |_| editing.set(Some(alert.clone()))
+                    }
+                >
+                    "Edit"
+                </button>
                 <button type="button" class="btn" data-testid="alert-delete" on:click=delete>"Delete"</button>
             </span>
             <p class="error" role="alert">{move || error.get()}</p>

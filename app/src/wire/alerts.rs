@@ -98,6 +98,7 @@ pub struct AlertPatch {
     pub pct: Option<f64>,
     pub bars: Option<u32>,
     pub frequency: Option<String>,
+    /// An empty string removes it.
     pub interval: Option<String>,
     /// RFC 3339; an empty string removes the expiry.
     pub expires: Option<String>,
