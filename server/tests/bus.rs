@@ -632,28 +632,14 @@ async fn websocket_and_long_polling_resume_across_edges_too() {
 /// their events exactly, and a sign-out through A closes their stream on B within a second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_users_own_events_cross_edges_and_resume_on_any() {
-    use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+    use reqwest::header::{CONTENT_TYPE, COOKIE};
     let redis = Redis::start().await;
     let pg = support::Postgres::start();
     let _generator = TestNode::start(&redis, "generator").await;
     let a = TestNode::edge_with_accounts(&redis, &pg.url()).await;
     let b = TestNode::edge_with_accounts(&redis, &pg.url()).await;
     let client = reqwest::Client::new();
-    let signup = client
-        .post(format!("{}/api/signup", a.base))
-        .header(CONTENT_TYPE, "application/json")
-        .body(r#"{"username":"ada","password":"correct horse battery"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signup.status(), 201);
-    let cookie = signup.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = support::session(&a.base, "ada").await;
     let put = |symbols: &'static str| {
         let (client, url, cookie) = (
             client.clone(),
@@ -746,27 +732,13 @@ async fn a_users_own_events_cross_edges_and_resume_on_any() {
 /// it back); the edge then shows the alert triggered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_made_through_an_edge_fires_on_the_generator_and_reaches_the_edge() {
-    use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+    use reqwest::header::{CONTENT_TYPE, COOKIE};
     let redis = Redis::start().await;
     let pg = support::Postgres::start();
     let _generator = TestNode::with_accounts(&redis, "generator", &pg.url()).await;
     let edge = TestNode::edge_with_accounts(&redis, &pg.url()).await;
     let client = reqwest::Client::new();
-    let signup = client
-        .post(format!("{}/api/signup", edge.base))
-        .header(CONTENT_TYPE, "application/json")
-        .body(r#"{"username":"ada","password":"correct horse battery"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signup.status(), 201);
-    let cookie = signup.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = support::session(&edge.base, "ada").await;
     let resp = client
         .get(format!("{}/api/stream", edge.base))
         .header(COOKIE, &cookie)
