@@ -700,6 +700,21 @@ mod tests {
         }
     }
 
+    /// A random condition on price levels at `l` (channels up to `width` wide): crossing, up,
+    /// down, above, below, entering or exiting.
+    fn level_condition(rng: &mut StdRng, l: i64, width: i64) -> Condition {
+        let w = rng.random_range(0..width);
+        match rng.random_range(0..7) {
+            0 => Condition::Crossing(l),
+            1 => Condition::CrossingUp(l),
+            2 => Condition::CrossingDown(l),
+            3 => Condition::GreaterThan(l),
+            4 => Condition::LessThan(l),
+            5 => Condition::EnteringChannel { low: l, high: l + w },
+            _ => Condition::ExitingChannel { low: l, high: l + w },
+        }
+    }
+
     fn fired(out: &[Outcome]) -> Vec<AlertId> {
         let mut ids: Vec<AlertId> = out
             .iter()
@@ -740,16 +755,7 @@ mod tests {
             let mut all = Vec::new();
             for id in 0..200 {
                 let l = rng.random_range(900..1100);
-                let w = rng.random_range(0..40);
-                let condition = match rng.random_range(0..7) {
-                    0 => Condition::Crossing(l),
-                    1 => Condition::CrossingUp(l),
-                    2 => Condition::CrossingDown(l),
-                    3 => Condition::GreaterThan(l),
-                    4 => Condition::LessThan(l),
-                    5 => Condition::EnteringChannel { low: l, high: l + w },
-                    _ => Condition::ExitingChannel { low: l, high: l + w },
-                };
+                let condition = level_condition(&mut rng, l, 40);
                 all.push((id, condition));
                 engine.insert(spec(id, condition, Frequency::EveryTime));
             }
@@ -788,19 +794,12 @@ mod tests {
             let mut reference = Vec::new();
             for id in 0..150 {
                 let l = rng.random_range(950..1050);
-                let w = rng.random_range(0..30);
                 let (bp, bars) = (rng.random_range(1..200), rng.random_range(1..=5));
                 let interval_ms = [5_000, 60_000][rng.random_range(0..2)];
                 let condition = match rng.random_range(0..9) {
-                    0 => Condition::Crossing(l),
-                    1 => Condition::CrossingUp(l),
-                    2 => Condition::CrossingDown(l),
-                    3 => Condition::GreaterThan(l),
-                    4 => Condition::LessThan(l),
-                    5 => Condition::EnteringChannel { low: l, high: l + w },
-                    6 => Condition::ExitingChannel { low: l, high: l + w },
                     7 => Condition::MovingUp { bp, bars, interval_ms },
-                    _ => Condition::MovingDown { bp, bars, interval_ms },
+                    8 => Condition::MovingDown { bp, bars, interval_ms },
+                    _ => level_condition(&mut rng, l, 30),
                 };
                 let moving = matches!(condition, Condition::MovingUp { .. } | Condition::MovingDown { .. });
                 let frequency = match rng.random_range(0..6) {
