@@ -11,7 +11,7 @@
 
 use app::wire::protocol::{AssetClass, History, Instrument, Interval};
 use clap::Parser;
-use tickertape_server::feed::facts::{Facts, Series, correlation, mean, mean_pairwise_correlation};
+use tickertape_server::feed::facts::{Facts, Series, co_movement, mean, mean_pairwise_correlation};
 use tickertape_server::feed::market::{Market, default_universe};
 use tickertape_server::hub::CandleStore;
 
@@ -139,7 +139,7 @@ fn print_table(runs: &[Vec<Series>]) {
     for (class, name) in [(AssetClass::Equity, "stocks"), (AssetClass::Crypto, "coins")] {
         let mut per_run: Vec<f64> = runs
             .iter()
-            .map(|run| mean_pairwise_correlation(&class_returns(run, class)))
+            .map(|run| mean_pairwise_correlation(&of_class(run, class)))
             .collect();
         println!("  {name:<8} {}", spread(&mut per_run, 1.0, 2));
     }
@@ -149,13 +149,11 @@ fn print_table(runs: &[Vec<Series>]) {
             let mut per_run: Vec<f64> = runs
                 .iter()
                 .map(|run| {
-                    let find = |s: &str| {
-                        run.iter()
-                            .find(|r| r.symbol == s)
-                            .map(Series::returns)
-                            .unwrap_or_default()
-                    };
-                    correlation(&find(&x.symbol), &find(&y.symbol))
+                    let find = |s: &str| run.iter().find(|r| r.symbol == s);
+                    match (find(&x.symbol), find(&y.symbol)) {
+                        (Some(a), Some(b)) => co_movement(a, b),
+                        _ => 0.0,
+                    }
                 })
                 .collect();
             println!(
@@ -167,8 +165,8 @@ fn print_table(runs: &[Vec<Series>]) {
     }
 }
 
-fn class_returns(run: &[Series], class: AssetClass) -> Vec<Vec<f64>> {
-    run.iter().filter(|s| s.class == class).map(Series::returns).collect()
+fn of_class(run: &[Series], class: AssetClass) -> Vec<&Series> {
+    run.iter().filter(|s| s.class == class).collect()
 }
 
 /// `1.2M`, `340k`, `25.0k` and so on.

@@ -9,7 +9,7 @@ use app::wire::protocol::{AssetClass, History, Instrument};
 use std::collections::HashMap;
 use support::{TestServer, tickertape, url_after};
 use tickertape_server::feed::facts::{
-    Facts, Series, correlation, excess_kurtosis, mean, mean_pairwise_correlation, std_dev,
+    Facts, Series, co_movement, excess_kurtosis, mean, mean_pairwise_correlation, std_dev,
 };
 use tickertape_server::feed::market::{InstrumentSpec, Market, default_universe};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -143,15 +143,9 @@ fn check_stylized_facts(seed: u64, series: &[Series]) -> (f64, f64) {
         "seed {seed}: lag-1 autocorrelations {lag1:.2?}"
     );
     // Co-movement: stocks together, coins more so, the currency pairs with the dollar.
-    let returns = |class| {
-        series
-            .iter()
-            .filter(|s| s.class == class)
-            .map(Series::returns)
-            .collect::<Vec<_>>()
-    };
-    let stocks = mean_pairwise_correlation(&returns(AssetClass::Equity));
-    let coins = mean_pairwise_correlation(&returns(AssetClass::Crypto));
+    let of = |class| series.iter().filter(|s| s.class == class).collect::<Vec<_>>();
+    let stocks = mean_pairwise_correlation(&of(AssetClass::Equity));
+    let coins = mean_pairwise_correlation(&of(AssetClass::Crypto));
     // One session's correlation wanders with its regimes (a calm factor beside busy names
     // decorrelates them): each seed within a wide band, their mean in the typical range.
     assert!(
@@ -160,8 +154,8 @@ fn check_stylized_facts(seed: u64, series: &[Series]) -> (f64, f64) {
     );
     assert!((0.25..=0.9).contains(&coins), "seed {seed}: coins correlate {coins:.2}");
     let pair = |a: &str, b: &str| {
-        let r = |s: &str| series.iter().find(|x| x.symbol == s).unwrap().returns();
-        correlation(&r(a), &r(b))
+        let s = |name: &str| series.iter().find(|x| x.symbol == name).unwrap();
+        co_movement(s(a), s(b))
     };
     let (eur_gbp, eur_jpy, gbp_jpy) = (
         pair("EUR-USD", "GBP-USD"),

@@ -29,6 +29,14 @@ impl Series {
             .collect()
     }
 
+    /// [`Series::returns`], each with the span it covers: the start times of the two candles.
+    fn timed_returns(&self) -> Vec<((i64, i64), f64)> {
+        self.candles
+            .windows(2)
+            .map(|w| ((w[0].t, w[1].t), (w[1].close as f64 / w[0].close as f64).ln()))
+            .collect()
+    }
+
     /// Each candle's volume after the first (aligned with [`Series::returns`]), in whole units.
     pub fn volumes(&self) -> Vec<f64> {
         let unit = 10f64.powi(i32::from(self.size_decimals));
@@ -89,15 +97,36 @@ pub struct Facts {
     pub volume_activity: f64,
 }
 
-/// The mean of the pairwise correlations of the returns of `series` (aligned by position;
-/// pairs whose lengths differ are compared over their common tail).
-pub fn mean_pairwise_correlation(series: &[Vec<f64>]) -> f64 {
+/// The correlation of two instruments' returns, over the spans both have a return for, matched
+/// by time: a candle that one series has and the other lacks (a quiet minute, or one more
+/// minute served to a later request) drops that span from both rather than shifting one series
+/// against the other.
+pub fn co_movement(a: &Series, b: &Series) -> f64 {
+    let (ra, rb) = (a.timed_returns(), b.timed_returns());
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    while i < ra.len() && j < rb.len() {
+        match ra[i].0.cmp(&rb[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                x.push(ra[i].1);
+                y.push(rb[j].1);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    correlation(&x, &y)
+}
+
+/// The mean of the pairwise [`co_movement`]s of `series`.
+pub fn mean_pairwise_correlation(series: &[&Series]) -> f64 {
     let mut sum = 0.0;
     let mut pairs = 0;
     for (i, a) in series.iter().enumerate() {
         for b in &series[i + 1..] {
-            let n = a.len().min(b.len());
-            sum += correlation(&a[a.len() - n..], &b[b.len() - n..]);
+            sum += co_movement(a, b);
             pairs += 1;
         }
     }
@@ -159,6 +188,36 @@ pub fn excess_kurtosis(x: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn minutes(closes: &[(i64, i64)]) -> Series {
+        Series {
+            symbol: "X".into(),
+            class: AssetClass::Equity,
+            size_decimals: 0,
+            interval_secs: 60.0,
+            candles: closes
+                .iter()
+                .map(|&(minute, close)| Candle::flat(minute * 60_000, close))
+                .collect(),
+        }
+    }
+
+    /// Two series fetched a minute boundary apart: the later one has one more candle. Matched
+    /// by time they are the same market; matched by position (their common tail) they were
+    /// shifted a minute against each other and looked unrelated.
+    #[test]
+    fn co_movement_matches_returns_by_time() {
+        let path = [100, 103, 101, 106, 104, 110, 107, 111];
+        let a = minutes(&path.iter().enumerate().map(|(m, &c)| (m as i64, c)).collect::<Vec<_>>());
+        let mut later = a.clone();
+        later.candles.push(Candle::flat(8 * 60_000, 90));
+        assert!((co_movement(&a, &later) - 1.0).abs() < 1e-12);
+        // A quiet minute (no candle) drops its spans from both, not just from one.
+        let mut quiet = a.clone();
+        quiet.candles.remove(3);
+        assert!((co_movement(&a, &quiet) - 1.0).abs() < 1e-12);
+        assert!((mean_pairwise_correlation(&[&a, &later, &quiet]) - 1.0).abs() < 1e-12);
+    }
 
     #[test]
     fn the_statistics_are_the_textbooks() {
