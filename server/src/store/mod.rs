@@ -16,8 +16,14 @@ pub mod alerts;
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Connections the pool keeps at most.
+/// Connections the pool keeps at most, PostgreSQL.
 const MAX_CONNECTIONS: u32 = 8;
+/// SQLite: one. It has one writer anyway, every statement of a connection runs on that
+/// connection's worker thread, and each connection keeps its own page cache, which a write on
+/// another connection makes stale: with eight, most changes read their pages again
+/// (BENCHMARKS.md, *Signed-in streams*). Nothing in the store holds a connection while it asks
+/// for another.
+const SQLITE_CONNECTIONS: u32 = 1;
 /// How long a request waits for a connection (or to connect) before the store is unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -145,18 +151,26 @@ impl Store {
         sqlx::any::install_default_drivers();
         let backend = url.backend();
         let pool = AnyPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
+            .max_connections(match backend {
+                Backend::Sqlite => SQLITE_CONNECTIONS,
+                Backend::Postgres => MAX_CONNECTIONS,
+            })
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // An embedded file cannot drop a connection: no ping before each use (on SQLite a
+            // ping is a round trip to sqlx's worker thread, one more context switch per query).
+            .test_before_acquire(backend != Backend::Sqlite)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // A write-ahead log, synced at checkpoints: a commit is one append, not
                         // two fsyncs of a rollback journal. It survives the process dying
                         // (`kill -9` keeps every commit: the log is read back on opening); only a
-                        // power cut can lose the newest commits. SQLITE_BUSY waits its turn.
+                        // power cut can lose the newest commits. SQLITE_BUSY waits its turn
+                        // (another process on the file). Pages are read through a map, not a
+                        // `pread` each.
                         sqlx::Executor::execute(
                             &mut *conn,
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 3000;",
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 3000; PRAGMA mmap_size = 268435456;",
                         )
                         .await?;
                     }
@@ -290,8 +304,15 @@ impl Store {
         max: usize,
     ) -> Result<PutOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let rev = bump(&mut tx, user_id).await?;
         let to = rename.unwrap_or(name);
+        // The usual change, a list's symbols, in one statement batch on SQLite.
+        if self.backend == Backend::Sqlite && to == name {
+            if let Some(state) = sqlite_set_symbols(&mut tx, user_id, name, symbols_json).await? {
+                tx.commit().await?;
+                return Ok(PutOutcome::Done(state));
+            }
+        }
+        let rev = bump(&mut tx, user_id).await?;
         if to != name {
             let taken = sqlx::query("SELECT 1 FROM watchlists WHERE user_id = $1 AND name = $2")
                 .bind(user_id)
@@ -410,29 +431,65 @@ async fn bump(tx: &mut Tx, user_id: i64) -> Result<i64, StoreError> {
     Ok(row.try_get(0)?)
 }
 
+/// The watchlists (in order) and the view, in one query: each row is tagged `l` (a list: name,
+/// symbols) or `v` (the view, in the second column).
+const STATE_ROWS: &str = "SELECT 'l', name, symbols, position FROM watchlists WHERE user_id = $1 \
+     UNION ALL SELECT 'v', view, NULL, 0 FROM views WHERE user_id = $1 ORDER BY 1, 4";
+
 async fn read_state(tx: &mut Tx, user_id: i64, rev: i64) -> Result<Versioned, StoreError> {
-    let rows = sqlx::query("SELECT name, symbols FROM watchlists WHERE user_id = $1 ORDER BY position")
-        .bind(user_id)
-        .fetch_all(&mut **tx)
-        .await?;
-    let watchlists = rows
-        .iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?;
-    let view = sqlx::query("SELECT view FROM views WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let view = match view {
-        Some(row) => Some(row.try_get(0)?),
-        None => None,
-    };
-    Ok(Versioned {
+    let rows = sqlx::query(STATE_ROWS).bind(user_id).fetch_all(&mut **tx).await?;
+    state_from_rows(&rows, rev)
+}
+
+/// A [`Versioned`] at `rev` from [`STATE_ROWS`]' rows (other rows are skipped).
+fn state_from_rows(rows: &[sqlx::any::AnyRow], rev: i64) -> Result<Versioned, StoreError> {
+    let mut state = Versioned {
         rev,
         latest: rev,
-        watchlists,
-        view,
-    })
+        watchlists: Vec::new(),
+        view: None,
+    };
+    for row in rows {
+        match row.try_get::<String, _>(0)?.as_str() {
+            "l" => state.watchlists.push((row.try_get(1)?, row.try_get(2)?)),
+            "v" => state.view = Some(row.try_get(1)?),
+            _ => {}
+        }
+    }
+    Ok(state)
+}
+
+/// SQLite: a change of an existing list's symbols in one round trip to sqlx's worker thread
+/// (which runs every statement of a SQLite connection: each round trip is a channel hop and,
+/// on a busy core, two context switches). The revision is bumped only if the list was there
+/// (`changes()`: rows the last write changed), then the state is read back. `$N` parameters
+/// keep their numbers across the statements.
+const SQLITE_SET_SYMBOLS: &str = "UPDATE watchlists SET symbols = $3 WHERE user_id = $1 AND name = $2;
+     UPDATE users SET rev = rev + 1, state_rev = rev + 1 WHERE id = $1 AND changes() > 0 RETURNING 'r', rev, NULL, 0;
+     SELECT 'l', name, symbols, position FROM watchlists WHERE user_id = $1 AND changes() > 0 ORDER BY position;
+     SELECT 'v', view, NULL, 0 FROM views WHERE user_id = $1 AND changes() > 0";
+
+/// [`SQLITE_SET_SYMBOLS`] in `tx`: the new state, or `None` (and nothing changed) when the user
+/// has no list of that name.
+async fn sqlite_set_symbols(
+    tx: &mut Tx,
+    user_id: i64,
+    name: &str,
+    symbols_json: &str,
+) -> Result<Option<Versioned>, StoreError> {
+    let rows = sqlx::query(SQLITE_SET_SYMBOLS)
+        .bind(user_id)
+        .bind(name)
+        .bind(symbols_json)
+        .fetch_all(&mut **tx)
+        .await?;
+    let Some(bumped) = rows
+        .iter()
+        .find(|row| row.try_get::<String, _>(0).is_ok_and(|tag| tag == "r"))
+    else {
+        return Ok(None);
+    };
+    state_from_rows(&rows, bumped.try_get(1)?).map(Some)
 }
 
 #[cfg(test)]
