@@ -5,16 +5,30 @@
 
 use crate::wire::protocol::{Candle, Interval};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The next [`CandleSeries::generation`].
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 /// A bounded, gap-free run of candles of one interval, oldest first.
 ///
 /// Buckets without trades are filled with flat zero-volume candles at the previous close, so the
 /// time axis is continuous; at most `cap` candles are kept, so memory is bounded over hours.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct CandleSeries {
     interval: Interval,
     cap: usize,
     candles: VecDeque<Candle>,
+    /// Which series this is: a new one (another symbol, another backfill) has another number,
+    /// so what follows it incrementally (the indicators) knows to start over.
+    generation: u64,
+}
+
+/// Equal candles at the same interval and cap, whichever series they came from.
+impl PartialEq for CandleSeries {
+    fn eq(&self, other: &Self) -> bool {
+        (self.interval, self.cap, &self.candles) == (other.interval, other.cap, &other.candles)
+    }
 }
 
 impl CandleSeries {
@@ -24,7 +38,14 @@ impl CandleSeries {
             interval,
             cap,
             candles: VecDeque::with_capacity(cap.min(4096)),
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
         }
+    }
+
+    /// This series' number, distinct from every other series made by [`CandleSeries::new`] or
+    /// [`CandleSeries::from_candles`] in this process (a clone keeps it).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Rebuilds a series from candles received from `/api/history` (oldest first).

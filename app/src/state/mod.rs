@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod board;
 pub mod candles;
 pub mod depth;
+pub mod indicators;
 pub mod page;
 pub mod view;
 pub mod viewport;
