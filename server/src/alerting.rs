@@ -29,8 +29,8 @@ use app::wire::alerts::{
     Alert, AlertPatch, CONDITIONS, EVENT_NOTIFICATION, EVENT_READ, FREQUENCIES, NewAlert, Notification, ReadMark,
 };
 use app::wire::protocol::{Instrument, Interval};
+use prometheus_client::metrics::counter::Counter;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -69,8 +69,9 @@ pub struct AlertDesk {
     max_per_user: usize,
     retention: Duration,
     creations: Mutex<HashMap<i64, VecDeque<Instant>>>,
-    /// Firings dropped because the queue was full.
-    pub dropped: AtomicU64,
+    /// Firings dropped because the queue was full (`tickertape_alert_firings_dropped` once
+    /// [`AlertDesk::with_metrics`] ties it to the node's metrics).
+    dropped: Counter,
 }
 
 impl AlertDesk {
@@ -85,8 +86,14 @@ impl AlertDesk {
             max_per_user,
             retention,
             creations: Mutex::default(),
-            dropped: AtomicU64::new(0),
+            dropped: Counter::default(),
         }
+    }
+
+    /// Counts the firings it drops in `metrics` (`GET /metrics`).
+    pub fn with_metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.dropped = metrics.alert_firings_dropped.clone();
+        self
     }
 
     fn engine(&self) -> std::sync::MutexGuard<'_, Alerts> {
@@ -247,7 +254,7 @@ impl AlertDesk {
                 },
             };
             if self.jobs.try_send(job).is_err() {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.dropped.inc();
                 tracing::warn!("the alerts' queue to the store is full: a firing is dropped");
             }
         }

@@ -51,6 +51,9 @@ pub struct Metrics {
     /// Book updates after which this node's copy of the book did not have the checksum the
     /// market gave (a damaged or misapplied feed; 0 in a healthy run).
     pub book_mismatches: Counter,
+    /// Alert firings dropped because the queue to the store was full (0 in a healthy run: the
+    /// queue holds 65 536).
+    pub alert_firings_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -59,6 +62,7 @@ impl Default for Metrics {
         let (wire_sent, wire_received) = (Family::default(), Family::default());
         let (sse_direct, fanout_stalls, frames, resyncs, lagged, history) = Default::default();
         let (bus_connected, bus_reconnects, bus_resets, bus_frames_dropped, book_mismatches) = Default::default();
+        let alert_firings_dropped = Counter::default();
         let mut registry = Registry::with_prefix("tickertape");
         registry.register("clients", "Connected streaming clients", Family::clone(&clients));
         registry.register(
@@ -132,6 +136,11 @@ impl Default for Metrics {
             "Book updates after which this node's book disagreed with the market's checksum",
             Counter::clone(&book_mismatches),
         );
+        registry.register(
+            "alert_firings_dropped",
+            "Alert firings dropped because the queue to the store was full",
+            Counter::clone(&alert_firings_dropped),
+        );
         Metrics {
             registry,
             clients,
@@ -150,6 +159,7 @@ impl Default for Metrics {
             bus_resets,
             bus_frames_dropped,
             book_mismatches,
+            alert_firings_dropped,
         }
     }
 }

@@ -112,7 +112,7 @@ pub async fn start(
 
     // Price alerts are evaluated where the market is made (see `alerting`).
     let desk = |market: &Market| {
-        let desk = new_desk(accounts.as_ref()?, market.instruments(), config);
+        let desk = new_desk(accounts.as_ref()?, market.instruments(), config, &metrics);
         supervise(
             "alerts writer",
             desk.clone().run(INBOX_PURGE_EVERY, shutdown.clone()),
@@ -128,7 +128,7 @@ pub async fn start(
             epoch = format!("{epoch:x}"),
             "embedded market: generator and hub in this process"
         );
-        let hub = Arc::new(Hub::for_market(epoch, &market, hub_config, metrics).with_candles(candles));
+        let hub = Arc::new(Hub::for_market(epoch, &market, hub_config, metrics.clone()).with_candles(candles));
         let alerts = desk(&market);
         spawn_generator(market, hub.clone(), alerts.clone(), config, &shutdown, &failure);
         let mut state = state(hub);
@@ -188,7 +188,7 @@ pub async fn start(
     if alerts.is_none()
         && let Some(accounts) = &accounts
     {
-        alerts = Some(new_desk(accounts, hub.instruments().to_vec(), config));
+        alerts = Some(new_desk(accounts, hub.instruments().to_vec(), config, &metrics));
     }
     let follow = bus::follow_loop(client, hub.clone(), status.clone(), shutdown.clone());
     supervise("bus follower", follow, &shutdown, &failure);
@@ -247,13 +247,17 @@ fn new_desk(
     accounts: &crate::accounts::Accounts,
     instruments: Vec<app::wire::protocol::Instrument>,
     config: &Config,
+    metrics: &Metrics,
 ) -> Arc<AlertDesk> {
-    Arc::new(AlertDesk::new(
-        accounts.clone(),
-        instruments,
-        config.max_alerts_per_user as usize,
-        Duration::from_secs(config.inbox_retention_days * 86_400),
-    ))
+    Arc::new(
+        AlertDesk::new(
+            accounts.clone(),
+            instruments,
+            config.max_alerts_per_user as usize,
+            Duration::from_secs(config.inbox_retention_days * 86_400),
+        )
+        .with_metrics(metrics),
+    )
 }
 
 /// How often notifications past `INBOX_RETENTION_DAYS` are deleted.

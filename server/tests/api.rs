@@ -120,6 +120,7 @@ async fn rest_endpoints_describe_the_market() {
         "{body}"
     );
     assert!(body.contains("tickertape_history_frames 50"), "{body}");
+    assert!(body.contains("tickertape_alert_firings_dropped_total 0"), "{body}");
 }
 
 #[tokio::test]
