@@ -345,6 +345,21 @@ market_scenario() {
   ./target/release/examples/market --seeds 1-30 --hours 8
 }
 
+# Scenario 1's load (1 000 SSE clients × 10 Hz, 60 s) on a server with the store DATABASE_URL=$1,
+# the server on core 0 and the load generator on core 1; the other arguments go to the load
+# generator.
+store_run() {
+  local db=$1; shift
+  DATABASE_URL="$db" TICK_RATE_HZ=10 MARKET_SEED=1 RUST_LOG=warn \
+    LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" &
+  store_server=$!   # global: the EXIT trap runs after this function has returned
+  trap 'kill $store_server 2>/dev/null || true' EXIT
+  wait_healthy "$port"
+  taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$store_server" \
+    --clients 1000 --ramp 10 --duration 60 --seed 1 --rate 10 "$@"
+  kill "$store_server"; wait "$store_server" 2>/dev/null || true
+}
+
 # Signed-in streams against anonymous ones (BENCHMARKS.md, "Signed-in streams"): scenario 1's
 # load (1 000 SSE clients, 10 Hz, server on core 0, load generator on core 1) on a fresh server,
 # first anonymous, then as 100 users with 10 tabs each, every user changing a watchlist every
@@ -355,14 +370,7 @@ accounts_scenario() {
   local dir; dir=$(mktemp -d)
   for users in 0 100; do
     echo "== $([ "$users" = 0 ] && echo anonymous || echo "$users users × 10 tabs, a change per user per second")"
-    DATABASE_URL="sqlite://$dir/bench-$users.db" TICK_RATE_HZ=10 MARKET_SEED=1 RUST_LOG=warn \
-      LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" &
-    accounts_server=$!   # global: the EXIT trap runs after this function has returned
-    trap 'kill $accounts_server 2>/dev/null || true' EXIT
-    wait_healthy "$port"
-    taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$accounts_server" \
-      --clients 1000 --ramp 10 --duration 60 --seed 1 --rate 10 --users "$users" --change-every 1
-    kill "$accounts_server"; wait "$accounts_server" 2>/dev/null || true
+    store_run "sqlite://$dir/bench-$users.db" --users "$users" --change-every 1
   done
   rm -rf "$dir"
 }
@@ -379,14 +387,7 @@ alerts_scenario() {
       echo "== round $round: $alerts alerts"
       local db="sqlite://$dir/bench-$round-$alerts.db"
       [ "$alerts" = 0 ] || ./target/release/examples/seed_alerts "$db" "$alerts"
-      DATABASE_URL="$db" TICK_RATE_HZ=10 MARKET_SEED=1 RUST_LOG=warn \
-        LEPTOS_SITE_ADDR=127.0.0.1:$port taskset -c 0 "$bin" &
-      alerts_server=$!   # global: the EXIT trap runs after this function has returned
-      trap 'kill $alerts_server 2>/dev/null || true' EXIT
-      wait_healthy "$port"
-      taskset -c 1 ./target/release/examples/loadgen --url "http://127.0.0.1:$port" --server-pid "$alerts_server" \
-        --clients 1000 --ramp 10 --duration 60 --seed 1 --rate 10
-      kill "$alerts_server"; wait "$alerts_server" 2>/dev/null || true
+      store_run "$db"
     done
   done
   rm -rf "$dir"
