@@ -37,6 +37,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Candles in its window (1 for VWAP, which has none).
+    fn period(&self) -> usize {
+        match *self {
+            Kind::Sma { period } | Kind::Ema { period } | Kind::Bollinger { period, .. } | Kind::Rsi { period } => {
+                period.max(1)
+            }
+            Kind::Vwap => 1,
+        }
+    }
+
     /// Lines per candle: three for Bollinger bands, else one.
     pub fn lines(&self) -> usize {
         match self {
@@ -205,10 +215,11 @@ impl Study {
                 }
             }
             (State::Ema { last, count }, Kind::Ema { period }) => {
-                let alpha = 2.0 / (period as f64 + 1.0);
-                let x = c.close as f64;
-                let ema = last.map_or(x, |prev| alpha * x + (1.0 - alpha) * prev);
-                if count + 1 < period { NONE } else { [ema; 3] }
+                if count + 1 < period {
+                    NONE
+                } else {
+                    [ema_next(*last, c.close, period); 3]
+                }
             }
             (State::Vwap { day, pv, volume }, _) => {
                 let (pv, volume) = if day_of(c.t) == *day { (*pv, *volume) } else { (0, 0) };
@@ -229,15 +240,10 @@ impl Study {
                 Kind::Rsi { period },
             ) => {
                 let Some(prev) = prev else { return NONE };
-                let (up, down) = updown(*prev, c.close);
-                let n = period as f64;
-                let (g, l) = if moves + 1 < period {
+                if moves + 1 < period {
                     return NONE;
-                } else if moves + 1 == period {
-                    ((gain + up) / n, (loss + down) / n)
-                } else {
-                    ((gain * (n - 1.0) + up) / n, (loss * (n - 1.0) + down) / n)
-                };
+                }
+                let (g, l) = rsi_step(*moves, (*gain, *loss), updown(*prev, c.close), period);
                 [rsi(g, l); 3]
             }
             _ => NONE,
@@ -246,31 +252,21 @@ impl Study {
 
     /// Takes `c`, whose close is final, into the state.
     fn commit(&mut self, c: &Candle) {
-        let kind = self.kind;
+        let period = self.kind.period();
         match &mut self.state {
             State::Window { closes, sum, squares } => {
-                let period = match kind {
-                    Kind::Sma { period } | Kind::Bollinger { period, .. } => period,
-                    _ => 1,
-                };
                 let x = i128::from(c.close);
                 closes.push_back(c.close);
                 *sum += x;
                 *squares += x * x;
-                while closes.len() >= period.max(1) {
+                while closes.len() >= period {
                     let old = i128::from(closes.pop_front().unwrap_or_default());
                     *sum -= old;
                     *squares -= old * old;
                 }
             }
             State::Ema { last, count } => {
-                let period = match kind {
-                    Kind::Ema { period } => period,
-                    _ => 1,
-                };
-                let alpha = 2.0 / (period as f64 + 1.0);
-                let x = c.close as f64;
-                *last = Some(last.map_or(x, |prev| alpha * x + (1.0 - alpha) * prev));
+                *last = Some(ema_next(*last, c.close, period));
                 *count += 1;
             }
             State::Vwap { day, pv, volume } => {
@@ -286,22 +282,8 @@ impl Study {
                 gain,
                 loss,
             } => {
-                let period = match kind {
-                    Kind::Rsi { period } => period,
-                    _ => 1,
-                };
                 if let Some(p) = *prev {
-                    let (up, down) = updown(p, c.close);
-                    let n = period as f64;
-                    if *moves < period {
-                        // The seed: plain sums of the first `period` moves, then their mean.
-                        (*gain, *loss) = (*gain + up, *loss + down);
-                        if *moves + 1 == period {
-                            (*gain, *loss) = (*gain / n, *loss / n);
-                        }
-                    } else {
-                        (*gain, *loss) = ((*gain * (n - 1.0) + up) / n, (*loss * (n - 1.0) + down) / n);
-                    }
+                    (*gain, *loss) = rsi_step(*moves, (*gain, *loss), updown(p, c.close), period);
                     *moves += 1;
                 }
                 *prev = Some(c.close);
@@ -319,6 +301,23 @@ fn day_of(t: i64) -> i64 {
 /// Three times the typical price, exact.
 fn typical3(c: &Candle) -> i128 {
     i128::from(c.high) + i128::from(c.low) + i128::from(c.close)
+}
+
+/// The EMA after `close`, from the one before it (none: the first close seeds it).
+fn ema_next(last: Option<f64>, close: i64, period: usize) -> f64 {
+    let (alpha, x) = (2.0 / (period as f64 + 1.0), close as f64);
+    last.map_or(x, |prev| alpha * x + (1.0 - alpha) * prev)
+}
+
+/// RSI's average gain and loss after one more move (`up`, `down`), `moves` moves before it:
+/// plain sums while seeding, their mean at the `period`-th move, then Wilder's smoothing.
+fn rsi_step(moves: usize, (gain, loss): (f64, f64), (up, down): (f64, f64), period: usize) -> (f64, f64) {
+    let n = period as f64;
+    match (moves + 1).cmp(&period) {
+        std::cmp::Ordering::Less => (gain + up, loss + down),
+        std::cmp::Ordering::Equal => ((gain + up) / n, (loss + down) / n),
+        std::cmp::Ordering::Greater => ((gain * (n - 1.0) + up) / n, (loss * (n - 1.0) + down) / n),
+    }
 }
 
 fn updown(prev: i64, close: i64) -> (f64, f64) {

@@ -431,10 +431,16 @@ async fn bump(tx: &mut Tx, user_id: i64) -> Result<i64, StoreError> {
     Ok(row.try_get(0)?)
 }
 
-/// The watchlists (in order) and the view, in one query: each row is tagged `l` (a list: name,
-/// symbols) or `v` (the view, in the second column).
-const STATE_ROWS: &str = "SELECT 'l', name, symbols, position FROM watchlists WHERE user_id = $1 \
-     UNION ALL SELECT 'v', view, NULL, 0 FROM views WHERE user_id = $1 ORDER BY 1, 4";
+/// The watchlists (in order) and the view of user `$1`, in one query: each row is tagged `l` (a
+/// list: name, symbols) or `v` (the view, in the second column). A macro, so that
+/// [`SQLITE_SET_SYMBOLS`] can end with the same text.
+macro_rules! state_rows {
+    () => {
+        "SELECT 'l', name, symbols, position FROM watchlists WHERE user_id = $1 \
+         UNION ALL SELECT 'v', view, NULL, 0 FROM views WHERE user_id = $1 ORDER BY 1, 4"
+    };
+}
+const STATE_ROWS: &str = state_rows!();
 
 async fn read_state(tx: &mut Tx, user_id: i64, rev: i64) -> Result<Versioned, StoreError> {
     let rows = sqlx::query(STATE_ROWS).bind(user_id).fetch_all(&mut **tx).await?;
@@ -462,12 +468,14 @@ fn state_from_rows(rows: &[sqlx::any::AnyRow], rev: i64) -> Result<Versioned, St
 /// SQLite: a change of an existing list's symbols in one round trip to sqlx's worker thread
 /// (which runs every statement of a SQLite connection: each round trip is a channel hop and,
 /// on a busy core, two context switches). The revision is bumped only if the list was there
-/// (`changes()`: rows the last write changed), then the state is read back. `$N` parameters
-/// keep their numbers across the statements.
-const SQLITE_SET_SYMBOLS: &str = "UPDATE watchlists SET symbols = $3 WHERE user_id = $1 AND name = $2;
+/// (`changes()`: rows the last write changed), then the state is read back ([`STATE_ROWS`]).
+/// `$N` parameters keep their numbers across the statements.
+const SQLITE_SET_SYMBOLS: &str = concat!(
+    "UPDATE watchlists SET symbols = $3 WHERE user_id = $1 AND name = $2;
      UPDATE users SET rev = rev + 1, state_rev = rev + 1 WHERE id = $1 AND changes() > 0 RETURNING 'r', rev, NULL, 0;
-     SELECT 'l', name, symbols, position FROM watchlists WHERE user_id = $1 AND changes() > 0 ORDER BY position;
-     SELECT 'v', view, NULL, 0 FROM views WHERE user_id = $1 AND changes() > 0";
+     ",
+    state_rows!()
+);
 
 /// [`SQLITE_SET_SYMBOLS`] in `tx`: the new state, or `None` (and nothing changed) when the user
 /// has no list of that name.
