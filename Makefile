@@ -14,7 +14,7 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version 
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test setup browser redis postgres build rust-tests dev-check e2e screenshots bench bench-tabs scenario wasm-target cargo-leptos wasm-bindgen npm-deps
+.PHONY: run test setup browser redis postgres build rust-tests dev-check e2e screenshots bench bench-tabs bench-page scenario wasm-target cargo-leptos wasm-bindgen npm-deps
 
 run: setup build
 	@echo "==> serving Tickertape at http://$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops it)"
@@ -71,6 +71,19 @@ bench-tabs: setup browser build
 	  trap "kill $$pid" EXIT; \
 	  for i in $$(seq 100); do curl -sf http://127.0.0.1:3400/healthz >/dev/null && break; sleep 0.1; done; \
 	  cd end2end && node bench/tabs.mjs http://127.0.0.1:3400 $$pid 12 30
+
+# The dashboard's main-thread cost per frame beside the same screen on lightweight-charts, at 200
+# and at 10 frames/s (BENCHMARKS.md, "Page cost against lightweight-charts").
+bench-page: setup browser build
+	@echo "==> page cost: Tickertape against lightweight-charts, headless Chromium at 1440x900"
+	@db=$$(mktemp -d); \
+	  LEPTOS_SITE_ADDR=127.0.0.1:3401 LEPTOS_SITE_ROOT=target/site RUST_LOG=warn TICK_RATE_HZ=200 \
+	    DATABASE_URL=sqlite://$$db/fast.db ./target/release/tickertape & fast=$$!; \
+	  LEPTOS_SITE_ADDR=127.0.0.1:3402 LEPTOS_SITE_ROOT=target/site RUST_LOG=warn TICK_RATE_HZ=10 \
+	    DATABASE_URL=sqlite://$$db/slow.db ./target/release/tickertape & slow=$$!; \
+	  trap "kill $$fast $$slow" EXIT; \
+	  for i in $$(seq 100); do curl -sf http://127.0.0.1:3401/healthz >/dev/null && curl -sf http://127.0.0.1:3402/healthz >/dev/null && break; sleep 0.1; done; \
+	  cd end2end && node bench/page-cost.mjs http://127.0.0.1:3401 http://127.0.0.1:3402 $${SECONDS_PER_RUN:-10} $${RUNS:-2}
 
 scenario:
 	@echo "==> load scenario $(N) (see BENCHMARKS.md)"

@@ -149,7 +149,11 @@ test("alerts show as lines on the chart: one is dragged to a new level, another 
   const line = page.getByTestId("alert-line");
   await expect(line).toHaveCount(1);
   const before = Number(await line.getAttribute("data-price"));
-  // The panel's buttons scrolled the page: the chart comes back into view first.
+  // The panel's buttons scrolled the page: the chart comes back into view first. Paused, so that
+  // the chart's price range (and the line with it) holds still between finding the line and
+  // pressing on it.
+  await dashboard.pause.click();
+  await expect(dashboard.status).toHaveText("Paused");
   await line.scrollIntoViewIfNeeded();
   const box = (await line.boundingBox())!;
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);

@@ -22,12 +22,13 @@ test("the WASM, JS and CSS go out as the build's precompressed copies", async ({
       );
     }
   }
-  // What a visitor downloads: the brotli WASM, within the 260 KB budget. (It was 150 KB until
+  // What a visitor downloads: the brotli WASM, within the 277 KB budget. (It was 150 KB until
   // the order book, depth chart and tape came, at 148 KB; they cost 22.6 KB: BENCHMARKS.md,
   // "Shipped assets". 175 KB until accounts came, at 174 KB; the account menu, the watchlist
   // tabs, signing in and saving, and the private channel's events cost 22.5 KB. 200 KB until the
   // tabs shared one stream, at 196.5 KB; the sharing cost 8.7 KB. 210 KB until alerts came, at
   // 206 KB; the Alerts panel (making, editing, pausing, deleting), the bell, inbox, toasts and
-  // sound, the chart's alert lines and the notification events cost 46 KB.)
-  expect(statSync(join(pkg, "tickertape.wasm.br")).size).toBeLessThan(260 * 1024);
+  // sound, the chart's alert lines and the notification events cost 46 KB. 260 KB until the charts
+  // went to canvas with indicators, at 252 KB; issue 28 allowed them 25 KB.)
+  expect(statSync(join(pkg, "tickertape.wasm.br")).size).toBeLessThan(277 * 1024);
 });

@@ -36,24 +36,38 @@ test("at 200 Hz × 20 symbols with 500 candles the page renders at most once per
       };
       requestAnimationFrame(count);
     });
-    const read = () => page.evaluate(() => ({ frames: (window as any).__frames as number, renders: (window as any).__tickertapeRenders as number }));
+    const read = () =>
+      page.evaluate(() => ({
+        frames: (window as any).__frames as number,
+        ms: performance.now(),
+        renders: (window as any).__tickertapeRenders as number,
+        draws: { chart: 0, crosshair: 0, spark: 0, depth: 0, ...((window as any).__tickertapeDraws ?? {}) } as Record<string, number>,
+      }));
     // One window of 600 market frames (about three seconds at 200 Hz).
     const measure = async () => {
       const seq0 = await dashboard.lastSeq();
       const start = await read();
       const script0 = await metric("ScriptDuration");
       const task0 = await metric("TaskDuration");
+      const style0 = (await metric("RecalcStyleDuration")) + (await metric("LayoutDuration"));
       await expect.poll(() => dashboard.lastSeq(), { timeout: 20_000 }).toBeGreaterThan(seq0 + 600);
       const end = await read();
       const frames = end.frames - start.frames;
       const renders = end.renders - start.renders;
+      const drew = (layer: string) => end.draws[layer] - start.draws[layer];
       return {
+        chartDraws: drew("chart"),
+        crosshairDraws: drew("crosshair"),
+        sparkDraws: drew("spark"),
+        depthDraws: drew("depth"),
+        seconds: (end.ms - start.ms) / 1000,
         marketFrames: (await dashboard.lastSeq()) - seq0,
         animationFrames: frames,
         renders,
         rendersPerAnimationFrame: +(renders / frames).toFixed(3),
         scriptingMsPerAnimationFrame: +(((await metric("ScriptDuration")) - script0) / frames).toFixed(3),
         mainThreadBusyMsPerAnimationFrame: +(((await metric("TaskDuration")) - task0) / frames).toFixed(3),
+        styleAndLayoutMsPerAnimationFrame: +(((await metric("RecalcStyleDuration")) + (await metric("LayoutDuration")) - style0) / frames).toFixed(3),
       };
     };
     // Five windows: the machine's noise only ever adds time, so the cheapest one is the page's
@@ -68,8 +82,22 @@ test("at 200 Hz × 20 symbols with 500 candles the page renders at most once per
 
     expect(frames).toBeGreaterThan(30);
     expect(renders).toBeGreaterThan(0);
-    // At most one render per animation frame, in every window...
-    for (const w of windows) expect(w.renders).toBeLessThanOrEqual(w.animationFrames + 1);
+    // At most one render per animation frame, in every window; the chart's canvas drawn at most
+    // once per render and the crosshair's not at all (the pointer is still); sparklines and the
+    // depth chart at most ten times a second each (20 sparklines)...
+    for (const w of windows) {
+      expect(w.renders).toBeLessThanOrEqual(w.animationFrames + 1);
+      expect(w.chartDraws).toBeGreaterThan(0);
+      expect(w.chartDraws).toBeLessThanOrEqual(w.renders + 1);
+      expect(w.crosshairDraws).toBe(0);
+      expect(w.sparkDraws).toBeLessThanOrEqual(20 * (10 * w.seconds + 1));
+      expect(w.depthDraws).toBeLessThanOrEqual(10 * w.seconds + 1);
+    }
+    // ...and not one element per candle that the browser lays out.
+    const laidOut = await page.evaluate(
+      () => [...document.querySelectorAll('[data-testid="candle"]')].filter((e) => e.getClientRects().length > 0).length,
+    );
+    expect(laidOut).toBe(0);
     // ...and the page's own budget: at most 4 ms of script per frame at this rate.
     expect(figures.scriptingMsPerAnimationFrame).toBeLessThanOrEqual(4);
   } finally {

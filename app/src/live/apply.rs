@@ -377,8 +377,21 @@ fn render(live: &Shared) {
         let _ = js_sys::Reflect::set(&window, &"__tickertapeRenders".into(), &(l.renders as f64).into());
     }
     let board = l.board;
+    // Parts drawn at a lower rate; one not yet due is looked at again next frame, so its last
+    // change is drawn even if nothing else arrives.
+    let mut later = false;
+    if l.dirty.contains(&true) {
+        l.rows_draw.mark();
+    }
+    let rows_due = match l.rows_draw.due(now) {
+        Some(due) => {
+            later |= !due;
+            due
+        }
+        None => false,
+    };
     for i in 0..l.dirty.len() {
-        if !std::mem::take(&mut l.dirty[i]) {
+        if !rows_due || !std::mem::take(&mut l.dirty[i]) {
             continue;
         }
         let Some(row) = board.row(i) else { continue };
@@ -400,9 +413,6 @@ fn render(live: &Shared) {
     if std::mem::take(&mut l.chart_dirty) {
         board.chart.notify();
     }
-    // Parts drawn at a lower rate; one not yet due is looked at again next frame, so its last
-    // change is drawn even if nothing else arrives.
-    let mut later = false;
     for i in 0..l.sparks.len() {
         match l.sparks[i].due(now) {
             Some(true) => {

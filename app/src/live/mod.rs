@@ -88,10 +88,16 @@ pub(super) const FLASH_MS: f64 = 450.0;
 /// page together (BENCHMARKS.md, "Page cost"). The data is applied and its checksum checked as
 /// it arrives; only the drawing waits.
 pub(super) const DEPTH_RENDER_MS: f64 = 100.0;
-/// Least time between two redraws of a row's sparkline: at most 10 a second. Prices, changes
-/// and the chart still redraw at every frame; an 80-pixel minute of 1-second closes, whose
-/// whole line was reformatted and reparsed by the browser at every frame of every row, does not
-/// need to.
+/// Least time between two redraws of the watchlist's rows (prices, changes, bid, ask, volume
+/// and their tint): at most 10 a second, as trading screens refresh their watchlists. Text in a
+/// table is what the browser lays out and paints; at every animation frame of a 200 Hz market
+/// the rows cost more of the main thread than the rest of the page (BENCHMARKS.md, "Page cost
+/// against lightweight-charts"). The chart, its last price and the stream's readouts still
+/// redraw at every frame; every tick is applied as it arrives, only the drawing waits.
+pub(super) const ROW_RENDER_MS: f64 = 100.0;
+/// Least time between two redraws of a row's sparkline: at most 10 a second (an 80-pixel
+/// minute of 1-second closes, whose whole line was once reformatted and reparsed by the browser
+/// at every frame of every row, does not need more).
 pub(super) const SPARK_RENDER_MS: f64 = 100.0;
 
 /// Redraws of one part of the page, at most one per `period` ms: what changed is marked as it
@@ -164,6 +170,8 @@ pub(super) struct Live {
     pub(super) depth_draw: Throttle,
     /// Per row: its sparkline's redraws.
     pub(super) sparks: Vec<Throttle>,
+    /// The watchlist rows' redraws (`ROW_RENDER_MS`).
+    pub(super) rows_draw: Throttle,
     /// Animation frames in which something was rendered.
     pub(super) renders: u64,
     /// Bytes received on the wire (payload, after HTTP framing), events received, connections
@@ -247,6 +255,7 @@ pub fn start(board: Board, from: Option<EventId>, sync_url: bool) {
         depth_backlog: None,
         depth_draw: Throttle::new(DEPTH_RENDER_MS),
         sparks: vec![Throttle::new(SPARK_RENDER_MS); n],
+        rows_draw: Throttle::new(ROW_RENDER_MS),
         renders: 0,
         wire_bytes: 0,
         events: 0,

@@ -54,6 +54,94 @@ impl Kind {
             _ => 1,
         }
     }
+
+    /// Its name in the URL's `ind` list: `sma20`, `ema50`, `vwap`, `bb20-2` (or `bb20-2.5`),
+    /// `rsi14`. Integer formatting only: the page's WASM carries no float formatter.
+    pub fn token(&self) -> String {
+        match *self {
+            Kind::Sma { period } => format!("sma{period}"),
+            Kind::Ema { period } => format!("ema{period}"),
+            Kind::Vwap => "vwap".to_string(),
+            Kind::Bollinger { period, k } => format!("bb{period}-{}", tenths(k)),
+            Kind::Rsi { period } => format!("rsi{period}"),
+        }
+    }
+
+    /// Its name on the page: `SMA 20`, `BB 20 2`.
+    pub fn label(&self) -> String {
+        match *self {
+            Kind::Sma { period } => format!("SMA {period}"),
+            Kind::Ema { period } => format!("EMA {period}"),
+            Kind::Vwap => "VWAP".to_string(),
+            Kind::Bollinger { period, k } => format!("BB {period} {}", tenths(k)),
+            Kind::Rsi { period } => format!("RSI {period}"),
+        }
+    }
+
+    /// The kind a [`Kind::token`] names, if it is one within the limits ([`PERIODS`],
+    /// [`BAND_WIDTHS`] in tenths).
+    pub fn parse(token: &str) -> Option<Kind> {
+        let period = |digits: &str| {
+            digits
+                .parse::<usize>()
+                .ok()
+                .filter(|p| PERIODS.contains(p) && !digits.starts_with('0'))
+        };
+        let t = token.trim().to_ascii_lowercase();
+        if t == "vwap" {
+            return Some(Kind::Vwap);
+        }
+        if let Some(rest) = t.strip_prefix("sma") {
+            return period(rest).map(|period| Kind::Sma { period });
+        }
+        if let Some(rest) = t.strip_prefix("ema") {
+            return period(rest).map(|period| Kind::Ema { period });
+        }
+        if let Some(rest) = t.strip_prefix("rsi") {
+            return period(rest).map(|period| Kind::Rsi { period });
+        }
+        let rest = t.strip_prefix("bb")?;
+        let (p, k) = rest.split_once('-').unwrap_or((rest, "2"));
+        let (whole, tenth) = k.split_once('.').unwrap_or((k, "0"));
+        let k10 = match (whole.parse::<u32>(), tenth) {
+            (Ok(w), d) if d.len() == 1 && d.as_bytes()[0].is_ascii_digit() => w * 10 + u32::from(d.as_bytes()[0] - b'0'),
+            _ => return None,
+        };
+        BAND_WIDTHS.contains(&k10).then_some(())?;
+        Some(Kind::Bollinger {
+            period: period(p)?,
+            k: f64::from(k10) / 10.0,
+        })
+    }
+}
+
+/// The periods an indicator may have, in candles.
+pub const PERIODS: std::ops::RangeInclusive<usize> = 2..=200;
+/// Bollinger bands' widths, in tenths of a standard deviation.
+pub const BAND_WIDTHS: std::ops::RangeInclusive<u32> = 5..=40;
+/// Indicators on one chart at most.
+pub const MAX_STUDIES: usize = 6;
+
+/// `k` to a tenth, as `2` or `2.5`.
+fn tenths(k: f64) -> String {
+    let t = (k * 10.0).round() as i64;
+    if t % 10 == 0 { format!("{}", t / 10) } else { format!("{}.{}", t / 10, t % 10) }
+}
+
+/// The indicators a URL's `ind` value names, valid ones only, each once, at most
+/// [`MAX_STUDIES`], in their order.
+pub fn parse_list(list: &str) -> Vec<Kind> {
+    list.split(',').filter_map(Kind::parse).fold(Vec::new(), |mut acc, k| {
+        if !acc.contains(&k) && acc.len() < MAX_STUDIES {
+            acc.push(k);
+        }
+        acc
+    })
+}
+
+/// The `ind` value for `kinds`.
+pub fn list_string(kinds: &[Kind]) -> String {
+    kinds.iter().map(Kind::token).collect::<Vec<_>>().join(",")
 }
 
 /// One candle's value: `lines()` entries used, `NaN` while undefined.
@@ -335,6 +423,30 @@ fn rsi(gain: f64, loss: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_round_trip_and_junk_is_dropped() {
+        let list = "sma20,EMA50,vwap,bb20-2.5,rsi14,bb10";
+        let kinds = parse_list(list);
+        assert_eq!(
+            kinds,
+            vec![
+                Kind::Sma { period: 20 },
+                Kind::Ema { period: 50 },
+                Kind::Vwap,
+                Kind::Bollinger { period: 20, k: 2.5 },
+                Kind::Rsi { period: 14 },
+                Kind::Bollinger { period: 10, k: 2.0 },
+            ]
+        );
+        assert_eq!(list_string(&kinds), "sma20,ema50,vwap,bb20-2.5,rsi14,bb10-2");
+        assert_eq!(parse_list(&list_string(&kinds)), kinds);
+        for junk in ["sma", "sma1", "sma201", "sma020", "ema-5", "bb20-9", "bb20-2.55", "bb20-x", "macd", "rsi1e3", ""] {
+            assert_eq!(Kind::parse(junk), None, "{junk}");
+        }
+        assert_eq!(parse_list("sma20,sma20,sma5,sma6,sma7,sma8,sma9,sma10").len(), MAX_STUDIES);
+        assert_eq!(Kind::Bollinger { period: 20, k: 2.0 }.label(), "BB 20 2");
+    }
+
     use super::*;
     use crate::wire::protocol::Interval;
     use rand::{Rng, SeedableRng, rngs::StdRng};

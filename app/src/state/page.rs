@@ -139,6 +139,7 @@ mod tests {
                 transport: Transport::Ws,
                 screen: Screen::Transports,
                 depth: false,
+                studies: "ema9,vwap".into(),
             },
             sparks: vec![
                 Spark {

@@ -2,6 +2,7 @@
 //! (`?symbols=AAPL,MSFT&symbol=MSFT&mode=line&interval=5s&depth=off`), so a copied link
 //! reproduces the view. Parsed identically on the server (to render the first page) and in the browser.
 
+use crate::state::indicators;
 use crate::wire::protocol::Interval;
 use crate::wire::protocol::{Instrument, MAX_SYMBOLS, is_symbol};
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,9 @@ pub struct ViewState {
     /// Whether the chart's symbol shows its order book, depth chart and tape (`depth=on|off`,
     /// on by default).
     pub depth: bool,
+    /// The chart's indicators as the URL lists them (`ind=sma20,bb20-2,rsi14`), valid ones only
+    /// (see [`crate::state::indicators::parse_list`]); empty for none.
+    pub studies: String,
 }
 
 impl Default for ViewState {
@@ -99,6 +103,7 @@ impl Default for ViewState {
             transport: Transport::default(),
             screen: Screen::default(),
             depth: true,
+            studies: String::new(),
         }
     }
 }
@@ -130,6 +135,7 @@ impl ViewState {
                 "interval" => view.interval = value.parse().unwrap_or(Interval::S1),
                 "transport" => view.transport = Transport::parse(&value).unwrap_or_default(),
                 "depth" => view.depth = value != "off",
+                "ind" => view.studies = indicators::list_string(&indicators::parse_list(&value)),
                 "view" => {
                     view.screen = if value == "transports" {
                         Screen::Transports
@@ -166,6 +172,9 @@ impl ViewState {
         }
         if !self.depth {
             parts.push("depth=off".to_string());
+        }
+        if !self.studies.is_empty() {
+            parts.push(format!("ind={}", self.studies));
         }
         if parts.is_empty() {
             String::new()
@@ -219,11 +228,13 @@ mod tests {
             transport: Transport::Ws,
             screen: Screen::Transports,
             depth: false,
+            studies: "sma20,rsi14".into(),
         };
         assert_eq!(
             v.to_query(),
-            "?symbols=AAPL,BTC-USD&symbol=BTC-USD&mode=line&interval=5s&transport=ws&view=transports&depth=off"
+            "?symbols=AAPL,BTC-USD&symbol=BTC-USD&mode=line&interval=5s&transport=ws&view=transports&depth=off&ind=sma20,rsi14"
         );
+        assert_eq!(ViewState::from_query("ind=SMA20,junk,sma20,bb20").studies, "sma20,bb20-2");
         assert!(ViewState::from_query("depth=on").depth && ViewState::from_query("depth=x").depth);
         assert_eq!(ViewState::from_query(&v.to_query()), v);
         assert_eq!(ViewState::default().to_query(), "");

@@ -1,30 +1,29 @@
-//! The charts, drawn as SVG by hand: the main [`PriceChart`] (candles or line, axes, crosshair,
-//! last-price marker) and the watchlist's [`Sparkline`].
+//! The charts, drawn on canvas: the main [`PriceChart`] (candles or line, volume, grid,
+//! indicators with RSI in a pane of its own, last-price marker, crosshair) and the watchlist's
+//! [`Sparkline`]. [`super::canvas`] says why canvas and how a draw stays cheap.
 //!
 //! Why not a chart crate: leptos-chartistry (the maintained Leptos option) draws lines and bars
-//! but not candlesticks, and a generic chart re-lays out far more than a live market screen
-//! needs per frame. These components draw in a fixed 0–1000 coordinate space stretched to the
-//! container (so they are responsive without measuring it) and put text in HTML overlays
-//! positioned in percent (so labels never stretch).
+//! but not candlesticks, and a generic chart redraws far more than a live market screen needs
+//! per frame. Geometry is worked out in plain Rust ([`chart_scene`] and friends, unit-tested);
+//! text stays HTML, positioned in percent (axis labels, the last price's tag, the crosshair's
+//! tooltip, alert lines), and changes only when its text or place does. Nothing per candle is
+//! laid out: the candles in view are also a hidden table (`display: none`, refreshed at most
+//! ten times a second) for tests and for anyone who cannot see the canvas, with a text summary
+//! the plot is described by.
 
-use super::format::{self, Fixed, fixed};
+use super::canvas::{Ink, Layer, Paint, Scene, Seg, Surface, dark_theme, paint, use_surface};
+use super::format::{self, Fixed};
 use crate::state::board::ChartData;
+use crate::state::indicators::{Kind, Study, Value};
 use crate::state::view::ChartMode;
 use crate::state::viewport::{Extent, Viewport, ZOOM_STEP};
 use crate::wire::protocol::Candle;
-use leptos::either::Either;
 use leptos::prelude::*;
 
 /// Narrowest time window of the main chart, in candles.
 const MIN_WINDOW: usize = 30;
 /// The share of the plot's height the tallest volume bar takes.
 const VOLUME_SHARE: f64 = 0.2;
-/// Width and height of the drawing space.
-const W: f64 = 1000.0;
-const H: f64 = 1000.0;
-/// `W` and `H` as attribute values (see [`Fixed`] for why not `f64`s).
-const W_ATTR: &str = "1000";
-const H_ATTR: &str = "1000";
 
 /// About `target` round prices covering `[min, max]` (price units), 1, 2 or 5 times a power of
 /// ten units apart: exact, so every label prints the price it stands at.
@@ -121,7 +120,7 @@ fn civil(ms: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// Maps prices and times onto the drawing space.
+/// Maps prices and times onto a drawing `w` wide and `h` high (device pixels).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Frame {
     t0: i64,
@@ -132,77 +131,34 @@ struct Frame {
 }
 
 impl Frame {
-    fn x(&self, t: i64) -> f64 {
-        (t - self.t0) as f64 / (self.t1 - self.t0).max(1) as f64 * W
+    /// Where `t` is across the chart, from 0 (left) to 1 (right).
+    fn fx(&self, t: i64) -> f64 {
+        (t - self.t0) as f64 / (self.t1 - self.t0).max(1) as f64
     }
-    fn y(&self, p: i64) -> f64 {
-        H - (p - self.lo) as f64 / (self.hi - self.lo).max(1) as f64 * H
+    /// Where price `p` is down the chart, from 0 (top) to 1 (bottom); fractional prices (an
+    /// average) too.
+    fn fy(&self, p: f64) -> f64 {
+        (self.hi as f64 - p) / (self.hi - self.lo).max(1) as f64
     }
 
     /// The price at `fy` (0 at the top, 1 at the bottom), to the nearest price unit.
     fn price_at(&self, fy: f64) -> i64 {
         self.hi - (fy * (self.hi - self.lo) as f64).round() as i64
     }
-
-    /// The horizontal scale and offset from candle coordinates (see [`Anchor`]) onto the
-    /// drawing space.
-    fn x_scale(&self, anchor: Anchor, step: i64) -> (f64, f64) {
-        let width = (self.t1 - self.t0).max(1) as f64;
-        (W * step as f64 / width, (anchor.t - self.t0) as f64 / width * W)
-    }
-
-    /// The SVG transform from candle coordinates (see [`Anchor`]) onto the drawing space.
-    fn transform(&self, anchor: Anchor, step: i64) -> String {
-        let (sx, tx) = self.x_scale(anchor, step);
-        let sy = H / (self.hi - self.lo).max(1) as f64;
-        let ty = H - (anchor.price - self.lo) as f64 * sy;
-        format!(
-            "matrix({} 0 0 {} {} {})",
-            Fixed(sx, 6),
-            Fixed(sy, 6),
-            Fixed(tx, 3),
-            Fixed(ty, 3)
-        )
-    }
 }
 
-/// The origin of candle coordinates: a candle is drawn at `x = (t - anchor.t) / step` and
-/// `y = anchor.price - price`, and one transform ([`Frame::transform`]) maps them onto the chart.
-/// So a candle's elements depend only on the candle: zooming, panning or a new high move the
-/// transform, not the candles, and a tick re-renders only the candle it changed. The anchor
-/// sits near the data (browsers compute transforms in single precision) and moves rarely: at a
-/// 4 096-candle boundary, or when the price leaves its leading two digits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Anchor {
-    t: i64,
-    price: i64,
-}
-
-impl Anchor {
-    fn near(t: i64, price: i64, step: i64) -> Self {
-        let block = step * 4_096;
-        let mut unit = 1i64;
-        while price.abs() / unit >= 100 {
-            unit *= 10;
-        }
-        Anchor {
-            t: t.div_euclid(block) * block,
-            price: price.div_euclid(unit) * unit,
-        }
-    }
-}
-
-/// Everything one render of the chart needs, derived from the chart's data and viewport.
+/// Everything one draw of the chart needs, derived from the chart's data and viewport.
 #[derive(Clone, Debug, PartialEq)]
 struct Layout {
     /// The candles in view, oldest first.
     candles: Vec<Candle>,
+    /// The series' index of the first of them (where the indicators' values for them start).
+    offset: usize,
     frame: Frame,
     step: i64,
     decimals: u8,
     size_decimals: u8,
     last: Option<i64>,
-    anchor: Anchor,
     /// The history the viewport moves through (none before the first candle).
     extent: Option<Extent>,
     /// Candle slots across the chart.
@@ -211,7 +167,10 @@ struct Layout {
 }
 
 impl Layout {
-    fn of(d: &ChartData) -> Self {
+    /// The layout of `d`, its price range fitting the candles in view and `studies`' values for
+    /// them (bands and averages are never cut off; RSI has its own scale). `studies` are synced
+    /// with `d.series`.
+    fn of(d: &ChartData, studies: &[Study]) -> Self {
         let step = d.series.interval().millis();
         let extent = match (d.series.iter().next(), d.series.last()) {
             (Some(first), Some(last)) => Some(Extent {
@@ -221,10 +180,11 @@ impl Layout {
             }),
             _ => None,
         };
-        let (candles, t1, slots) = match extent {
+        let (candles, offset, t1, slots) = match extent {
             Some(extent) => {
                 let (from, to) = d.viewport.window(extent);
-                let candles: Vec<Candle> = d.series.iter().filter(|c| c.t >= from && c.t <= to).copied().collect();
+                let offset = d.series.iter().take_while(|c| c.t < from).count();
+                let candles: Vec<Candle> = d.series.iter().skip(offset).take_while(|c| c.t <= to).copied().collect();
                 // Following live with less history than the span: the chart narrows (down to
                 // MIN_WINDOW slots) so a fresh chart fills instead of hugging the right edge.
                 let slots = if d.viewport.is_live() {
@@ -232,74 +192,217 @@ impl Layout {
                 } else {
                     d.viewport.span
                 };
-                (candles, to + step, slots)
+                (candles, offset, to + step, slots)
             }
-            None => (Vec::new(), step, MIN_WINDOW),
+            None => (Vec::new(), 0, step, MIN_WINDOW),
         };
         let t0 = t1 - step * slots as i64;
-        let (lo, hi) = match (
+        let (mut low, mut high) = (
             candles.iter().map(|c| c.low).min(),
             candles.iter().map(|c| c.high).max(),
-        ) {
+        );
+        for study in studies.iter().filter(|s| !matches!(s.kind(), Kind::Rsi { .. })) {
+            let values = study.values();
+            if values.len() < offset + candles.len() {
+                continue;
+            }
+            for v in values.range(offset..offset + candles.len()).flat_map(|v| &v[..study.kind().lines()]) {
+                if v.is_finite() {
+                    low = low.map(|l| l.min(v.floor() as i64));
+                    high = high.map(|h| h.max(v.ceil() as i64));
+                }
+            }
+        }
+        let (lo, hi) = match (low, high) {
             (Some(lo), Some(hi)) => {
                 let pad = ((hi - lo) * 8 / 100).max(hi.abs() / 10_000).max(1);
                 (lo - pad, hi + pad)
             }
             _ => (0, 1),
         };
-        let anchor = d
-            .series
-            .last()
-            .map_or(Anchor { t: 0, price: 0 }, |c| Anchor::near(c.t, c.close, step));
         Layout {
             candles,
+            offset,
             frame: Frame { t0, t1, lo, hi },
             step,
             decimals: d.decimals,
             size_decimals: d.size_decimals,
             last: d.last,
-            anchor,
             extent,
             slots,
             live: d.viewport.is_live(),
         }
     }
-}
 
-/// One candle in candle coordinates (see [`Anchor`]): the wick, and the body (a line when open
-/// and close are equal, so it never vanishes).
-fn candle_view(c: Candle, anchor: Anchor, step: i64) -> impl IntoView {
-    let x = (c.t - anchor.t) / step;
-    let y = |p: i64| anchor.price - p;
-    let class = if c.close >= c.open { "candle up" } else { "candle down" };
-    let (top, bottom) = (y(c.open.max(c.close)), y(c.open.min(c.close)));
-    let mid = format!("{x}.5");
-    let body = if top == bottom {
-        Either::Left(view! {
-            <line x1=format!("{x}.15") x2=format!("{x}.85") y1=top y2=top vector-effect="non-scaling-stroke"/>
-        })
-    } else {
-        Either::Right(view! { <rect x=format!("{x}.15") width="0.7" y=top height=bottom - top/> })
-    };
-    view! {
-        <g class=class data-testid="candle" data-t=c.t>
-            <line x1=mid.clone() x2=mid y1=y(c.high) y2=y(c.low) vector-effect="non-scaling-stroke"/>
-            {body}
-        </g>
+    /// The candle slot's left edge and width, in device pixels of a drawing `w` wide.
+    fn slot(&self, t: i64, w: f64) -> (f64, f64) {
+        let f = self.frame;
+        (f.fx(t) * w, self.step as f64 / (f.t1 - f.t0).max(1) as f64 * w)
     }
 }
 
-/// A volume bar: its candle's time, volume and direction, and the layout's anchor and step.
-type Bar = (i64, u64, bool, i64, i64);
-
-fn bar(c: &Candle, l: &Layout) -> Bar {
-    (c.t, c.volume, c.close >= c.open, l.anchor.t, l.step)
+/// What a draw of the main layer put on it, told to the tests as the canvas's attributes.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Drawn {
+    /// Candle bodies (0 in line mode).
+    candles: usize,
+    /// Points of the close line (0 in candle mode).
+    line: usize,
+    /// Volume bars, and the highest one's top as thousandths of the height from the top.
+    volume: usize,
+    volume_top: u32,
+    /// Indicator lines with at least one point.
+    studies: usize,
+    /// Paths painted: one per colour and paint, however many candles.
+    paths: usize,
 }
 
-/// One volume bar in candle coordinates (x as the candles, y = volume).
-fn bar_view((t, volume, up, anchor, step): Bar) -> impl IntoView {
-    let x = (t - anchor) / step;
-    view! { <rect class=if up { "vol up" } else { "vol down" } x=format!("{x}.15") width="0.7" y="0" height=volume/> }
+/// The main layer: grid, volume, candles or the close line, indicators and the last price, in
+/// one path per colour. The indicators' values are `studies`' (synced with the series the
+/// layout is of); RSI has a pane of its own ([`rsi_scene`]).
+fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface) -> (Scene, Drawn) {
+    let mut scene = Scene::default();
+    let mut drawn = Drawn::default();
+    let f = l.frame;
+    let px = s.px();
+    let y = |p: f64| f.fy(p) * s.h;
+    let thin = Paint::Stroke { width: px, dashed: false };
+
+    let grid = scene.pass(Ink::Grid, thin);
+    for p in nice_ticks(f.lo, f.hi, 6) {
+        grid.hline(0.0, s.w, y(p as f64));
+    }
+    for t in time_ticks(f.t0, f.t1, 6).0 {
+        grid.vline(f.fx(t) * s.w, 0.0, s.h);
+    }
+
+    // Volume in the bottom fifth, the busiest candle in view reaching its top.
+    let most = l.candles.iter().map(|c| c.volume).max().unwrap_or(0).max(1) as f64;
+    let mut top = s.h;
+    for c in l.candles.iter().filter(|c| c.volume > 0) {
+        let (x, slot) = l.slot(c.t, s.w);
+        let ink = if c.close >= c.open { Ink::Up } else { Ink::Down };
+        let bar_top = s.h - c.volume as f64 / most * VOLUME_SHARE * s.h;
+        scene.pass(ink, Paint::Fill(0.3)).rect(x + 0.15 * slot, bar_top, x + 0.85 * slot, s.h);
+        top = top.min(bar_top);
+        drawn.volume += 1;
+    }
+    drawn.volume_top = (top / s.h * 1000.0).round() as u32;
+
+    // Bollinger bands' wash goes under the candles, their lines over them.
+    let visible = |study| in_view(l, study);
+    for (k, study) in studies.iter().enumerate() {
+        if let (Kind::Bollinger { .. }, Some(values)) = (study.kind(), visible(study)) {
+            let points: Vec<(f64, f64, f64)> = l
+                .candles
+                .iter()
+                .zip(values)
+                .filter(|(_, v)| v[1].is_finite() && v[2].is_finite())
+                .map(|(c, v)| {
+                    let (x, slot) = l.slot(c.t, s.w);
+                    (x + slot / 2.0, y(v[1]), y(v[2]))
+                })
+                .collect();
+            if points.len() > 1 {
+                let wash = scene.pass(Ink::Study(k as u8), Paint::Fill(0.08));
+                wash.polyline(points.iter().map(|p| (p.0, p.1)).chain(points.iter().rev().map(|p| (p.0, p.2))));
+                wash.path.push(Seg::Close);
+            }
+        }
+    }
+
+    match mode {
+        ChartMode::Candles => {
+            for c in &l.candles {
+                let (x, slot) = l.slot(c.t, s.w);
+                let ink = if c.close >= c.open { Ink::Up } else { Ink::Down };
+                let pass = scene.pass(ink, Paint::Fill(1.0));
+                let mid = x + slot / 2.0;
+                // The wick, one CSS pixel wide, then the body (at least a pixel high, so a
+                // candle that opened and closed at one price still shows).
+                pass.rect(mid - px / 2.0, y(c.high as f64), mid + px / 2.0, y(c.low as f64));
+                pass.rect(
+                    x + 0.15 * slot,
+                    y(c.open.max(c.close) as f64),
+                    x + 0.85 * slot,
+                    y(c.open.min(c.close) as f64),
+                );
+                drawn.candles += 1;
+            }
+        }
+        ChartMode::Line => {
+            scene
+                .pass(Ink::Accent, Paint::Stroke { width: 2.0 * px, dashed: false })
+                .polyline(l.candles.iter().map(|c| {
+                    let (x, slot) = l.slot(c.t, s.w);
+                    (x + slot / 2.0, y(c.close as f64))
+                }));
+            drawn.line = l.candles.len();
+        }
+    }
+
+    for (k, study) in studies.iter().enumerate() {
+        let kind = study.kind();
+        let Some(values) = visible(study).filter(|_| !matches!(kind, Kind::Rsi { .. })) else {
+            continue;
+        };
+        let pass = scene.pass(Ink::Study(k as u8), Paint::Stroke { width: 1.5 * px, dashed: false });
+        let before = pass.path.len();
+        let values: Vec<&Value> = values.collect();
+        for line in 0..kind.lines() {
+            pass.polyline(l.candles.iter().zip(&values).map(|(c, v)| {
+                let (x, slot) = l.slot(c.t, s.w);
+                (x + slot / 2.0, y(v[line]))
+            }));
+        }
+        drawn.studies += usize::from(pass.path.len() > before);
+    }
+
+    if let Some(p) = l.last.filter(|p| *p >= f.lo && *p <= f.hi) {
+        scene
+            .pass(Ink::Accent, Paint::Stroke { width: px, dashed: true })
+            .hline(0.0, s.w, y(p as f64));
+    }
+    scene.passes.retain(|p| !p.path.is_empty());
+    drawn.paths = scene.passes.len();
+    (scene, drawn)
+}
+
+/// `study`'s values for the candles in view (none if it is not synced with their series).
+fn in_view<'a>(l: &Layout, study: &'a Study) -> Option<std::collections::vec_deque::Iter<'a, Value>> {
+    let v = study.values();
+    (v.len() >= l.offset + l.candles.len()).then(|| v.range(l.offset..l.offset + l.candles.len()))
+}
+
+/// The RSI pane: its 30 and 70 levels and the line, on the candles' time axis.
+fn rsi_scene(l: &Layout, rsi: &Study, ink: Ink, s: Surface) -> Scene {
+    let mut scene = Scene::default();
+    let y = |v: f64| (100.0 - v) / 100.0 * s.h;
+    let levels = scene.pass(Ink::Muted, Paint::Stroke { width: s.px(), dashed: true });
+    for level in [30.0, 70.0] {
+        levels.hline(0.0, s.w, y(level));
+    }
+    if let Some(values) = in_view(l, rsi) {
+        scene
+            .pass(ink, Paint::Stroke { width: 1.5 * s.px(), dashed: false })
+            .polyline(l.candles.iter().zip(values).map(|(c, v)| {
+                let (x, slot) = l.slot(c.t, s.w);
+                (x + slot / 2.0, y(v[0]))
+            }));
+    }
+    scene
+}
+
+/// The crosshair layer: a vertical line through the hovered candle (`fx`, its middle as a
+/// fraction of the width) and a horizontal one at the pointer (`fy`).
+fn crosshair_scene(at: Option<(f64, f64)>, s: Surface) -> Scene {
+    let mut scene = Scene::default();
+    if let Some((fx, fy)) = at {
+        let pass = scene.pass(Ink::Muted, Paint::Stroke { width: s.px(), dashed: true });
+        pass.vline(fx * s.w, 0.0, s.h);
+        pass.hline(0.0, s.w, fy * s.h);
+    }
+    scene
 }
 
 /// A drag or pinch in progress on the chart.
@@ -312,10 +415,18 @@ struct Gesture {
     start: Option<(Viewport, f64)>,
 }
 
+/// How often at most the hidden candle table and the chart's text summary are brought up to
+/// date: they are for tests and assistive technology, which need no more than ten a second.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const TABLE_MS: f64 = 100.0;
+
 #[component]
 pub fn PriceChart(
     data: RwSignal<ChartData>,
     mode: Signal<ChartMode>,
+    /// The indicators drawn over the candles (RSI in a pane under them).
+    #[prop(optional, into)]
+    studies: Option<Signal<Vec<Kind>>>,
     /// The signed-in user's alerts on this symbol, drawn at their levels.
     #[prop(optional, into)]
     alerts: Option<Signal<Vec<AlertLevel>>>,
@@ -326,11 +437,29 @@ pub fn PriceChart(
     #[prop(optional, into)]
     can_alert: Option<Signal<bool>>,
 ) -> impl IntoView {
+    let kinds = Signal::derive(move || studies.map(|s| s.get()).unwrap_or_default());
     // Index of the hovered candle among the visible ones (crosshair), if any.
     let hover = RwSignal::new(None::<(usize, f64)>);
     // The alert being dragged, and where to.
     let dragging = RwSignal::new(None::<(u64, i64)>);
-    let layout = Memo::new(move |_| data.with(Layout::of));
+    // The indicators, kept in step with the series as the layout is worked out (their values
+    // widen its price range).
+    let computed = StoredValue::new(Vec::<Study>::new());
+    let layout = Memo::new(move |_| {
+        kinds.with(|kinds| {
+            data.with(|d| {
+                computed
+                    .try_update_value(|studies| {
+                        if studies.iter().map(Study::kind).ne(kinds.iter().copied()) {
+                            *studies = kinds.iter().map(|k| Study::new(*k)).collect();
+                        }
+                        studies.iter_mut().for_each(|st| st.sync(&d.series));
+                        Layout::of(d, studies)
+                    })
+                    .unwrap_or_else(|| Layout::of(d, &[]))
+            })
+        })
+    });
     let gesture = StoredValue::new(Gesture::default());
     let set_viewport = move |change: &dyn Fn(Viewport, Extent) -> Viewport| {
         let Some(extent) = layout.with_untracked(|l| l.extent) else {
@@ -339,129 +468,159 @@ pub fn PriceChart(
         data.update(|d| d.viewport = change(d.viewport, extent));
     };
 
-    // Every candle but the newest, as a memo: it changes when a candle closes or the view moves,
-    // not at every tick, so the keyed list of up to 500 candles is diffed about once a second
-    // instead of at every animation frame (that diff was the page's largest script cost at
-    // 200 Hz); the live candle is a list of its own.
-    let settled = Memo::new(move |_| {
+    // The layers: the market (redrawn when the data, the view, the indicators, the size or the
+    // theme change) and the crosshair (redrawn when the pointer moves to another candle or
+    // price); the RSI pane is drawn with the market.
+    let base = NodeRef::<leptos::html::Canvas>::new();
+    let cross = NodeRef::<leptos::html::Canvas>::new();
+    let rsi = NodeRef::<leptos::html::Canvas>::new();
+    let (base_surface, cross_surface, rsi_surface) = (use_surface(base), use_surface(cross), use_surface(rsi));
+    let dark = dark_theme();
+    let rsi_slot = Memo::new(move |_| kinds.with(|k| k.iter().position(|k| matches!(k, Kind::Rsi { .. }))));
+    Effect::new(move |_| {
+        let Some(s) = base_surface.get() else { return };
+        let (mode, dark) = (mode.get(), dark.get().unwrap_or(false));
+        let (rsi_at, rsi_s) = (rsi_slot.get(), rsi_surface.get());
         layout.with(|l| {
-            let n = l.candles.len().saturating_sub(1);
-            l.candles[..n]
-                .iter()
-                .map(|c| (*c, l.anchor, l.step))
-                .collect::<Vec<_>>()
+            computed.with_value(|studies| {
+                let (scene, drawn) = chart_scene(l, mode, studies, s);
+                paint(base, &scene, dark, Layer::Chart);
+                tell(base, &drawn);
+                if let (Some(k), Some(rs)) = (rsi_at, rsi_s)
+                    && let Some(study) = studies.get(k)
+                {
+                    paint(rsi, &rsi_scene(l, study, Ink::Study(k as u8), rs), dark, Layer::Rsi);
+                }
+            });
+        });
+    });
+    // Where the crosshair's lines are, as fractions of the plot: a memo, so a pointer moving
+    // within one candle and price redraws nothing.
+    let cross_at = Memo::new(move |_| {
+        let (i, fy) = hover.get()?;
+        layout.with(|l| {
+            let c = l.candles.get(i)?;
+            let (x, slot) = l.slot(c.t, 1.0);
+            Some((x + slot / 2.0, fy))
         })
     });
-    let settled_bars = Memo::new(move |_| {
-        layout.with(|l| {
-            let n = l.candles.len().saturating_sub(1);
-            l.candles[..n].iter().map(|c| bar(c, l)).collect::<Vec<_>>()
-        })
+    Effect::new(move |_| {
+        let Some(s) = cross_surface.get() else { return };
+        let dark = dark.get().unwrap_or(false);
+        paint(cross, &crosshair_scene(cross_at.get(), s), dark, Layer::Crosshair);
     });
-    let body = move || match mode.get() {
-        ChartMode::Line => Either::Left(view! {
-            <polyline
-                class="line"
-                points=move || layout.with(|l| {
-                    l.candles
-                        .iter()
-                        .map(|c| format!("{}.5,{}", (c.t - l.anchor.t) / l.step, l.anchor.price - c.close))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                vector-effect="non-scaling-stroke"
-            />
-        }),
-        ChartMode::Candles => Either::Right(view! {
-            <For
-                each=move || settled.get()
-                key=|(c, anchor, step)| (c.t, c.open, c.high, c.low, c.close, *anchor, *step)
-                children=|(c, anchor, step)| candle_view(c, anchor, step)
-            />
-            <For
-                each=move || layout.with(|l| l.candles.last().map(|c| (*c, l.anchor, l.step)))
-                key=|(c, anchor, step)| (c.t, c.open, c.high, c.low, c.close, *anchor, *step)
-                children=|(c, anchor, step)| candle_view(c, anchor, step)
-            />
-        }),
-    };
-    let transform = move || layout.with(|l| l.frame.transform(l.anchor, l.step));
-    // Volume under the candles: bars in candle coordinates (x as the candles, y = volume), keyed
-    // like them, scaled by their own transform into the bottom fifth of the plot.
-    let volume_transform = move || {
-        layout.with(|l| {
-            let most = l.candles.iter().map(|c| c.volume).max().unwrap_or(0).max(1) as f64;
-            let (sx, tx) = l.frame.x_scale(l.anchor, l.step);
+
+    // The candles in view for the hidden table and the summary, at most every TABLE_MS.
+    let table = RwSignal::new(layout.with_untracked(|l| l.candles.clone()));
+    #[cfg(feature = "hydrate")]
+    {
+        let drawn_at = StoredValue::new(f64::NEG_INFINITY);
+        let pending = StoredValue::new(false);
+        let refresh = move || {
+            drawn_at.try_set_value(js_sys::Date::now());
+            if let Some(candles) = layout.try_with_untracked(|l| l.candles.clone()) {
+                table.try_set(candles);
+            }
+        };
+        Effect::new(move |_| {
+            layout.track();
+            if pending.get_value() {
+                return;
+            }
+            let wait = drawn_at.get_value() + TABLE_MS - js_sys::Date::now();
+            if wait <= 0.0 {
+                refresh();
+            } else {
+                pending.set_value(true);
+                set_timeout(
+                    move || {
+                        pending.try_set_value(false);
+                        refresh();
+                    },
+                    std::time::Duration::from_millis(wait.ceil() as u64),
+                );
+            }
+        });
+    }
+    let summary = move || {
+        let (d, sd, symbol, interval) = data.with_untracked(|d| {
+            (d.decimals, d.size_decimals, d.symbol.clone(), d.series.interval())
+        });
+        table.with(|candles| {
+            let (Some(first), Some(last)) = (candles.first(), candles.last()) else {
+                return format!("{symbol}: no candles yet");
+            };
             format!(
-                "matrix({} 0 0 {} {} {})",
-                Fixed(sx, 6),
-                Fixed(-VOLUME_SHARE * H / most, 9),
-                Fixed(tx, 3),
-                H_ATTR
+                "{symbol}, {interval} candles from {} to {} UTC; last open {}, high {}, low {}, close {}, volume {}",
+                date_clock(first.t),
+                date_clock(last.t),
+                format::price(last.open, d),
+                format::price(last.high, d),
+                format::price(last.low, d),
+                format::price(last.close, d),
+                format::volume(last.volume, sd),
             )
         })
     };
-    let volume_bars = move || {
+    let candle_rows = move || {
+        let (d, sd) = data.with_untracked(|d| (d.decimals, d.size_decimals));
         view! {
-            <For each=move || settled_bars.get() key=|bar| *bar children=bar_view/>
-            <For each=move || layout.with(|l| l.candles.last().map(|c| bar(c, l))) key=|bar| *bar children=bar_view/>
+            <For
+                each=move || table.get()
+                key=|c| (c.t, c.open, c.high, c.low, c.close, c.volume)
+                children=move |c| view! {
+                    <tr data-testid="candle" data-t=c.t data-v=c.volume>
+                        <td>{date_clock(c.t)}</td>
+                        <td>{format::price(c.open, d)}</td>
+                        <td>{format::price(c.high, d)}</td>
+                        <td>{format::price(c.low, d)}</td>
+                        <td>{format::price(c.close, d)}</td>
+                        <td>{format::volume(c.volume, sd)}</td>
+                    </tr>
+                }
+            />
         }
     };
 
+    // Axis labels: worked out per layout, but re-rendered only when they change (about once a
+    // second while following the market).
+    let price_ticks = Memo::new(move |_| {
+        layout.with(|l| {
+            nice_ticks(l.frame.lo, l.frame.hi, 6)
+                .into_iter()
+                .map(|p| (format!("top:{}%", Fixed(l.frame.fy(p as f64) * 100.0, 2)), format::price(p, l.decimals)))
+                .collect::<Vec<_>>()
+        })
+    });
     let price_labels = move || {
-        let l = layout.get();
-        nice_ticks(l.frame.lo, l.frame.hi, 6)
+        price_ticks
+            .get()
             .into_iter()
-            .map(|p| {
-                let top = format!("top:{}%", Fixed(l.frame.y(p) / H * 100.0, 2));
-                view! { <span class="ylabel" style=top>{format::price(p, l.decimals)}</span> }
-            })
+            .map(|(top, label)| view! { <span class="ylabel" style=top>{label}</span> })
             .collect_view()
     };
-    let grid = move || {
-        let f = layout.with(|l| l.frame);
-        let h = nice_ticks(f.lo, f.hi, 6)
-            .into_iter()
-            .map(|p| {
-                let y = fixed(f.y(p), 1);
-                view! { <line class="grid" x1=0 x2=W_ATTR y1=y.clone() y2=y vector-effect="non-scaling-stroke"/> }
-            })
-            .collect_view();
-        let v = time_ticks(f.t0, f.t1, 6)
-            .0
-            .into_iter()
-            .map(|t| {
-                let x = fixed(f.x(t), 1);
-                view! { <line class="grid" x1=x.clone() x2=x y1=0 y2=H_ATTR vector-effect="non-scaling-stroke"/> }
-            })
-            .collect_view();
-        (h, v)
-    };
-    let time_labels = move || {
+    let time_ticks_shown = Memo::new(move |_| {
         let f = layout.with(|l| l.frame);
         let (ticks, step) = time_ticks(f.t0, f.t1, 6);
         ticks
             .into_iter()
             // A label at the very right edge would run into the "UTC" unit.
-            .filter(|t| f.x(*t) < W * 0.93)
-            .map(|t| {
-                let left = format!("left:{}%", Fixed(f.x(t) / W * 100.0, 2));
-                view! { <span class="xlabel" style=left>{axis_label(t, step)}</span> }
-            })
+            .filter(|t| f.fx(*t) < 0.93)
+            .map(|t| (format!("left:{}%", Fixed(f.fx(t) * 100.0, 2)), axis_label(t, step)))
+            .collect::<Vec<_>>()
+    });
+    let time_labels = move || {
+        time_ticks_shown
+            .get()
+            .into_iter()
+            .map(|(left, label)| view! { <span class="xlabel" style=left>{label}</span> })
             .collect_view()
     };
     let last_marker = move || {
         let (f, d, last) = layout.with(|l| (l.frame, l.decimals, l.last));
         last.filter(|p| *p >= f.lo && *p <= f.hi).map(|p| {
-            let y = f.y(p);
-            let top = format!("top:{}%", Fixed(y / H * 100.0, 2));
-            let y = fixed(y, 1);
-            view! {
-                <svg class="overlay" viewBox="0 0 1000 1000" preserveAspectRatio="none" aria-hidden="true">
-                    <line class="last-line" x1=0 x2=W_ATTR y1=y.clone() y2=y vector-effect="non-scaling-stroke"/>
-                </svg>
-                <span class="last-tag" style=top data-testid="chart-last">{format::price(p, d)}</span>
-            }
+            let top = format!("top:{}%", Fixed(f.fy(p as f64) * 100.0, 2));
+            view! { <span class="last-tag" style=top data-testid="chart-last">{format::price(p, d)}</span> }
         })
     };
     // Read by four attributes and the text: worked out once per layout.
@@ -505,10 +664,15 @@ pub fn PriceChart(
                 hover.set(None);
             }
             None => {
-                let (candles, f) = layout.with_untracked(|l| (l.candles.clone(), l.frame));
-                let t = f.t0 + ((f.t1 - f.t0) as f64 * fx) as i64;
-                let idx = candles.iter().rposition(|c| c.t <= t);
-                hover.set(idx.map(|i| (i, fy)));
+                let idx = layout.with_untracked(|l| {
+                    let f = l.frame;
+                    let t = f.t0 + ((f.t1 - f.t0) as f64 * fx) as i64;
+                    l.candles.iter().rposition(|c| c.t <= t)
+                });
+                let at = idx.map(|i| (i, fy));
+                if hover.get_untracked() != at {
+                    hover.set(at);
+                }
             }
         }
     };
@@ -555,14 +719,12 @@ pub fn PriceChart(
     };
 
     let crosshair = move || {
-        let (c, f, step, d, sd) = layout.with(|l| {
+        let (c, f, d, sd) = layout.with(|l| {
             let (i, _) = hover.get()?;
-            Some((*l.candles.get(i)?, l.frame, l.step, l.decimals, l.size_decimals))
+            Some((*l.candles.get(i)?, l.frame, l.decimals, l.size_decimals))
         })?;
-        let (_, fy) = hover.get()?;
-        let x = f.x(c.t + step / 2);
-        let y = fy * H;
-        let left_pct = x / W * 100.0;
+        let (fx, fy) = cross_at.get()?;
+        let left_pct = fx * 100.0;
         let price = f.price_at(fy);
         let side = if left_pct > 60.0 {
             "right:calc(100% - "
@@ -570,12 +732,7 @@ pub fn PriceChart(
             "left:calc("
         };
         let tip_style = format!("{side}{}% + 12px)", Fixed(left_pct, 2));
-        let (x, y) = (fixed(x, 1), fixed(y, 1));
         Some(view! {
-            <svg class="overlay" viewBox="0 0 1000 1000" preserveAspectRatio="none" aria-hidden="true">
-                <line class="cross" x1=x.clone() x2=x y1=0 y2=H_ATTR vector-effect="non-scaling-stroke"/>
-                <line class="cross" x1=0 x2=W_ATTR y1=y.clone() y2=y vector-effect="non-scaling-stroke"/>
-            </svg>
             <span class="ylabel cross-tag" style=format!("top:{}%", Fixed(fy * 100.0, 2))>
                 {format::price(price, d)}
                 {on_alert.filter(|_| can_alert.is_some_and(|c| c.get())).map(|add| view! {
@@ -615,7 +772,7 @@ pub fn PriceChart(
         };
         let top = move || {
             let f = layout.with(|l| l.frame);
-            format!("top:{}%", Fixed(f.y(shown()) / H * 100.0, 2))
+            format!("top:{}%", Fixed(f.fy(shown() as f64) * 100.0, 2))
         };
         let outside = move || {
             let f = layout.with(|l| l.frame);
@@ -677,9 +834,23 @@ pub fn PriceChart(
             <For each=move || alerts.map(|a| a.get()).unwrap_or_default() key=|a| *a children=alert_line/>
         }
     };
+    let legend = move || {
+        kinds
+            .get()
+            .into_iter()
+            .enumerate()
+            .map(|(k, kind)| view! { <li data-testid="indicator" data-kind=kind.token() data-slot=k>{kind.label()}</li> })
+            .collect_view()
+    };
 
     view! {
-        <div class="chart" data-testid="price-chart" data-mode=move || mode.get().as_str() data-candles=candle_count>
+        <div
+            class="chart"
+            class:with-rsi=move || rsi_slot.get().is_some()
+            data-testid="price-chart"
+            data-mode=move || mode.get().as_str()
+            data-candles=candle_count
+        >
             <div
                 class="plot"
                 tabindex="0"
@@ -692,12 +863,10 @@ pub fn PriceChart(
                 on:keydown=on_key
                 role="img"
                 aria-label=move || data.with(|d| format!("{} price chart: drag or use the arrow keys to move through time, the wheel or + and − to zoom", d.symbol))
+                aria-describedby="chart-summary"
             >
-                <svg viewBox="0 0 1000 1000" preserveAspectRatio="none" aria-hidden="true">
-                    {grid}
-                    <g class="volume" data-testid="volume-bars" transform=volume_transform>{volume_bars}</g>
-                    <g class="series" transform=transform>{body}</g>
-                </svg>
+                <canvas class="layer" data-testid="chart-canvas" node_ref=base aria-hidden="true"></canvas>
+                <canvas class="layer" data-testid="crosshair-canvas" node_ref=cross aria-hidden="true"></canvas>
                 {last_marker}
                 {alert_lines}
                 {crosshair}
@@ -710,11 +879,46 @@ pub fn PriceChart(
                 >
                     {move || range.with(|r| r.2.clone())}
                 </div>
+                <ul class="legend" data-testid="indicator-legend">{legend}</ul>
             </div>
             <div class="yaxis" aria-hidden="true">{price_labels}</div>
+            {move || rsi_slot.get().map(|k| view! {
+                <div class="rsi-pane" data-testid="rsi-pane" data-slot=k>
+                    <canvas class="layer" data-testid="rsi-canvas" node_ref=rsi aria-hidden="true"></canvas>
+                    <span class="pane-name">"RSI"</span>
+                </div>
+                <div class="yaxis rsi-axis" aria-hidden="true">
+                    <span class="ylabel" style="top:30%">"70"</span>
+                    <span class="ylabel" style="top:70%">"30"</span>
+                </div>
+            })}
             <div class="xaxis" aria-hidden="true">{time_labels} <span class="utc">"UTC"</span></div>
+            <p class="sr-only" id="chart-summary" data-testid="chart-summary">{summary}</p>
+            <table class="candle-table" data-testid="candle-table" hidden>
+                <thead><tr><th>"Time (UTC)"</th><th>"Open"</th><th>"High"</th><th>"Low"</th><th>"Close"</th><th>"Volume"</th></tr></thead>
+                <tbody>{candle_rows}</tbody>
+            </table>
         </div>
     }
+}
+
+/// Tells the tests what the last draw of the main layer put on it, as the canvas's attributes.
+fn tell(canvas: NodeRef<leptos::html::Canvas>, drawn: &Drawn) {
+    #[cfg(feature = "hydrate")]
+    if let Some(el) = canvas.get_untracked() {
+        for (name, value) in [
+            ("data-candles-drawn", drawn.candles as u32),
+            ("data-line-points", drawn.line as u32),
+            ("data-volume-bars", drawn.volume as u32),
+            ("data-volume-top", drawn.volume_top),
+            ("data-studies-drawn", drawn.studies as u32),
+            ("data-paths", drawn.paths as u32),
+        ] {
+            let _ = el.set_attribute(name, &value.to_string());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (canvas, drawn);
 }
 
 /// What a pointer move does while pointers are down.
@@ -798,39 +1002,55 @@ fn capture_pointer(ev: &leptos::ev::PointerEvent) {
 
 /// A minute of prices as a small line; green when the minute ended higher than it began.
 ///
-/// Drawn in whole units of a 1000 × 300 space stretched to its box: every row redraws its line
-/// at every animation frame of a busy market, and integers print without the fixed-point
-/// formatter (that formatting was a tenth of the page's script at 200 Hz).
+/// Every row redraws its line up to ten times a second in a busy market (the feed throttles
+/// it), so it is a canvas: one stroked path, nothing for the browser to lay out.
 #[component]
 pub fn Sparkline(points: Signal<Vec<i64>>) -> impl IntoView {
-    let path = move || {
-        points.with(|p| {
-            use std::fmt::Write;
-            let lo = p.iter().copied().min().unwrap_or(0);
-            let hi = p.iter().copied().max().unwrap_or(0);
-            let span = i128::from((hi - lo).max(1));
-            let n = (p.len().max(2) - 1) as i64;
-            let mut path = String::with_capacity(p.len() * 9);
-            for (i, v) in p.iter().enumerate() {
-                let y = 280 - i128::from(v - lo) * 260 / span;
-                // Writing into a String cannot fail.
-                let _ = write!(path, "{}{},{y}", if i == 0 { "" } else { " " }, i as i64 * 1000 / n);
-            }
-            path
-        })
-    };
-    let trend = move || {
-        points.with(|p| match (p.first(), p.last()) {
-            (Some(a), Some(b)) if b > a => "up",
-            (Some(a), Some(b)) if b < a => "down",
-            _ => "flat",
-        })
-    };
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let surface = use_surface(canvas);
+    let dark = dark_theme();
+    let trend = Memo::new(move |_| points.with(|p| trend_of(p)));
+    Effect::new(move |_| {
+        let Some(s) = surface.get() else { return };
+        let dark = dark.get().unwrap_or(false);
+        points.with(|p| paint(canvas, &spark_scene(p, s), dark, Layer::Spark));
+    });
     view! {
-        <svg class="spark" data-testid="sparkline" data-trend=trend viewBox="0 0 1000 300" preserveAspectRatio="none" aria-hidden="true">
-            <polyline points=path vector-effect="non-scaling-stroke"/>
-        </svg>
+        <canvas class="spark" data-testid="sparkline" data-trend=move || trend.get() aria-hidden="true" node_ref=canvas></canvas>
     }
+}
+
+/// `up` when the last point is above the first, `down` below, else `flat`.
+fn trend_of(p: &[i64]) -> &'static str {
+    match (p.first(), p.last()) {
+        (Some(a), Some(b)) if b > a => "up",
+        (Some(a), Some(b)) if b < a => "down",
+        _ => "flat",
+    }
+}
+
+/// A sparkline's one path: the points spread across the width, the lowest and highest a
+/// pixel inside the edges, in the trend's colour.
+fn spark_scene(p: &[i64], s: Surface) -> Scene {
+    let mut scene = Scene::default();
+    let ink = match trend_of(p) {
+        "up" => Ink::Up,
+        "down" => Ink::Down,
+        _ => Ink::Muted,
+    };
+    let lo = p.iter().copied().min().unwrap_or(0);
+    let hi = p.iter().copied().max().unwrap_or(0);
+    let span = (hi - lo).max(1) as f64;
+    let n = (p.len().max(2) - 1) as f64;
+    let pad = 2.0 * s.px();
+    scene
+        .pass(ink, Paint::Stroke { width: 1.5 * s.px(), dashed: false })
+        .polyline(
+            p.iter()
+                .enumerate()
+                .map(|(i, v)| (i as f64 / n * s.w, pad + (hi - v) as f64 / span * (s.h - 2.0 * pad))),
+        );
+    scene
 }
 
 #[cfg(test)]
@@ -856,7 +1076,7 @@ mod tests {
             lo: 18_700,
             hi: 18_900,
         };
-        assert_eq!((f.y(18_900), f.y(18_700), f.y(18_800)), (0.0, H, H / 2.0));
+        assert_eq!((f.fy(18_900.0), f.fy(18_700.0), f.fy(18_800.0)), (0.0, 1.0, 0.5));
         assert_eq!(
             (f.price_at(0.0), f.price_at(1.0), f.price_at(0.5)),
             (18_900, 18_700, 18_800)
@@ -890,35 +1110,204 @@ mod tests {
     }
 
     #[test]
-    fn candle_coordinates_map_onto_the_frame() {
-        let f = Frame {
-            t0: 1_000_000,
-            t1: 1_090_000,
-            lo: 18_700,
-            hi: 18_900,
-        };
-        let anchor = Anchor::near(1_085_000, 18_843, 1_000);
-        assert_eq!(anchor.price, 18_000, "two leading digits");
-        assert_eq!(anchor.t % 4_096_000, 0);
-        // matrix(a 0 0 d e f): a candle at t, price p lands where Frame::x and Frame::y put it.
-        let m: Vec<f64> = f
-            .transform(anchor, 1_000)
-            .trim_start_matches("matrix(")
-            .trim_end_matches(')')
-            .split(' ')
-            .map(|v| v.parse().unwrap())
-            .collect();
-        for (t, p) in [(1_000_000, 18_700), (1_045_000, 18_800), (1_089_000, 18_900)] {
-            let (x, y) = (((t - anchor.t) / 1_000) as f64, (anchor.price - p) as f64);
-            assert!((m[0] * x + m[4] - f.x(t)).abs() < 0.01, "x of {t}");
-            assert!((m[3] * y + m[5] - f.y(p)).abs() < 0.01, "y of {p}");
-        }
-    }
-
-    #[test]
     fn clock_is_utc_time_of_day() {
         assert_eq!(clock(0), "00:00:00");
         assert_eq!(clock(1_700_000_000_000), "22:13:20");
         assert_eq!(clock(-1_000), "23:59:59");
+    }
+
+    fn candle(t: i64, open: i64, high: i64, low: i64, close: i64, volume: u64) -> Candle {
+        Candle {
+            t,
+            open,
+            high,
+            low,
+            close,
+            volume,
+        }
+    }
+
+    /// A layout of `n` one-second candles across `n` slots, each a unit higher.
+    fn rising(n: usize) -> Layout {
+        let step = 1_000;
+        let candles: Vec<Candle> = (0..n as i64)
+            .map(|i| candle(i * step, 100 + i, 102 + i, 99 + i, 101 + i, 10 + i as u64 % 7))
+            .collect();
+        Layout {
+            frame: Frame {
+                t0: 0,
+                t1: n as i64 * step,
+                lo: 90,
+                hi: 100 + n as i64 + 10,
+            },
+            offset: 0,
+            step,
+            decimals: 2,
+            size_decimals: 0,
+            last: candles.last().map(|c| c.close),
+            extent: None,
+            slots: n,
+            live: true,
+            candles,
+        }
+    }
+
+    const SURFACE: Surface = Surface {
+        w: 1000.0,
+        h: 500.0,
+        dpr: 2.0,
+    };
+
+    #[test]
+    fn candles_are_one_path_per_colour_inside_their_slots() {
+        let mut l = rising(50);
+        // Every third candle falls.
+        for c in l.candles.iter_mut().step_by(3) {
+            std::mem::swap(&mut c.open, &mut c.close);
+        }
+        let (scene, drawn) = chart_scene(&l, ChartMode::Candles, &[], SURFACE);
+        assert_eq!(drawn.candles, 50);
+        let (up, down) = (scene.rects(Ink::Up, Paint::Fill(1.0)), scene.rects(Ink::Down, Paint::Fill(1.0)));
+        // A wick and a body per candle, in one path per colour.
+        assert_eq!((up.len(), down.len()), (2 * 33, 2 * 17));
+        // Grid, volume up and down, candles up and down, the last price: six paths for 50
+        // candles, as for 500.
+        assert_eq!(drawn.paths, 6);
+        assert_eq!(chart_scene(&rising(500), ChartMode::Candles, &[], SURFACE).1.paths, 4, "no falling candle");
+        // Each body inside its own 20 px slot; wicks one CSS pixel (two device pixels) wide.
+        for pair in up.chunks(2) {
+            let (wick, body) = (pair[0], pair[1]);
+            assert_eq!(wick[2], 2.0);
+            let slot = (body[0] / 20.0).floor();
+            assert!(body[0] >= slot * 20.0 && body[0] + body[2] <= (slot + 1.0) * 20.0, "{body:?}");
+            assert!(wick[1] <= body[1] && wick[1] + wick[3] >= body[1] + body[3], "the wick spans the body");
+            assert!(wick.iter().chain(&body).all(|v| v.fract() == 0.0), "whole device pixels");
+        }
+    }
+
+    #[test]
+    fn volume_fills_the_bottom_fifth_at_most() {
+        let l = rising(40);
+        let (scene, drawn) = chart_scene(&l, ChartMode::Candles, &[], SURFACE);
+        let bars: Vec<[f64; 4]> = [Ink::Up, Ink::Down]
+            .into_iter()
+            .flat_map(|ink| scene.rects(ink, Paint::Fill(0.3)))
+            .collect();
+        assert_eq!(bars.len(), 40);
+        assert_eq!(drawn.volume, 40);
+        for b in &bars {
+            assert_eq!(b[1] + b[3], SURFACE.h, "standing on the bottom");
+            assert!(b[1] >= SURFACE.h * (1.0 - VOLUME_SHARE) - 0.5, "{b:?}");
+        }
+        let tallest = bars.iter().map(|b| b[3]).fold(0.0, f64::max);
+        assert_eq!(tallest, SURFACE.h * VOLUME_SHARE);
+        assert_eq!(drawn.volume_top, 800);
+    }
+
+    #[test]
+    fn line_mode_draws_one_line_through_the_closes() {
+        let l = rising(30);
+        let (scene, drawn) = chart_scene(&l, ChartMode::Line, &[], SURFACE);
+        assert_eq!((drawn.candles, drawn.line), (0, 30));
+        let line = scene
+            .passes
+            .iter()
+            .find(|p| p.ink == Ink::Accent && !matches!(p.paint, Paint::Stroke { dashed: true, .. }))
+            .unwrap();
+        assert_eq!(line.path.len(), 30);
+        assert!(matches!(line.path[0], Seg::Move(..)));
+        // The last point is the last close, in the middle of its slot.
+        let c = l.candles[29];
+        let Seg::Line(x, y) = line.path[29] else { panic!() };
+        assert_eq!((x, y), (l.slot(c.t, SURFACE.w).0 + 1000.0 / 60.0, l.frame.fy(c.close as f64) * SURFACE.h));
+    }
+
+    #[test]
+    fn indicators_follow_their_candles_and_rsi_draws_in_its_pane() {
+        use crate::state::candles::CandleSeries;
+        use crate::wire::protocol::Interval;
+        let l = rising(60);
+        let series = CandleSeries::from_candles(Interval::S1, 100, l.candles.clone());
+        let mut studies = vec![
+            Study::new(Kind::Sma { period: 20 }),
+            Study::new(Kind::Bollinger { period: 20, k: 2.0 }),
+            Study::new(Kind::Rsi { period: 14 }),
+        ];
+        studies.iter_mut().for_each(|s| s.sync(&series));
+        let (scene, drawn) = chart_scene(&l, ChartMode::Candles, &studies, SURFACE);
+        assert_eq!(drawn.studies, 2, "SMA and Bollinger over the candles, RSI in its pane");
+        let sma = scene
+            .passes
+            .iter()
+            .find(|p| p.ink == Ink::Study(0))
+            .unwrap();
+        // Undefined for the first 19 candles: 41 points, the first a move.
+        assert_eq!(sma.path.len(), 41);
+        let Seg::Move(_, y) = sma.path[0] else { panic!() };
+        // The 20th candle's SMA: closes 101..=120, mean 110.5.
+        assert!((y - l.frame.fy(110.5) * SURFACE.h).abs() < 1e-9);
+        // Bollinger: a wash and three lines, one path each.
+        assert_eq!(scene.passes.iter().filter(|p| p.ink == Ink::Study(1)).count(), 2);
+        let rsi = rsi_scene(&l, &studies[2], Ink::Study(2), SURFACE);
+        let line = rsi.passes.iter().find(|p| p.ink == Ink::Study(2)).unwrap();
+        assert_eq!(line.path.len(), 60 - 14, "defined from the 15th close");
+        // Always rising: RSI 100, at the top.
+        assert!(matches!(line.path[0], Seg::Move(_, y) if y == 0.0));
+    }
+
+    #[test]
+    fn the_price_range_fits_the_bands_too() {
+        use crate::state::candles::CandleSeries;
+        use crate::wire::protocol::Interval;
+        // Quiet for 40 candles, then a jump: the bands open wider than any candle.
+        let candles: Vec<Candle> = (0..60)
+            .map(|i| {
+                let p = if i < 40 { 1_000 } else { 1_100 };
+                candle(i * 1_000, p, p + 1, p - 1, p, 5)
+            })
+            .collect();
+        let mut d = ChartData::new("X".into(), (2, 0), Interval::S1);
+        d.series = CandleSeries::from_candles(Interval::S1, 100, candles);
+        let mut studies = vec![Study::new(Kind::Bollinger { period: 20, k: 3.0 }), Study::new(Kind::Rsi { period: 14 })];
+        studies.iter_mut().for_each(|s| s.sync(&d.series));
+        let plain = Layout::of(&d, &[]);
+        let fitted = Layout::of(&d, &studies);
+        let (upper, lower) = in_view(&fitted, &studies[0]).unwrap().fold((f64::MIN, f64::MAX), |(u, l), v| {
+            (if v[1].is_finite() { u.max(v[1]) } else { u }, if v[2].is_finite() { l.min(v[2]) } else { l })
+        });
+        assert!(upper > plain.frame.hi as f64 && lower < plain.frame.lo as f64, "the bands leave the candles' range");
+        assert!(fitted.frame.hi as f64 >= upper && fitted.frame.lo as f64 <= lower, "{:?} {upper} {lower}", fitted.frame);
+        assert!(fitted.frame.lo > 500, "RSI (0–100) is not on the price scale");
+    }
+
+    #[test]
+    fn the_crosshair_is_a_layer_of_its_own() {
+        assert!(crosshair_scene(None, SURFACE).passes.is_empty());
+        let s = crosshair_scene(Some((0.5004, 0.2504)), SURFACE);
+        assert_eq!(s.passes.len(), 1);
+        // Two device pixels wide (a CSS pixel at ratio 2): on pixel edges, so it stays sharp.
+        assert_eq!(
+            s.passes[0].path,
+            vec![Seg::Move(500.0, 0.0), Seg::Line(500.0, 500.0), Seg::Move(0.0, 125.0), Seg::Line(1000.0, 125.0)]
+        );
+        let one = Surface { dpr: 1.0, ..SURFACE };
+        assert_eq!(crosshair_scene(Some((0.5004, 0.2504)), one).passes[0].path[0], Seg::Move(500.5, 0.0), "one pixel wide: on its centre");
+    }
+
+    #[test]
+    fn sparklines_span_their_box_in_the_trend_colour() {
+        let s = spark_scene(&[5, 9, 1, 7], SURFACE);
+        assert_eq!(s.passes.len(), 1);
+        assert_eq!(s.passes[0].ink, Ink::Up);
+        let ys: Vec<f64> = s.passes[0]
+            .path
+            .iter()
+            .map(|seg| match seg {
+                Seg::Move(_, y) | Seg::Line(_, y) => *y,
+                _ => f64::NAN,
+            })
+            .collect();
+        assert_eq!(ys, vec![250.0, 4.0, 496.0, 127.0]);
+        assert_eq!(spark_scene(&[3, 1], SURFACE).passes[0].ink, Ink::Down);
     }
 }

@@ -3,6 +3,8 @@
 
 use super::chart::{AlertEdit, AlertLevel, PriceChart};
 use super::format;
+use super::studies::IndicatorMenu;
+use crate::state::indicators::parse_list;
 use crate::state::board::Board;
 use crate::state::view::ChartMode;
 use crate::state::viewport::ZOOM_STEP;
@@ -12,6 +14,7 @@ use leptos::prelude::*;
 #[component]
 pub(super) fn ChartPanel(board: Board) -> impl IntoView {
     let mode = Signal::derive(move || board.view.with(|v| v.mode));
+    let studies = Memo::new(move |_| board.view.with(|v| parse_list(&v.studies)));
     // The user's live alerts on the chart's symbol, as lines at their levels.
     let alert_levels = Signal::derive(move || {
         let symbol = board.chart.with(|c| c.symbol.clone());
@@ -100,6 +103,7 @@ pub(super) fn ChartPanel(board: Board) -> impl IntoView {
                         <button class="btn" data-testid="zoom-out" title="Zoom out (−)" aria-label="Zoom out" on:click=move |_| zoom(ZOOM_STEP)>"−"</button>
                         <button class="btn" data-testid="zoom-in" title="Zoom in (+)" aria-label="Zoom in" on:click=move |_| zoom(1.0 / ZOOM_STEP)>"+"</button>
                     </span>
+                    <IndicatorMenu board studies/>
                     <label>
                         <span class="sr-only">"Chart type"</span>
                         <select data-testid="chart-mode" on:change=on_mode prop:value=move || mode.get().as_str()>
@@ -115,7 +119,7 @@ pub(super) fn ChartPanel(board: Board) -> impl IntoView {
                     </label>
                 </div>
             </div>
-            <PriceChart data=board.chart mode alerts=alert_levels on_alert can_alert/>
+            <PriceChart data=board.chart mode studies alerts=alert_levels on_alert can_alert/>
         </section>
     }
 }

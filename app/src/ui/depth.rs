@@ -8,20 +8,17 @@
 //! the others are left alone: no strobing, whatever the rate. The feed notifies the panel at
 //! most 10 times a second (`DEPTH_RENDER_MS` in `live/mod.rs` says why).
 
+use super::canvas::{Ink, Layer, Paint, Scene, Seg, Surface, dark_theme, paint, use_surface};
 use super::format::{self, Units};
 use crate::state::board::Board;
 use crate::state::depth::Depth;
-use crate::wire::book::{Level, Side};
+use crate::wire::book::Side;
 use leptos::either::Either;
 use leptos::prelude::*;
 
 /// Levels a side the ladder shows (the ten the checksum covers).
 pub const LADDER_LEVELS: usize = 10;
 
-/// Width and height of the depth chart's drawing space, in whole units (it is stretched to its
-/// box, so integer coordinates are fine enough and print without any float formatting).
-const CHART_W: i64 = 1000;
-const CHART_H: i64 = 100;
 
 #[component]
 pub(super) fn DepthPanel(board: Board) -> impl IntoView {
@@ -171,43 +168,67 @@ fn LadderRow(depth: RwSignal<Depth>, scale: Memo<u64>, ask: bool, k: usize) -> i
 }
 
 /// Cumulative size against price: bids stepping down to the left of the mid, asks up to the
-/// right, over the 20 levels a side the book holds.
+/// right, over the 20 levels a side the book holds. A canvas, redrawn when the book is (at most
+/// ten times a second); the levels drawn are told as `data-bids` and `data-asks`.
 #[component]
 fn DepthChart(depth: RwSignal<Depth>) -> impl IntoView {
-    let paths = Memo::new(move |_| depth.with(|d| (area(d, &d.book.bids), area(d, &d.book.asks))));
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let surface = use_surface(canvas);
+    let dark = dark_theme();
+    Effect::new(move |_| {
+        let Some(s) = surface.get() else { return };
+        let dark = dark.get().unwrap_or(false);
+        depth.with(|d| {
+            paint(canvas, &depth_scene(d, s), dark, Layer::Depth);
+            #[cfg(feature = "hydrate")]
+            if let Some(el) = canvas.get_untracked() {
+                let _ = el.set_attribute("data-bids", &d.book.bids.len().to_string());
+                let _ = el.set_attribute("data-asks", &d.book.asks.len().to_string());
+            }
+        });
+    });
     view! {
-        <svg class="depth-chart" data-testid="depth-chart" viewBox="0 0 1000 100" preserveAspectRatio="none" role="img" aria-label="Depth chart: cumulative size of bids and asks by price">
-            <path class="bids" d=move || paths.with(|p| p.0.clone())/>
-            <path class="asks" d=move || paths.with(|p| p.1.clone())/>
-        </svg>
+        <canvas
+            class="depth-chart"
+            data-testid="depth-chart"
+            node_ref=canvas
+            role="img"
+            aria-label="Depth chart: cumulative size of bids and asks by price"
+        ></canvas>
     }
 }
 
-/// The SVG path of one side's cumulative size: a step at each level, closed down to the axis.
-/// The x axis spans the book from the deepest bid to the deepest ask; the y axis the deeper
-/// side's total.
-fn area(d: &Depth, levels: &[Level]) -> String {
-    use std::fmt::Write;
-    let (Some(low), Some(high), Some(first), Some(last)) =
-        (d.book.bids.last(), d.book.asks.last(), levels.first(), levels.last())
-    else {
-        return String::new();
+/// Both sides' areas: a step at each level, closed down to the axis, washed and outlined in the
+/// side's colour. The x axis spans the book from the deepest bid to the deepest ask; the y axis
+/// the deeper side's total.
+fn depth_scene(d: &Depth, s: Surface) -> Scene {
+    let mut scene = Scene::default();
+    let (Some(low), Some(high)) = (d.book.bids.last(), d.book.asks.last()) else {
+        return scene;
     };
     let (low, width) = (low.price(), (high.price() - low.price()).max(1));
     let scale = d.deepest().max(1);
-    let x = |price: i64| (price - low) * CHART_W / width;
-    let y = |total: u64| CHART_H - (total.min(scale) * (CHART_H as u64 - 4) / scale) as i64;
-    let mut path = String::with_capacity(16 * levels.len() + 32);
-    // Writing into a String cannot fail.
-    let _ = write!(path, "M{} {CHART_H}", x(first.price()));
-    let mut total = 0;
-    for level in levels {
-        let _ = write!(path, "L{} {}", x(level.price()), y(total));
-        total += level.size();
-        let _ = write!(path, "L{} {}", x(level.price()), y(total));
+    let x = |price: i64| (price - low) as f64 / width as f64 * s.w;
+    let top = 4.0 * s.px();
+    let y = |total: u64| s.h - total.min(scale) as f64 / scale as f64 * (s.h - top);
+    for (levels, wash, ink) in [(&d.book.bids, Ink::UpWash, Ink::Up), (&d.book.asks, Ink::DownWash, Ink::Down)] {
+        let (Some(first), Some(last)) = (levels.first(), levels.last()) else {
+            continue;
+        };
+        let mut points = vec![(x(first.price()), s.h)];
+        let mut total = 0;
+        for level in levels.iter() {
+            points.push((x(level.price()), y(total)));
+            total += level.size();
+            points.push((x(level.price()), y(total)));
+        }
+        points.push((x(last.price()), s.h));
+        let area = scene.pass(wash, Paint::Fill(1.0));
+        area.polyline(points.iter().copied());
+        area.path.push(Seg::Close);
+        scene.pass(ink, Paint::Stroke { width: s.px(), dashed: false }).polyline(points);
     }
-    let _ = write!(path, "L{} {CHART_H}Z", x(last.price()));
-    path
+    scene
 }
 
 /// Time & sales: the newest prints first.

@@ -9,11 +9,13 @@
 
 mod account;
 mod alerts;
+mod canvas;
 pub mod chart;
 mod chart_panel;
 mod depth;
 pub mod format;
 mod header;
+mod studies;
 mod theme;
 mod transports;
 mod watchlist;
@@ -95,6 +97,7 @@ fn page_data() -> PageData {
 #[component]
 pub fn App() -> impl IntoView {
     let page = page_data();
+    provide_context(canvas::DarkTheme(RwSignal::new(None)));
     match page.view.screen {
         Screen::Dashboard => Either::Left(view! { <Dashboard page/> }),
         Screen::Transports => Either::Right(view! { <TransportsView page/> }),

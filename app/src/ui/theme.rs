@@ -9,7 +9,8 @@ use leptos::prelude::*;
 #[component]
 pub(super) fn ThemeToggle() -> impl IntoView {
     // None until hydrated: the server cannot know the visitor's theme, so it renders neutral.
-    let dark = RwSignal::new(None::<bool>);
+    // Shared with the canvases, which draw in the theme's colours.
+    let dark = super::canvas::dark_theme();
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| dark.set(Some(theme_is_dark())));
     let toggle = move |_| {
