@@ -3,7 +3,7 @@ import type { Page } from "@playwright/test";
 
 /** Canvas draws so far, by layer (`window.__tickertapeDraws`, counted by ui/canvas.rs). */
 async function draws(page: Page): Promise<Record<string, number>> {
-  return page.evaluate(() => ({ chart: 0, crosshair: 0, rsi: 0, ...((window as any).__tickertapeDraws ?? {}) }));
+  return page.evaluate(() => ({ chart: 0, live: 0, crosshair: 0, rsi: 0, ...((window as any).__tickertapeDraws ?? {}) }));
 }
 
 test("indicators are chosen on the page, kept in the URL, drawn, and RSI gets a pane of its own", async ({ dashboard, page }) => {
@@ -64,6 +64,7 @@ test("moving the mouse redraws the crosshair layer only, never the candles", asy
   const after = await draws(page);
   expect(after.crosshair - before.crosshair).toBeGreaterThanOrEqual(5);
   expect(after.chart).toBe(before.chart);
+  expect(after.live).toBe(before.live);
 });
 
 test("nothing per candle is laid out; the canvases are hidden from assistive technology, which gets a summary", async ({

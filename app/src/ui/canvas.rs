@@ -198,7 +198,10 @@ const STUDY_INKS: [(&str, &str); 5] = [
 /// Which layer a draw was of, for the page-cost counters (`window.__tickertapeDraws`).
 #[derive(Clone, Copy, Debug)]
 pub enum Layer {
+    /// The main chart's settled candles.
     Chart,
+    /// Its live candle.
+    Live,
     Crosshair,
     Rsi,
     Depth,
@@ -210,6 +213,7 @@ impl Layer {
     fn name(self) -> &'static str {
         match self {
             Layer::Chart => "chart",
+            Layer::Live => "live",
             Layer::Crosshair => "crosshair",
             Layer::Rsi => "rsi",
             Layer::Depth => "depth",

@@ -154,6 +154,9 @@ struct Layout {
     candles: Vec<Candle>,
     /// The series' index of the first of them (where the indicators' values for them start).
     offset: usize,
+    /// The series' [`CandleSeries::generation`](crate::state::candles::CandleSeries::generation):
+    /// a rebuilt series (a backfill) has new candles where the old ones were.
+    generation: u64,
     frame: Frame,
     step: i64,
     decimals: u8,
@@ -223,6 +226,7 @@ impl Layout {
         Layout {
             candles,
             offset,
+            generation: d.series.generation(),
             frame: Frame { t0, t1, lo, hi },
             step,
             decimals: d.decimals,
@@ -257,29 +261,95 @@ struct Drawn {
     paths: usize,
 }
 
-/// The main layer: grid, volume, candles or the close line, indicators and the last price, in
-/// one path per colour. The indicators' values are `studies`' (synced with the series the
-/// layout is of); RSI has a pane of its own ([`rsi_scene`]).
-fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface) -> (Scene, Drawn) {
+impl Drawn {
+    /// What two layers drew together.
+    fn and(self, o: Drawn) -> Drawn {
+        Drawn {
+            candles: self.candles + o.candles,
+            line: self.line + o.line,
+            volume: self.volume + o.volume,
+            volume_top: self.volume_top.min(o.volume_top),
+            studies: self.studies.max(o.studies),
+            paths: self.paths + o.paths,
+        }
+    }
+}
+
+/// Which of the market's two layers a scene is for. Lightweight-charts' lesson: redraw only what
+/// changed. A tick changes the live (newest) candle; everything before it changes when a candle
+/// closes, the view moves or the price range changes, about once a second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// Both layers in one (the tests' reference).
+    All,
+    /// The grid and every candle but the newest, with their volume and indicator lines.
+    Settled,
+    /// The newest candle, its volume bar, the lines' last segment and the last price.
+    Live,
+}
+
+impl Part {
+    /// The candles (indices into the layout's) whose bodies and bars this part draws.
+    fn candles(self, n: usize) -> std::ops::Range<usize> {
+        match self {
+            Part::All => 0..n,
+            Part::Settled => 0..n.saturating_sub(1),
+            Part::Live => n.saturating_sub(1)..n,
+        }
+    }
+
+    /// The points its lines run through: the live part's join the settled part's last.
+    fn points(self, n: usize) -> std::ops::Range<usize> {
+        match self {
+            Part::Live => n.saturating_sub(2)..n,
+            other => other.candles(n),
+        }
+    }
+}
+
+/// The volume the tallest bar stands for: the busiest candle's in view (both layers agree).
+fn most_volume(l: &Layout) -> u64 {
+    l.candles.iter().map(|c| c.volume).max().unwrap_or(0).max(1)
+}
+
+/// The market's layers (see [`Part`]): grid, volume, candles or the close line, indicators and
+/// the last price, in one path per colour. The indicators' values are `studies`' (synced with the
+/// series the layout is of); RSI has a pane of its own ([`rsi_scene`]).
+fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface, part: Part) -> (Scene, Drawn) {
     let mut scene = Scene::default();
-    let mut drawn = Drawn::default();
+    let mut drawn = Drawn {
+        volume_top: 1000,
+        ..Drawn::default()
+    };
     let f = l.frame;
     let px = s.px();
     let y = |p: f64| f.fy(p) * s.h;
     let thin = Paint::Stroke { width: px, dashed: false };
+    let n = l.candles.len();
+    let (bodies, points) = (&l.candles[part.candles(n)], part.points(n));
+    // The study values of the part's points.
+    let values_of = |study| in_view(l, study).map(|v| v.skip(points.start).take(points.len()).collect::<Vec<&Value>>());
+    let centres = || {
+        l.candles[points.clone()].iter().map(|c| {
+            let (x, slot) = l.slot(c.t, s.w);
+            x + slot / 2.0
+        })
+    };
 
-    let grid = scene.pass(Ink::Grid, thin);
-    for p in nice_ticks(f.lo, f.hi, 6) {
-        grid.hline(0.0, s.w, y(p as f64));
-    }
-    for t in time_ticks(f.t0, f.t1, 6).0 {
-        grid.vline(f.fx(t) * s.w, 0.0, s.h);
+    if part != Part::Live {
+        let grid = scene.pass(Ink::Grid, thin);
+        for p in nice_ticks(f.lo, f.hi, 6) {
+            grid.hline(0.0, s.w, y(p as f64));
+        }
+        for t in time_ticks(f.t0, f.t1, 6).0 {
+            grid.vline(f.fx(t) * s.w, 0.0, s.h);
+        }
     }
 
     // Volume in the bottom fifth, the busiest candle in view reaching its top.
-    let most = l.candles.iter().map(|c| c.volume).max().unwrap_or(0).max(1) as f64;
+    let most = most_volume(l) as f64;
     let mut top = s.h;
-    for c in l.candles.iter().filter(|c| c.volume > 0) {
+    for c in bodies.iter().filter(|c| c.volume > 0) {
         let (x, slot) = l.slot(c.t, s.w);
         let ink = if c.close >= c.open { Ink::Up } else { Ink::Down };
         let bar_top = s.h - c.volume as f64 / most * VOLUME_SHARE * s.h;
@@ -290,18 +360,12 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface) -> (S
     drawn.volume_top = (top / s.h * 1000.0).round() as u32;
 
     // Bollinger bands' wash goes under the candles, their lines over them.
-    let visible = |study| in_view(l, study);
     for (k, study) in studies.iter().enumerate() {
-        if let (Kind::Bollinger { .. }, Some(values)) = (study.kind(), visible(study)) {
-            let points: Vec<(f64, f64, f64)> = l
-                .candles
-                .iter()
+        if let (Kind::Bollinger { .. }, Some(values)) = (study.kind(), values_of(study)) {
+            let points: Vec<(f64, f64, f64)> = centres()
                 .zip(values)
                 .filter(|(_, v)| v[1].is_finite() && v[2].is_finite())
-                .map(|(c, v)| {
-                    let (x, slot) = l.slot(c.t, s.w);
-                    (x + slot / 2.0, y(v[1]), y(v[2]))
-                })
+                .map(|(x, v)| (x, y(v[1]), y(v[2])))
                 .collect();
             if points.len() > 1 {
                 let wash = scene.pass(Ink::Study(k as u8), Paint::Fill(0.08));
@@ -313,7 +377,7 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface) -> (S
 
     match mode {
         ChartMode::Candles => {
-            for c in &l.candles {
+            for c in bodies {
                 let (x, slot) = l.slot(c.t, s.w);
                 let ink = if c.close >= c.open { Ink::Up } else { Ink::Down };
                 let pass = scene.pass(ink, Paint::Fill(1.0));
@@ -333,32 +397,25 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface) -> (S
         ChartMode::Line => {
             scene
                 .pass(Ink::Accent, Paint::Stroke { width: 2.0 * px, dashed: false })
-                .polyline(l.candles.iter().map(|c| {
-                    let (x, slot) = l.slot(c.t, s.w);
-                    (x + slot / 2.0, y(c.close as f64))
-                }));
-            drawn.line = l.candles.len();
+                .polyline(centres().zip(&l.candles[points.clone()]).map(|(x, c)| (x, y(c.close as f64))));
+            drawn.line = points.len();
         }
     }
 
     for (k, study) in studies.iter().enumerate() {
         let kind = study.kind();
-        let Some(values) = visible(study).filter(|_| !matches!(kind, Kind::Rsi { .. })) else {
+        let Some(values) = values_of(study).filter(|_| !matches!(kind, Kind::Rsi { .. })) else {
             continue;
         };
         let pass = scene.pass(Ink::Study(k as u8), Paint::Stroke { width: 1.5 * px, dashed: false });
         let before = pass.path.len();
-        let values: Vec<&Value> = values.collect();
         for line in 0..kind.lines() {
-            pass.polyline(l.candles.iter().zip(&values).map(|(c, v)| {
-                let (x, slot) = l.slot(c.t, s.w);
-                (x + slot / 2.0, y(v[line]))
-            }));
+            pass.polyline(centres().zip(&values).map(|(x, v)| (x, y(v[line]))));
         }
         drawn.studies += usize::from(pass.path.len() > before);
     }
 
-    if let Some(p) = l.last.filter(|p| *p >= f.lo && *p <= f.hi) {
+    if let Some(p) = l.last.filter(|p| part != Part::Settled && *p >= f.lo && *p <= f.hi) {
         scene
             .pass(Ink::Accent, Paint::Stroke { width: px, dashed: true })
             .hline(0.0, s.w, y(p as f64));
@@ -468,24 +525,61 @@ pub fn PriceChart(
         data.update(|d| d.viewport = change(d.viewport, extent));
     };
 
-    // The layers: the market (redrawn when the data, the view, the indicators, the size or the
-    // theme change) and the crosshair (redrawn when the pointer moves to another candle or
-    // price); the RSI pane is drawn with the market.
+    // The layers: the settled market (redrawn when a candle closes, the view moves, the price
+    // range, the volume scale, the indicators, the size or the theme change), the live candle
+    // (redrawn at every frame it changes), and the crosshair (redrawn when the pointer moves to
+    // another candle or price). The RSI pane is drawn with the live layer.
     let base = NodeRef::<leptos::html::Canvas>::new();
+    let live = NodeRef::<leptos::html::Canvas>::new();
     let cross = NodeRef::<leptos::html::Canvas>::new();
     let rsi = NodeRef::<leptos::html::Canvas>::new();
-    let (base_surface, cross_surface, rsi_surface) = (use_surface(base), use_surface(cross), use_surface(rsi));
+    let (base_surface, live_surface) = (use_surface(base), use_surface(live));
+    let (cross_surface, rsi_surface) = (use_surface(cross), use_surface(rsi));
     let dark = dark_theme();
     let rsi_slot = Memo::new(move |_| kinds.with(|k| k.iter().position(|k| matches!(k, Kind::Rsi { .. }))));
+    // What the settled layer shows: a tick in the live candle leaves it alone. (The candles
+    // before the newest change only when the series is rebuilt, which bumps its generation.)
+    let settled = Memo::new(move |_| {
+        layout.with(|l| {
+            let n = l.candles.len();
+            let last_settled = n.checked_sub(2).map(|i| l.candles[i]);
+            (l.frame, l.step, l.offset, n, l.generation, last_settled, most_volume(l))
+        })
+    });
+    // What the canvases' attributes last said, per layer (rewritten only when it changes).
+    let drawn = StoredValue::new((Drawn::default(), Drawn::default()));
+    let told = StoredValue::new(None::<Drawn>);
+    let tell_drawn = move || {
+        let all = drawn.with_value(|(a, b)| a.and(*b));
+        if told.get_value() != Some(all) {
+            told.set_value(Some(all));
+            tell(base, &all);
+        }
+    };
     Effect::new(move |_| {
         let Some(s) = base_surface.get() else { return };
+        let (mode, dark) = (mode.get(), dark.get().unwrap_or(false));
+        // Read, not only tracked: a memo never read has not subscribed to the layout.
+        settled.with(|_| ());
+        kinds.track();
+        layout.with_untracked(|l| {
+            computed.with_value(|studies| {
+                let (scene, d) = chart_scene(l, mode, studies, s, Part::Settled);
+                paint(base, &scene, dark, Layer::Chart);
+                drawn.update_value(|(a, _)| *a = d);
+            });
+        });
+        tell_drawn();
+    });
+    Effect::new(move |_| {
+        let Some(s) = live_surface.get() else { return };
         let (mode, dark) = (mode.get(), dark.get().unwrap_or(false));
         let (rsi_at, rsi_s) = (rsi_slot.get(), rsi_surface.get());
         layout.with(|l| {
             computed.with_value(|studies| {
-                let (scene, drawn) = chart_scene(l, mode, studies, s);
-                paint(base, &scene, dark, Layer::Chart);
-                tell(base, &drawn);
+                let (scene, d) = chart_scene(l, mode, studies, s, Part::Live);
+                paint(live, &scene, dark, Layer::Live);
+                drawn.update_value(|(_, b)| *b = d);
                 if let (Some(k), Some(rs)) = (rsi_at, rsi_s)
                     && let Some(study) = studies.get(k)
                 {
@@ -493,6 +587,7 @@ pub fn PriceChart(
                 }
             });
         });
+        tell_drawn();
     });
     // Where the crosshair's lines are, as fractions of the plot: a memo, so a pointer moving
     // within one candle and price redraws nothing.
@@ -523,7 +618,7 @@ pub fn PriceChart(
             }
         };
         Effect::new(move |_| {
-            layout.track();
+            layout.with(|_| ());
             if pending.get_value() {
                 return;
             }
@@ -582,15 +677,16 @@ pub fn PriceChart(
         }
     };
 
-    // Axis labels: worked out per layout, but re-rendered only when they change (about once a
-    // second while following the market).
+    // What the labels and the range read of the layout: it changes about once a second while
+    // following the market (a new candle, a new high or low), not at every tick, so the labels
+    // are worked out (and their text formatted) only then.
+    let frame = Memo::new(move |_| layout.with(|l| (l.frame, l.decimals, l.candles.len(), l.live)));
     let price_ticks = Memo::new(move |_| {
-        layout.with(|l| {
-            nice_ticks(l.frame.lo, l.frame.hi, 6)
-                .into_iter()
-                .map(|p| (format!("top:{}%", Fixed(l.frame.fy(p as f64) * 100.0, 2)), format::price(p, l.decimals)))
-                .collect::<Vec<_>>()
-        })
+        let (f, decimals, ..) = frame.get();
+        nice_ticks(f.lo, f.hi, 6)
+            .into_iter()
+            .map(|p| (format!("top:{}%", Fixed(f.fy(p as f64) * 100.0, 2)), format::price(p, decimals)))
+            .collect::<Vec<_>>()
     });
     let price_labels = move || {
         price_ticks
@@ -600,7 +696,7 @@ pub fn PriceChart(
             .collect_view()
     };
     let time_ticks_shown = Memo::new(move |_| {
-        let f = layout.with(|l| l.frame);
+        let f = frame.get().0;
         let (ticks, step) = time_ticks(f.t0, f.t1, 6);
         ticks
             .into_iter()
@@ -623,18 +719,11 @@ pub fn PriceChart(
             view! { <span class="last-tag" style=top data-testid="chart-last">{format::price(p, d)}</span> }
         })
     };
-    // Read by four attributes and the text: worked out once per layout.
+    // Read by four attributes and the text: worked out once per frame change.
     let range = Memo::new(move |_| {
-        layout.with(|l| {
-            let (from, to) = (l.frame.t0, l.frame.t1);
-            let text = format!(
-                "{} – {} UTC · {} candles",
-                date_clock(from),
-                date_clock(to),
-                l.candles.len()
-            );
-            (from, to, text, l.live)
-        })
+        let (f, _, candles, live) = frame.get();
+        let text = format!("{} – {} UTC · {} candles", date_clock(f.t0), date_clock(f.t1), candles);
+        (f.t0, f.t1, text, live)
     });
 
     let on_move = move |ev: leptos::ev::PointerEvent| {
@@ -760,7 +849,7 @@ pub fn PriceChart(
             </div>
         })
     };
-    let candle_count = move || layout.with(|l| l.candles.len());
+    let candle_count = move || frame.with(|f| f.2);
     // Each alert as a line at its level (the dragged one where it is being dragged to). Keyed,
     // so a line stays the same element while the market moves the chart under it and while it
     // is dragged (a new element would lose the pointer it captured).
@@ -866,6 +955,7 @@ pub fn PriceChart(
                 aria-describedby="chart-summary"
             >
                 <canvas class="layer" data-testid="chart-canvas" node_ref=base aria-hidden="true"></canvas>
+                <canvas class="layer" data-testid="live-canvas" node_ref=live aria-hidden="true"></canvas>
                 <canvas class="layer" data-testid="crosshair-canvas" node_ref=cross aria-hidden="true"></canvas>
                 {last_marker}
                 {alert_lines}
@@ -902,7 +992,8 @@ pub fn PriceChart(
     }
 }
 
-/// Tells the tests what the last draw of the main layer put on it, as the canvas's attributes.
+/// Tells the tests what the last draws of the market's two layers put on them, as the settled
+/// canvas's attributes.
 fn tell(canvas: NodeRef<leptos::html::Canvas>, drawn: &Drawn) {
     #[cfg(feature = "hydrate")]
     if let Some(el) = canvas.get_untracked() {
@@ -1141,6 +1232,7 @@ mod tests {
                 hi: 100 + n as i64 + 10,
             },
             offset: 0,
+            generation: 0,
             step,
             decimals: 2,
             size_decimals: 0,
@@ -1165,7 +1257,7 @@ mod tests {
         for c in l.candles.iter_mut().step_by(3) {
             std::mem::swap(&mut c.open, &mut c.close);
         }
-        let (scene, drawn) = chart_scene(&l, ChartMode::Candles, &[], SURFACE);
+        let (scene, drawn) = chart_scene(&l, ChartMode::Candles, &[], SURFACE, Part::All);
         assert_eq!(drawn.candles, 50);
         let (up, down) = (scene.rects(Ink::Up, Paint::Fill(1.0)), scene.rects(Ink::Down, Paint::Fill(1.0)));
         // A wick and a body per candle, in one path per colour.
@@ -1173,7 +1265,7 @@ mod tests {
         // Grid, volume up and down, candles up and down, the last price: six paths for 50
         // candles, as for 500.
         assert_eq!(drawn.paths, 6);
-        assert_eq!(chart_scene(&rising(500), ChartMode::Candles, &[], SURFACE).1.paths, 4, "no falling candle");
+        assert_eq!(chart_scene(&rising(500), ChartMode::Candles, &[], SURFACE, Part::All).1.paths, 4, "no falling candle");
         // Each body inside its own 20 px slot; wicks one CSS pixel (two device pixels) wide.
         for pair in up.chunks(2) {
             let (wick, body) = (pair[0], pair[1]);
@@ -1186,9 +1278,39 @@ mod tests {
     }
 
     #[test]
+    fn the_live_layer_draws_the_newest_candle_and_the_settled_one_the_rest() {
+        use crate::state::candles::CandleSeries;
+        use crate::wire::protocol::Interval;
+        let l = rising(40);
+        let series = CandleSeries::from_candles(Interval::S1, 100, l.candles.clone());
+        let mut studies = vec![Study::new(Kind::Ema { period: 5 }), Study::new(Kind::Bollinger { period: 5, k: 2.0 })];
+        studies.iter_mut().for_each(|s| s.sync(&series));
+        let scene = |part| chart_scene(&l, ChartMode::Candles, &studies, SURFACE, part);
+        let ((all, all_drawn), (settled, settled_drawn), (live, live_drawn)) =
+            (scene(Part::All), scene(Part::Settled), scene(Part::Live));
+        for paint in [Paint::Fill(1.0), Paint::Fill(0.3)] {
+            let mut both = settled.rects(Ink::Up, paint);
+            both.extend(live.rects(Ink::Up, paint));
+            assert_eq!(both, all.rects(Ink::Up, paint), "every candle and bar once, in one layer or the other");
+        }
+        assert_eq!((settled_drawn.candles, live_drawn.candles), (39, 1));
+        assert_eq!(settled_drawn.and(live_drawn).volume_top, all_drawn.volume_top);
+        // The grid is settled; the last price is live.
+        assert!(live.passes.iter().all(|p| p.ink != Ink::Grid) && settled.passes.iter().any(|p| p.ink == Ink::Grid));
+        let dashed = |s: &Scene| s.passes.iter().any(|p| matches!(p.paint, Paint::Stroke { dashed: true, .. }));
+        assert!(dashed(&live) && !dashed(&settled));
+        // The live segment of a line starts where the settled one ends.
+        let ema = |s: &Scene| s.passes.iter().find(|p| p.ink == Ink::Study(0)).unwrap().path.clone();
+        let (old, new) = (ema(&settled), ema(&live));
+        assert_eq!(new.len(), 2);
+        let (Seg::Line(x0, y0), Seg::Move(x1, y1)) = (old[old.len() - 1], new[0]) else { panic!("{old:?} {new:?}") };
+        assert_eq!((x0, y0), (x1, y1));
+    }
+
+    #[test]
     fn volume_fills_the_bottom_fifth_at_most() {
         let l = rising(40);
-        let (scene, drawn) = chart_scene(&l, ChartMode::Candles, &[], SURFACE);
+        let (scene, drawn) = chart_scene(&l, ChartMode::Candles, &[], SURFACE, Part::All);
         let bars: Vec<[f64; 4]> = [Ink::Up, Ink::Down]
             .into_iter()
             .flat_map(|ink| scene.rects(ink, Paint::Fill(0.3)))
@@ -1207,7 +1329,7 @@ mod tests {
     #[test]
     fn line_mode_draws_one_line_through_the_closes() {
         let l = rising(30);
-        let (scene, drawn) = chart_scene(&l, ChartMode::Line, &[], SURFACE);
+        let (scene, drawn) = chart_scene(&l, ChartMode::Line, &[], SURFACE, Part::All);
         assert_eq!((drawn.candles, drawn.line), (0, 30));
         let line = scene
             .passes
@@ -1234,7 +1356,7 @@ mod tests {
             Study::new(Kind::Rsi { period: 14 }),
         ];
         studies.iter_mut().for_each(|s| s.sync(&series));
-        let (scene, drawn) = chart_scene(&l, ChartMode::Candles, &studies, SURFACE);
+        let (scene, drawn) = chart_scene(&l, ChartMode::Candles, &studies, SURFACE, Part::All);
         assert_eq!(drawn.studies, 2, "SMA and Bollinger over the candles, RSI in its pane");
         let sma = scene
             .passes

@@ -13,11 +13,13 @@ use leptos::prelude::*;
 
 #[component]
 pub(super) fn ChartPanel(board: Board) -> impl IntoView {
+    // The chart's symbol, as a memo: the chart's data changes at every frame, the symbol rarely.
+    let symbol = Memo::new(move |_| board.chart.with(|c| c.symbol.clone()));
     let mode = Signal::derive(move || board.view.with(|v| v.mode));
     let studies = Memo::new(move |_| board.view.with(|v| parse_list(&v.studies)));
     // The user's live alerts on the chart's symbol, as lines at their levels.
-    let alert_levels = Signal::derive(move || {
-        let symbol = board.chart.with(|c| c.symbol.clone());
+    let alert_levels = Memo::new(move |_| {
+        let symbol = symbol.get();
         board.alerts.with(|list| {
             list.iter()
                 .filter(|a| a.symbol == symbol && (a.state == "active" || a.state == "paused"))
@@ -48,15 +50,15 @@ pub(super) fn ChartPanel(board: Board) -> impl IntoView {
         let _ = edit;
     });
     let title = move || {
-        board.chart.with(|c| {
+        symbol.with(|s| {
             let name = board
-                .index_of(&c.symbol)
+                .index_of(s)
                 .map(|i| board.instruments.with_value(|ins| ins[i].name.clone()));
-            (c.symbol.clone(), name.unwrap_or_default())
+            (s.clone(), name.unwrap_or_default())
         })
     };
     let last = move || {
-        let symbol = board.chart.with(|c| c.symbol.clone());
+        let symbol = symbol.get();
         let (i, d) = board
             .index_of(&symbol)
             .map(|i| (i, board.instruments.with_value(|ins| ins[i].decimals)))?;
