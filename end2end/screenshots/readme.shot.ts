@@ -1,8 +1,9 @@
 import { test, expect } from "@playwright/test";
 import path from "node:path";
 
-// Light: the market's past at one-minute candles, zoomed out; dark: the live one-second chart.
-for (const [scheme, view, zoomOut] of [["light", "/?symbol=NVDA&interval=1m", 2], ["dark", "/", 0]] as const) {
+// Light: the market's past at one-minute candles, zoomed out, with Bollinger bands, an EMA and RSI;
+// dark: the live one-second chart.
+for (const [scheme, view, zoomOut] of [["light", "/?symbol=NVDA&interval=1m&ind=bb20-2,ema50,rsi14", 2], ["dark", "/", 0]] as const) {
   test(`dashboard screenshot, ${scheme} theme`, async ({ page }) => {
     test.setTimeout(60_000);
     await page.setViewportSize({ width: 1440, height: 860 });
