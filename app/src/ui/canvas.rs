@@ -202,6 +202,8 @@ pub enum Layer {
     Chart,
     /// Its live candle.
     Live,
+    /// The price axis's last-price tag.
+    Axis,
     Crosshair,
     Rsi,
     Depth,
@@ -214,6 +216,7 @@ impl Layer {
         match self {
             Layer::Chart => "chart",
             Layer::Live => "live",
+            Layer::Axis => "axis",
             Layer::Crosshair => "crosshair",
             Layer::Rsi => "rsi",
             Layer::Depth => "depth",
@@ -327,6 +330,50 @@ pub fn paint(canvas: NodeRef<leptos::html::Canvas>, scene: &Scene, dark: bool, l
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (canvas, scene, dark, layer);
+}
+
+/// The font of a price tag drawn on canvas: the page's (`main.css`), at `px` pixels.
+#[cfg(feature = "hydrate")]
+fn tag_font(px: f64) -> String {
+    format!("600 {}px ui-sans-serif, system-ui, -apple-system, \"Segoe UI\", Roboto, sans-serif", px.round() as i64)
+}
+
+/// Draws (or, with `None`, clears) a price tag on `canvas`: `text` on the accent colour, its
+/// right edge at the canvas's, centred on `fy` (0 at the top, 1 at the bottom), as the price
+/// axis's last-price marker. A canvas, so that a price moving at every frame costs no style,
+/// layout or paint of an element.
+pub fn paint_tag(canvas: NodeRef<leptos::html::Canvas>, s: Surface, tag: Option<(f64, &str)>, dark: bool, layer: Layer) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let Some(el) = canvas.get_untracked() else { return };
+        let Some(ctx) = el
+            .get_context("2d")
+            .ok()
+            .flatten()
+            .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
+        else {
+            return;
+        };
+        ctx.clear_rect(0.0, 0.0, s.w, s.h);
+        if let Some((fy, text)) = tag {
+            let palette = Palette::new(dark);
+            let (font, pad, height) = (12.0 * s.dpr, 6.0 * s.dpr, 18.0 * s.dpr);
+            ctx.set_font(&tag_font(font));
+            let width = ctx.measure_text(text).map_or(0.0, |m| m.width()) + 2.0 * pad;
+            let (x, y) = ((s.w - width).max(0.0).round(), (fy * s.h - height / 2.0).round());
+            ctx.begin_path();
+            let _ = ctx.round_rect_with_f64(x, y, width.round(), height.round(), 4.0 * s.dpr);
+            ctx.set_fill_style_str(palette.css(Ink::Accent));
+            ctx.fill();
+            ctx.set_fill_style_str(if dark { "#151b24" } else { "#ffffff" });
+            ctx.set_text_baseline("middle");
+            let _ = ctx.fill_text(text, x + pad, y + height / 2.0);
+        }
+        count_draw(layer);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (canvas, s, tag, dark, layer);
 }
 
 /// Counts a canvas draw in `window.__tickertapeDraws[layer]` (read by `perf.spec.ts`).

@@ -11,7 +11,7 @@
 //! ten times a second) for tests and for anyone who cannot see the canvas, with a text summary
 //! the plot is described by.
 
-use super::canvas::{Ink, Layer, Paint, Scene, Seg, Surface, dark_theme, paint, use_surface};
+use super::canvas::{Ink, Layer, Paint, Scene, Seg, Surface, dark_theme, paint, paint_tag, use_surface};
 use super::format::{self, Fixed};
 use crate::state::board::ChartData;
 use crate::state::indicators::{Kind, Study, Value};
@@ -281,6 +281,7 @@ impl Drawn {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Part {
     /// Both layers in one (the tests' reference).
+    #[cfg_attr(not(test), allow(dead_code))]
     All,
     /// The grid and every candle but the newest, with their volume and indicator lines.
     Settled,
@@ -535,6 +536,9 @@ pub fn PriceChart(
     let rsi = NodeRef::<leptos::html::Canvas>::new();
     let (base_surface, live_surface) = (use_surface(base), use_surface(live));
     let (cross_surface, rsi_surface) = (use_surface(cross), use_surface(rsi));
+    // The price axis's last-price tag, drawn with the live layer.
+    let axis = NodeRef::<leptos::html::Canvas>::new();
+    let axis_surface = use_surface(axis);
     let dark = dark_theme();
     let rsi_slot = Memo::new(move |_| kinds.with(|k| k.iter().position(|k| matches!(k, Kind::Rsi { .. }))));
     // What the settled layer shows: a tick in the live candle leaves it alone. (The candles
@@ -575,7 +579,13 @@ pub fn PriceChart(
         let Some(s) = live_surface.get() else { return };
         let (mode, dark) = (mode.get(), dark.get().unwrap_or(false));
         let (rsi_at, rsi_s) = (rsi_slot.get(), rsi_surface.get());
+        let axis_s = axis_surface.get();
         layout.with(|l| {
+            if let Some(a) = axis_s {
+                let f = l.frame;
+                let text = l.last.filter(|p| *p >= f.lo && *p <= f.hi).map(|p| (f.fy(p as f64), format::price(p, l.decimals)));
+                paint_tag(axis, a, text.as_ref().map(|(fy, t)| (*fy, t.as_str())), dark, Layer::Axis);
+            }
             computed.with_value(|studies| {
                 let (scene, d) = chart_scene(l, mode, studies, s, Part::Live);
                 paint(live, &scene, dark, Layer::Live);
@@ -607,14 +617,18 @@ pub fn PriceChart(
 
     // The candles in view for the hidden table and the summary, at most every TABLE_MS.
     let table = RwSignal::new(layout.with_untracked(|l| l.candles.clone()));
+    // The last price as text (the axis draws it on canvas), refreshed with the table.
+    let last_of = move |l: &Layout| l.last.map(|p| format::price(p, l.decimals)).unwrap_or_default();
+    let last_text = RwSignal::new(layout.with_untracked(last_of));
     #[cfg(feature = "hydrate")]
     {
         let drawn_at = StoredValue::new(f64::NEG_INFINITY);
         let pending = StoredValue::new(false);
         let refresh = move || {
             drawn_at.try_set_value(js_sys::Date::now());
-            if let Some(candles) = layout.try_with_untracked(|l| l.candles.clone()) {
+            if let Some((candles, last)) = layout.try_with_untracked(|l| (l.candles.clone(), last_of(l))) {
                 table.try_set(candles);
+                last_text.try_set(last);
             }
         };
         Effect::new(move |_| {
@@ -711,13 +725,6 @@ pub fn PriceChart(
             .into_iter()
             .map(|(left, label)| view! { <span class="xlabel" style=left>{label}</span> })
             .collect_view()
-    };
-    let last_marker = move || {
-        let (f, d, last) = layout.with(|l| (l.frame, l.decimals, l.last));
-        last.filter(|p| *p >= f.lo && *p <= f.hi).map(|p| {
-            let top = format!("top:{}%", Fixed(f.fy(p as f64) * 100.0, 2));
-            view! { <span class="last-tag" style=top data-testid="chart-last">{format::price(p, d)}</span> }
-        })
     };
     // Read by four attributes and the text: worked out once per frame change.
     let range = Memo::new(move |_| {
@@ -957,7 +964,6 @@ pub fn PriceChart(
                 <canvas class="layer" data-testid="chart-canvas" node_ref=base aria-hidden="true"></canvas>
                 <canvas class="layer" data-testid="live-canvas" node_ref=live aria-hidden="true"></canvas>
                 <canvas class="layer" data-testid="crosshair-canvas" node_ref=cross aria-hidden="true"></canvas>
-                {last_marker}
                 {alert_lines}
                 {crosshair}
                 <div
@@ -971,7 +977,10 @@ pub fn PriceChart(
                 </div>
                 <ul class="legend" data-testid="indicator-legend">{legend}</ul>
             </div>
-            <div class="yaxis" aria-hidden="true">{price_labels}</div>
+            <div class="yaxis" aria-hidden="true">
+                {price_labels}
+                <canvas class="layer" data-testid="axis-canvas" node_ref=axis aria-hidden="true"></canvas>
+            </div>
             {move || rsi_slot.get().map(|k| view! {
                 <div class="rsi-pane" data-testid="rsi-pane" data-slot=k>
                     <canvas class="layer" data-testid="rsi-canvas" node_ref=rsi aria-hidden="true"></canvas>
@@ -984,6 +993,7 @@ pub fn PriceChart(
             })}
             <div class="xaxis" aria-hidden="true">{time_labels} <span class="utc">"UTC"</span></div>
             <p class="sr-only" id="chart-summary" data-testid="chart-summary">{summary}</p>
+            <span class="sr-only" aria-hidden="true" data-testid="chart-last">{move || last_text.get()}</span>
             <table class="candle-table" data-testid="candle-table" hidden>
                 <thead><tr><th>"Time (UTC)"</th><th>"Open"</th><th>"High"</th><th>"Low"</th><th>"Close"</th><th>"Volume"</th></tr></thead>
                 <tbody>{candle_rows}</tbody>
