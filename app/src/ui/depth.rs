@@ -12,6 +12,7 @@ use super::canvas::{Ink, Layer, Paint, Scene, Seg, Surface, dark_theme, paint, u
 use super::format::{self, Units};
 use crate::state::board::Board;
 use crate::state::depth::Depth;
+use crate::state::page::TAPE_ROWS;
 use crate::wire::book::Side;
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -231,43 +232,53 @@ fn depth_scene(d: &Depth, s: Surface) -> Scene {
     scene
 }
 
-/// Time & sales: the newest prints first.
+/// Time & sales: the newest prints first, in a fixed slot per row (as the ladder): a redraw
+/// rewrites the text of the rows whose print changed. A fast market prints more between two
+/// redraws than the tape holds, and a row per print (created, styled and laid out, then
+/// removed) replaced the whole tape ten times a second.
 #[component]
 fn TradesTape(depth: RwSignal<Depth>) -> impl IntoView {
-    // Read again only when a print arrives, not at every book update.
-    let printed = Memo::new(move |_| depth.with(|d| (d.printed, d.symbol.clone())));
-    let rows = move || {
-        // Read, not only tracked: a memo that was never read has not subscribed to its source.
-        printed.with(|_| ());
-        depth.with_untracked(|d| d.tape.iter().cloned().collect::<Vec<_>>())
-    };
-    let formats = move || depth.with_untracked(|d| (d.decimals, d.size_decimals));
+    let rows = (0..TAPE_ROWS).map(|k| view! { <TapeRow depth k/> }).collect_view();
     view! {
         <div class="tape-wrap">
             <table class="tape" data-testid="trades-tape">
                 <thead>
                     <tr><th class="num">"Price"</th><th class="num">"Size"</th><th class="num">"Time"</th></tr>
                 </thead>
-                <tbody>
-                    <For each=rows key=|(n, _)| *n let:((_, print))>
-                        {
-                            let (decimals, size_decimals) = formats();
-                            let side = match print.side {
-                                Side::Buy => "buy",
-                                Side::Sell => "sell",
-                            };
-                            view! {
-                                <tr class="print" data-testid="trade-row" data-side=side>
-                                    <td class="num price">{format::price(print.price, decimals)}</td>
-                                    <td class="num">{Units(print.size as i64, size_decimals).to_string()}</td>
-                                    <td class="num time">{clock(print.ts)}</td>
-                                </tr>
-                            }
-                        }
-                    </For>
-                </tbody>
+                <tbody>{rows}</tbody>
             </table>
         </div>
+    }
+}
+
+/// The `k`-th newest print's row (empty while the tape has fewer).
+#[component]
+fn TapeRow(depth: RwSignal<Depth>, k: usize) -> impl IntoView {
+    // The print as numbers, so only a slot whose print changed formats its text again.
+    let print = Memo::new(move |_| depth.with(|d| d.tape.get(k).map(|(n, p)| (*n, p.clone()))));
+    let formats = move || depth.with_untracked(|d| (d.decimals, d.size_decimals));
+    let side = move || {
+        print.with(|p| {
+            p.as_ref().map(|(_, p)| match p.side {
+                Side::Buy => "buy",
+                Side::Sell => "sell",
+            })
+        })
+    };
+    let price = move || print.with(|p| p.as_ref().map(|(_, p)| format::price(p.price, formats().0)));
+    let size = move || print.with(|p| p.as_ref().map(|(_, p)| Units(p.size as i64, formats().1).to_string()));
+    let time = move || print.with(|p| p.as_ref().map(|(_, p)| clock(p.ts)));
+    let present = move || print.with(Option::is_some);
+    view! {
+        <tr
+            class=move || if present() { "print" } else { "print empty" }
+            data-testid=move || present().then_some("trade-row")
+            data-side=side
+        >
+            <td class="num price">{price}</td>
+            <td class="num">{size}</td>
+            <td class="num time">{time}</td>
+        </tr>
     }
 }
 
