@@ -14,6 +14,10 @@ for (const [scheme, view, zoomOut] of [["light", "/?symbol=NVDA&interval=1m&ind=
     await expect
       .poll(async () => Number(await page.getByTestId("price-chart").getAttribute("data-candles")), { timeout: 40_000 })
       .toBeGreaterThan(24);
+    // The readouts past the page's first seconds (their 5 s window starts with the resync).
+    await expect
+      .poll(async () => parseFloat((await page.getByTestId("latency").textContent()) ?? ""), { timeout: 20_000 })
+      .toBeLessThan(20);
     for (let i = 0; i < zoomOut; i++) await page.getByTestId("zoom-out").click();
     await page.screenshot({ path: path.join(__dirname, `dashboard-${scheme}.png`) });
   });
