@@ -276,22 +276,27 @@ pub fn use_surface(canvas: NodeRef<leptos::html::Canvas>) -> ReadSignal<Option<S
     surface
 }
 
+/// `canvas`'s 2D context, the canvas cleared (none before it is mounted).
+#[cfg(feature = "hydrate")]
+fn cleared(canvas: NodeRef<leptos::html::Canvas>) -> Option<web_sys::CanvasRenderingContext2d> {
+    use wasm_bindgen::JsCast;
+    let el = canvas.get_untracked()?;
+    let ctx = el
+        .get_context("2d")
+        .ok()
+        .flatten()?
+        .dyn_into::<web_sys::CanvasRenderingContext2d>()
+        .ok()?;
+    ctx.clear_rect(0.0, 0.0, f64::from(el.width()), f64::from(el.height()));
+    Some(ctx)
+}
+
 /// Replays `scene` on `canvas` (cleared first) and counts the draw under `layer`.
 pub fn paint(canvas: NodeRef<leptos::html::Canvas>, scene: &Scene, dark: bool, layer: Layer) {
     #[cfg(feature = "hydrate")]
     {
-        use wasm_bindgen::JsCast;
-        let Some(el) = canvas.get_untracked() else { return };
-        let Some(ctx) = el
-            .get_context("2d")
-            .ok()
-            .flatten()
-            .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
-        else {
-            return;
-        };
+        let Some(ctx) = cleared(canvas) else { return };
         let palette = Palette::new(dark);
-        ctx.clear_rect(0.0, 0.0, f64::from(el.width()), f64::from(el.height()));
         for pass in &scene.passes {
             if pass.path.is_empty() {
                 continue;
@@ -345,17 +350,7 @@ fn tag_font(px: f64) -> String {
 pub fn paint_tag(canvas: NodeRef<leptos::html::Canvas>, s: Surface, tag: Option<(f64, &str)>, dark: bool, layer: Layer) {
     #[cfg(feature = "hydrate")]
     {
-        use wasm_bindgen::JsCast;
-        let Some(el) = canvas.get_untracked() else { return };
-        let Some(ctx) = el
-            .get_context("2d")
-            .ok()
-            .flatten()
-            .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
-        else {
-            return;
-        };
-        ctx.clear_rect(0.0, 0.0, s.w, s.h);
+        let Some(ctx) = cleared(canvas) else { return };
         if let Some((fy, text)) = tag {
             let palette = Palette::new(dark);
             let (font, pad, height) = (12.0 * s.dpr, 6.0 * s.dpr, 18.0 * s.dpr);
