@@ -104,7 +104,9 @@ impl Kind {
         let (p, k) = rest.split_once('-').unwrap_or((rest, "2"));
         let (whole, tenth) = k.split_once('.').unwrap_or((k, "0"));
         let k10 = match (whole.parse::<u32>(), tenth) {
-            (Ok(w), d) if d.len() == 1 && d.as_bytes()[0].is_ascii_digit() => w * 10 + u32::from(d.as_bytes()[0] - b'0'),
+            (Ok(w), d) if d.len() == 1 && d.as_bytes()[0].is_ascii_digit() => {
+                w * 10 + u32::from(d.as_bytes()[0] - b'0')
+            }
             _ => return None,
         };
         BAND_WIDTHS.contains(&k10).then_some(())?;
@@ -125,7 +127,11 @@ pub const MAX_STUDIES: usize = 6;
 /// `k` to a tenth, as `2` or `2.5`.
 fn tenths(k: f64) -> String {
     let t = (k * 10.0).round() as i64;
-    if t % 10 == 0 { format!("{}", t / 10) } else { format!("{}.{}", t / 10, t % 10) }
+    if t % 10 == 0 {
+        format!("{}", t / 10)
+    } else {
+        format!("{}.{}", t / 10, t % 10)
+    }
 }
 
 /// The indicators a URL's `ind` value names, valid ones only, each once, at most
@@ -440,10 +446,25 @@ mod tests {
         );
         assert_eq!(list_string(&kinds), "sma20,ema50,vwap,bb20-2.5,rsi14,bb10-2");
         assert_eq!(parse_list(&list_string(&kinds)), kinds);
-        for junk in ["sma", "sma1", "sma201", "sma020", "ema-5", "bb20-9", "bb20-2.55", "bb20-x", "macd", "rsi1e3", ""] {
+        for junk in [
+            "sma",
+            "sma1",
+            "sma201",
+            "sma020",
+            "ema-5",
+            "bb20-9",
+            "bb20-2.55",
+            "bb20-x",
+            "macd",
+            "rsi1e3",
+            "",
+        ] {
             assert_eq!(Kind::parse(junk), None, "{junk}");
         }
-        assert_eq!(parse_list("sma20,sma20,sma5,sma6,sma7,sma8,sma9,sma10").len(), MAX_STUDIES);
+        assert_eq!(
+            parse_list("sma20,sma20,sma5,sma6,sma7,sma8,sma9,sma10").len(),
+            MAX_STUDIES
+        );
         assert_eq!(Kind::Bollinger { period: 20, k: 2.0 }.label(), "BB 20 2");
     }
 

@@ -234,7 +234,10 @@ mod tests {
             v.to_query(),
             "?symbols=AAPL,BTC-USD&symbol=BTC-USD&mode=line&interval=5s&transport=ws&view=transports&depth=off&ind=sma20,rsi14"
         );
-        assert_eq!(ViewState::from_query("ind=SMA20,junk,sma20,bb20").studies, "sma20,bb20-2");
+        assert_eq!(
+            ViewState::from_query("ind=SMA20,junk,sma20,bb20").studies,
+            "sma20,bb20-2"
+        );
         assert!(ViewState::from_query("depth=on").depth && ViewState::from_query("depth=x").depth);
         assert_eq!(ViewState::from_query(&v.to_query()), v);
         assert_eq!(ViewState::default().to_query(), "");

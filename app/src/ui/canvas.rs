@@ -340,14 +340,23 @@ pub fn paint(canvas: NodeRef<leptos::html::Canvas>, scene: &Scene, dark: bool, l
 /// The font of a price tag drawn on canvas: the page's (`main.css`), at `px` pixels.
 #[cfg(feature = "hydrate")]
 fn tag_font(px: f64) -> String {
-    format!("600 {}px ui-sans-serif, system-ui, -apple-system, \"Segoe UI\", Roboto, sans-serif", px.round() as i64)
+    format!(
+        "600 {}px ui-sans-serif, system-ui, -apple-system, \"Segoe UI\", Roboto, sans-serif",
+        px.round() as i64
+    )
 }
 
 /// Draws (or, with `None`, clears) a price tag on `canvas`: `text` on the accent colour, its
 /// right edge at the canvas's, centred on `fy` (0 at the top, 1 at the bottom), as the price
 /// axis's last-price marker. A canvas, so that a price moving at every frame costs no style,
 /// layout or paint of an element.
-pub fn paint_tag(canvas: NodeRef<leptos::html::Canvas>, s: Surface, tag: Option<(f64, &str)>, dark: bool, layer: Layer) {
+pub fn paint_tag(
+    canvas: NodeRef<leptos::html::Canvas>,
+    s: Surface,
+    tag: Option<(f64, &str)>,
+    dark: bool,
+    layer: Layer,
+) {
     #[cfg(feature = "hydrate")]
     {
         let Some(ctx) = cleared(canvas) else { return };
@@ -415,7 +424,8 @@ mod tests {
         let mut s = Scene::default();
         for i in 0..10 {
             let ink = if i % 2 == 0 { Ink::Up } else { Ink::Down };
-            s.pass(ink, Paint::Fill(1.0)).rect(f64::from(i), 0.0, f64::from(i) + 0.6, 5.0);
+            s.pass(ink, Paint::Fill(1.0))
+                .rect(f64::from(i), 0.0, f64::from(i) + 0.6, 5.0);
         }
         s.pass(Ink::Up, Paint::Fill(0.3)).rect(0.0, 0.0, 1.0, 1.0);
         assert_eq!(s.passes.len(), 3, "two fills at full opacity and one translucent");
@@ -428,13 +438,22 @@ mod tests {
         let pass = p.pass(Ink::Up, Paint::Fill(1.0));
         pass.rect(10.4, 20.6, 10.45, 20.61);
         pass.rect(3.6, 9.2, 1.2, 2.7);
-        assert_eq!(p.rects(Ink::Up, Paint::Fill(1.0)), vec![[10.0, 21.0, 1.0, 1.0], [1.0, 3.0, 3.0, 6.0]]);
+        assert_eq!(
+            p.rects(Ink::Up, Paint::Fill(1.0)),
+            vec![[10.0, 21.0, 1.0, 1.0], [1.0, 3.0, 3.0, 6.0]]
+        );
     }
 
     #[test]
     fn polylines_break_where_undefined() {
         let mut s = Scene::default();
-        let pass = s.pass(Ink::Study(0), Paint::Stroke { width: 1.0, dashed: false });
+        let pass = s.pass(
+            Ink::Study(0),
+            Paint::Stroke {
+                width: 1.0,
+                dashed: false,
+            },
+        );
         pass.polyline([(0.0, f64::NAN), (1.0, 1.0), (2.0, 2.0), (3.0, f64::NAN), (4.0, 4.0)]);
         assert_eq!(
             pass.path,

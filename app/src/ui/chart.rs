@@ -187,7 +187,13 @@ impl Layout {
             Some(extent) => {
                 let (from, to) = d.viewport.window(extent);
                 let offset = d.series.iter().take_while(|c| c.t < from).count();
-                let candles: Vec<Candle> = d.series.iter().skip(offset).take_while(|c| c.t <= to).copied().collect();
+                let candles: Vec<Candle> = d
+                    .series
+                    .iter()
+                    .skip(offset)
+                    .take_while(|c| c.t <= to)
+                    .copied()
+                    .collect();
                 // Following live with less history than the span: the chart narrows (down to
                 // MIN_WINDOW slots) so a fresh chart fills instead of hugging the right edge.
                 let slots = if d.viewport.is_live() {
@@ -209,7 +215,10 @@ impl Layout {
             if values.len() < offset + candles.len() {
                 continue;
             }
-            for v in values.range(offset..offset + candles.len()).flat_map(|v| &v[..study.kind().lines()]) {
+            for v in values
+                .range(offset..offset + candles.len())
+                .flat_map(|v| &v[..study.kind().lines()])
+            {
                 if v.is_finite() {
                     low = low.map(|l| l.min(v.floor() as i64));
                     high = high.map(|h| h.max(v.ceil() as i64));
@@ -325,7 +334,10 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface, part:
     let f = l.frame;
     let px = s.px();
     let y = |p: f64| f.fy(p) * s.h;
-    let thin = Paint::Stroke { width: px, dashed: false };
+    let thin = Paint::Stroke {
+        width: px,
+        dashed: false,
+    };
     let n = l.candles.len();
     let (bodies, points) = (&l.candles[part.candles(n)], part.points(n));
     // The study values of the part's points.
@@ -354,7 +366,9 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface, part:
         let (x, slot) = l.slot(c.t, s.w);
         let ink = if c.close >= c.open { Ink::Up } else { Ink::Down };
         let bar_top = s.h - c.volume as f64 / most * VOLUME_SHARE * s.h;
-        scene.pass(ink, Paint::Fill(0.3)).rect(x + 0.15 * slot, bar_top, x + 0.85 * slot, s.h);
+        scene
+            .pass(ink, Paint::Fill(0.3))
+            .rect(x + 0.15 * slot, bar_top, x + 0.85 * slot, s.h);
         top = top.min(bar_top);
         drawn.volume += 1;
     }
@@ -370,7 +384,12 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface, part:
                 .collect();
             if points.len() > 1 {
                 let wash = scene.pass(Ink::Study(k as u8), Paint::Fill(0.08));
-                wash.polyline(points.iter().map(|p| (p.0, p.1)).chain(points.iter().rev().map(|p| (p.0, p.2))));
+                wash.polyline(
+                    points
+                        .iter()
+                        .map(|p| (p.0, p.1))
+                        .chain(points.iter().rev().map(|p| (p.0, p.2))),
+                );
                 wash.path.push(Seg::Close);
             }
         }
@@ -397,8 +416,18 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface, part:
         }
         ChartMode::Line => {
             scene
-                .pass(Ink::Accent, Paint::Stroke { width: 2.0 * px, dashed: false })
-                .polyline(centres().zip(&l.candles[points.clone()]).map(|(x, c)| (x, y(c.close as f64))));
+                .pass(
+                    Ink::Accent,
+                    Paint::Stroke {
+                        width: 2.0 * px,
+                        dashed: false,
+                    },
+                )
+                .polyline(
+                    centres()
+                        .zip(&l.candles[points.clone()])
+                        .map(|(x, c)| (x, y(c.close as f64))),
+                );
             drawn.line = points.len();
         }
     }
@@ -408,7 +437,13 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface, part:
         let Some(values) = values_of(study).filter(|_| !matches!(kind, Kind::Rsi { .. })) else {
             continue;
         };
-        let pass = scene.pass(Ink::Study(k as u8), Paint::Stroke { width: 1.5 * px, dashed: false });
+        let pass = scene.pass(
+            Ink::Study(k as u8),
+            Paint::Stroke {
+                width: 1.5 * px,
+                dashed: false,
+            },
+        );
         let before = pass.path.len();
         for line in 0..kind.lines() {
             pass.polyline(centres().zip(&values).map(|(x, v)| (x, y(v[line]))));
@@ -418,7 +453,13 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface, part:
 
     if let Some(p) = l.last.filter(|p| part != Part::Settled && *p >= f.lo && *p <= f.hi) {
         scene
-            .pass(Ink::Accent, Paint::Stroke { width: px, dashed: true })
+            .pass(
+                Ink::Accent,
+                Paint::Stroke {
+                    width: px,
+                    dashed: true,
+                },
+            )
             .hline(0.0, s.w, y(p as f64));
     }
     scene.passes.retain(|p| !p.path.is_empty());
@@ -436,13 +477,25 @@ fn in_view<'a>(l: &Layout, study: &'a Study) -> Option<std::collections::vec_deq
 fn rsi_scene(l: &Layout, rsi: &Study, ink: Ink, s: Surface) -> Scene {
     let mut scene = Scene::default();
     let y = |v: f64| (100.0 - v) / 100.0 * s.h;
-    let levels = scene.pass(Ink::Muted, Paint::Stroke { width: s.px(), dashed: true });
+    let levels = scene.pass(
+        Ink::Muted,
+        Paint::Stroke {
+            width: s.px(),
+            dashed: true,
+        },
+    );
     for level in [30.0, 70.0] {
         levels.hline(0.0, s.w, y(level));
     }
     if let Some(values) = in_view(l, rsi) {
         scene
-            .pass(ink, Paint::Stroke { width: 1.5 * s.px(), dashed: false })
+            .pass(
+                ink,
+                Paint::Stroke {
+                    width: 1.5 * s.px(),
+                    dashed: false,
+                },
+            )
             .polyline(l.candles.iter().zip(values).map(|(c, v)| {
                 let (x, slot) = l.slot(c.t, s.w);
                 (x + slot / 2.0, y(v[0]))
@@ -456,7 +509,13 @@ fn rsi_scene(l: &Layout, rsi: &Study, ink: Ink, s: Surface) -> Scene {
 fn crosshair_scene(at: Option<(f64, f64)>, s: Surface) -> Scene {
     let mut scene = Scene::default();
     if let Some((fx, fy)) = at {
-        let pass = scene.pass(Ink::Muted, Paint::Stroke { width: s.px(), dashed: true });
+        let pass = scene.pass(
+            Ink::Muted,
+            Paint::Stroke {
+                width: s.px(),
+                dashed: true,
+            },
+        );
         pass.vline(fx * s.w, 0.0, s.h);
         pass.hline(0.0, s.w, fy * s.h);
     }
@@ -583,8 +642,17 @@ pub fn PriceChart(
         layout.with(|l| {
             if let Some(a) = axis_s {
                 let f = l.frame;
-                let text = l.last.filter(|p| *p >= f.lo && *p <= f.hi).map(|p| (f.fy(p as f64), format::price(p, l.decimals)));
-                paint_tag(axis, a, text.as_ref().map(|(fy, t)| (*fy, t.as_str())), dark, Layer::Axis);
+                let text = l
+                    .last
+                    .filter(|p| *p >= f.lo && *p <= f.hi)
+                    .map(|p| (f.fy(p as f64), format::price(p, l.decimals)));
+                paint_tag(
+                    axis,
+                    a,
+                    text.as_ref().map(|(fy, t)| (*fy, t.as_str())),
+                    dark,
+                    Layer::Axis,
+                );
             }
             computed.with_value(|studies| {
                 let (scene, d) = chart_scene(l, mode, studies, s, Part::Live);
@@ -652,9 +720,8 @@ pub fn PriceChart(
         });
     }
     let summary = move || {
-        let (d, sd, symbol, interval) = data.with_untracked(|d| {
-            (d.decimals, d.size_decimals, d.symbol.clone(), d.series.interval())
-        });
+        let (d, sd, symbol, interval) =
+            data.with_untracked(|d| (d.decimals, d.size_decimals, d.symbol.clone(), d.series.interval()));
         table.with(|candles| {
             let (Some(first), Some(last)) = (candles.first(), candles.last()) else {
                 return format!("{symbol}: no candles yet");
@@ -699,7 +766,12 @@ pub fn PriceChart(
         let (f, decimals, ..) = frame.get();
         nice_ticks(f.lo, f.hi, 6)
             .into_iter()
-            .map(|p| (format!("top:{}%", Fixed(f.fy(p as f64) * 100.0, 2)), format::price(p, decimals)))
+            .map(|p| {
+                (
+                    format!("top:{}%", Fixed(f.fy(p as f64) * 100.0, 2)),
+                    format::price(p, decimals),
+                )
+            })
             .collect::<Vec<_>>()
     });
     let price_labels = move || {
@@ -1145,7 +1217,13 @@ fn spark_scene(p: &[i64], s: Surface) -> Scene {
     let n = (p.len().max(2) - 1) as f64;
     let pad = 2.0 * s.px();
     scene
-        .pass(ink, Paint::Stroke { width: 1.5 * s.px(), dashed: false })
+        .pass(
+            ink,
+            Paint::Stroke {
+                width: 1.5 * s.px(),
+                dashed: false,
+            },
+        )
         .polyline(
             p.iter()
                 .enumerate()
@@ -1269,21 +1347,39 @@ mod tests {
         }
         let (scene, drawn) = chart_scene(&l, ChartMode::Candles, &[], SURFACE, Part::All);
         assert_eq!(drawn.candles, 50);
-        let (up, down) = (scene.rects(Ink::Up, Paint::Fill(1.0)), scene.rects(Ink::Down, Paint::Fill(1.0)));
+        let (up, down) = (
+            scene.rects(Ink::Up, Paint::Fill(1.0)),
+            scene.rects(Ink::Down, Paint::Fill(1.0)),
+        );
         // A wick and a body per candle, in one path per colour.
         assert_eq!((up.len(), down.len()), (2 * 33, 2 * 17));
         // Grid, volume up and down, candles up and down, the last price: six paths for 50
         // candles, as for 500.
         assert_eq!(drawn.paths, 6);
-        assert_eq!(chart_scene(&rising(500), ChartMode::Candles, &[], SURFACE, Part::All).1.paths, 4, "no falling candle");
+        assert_eq!(
+            chart_scene(&rising(500), ChartMode::Candles, &[], SURFACE, Part::All)
+                .1
+                .paths,
+            4,
+            "no falling candle"
+        );
         // Each body inside its own 20 px slot; wicks one CSS pixel (two device pixels) wide.
         for pair in up.chunks(2) {
             let (wick, body) = (pair[0], pair[1]);
             assert_eq!(wick[2], 2.0);
             let slot = (body[0] / 20.0).floor();
-            assert!(body[0] >= slot * 20.0 && body[0] + body[2] <= (slot + 1.0) * 20.0, "{body:?}");
-            assert!(wick[1] <= body[1] && wick[1] + wick[3] >= body[1] + body[3], "the wick spans the body");
-            assert!(wick.iter().chain(&body).all(|v| v.fract() == 0.0), "whole device pixels");
+            assert!(
+                body[0] >= slot * 20.0 && body[0] + body[2] <= (slot + 1.0) * 20.0,
+                "{body:?}"
+            );
+            assert!(
+                wick[1] <= body[1] && wick[1] + wick[3] >= body[1] + body[3],
+                "the wick spans the body"
+            );
+            assert!(
+                wick.iter().chain(&body).all(|v| v.fract() == 0.0),
+                "whole device pixels"
+            );
         }
     }
 
@@ -1293,7 +1389,10 @@ mod tests {
         use crate::wire::protocol::Interval;
         let l = rising(40);
         let series = CandleSeries::from_candles(Interval::S1, 100, l.candles.clone());
-        let mut studies = vec![Study::new(Kind::Ema { period: 5 }), Study::new(Kind::Bollinger { period: 5, k: 2.0 })];
+        let mut studies = vec![
+            Study::new(Kind::Ema { period: 5 }),
+            Study::new(Kind::Bollinger { period: 5, k: 2.0 }),
+        ];
         studies.iter_mut().for_each(|s| s.sync(&series));
         let scene = |part| chart_scene(&l, ChartMode::Candles, &studies, SURFACE, part);
         let ((all, all_drawn), (settled, settled_drawn), (live, live_drawn)) =
@@ -1301,19 +1400,29 @@ mod tests {
         for paint in [Paint::Fill(1.0), Paint::Fill(0.3)] {
             let mut both = settled.rects(Ink::Up, paint);
             both.extend(live.rects(Ink::Up, paint));
-            assert_eq!(both, all.rects(Ink::Up, paint), "every candle and bar once, in one layer or the other");
+            assert_eq!(
+                both,
+                all.rects(Ink::Up, paint),
+                "every candle and bar once, in one layer or the other"
+            );
         }
         assert_eq!((settled_drawn.candles, live_drawn.candles), (39, 1));
         assert_eq!(settled_drawn.and(live_drawn).volume_top, all_drawn.volume_top);
         // The grid is settled; the last price is live.
         assert!(live.passes.iter().all(|p| p.ink != Ink::Grid) && settled.passes.iter().any(|p| p.ink == Ink::Grid));
-        let dashed = |s: &Scene| s.passes.iter().any(|p| matches!(p.paint, Paint::Stroke { dashed: true, .. }));
+        let dashed = |s: &Scene| {
+            s.passes
+                .iter()
+                .any(|p| matches!(p.paint, Paint::Stroke { dashed: true, .. }))
+        };
         assert!(dashed(&live) && !dashed(&settled));
         // The live segment of a line starts where the settled one ends.
         let ema = |s: &Scene| s.passes.iter().find(|p| p.ink == Ink::Study(0)).unwrap().path.clone();
         let (old, new) = (ema(&settled), ema(&live));
         assert_eq!(new.len(), 2);
-        let (Seg::Line(x0, y0), Seg::Move(x1, y1)) = (old[old.len() - 1], new[0]) else { panic!("{old:?} {new:?}") };
+        let (Seg::Line(x0, y0), Seg::Move(x1, y1)) = (old[old.len() - 1], new[0]) else {
+            panic!("{old:?} {new:?}")
+        };
         assert_eq!((x0, y0), (x1, y1));
     }
 
@@ -1351,7 +1460,13 @@ mod tests {
         // The last point is the last close, in the middle of its slot.
         let c = l.candles[29];
         let Seg::Line(x, y) = line.path[29] else { panic!() };
-        assert_eq!((x, y), (l.slot(c.t, SURFACE.w).0 + 1000.0 / 60.0, l.frame.fy(c.close as f64) * SURFACE.h));
+        assert_eq!(
+            (x, y),
+            (
+                l.slot(c.t, SURFACE.w).0 + 1000.0 / 60.0,
+                l.frame.fy(c.close as f64) * SURFACE.h
+            )
+        );
     }
 
     #[test]
@@ -1368,11 +1483,7 @@ mod tests {
         studies.iter_mut().for_each(|s| s.sync(&series));
         let (scene, drawn) = chart_scene(&l, ChartMode::Candles, &studies, SURFACE, Part::All);
         assert_eq!(drawn.studies, 2, "SMA and Bollinger over the candles, RSI in its pane");
-        let sma = scene
-            .passes
-            .iter()
-            .find(|p| p.ink == Ink::Study(0))
-            .unwrap();
+        let sma = scene.passes.iter().find(|p| p.ink == Ink::Study(0)).unwrap();
         // Undefined for the first 19 candles: 41 points, the first a move.
         assert_eq!(sma.path.len(), 41);
         let Seg::Move(_, y) = sma.path[0] else { panic!() };
@@ -1400,15 +1511,30 @@ mod tests {
             .collect();
         let mut d = ChartData::new("X".into(), (2, 0), Interval::S1);
         d.series = CandleSeries::from_candles(Interval::S1, 100, candles);
-        let mut studies = vec![Study::new(Kind::Bollinger { period: 20, k: 3.0 }), Study::new(Kind::Rsi { period: 14 })];
+        let mut studies = vec![
+            Study::new(Kind::Bollinger { period: 20, k: 3.0 }),
+            Study::new(Kind::Rsi { period: 14 }),
+        ];
         studies.iter_mut().for_each(|s| s.sync(&d.series));
         let plain = Layout::of(&d, &[]);
         let fitted = Layout::of(&d, &studies);
-        let (upper, lower) = in_view(&fitted, &studies[0]).unwrap().fold((f64::MIN, f64::MAX), |(u, l), v| {
-            (if v[1].is_finite() { u.max(v[1]) } else { u }, if v[2].is_finite() { l.min(v[2]) } else { l })
-        });
-        assert!(upper > plain.frame.hi as f64 && lower < plain.frame.lo as f64, "the bands leave the candles' range");
-        assert!(fitted.frame.hi as f64 >= upper && fitted.frame.lo as f64 <= lower, "{:?} {upper} {lower}", fitted.frame);
+        let (upper, lower) = in_view(&fitted, &studies[0])
+            .unwrap()
+            .fold((f64::MIN, f64::MAX), |(u, l), v| {
+                (
+                    if v[1].is_finite() { u.max(v[1]) } else { u },
+                    if v[2].is_finite() { l.min(v[2]) } else { l },
+                )
+            });
+        assert!(
+            upper > plain.frame.hi as f64 && lower < plain.frame.lo as f64,
+            "the bands leave the candles' range"
+        );
+        assert!(
+            fitted.frame.hi as f64 >= upper && fitted.frame.lo as f64 <= lower,
+            "{:?} {upper} {lower}",
+            fitted.frame
+        );
         assert!(fitted.frame.lo > 500, "RSI (0–100) is not on the price scale");
     }
 
@@ -1420,10 +1546,19 @@ mod tests {
         // Two device pixels wide (a CSS pixel at ratio 2): on pixel edges, so it stays sharp.
         assert_eq!(
             s.passes[0].path,
-            vec![Seg::Move(500.0, 0.0), Seg::Line(500.0, 500.0), Seg::Move(0.0, 125.0), Seg::Line(1000.0, 125.0)]
+            vec![
+                Seg::Move(500.0, 0.0),
+                Seg::Line(500.0, 500.0),
+                Seg::Move(0.0, 125.0),
+                Seg::Line(1000.0, 125.0)
+            ]
         );
         let one = Surface { dpr: 1.0, ..SURFACE };
-        assert_eq!(crosshair_scene(Some((0.5004, 0.2504)), one).passes[0].path[0], Seg::Move(500.5, 0.0), "one pixel wide: on its centre");
+        assert_eq!(
+            crosshair_scene(Some((0.5004, 0.2504)), one).passes[0].path[0],
+            Seg::Move(500.5, 0.0),
+            "one pixel wide: on its centre"
+        );
     }
 
     #[test]

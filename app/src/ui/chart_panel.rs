@@ -4,8 +4,8 @@
 use super::chart::{AlertEdit, AlertLevel, PriceChart};
 use super::format;
 use super::studies::IndicatorMenu;
-use crate::state::indicators::parse_list;
 use crate::state::board::Board;
+use crate::state::indicators::parse_list;
 use crate::state::view::ChartMode;
 use crate::state::viewport::ZOOM_STEP;
 use crate::wire::protocol::Interval;

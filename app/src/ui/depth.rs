@@ -20,7 +20,6 @@ use leptos::prelude::*;
 /// Levels a side the ladder shows (the ten the checksum covers).
 pub const LADDER_LEVELS: usize = 10;
 
-
 #[component]
 pub(super) fn DepthPanel(board: Board) -> impl IntoView {
     let depth = board.depth;
@@ -212,7 +211,10 @@ fn depth_scene(d: &Depth, s: Surface) -> Scene {
     let x = |price: i64| (price - low) as f64 / width as f64 * s.w;
     let top = 4.0 * s.px();
     let y = |total: u64| s.h - total.min(scale) as f64 / scale as f64 * (s.h - top);
-    for (levels, wash, ink) in [(&d.book.bids, Ink::UpWash, Ink::Up), (&d.book.asks, Ink::DownWash, Ink::Down)] {
+    for (levels, wash, ink) in [
+        (&d.book.bids, Ink::UpWash, Ink::Up),
+        (&d.book.asks, Ink::DownWash, Ink::Down),
+    ] {
         let (Some(first), Some(last)) = (levels.first(), levels.last()) else {
             continue;
         };
@@ -227,7 +229,15 @@ fn depth_scene(d: &Depth, s: Surface) -> Scene {
         let area = scene.pass(wash, Paint::Fill(1.0));
         area.polyline(points.iter().copied());
         area.path.push(Seg::Close);
-        scene.pass(ink, Paint::Stroke { width: s.px(), dashed: false }).polyline(points);
+        scene
+            .pass(
+                ink,
+                Paint::Stroke {
+                    width: s.px(),
+                    dashed: false,
+                },
+            )
+            .polyline(points);
     }
     scene
 }

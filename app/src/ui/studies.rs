@@ -18,11 +18,31 @@ struct Row {
 }
 
 const ROWS: [Row; 5] = [
-    Row { id: "sma", name: "SMA", default: Kind::Sma { period: 20 } },
-    Row { id: "ema", name: "EMA", default: Kind::Ema { period: 50 } },
-    Row { id: "vwap", name: "VWAP", default: Kind::Vwap },
-    Row { id: "bb", name: "Bollinger", default: Kind::Bollinger { period: 20, k: 2.0 } },
-    Row { id: "rsi", name: "RSI", default: Kind::Rsi { period: 14 } },
+    Row {
+        id: "sma",
+        name: "SMA",
+        default: Kind::Sma { period: 20 },
+    },
+    Row {
+        id: "ema",
+        name: "EMA",
+        default: Kind::Ema { period: 50 },
+    },
+    Row {
+        id: "vwap",
+        name: "VWAP",
+        default: Kind::Vwap,
+    },
+    Row {
+        id: "bb",
+        name: "Bollinger",
+        default: Kind::Bollinger { period: 20, k: 2.0 },
+    },
+    Row {
+        id: "rsi",
+        name: "RSI",
+        default: Kind::Rsi { period: 14 },
+    },
 ];
 
 /// The kind's period, if it has one.
@@ -52,7 +72,10 @@ pub(super) fn IndicatorMenu(board: Board, studies: Memo<Vec<Kind>>) -> impl Into
     let set = move |variant: Kind, kind: Option<Kind>| {
         board.update_view(|v| {
             let mut kinds = parse_list(&v.studies);
-            match (kinds.iter().position(|k| discriminant(k) == discriminant(&variant)), kind) {
+            match (
+                kinds.iter().position(|k| discriminant(k) == discriminant(&variant)),
+                kind,
+            ) {
                 (Some(i), Some(k)) => kinds[i] = k,
                 (None, Some(k)) => kinds.push(k),
                 (_, None) => kinds.retain(|k| discriminant(k) != discriminant(&variant)),
