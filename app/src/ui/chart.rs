@@ -1332,6 +1332,21 @@ mod tests {
         }
     }
 
+    /// `kinds` computed over the layout's candles, as the chart keeps them.
+    fn studies_of(l: &Layout, kinds: &[Kind]) -> Vec<Study> {
+        use crate::state::candles::CandleSeries;
+        use crate::wire::protocol::Interval;
+        let series = CandleSeries::from_candles(Interval::S1, 100, l.candles.clone());
+        kinds
+            .iter()
+            .map(|k| {
+                let mut study = Study::new(*k);
+                study.sync(&series);
+                study
+            })
+            .collect()
+    }
+
     const SURFACE: Surface = Surface {
         w: 1000.0,
         h: 500.0,
@@ -1385,15 +1400,8 @@ mod tests {
 
     #[test]
     fn the_live_layer_draws_the_newest_candle_and_the_settled_one_the_rest() {
-        use crate::state::candles::CandleSeries;
-        use crate::wire::protocol::Interval;
         let l = rising(40);
-        let series = CandleSeries::from_candles(Interval::S1, 100, l.candles.clone());
-        let mut studies = vec![
-            Study::new(Kind::Ema { period: 5 }),
-            Study::new(Kind::Bollinger { period: 5, k: 2.0 }),
-        ];
-        studies.iter_mut().for_each(|s| s.sync(&series));
+        let studies = studies_of(&l, &[Kind::Ema { period: 5 }, Kind::Bollinger { period: 5, k: 2.0 }]);
         let scene = |part| chart_scene(&l, ChartMode::Candles, &studies, SURFACE, part);
         let ((all, all_drawn), (settled, settled_drawn), (live, live_drawn)) =
             (scene(Part::All), scene(Part::Settled), scene(Part::Live));
@@ -1471,16 +1479,15 @@ mod tests {
 
     #[test]
     fn indicators_follow_their_candles_and_rsi_draws_in_its_pane() {
-        use crate::state::candles::CandleSeries;
-        use crate::wire::protocol::Interval;
         let l = rising(60);
-        let series = CandleSeries::from_candles(Interval::S1, 100, l.candles.clone());
-        let mut studies = vec![
-            Study::new(Kind::Sma { period: 20 }),
-            Study::new(Kind::Bollinger { period: 20, k: 2.0 }),
-            Study::new(Kind::Rsi { period: 14 }),
-        ];
-        studies.iter_mut().for_each(|s| s.sync(&series));
+        let studies = studies_of(
+            &l,
+            &[
+                Kind::Sma { period: 20 },
+                Kind::Bollinger { period: 20, k: 2.0 },
+                Kind::Rsi { period: 14 },
+            ],
+        );
         let (scene, drawn) = chart_scene(&l, ChartMode::Candles, &studies, SURFACE, Part::All);
         assert_eq!(drawn.studies, 2, "SMA and Bollinger over the candles, RSI in its pane");
         let sma = scene.passes.iter().find(|p| p.ink == Ink::Study(0)).unwrap();
