@@ -115,7 +115,7 @@ pub(super) fn load_depth(live: &Shared, book: bool) {
                 }
             }
         });
-        l.depth_draw.mark();
+        l.depth_dirty = true;
         let resync = !board.depth.with_untracked(|d| d.synced);
         drop(l);
         schedule_frame(&live);
@@ -241,7 +241,7 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
             let whole = snapshot.books.iter().find(|b| b.symbol == depth_symbol);
             if let Some(whole) = whole {
                 l.board.depth.update_untracked(|d| d.replace(whole));
-                l.depth_draw.mark();
+                l.depth_dirty = true;
             }
             let refresh_tape = whole.is_some();
             drop(l);
@@ -309,7 +309,7 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
                         }
                         d.print(prints);
                     });
-                    l.depth_draw.mark();
+                    l.depth_dirty = true;
                 }
             }
             drop(l);
@@ -377,57 +377,46 @@ fn render(live: &Shared) {
         let _ = js_sys::Reflect::set(&window, &"__tickertapeRenders".into(), &(l.renders as f64).into());
     }
     let board = l.board;
-    // Parts drawn at a lower rate; one not yet due is looked at again next frame, so its last
-    // change is drawn even if nothing else arrives.
+    // The parts drawn at a lower rate, together; not yet due, they are looked at again next
+    // frame, so their last change is drawn even if nothing else arrives.
     let mut later = false;
-    if l.dirty.contains(&true) {
-        l.rows_draw.mark();
+    if l.depth_dirty || l.readouts.is_some() || l.dirty.contains(&true) {
+        l.slow.mark();
     }
-    let rows_due = match l.rows_draw.due(now) {
-        Some(due) => {
-            later |= !due;
-            due
-        }
-        None => false,
-    };
-    for i in 0..l.dirty.len() {
-        if !rows_due || !std::mem::take(&mut l.dirty[i]) {
-            continue;
-        }
-        let Some(row) = board.row(i) else { continue };
-        let price = row.quote.with_untracked(|q| q.price);
-        let dir = (price > l.rendered[i]) as i8 - (price < l.rendered[i]) as i8;
-        l.rendered[i] = price;
-        row.quote.notify();
-        l.sparks[i].mark();
-        if dir != 0 {
-            if row.tick.get_untracked() != dir {
-                row.tick.set(dir);
+    if let Some(due) = l.slow.due(now) {
+        later = !due;
+        if due {
+            for i in 0..l.dirty.len() {
+                if !std::mem::take(&mut l.dirty[i]) {
+                    continue;
+                }
+                let Some(row) = board.row(i) else { continue };
+                let price = row.quote.with_untracked(|q| q.price);
+                let dir = (price > l.rendered[i]) as i8 - (price < l.rendered[i]) as i8;
+                l.rendered[i] = price;
+                row.quote.notify();
+                row.spark.notify();
+                if dir != 0 {
+                    if row.tick.get_untracked() != dir {
+                        row.tick.set(dir);
+                    }
+                    if row.flash.get_untracked() != dir {
+                        row.flash.set(dir);
+                    }
+                    l.flash_until[i] = now + FLASH_MS;
+                }
             }
-            if row.flash.get_untracked() != dir {
-                row.flash.set(dir);
+            if std::mem::take(&mut l.depth_dirty) {
+                board.depth.notify();
             }
-            l.flash_until[i] = now + FLASH_MS;
+            if let Some(readouts) = l.readouts.take() {
+                readouts.show(board);
+            }
+            board.redraws.update(|n| *n = n.wrapping_add(1));
         }
     }
     if std::mem::take(&mut l.chart_dirty) {
         board.chart.notify();
-    }
-    for i in 0..l.sparks.len() {
-        match l.sparks[i].due(now) {
-            Some(true) => {
-                if let Some(row) = board.row(i) {
-                    row.spark.notify();
-                }
-            }
-            Some(false) => later = true,
-            None => {}
-        }
-    }
-    match l.depth_draw.due(now) {
-        Some(true) => board.depth.notify(),
-        Some(false) => later = true,
-        None => {}
     }
     if later {
         drop(l);

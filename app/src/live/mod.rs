@@ -80,25 +80,23 @@ pub(super) const STATS_WINDOW_MS: f64 = 5_000.0;
 const MAX_BACKOFF_MS: f64 = 30_000.0;
 /// How long a row stays tinted after its last move.
 pub(super) const FLASH_MS: f64 = 450.0;
-/// Least time between two redraws of the book, the depth chart and the tape: at most 10 a
-/// second, the rate exchanges themselves publish depth to screens at (Binance's fastest
-/// depth stream is every 100 ms). A book update moves most of the ladder's rows at once (the
-/// book re-forms around the new touch) and adds rows to the tape; redrawn at every animation
-/// frame of a 200 Hz market, the depth panel took more of the main thread than the rest of the
-/// page together (BENCHMARKS.md, "Page cost"). The data is applied and its checksum checked as
-/// it arrives; only the drawing waits.
-pub(super) const DEPTH_RENDER_MS: f64 = 100.0;
-/// Least time between two redraws of the watchlist's rows (prices, changes, bid, ask, volume
-/// and their tint): at most 10 a second, as trading screens refresh their watchlists. Text in a
-/// table is what the browser lays out and paints; at every animation frame of a 200 Hz market
-/// the rows cost more of the main thread than the rest of the page (BENCHMARKS.md, "Page cost
-/// against lightweight-charts"). The chart, its last price and the stream's readouts still
-/// redraw at every frame; every tick is applied as it arrives, only the drawing waits.
-pub(super) const ROW_RENDER_MS: f64 = 100.0;
-/// Least time between two redraws of a row's sparkline: at most 10 a second (an 80-pixel
-/// minute of 1-second closes, whose whole line was once reformatted and reparsed by the browser
-/// at every frame of every row, does not need more).
-pub(super) const SPARK_RENDER_MS: f64 = 100.0;
+/// Least time between two redraws of the parts of the page drawn at most ten times a second:
+/// the watchlist's rows (prices, changes, bid, ask, volume and their tint), the sparklines, and
+/// the book, the depth chart and the tape. Ten a second is the rate trading screens refresh such
+/// tables at, and exchanges publish depth to screens at (Binance's fastest depth stream is every
+/// 100 ms). Text in a table is what the browser lays out and paints: at every animation frame of
+/// a 200 Hz market the rows, and the book (which re-forms around the new touch at each trade),
+/// each took more of the main thread than the rest of the page (BENCHMARKS.md, "Page cost" and
+/// "Page cost against lightweight-charts"). They share one clock, so that the browser lays out
+/// and paints once for all of them, not in frames of their own. The chart, its last price and
+/// the stream's readouts still redraw at every frame; every tick is applied as it arrives, only
+/// the drawing waits.
+pub(super) const SLOW_RENDER_MS: f64 = 100.0;
+/// How much sooner than its period a [`Throttle`] may draw: half a 60 Hz animation frame. A
+/// feed at exactly the period (a 10 Hz market) arrives a hair under the period after the last
+/// draw as often as over it, and without the slack every other draw slipped to a frame of its
+/// own.
+const FRAME_SLACK_MS: f64 = 8.0;
 
 /// Redraws of one part of the page, at most one per `period` ms: what changed is marked as it
 /// arrives and drawn at the first animation frame the period allows.
@@ -118,6 +116,11 @@ impl Throttle {
         }
     }
 
+    /// When it last drew.
+    pub(super) fn drawn(&self) -> f64 {
+        self.drawn
+    }
+
     /// Something changed: draw it when due.
     pub(super) fn mark(&mut self) {
         self.dirty = true;
@@ -129,7 +132,7 @@ impl Throttle {
         if !self.dirty {
             return None;
         }
-        let due = now - self.drawn >= self.period;
+        let due = now - self.drawn >= self.period - FRAME_SLACK_MS;
         if due {
             self.dirty = false;
             self.drawn = now;
@@ -167,11 +170,12 @@ pub(super) struct Live {
     /// While the book or the tape is loading: each tick's book updates and prints (with its
     /// seq), applied after it.
     pub(super) depth_backlog: Option<Vec<apply::DepthTick>>,
-    pub(super) depth_draw: Throttle,
-    /// Per row: its sparkline's redraws.
-    pub(super) sparks: Vec<Throttle>,
-    /// The watchlist rows' redraws (`ROW_RENDER_MS`).
-    pub(super) rows_draw: Throttle,
+    /// The book, the depth chart or the tape changed since they were drawn.
+    pub(super) depth_dirty: bool,
+    /// The redraws of the rows, the sparklines and the depth panel (`SLOW_RENDER_MS`).
+    pub(super) slow: Throttle,
+    /// Readouts and flash ends waiting for the next of those redraws.
+    readouts: Option<stats::Readouts>,
     /// Animation frames in which something was rendered.
     pub(super) renders: u64,
     /// Bytes received on the wire (payload, after HTTP framing), events received, connections
@@ -253,9 +257,9 @@ pub fn start(board: Board, from: Option<EventId>, sync_url: bool) {
         failures: 0,
         chart_backlog: None,
         depth_backlog: None,
-        depth_draw: Throttle::new(DEPTH_RENDER_MS),
-        sparks: vec![Throttle::new(SPARK_RENDER_MS); n],
-        rows_draw: Throttle::new(ROW_RENDER_MS),
+        depth_dirty: false,
+        slow: Throttle::new(SLOW_RENDER_MS),
+        readouts: None,
         renders: 0,
         wire_bytes: 0,
         events: 0,

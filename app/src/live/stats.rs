@@ -1,5 +1,7 @@
 //! Every 250 ms: ends flashes, tells a silent stream (`Stale`) from a dead one, moves the
-//! chart's time axis, and updates the latency, rate and link readouts.
+//! chart's time axis, and updates the latency, rate and link readouts. While the market streams,
+//! what changes the page waits for the next of the ten-a-second redraws (`SLOW_RENDER_MS`), so
+//! that the browser does not lay out and paint a frame for it alone.
 
 use super::{STATS_WINDOW_MS, Shared};
 use crate::state::board::{Connection, LinkStats};
@@ -11,12 +13,11 @@ pub(super) fn housekeeping(live: &Shared) {
     let now = js_sys::Date::now();
     let mut l = live.borrow_mut();
     let board = l.board;
+    let mut flash_ends = Vec::new();
     for i in 0..l.flash_until.len() {
         if l.flash_until[i] != 0.0 && now >= l.flash_until[i] {
             l.flash_until[i] = 0.0;
-            if let Some(row) = board.row(i) {
-                row.flash.set(0);
-            }
+            flash_ends.push(i);
         }
     }
 
@@ -52,19 +53,22 @@ pub(super) fn housekeeping(live: &Shared) {
         .front()
         .map_or(STATS_WINDOW_MS, |(t, _)| (now - t).clamp(1_000.0, STATS_WINDOW_MS));
     let rate = lat.len() as f64 / (span / 1000.0);
-    let last_id = l.last_id.clone();
-    drop(l);
-    if board.last_event.with_untracked(|id| *id != last_id) {
-        board.last_event.set(last_id);
-    }
-    if board.latency_ms.get_untracked() != median {
-        board.latency_ms.set(median);
-    }
-    if board.event_rate.get_untracked() != rate {
-        board.event_rate.set(rate);
-    }
-    if board.link.with_untracked(|old| *old != link) {
-        board.link.set(link);
+    let readouts = Readouts {
+        flash_ends,
+        last_id: l.last_id.clone(),
+        latency: median,
+        rate,
+        link,
+    };
+    // Streaming: with the next redraw of the rows (a few frames away at most).
+    let streaming = !board.paused.get_untracked() && now - l.slow.drawn() < 3.0 * super::SLOW_RENDER_MS;
+    if streaming {
+        l.readouts = Some(readouts);
+        drop(l);
+        super::apply::schedule_frame(live);
+    } else {
+        drop(l);
+        readouts.show(board);
     }
 
     // The time axes advance even when nothing trades (server time ≈ now − latency).
@@ -77,6 +81,38 @@ pub(super) fn housekeeping(live: &Shared) {
         });
         if moved {
             board.chart.update(|c| c.series.advance_to(server_now));
+        }
+    }
+}
+
+/// What housekeeping found for the page: flashes that ended (row indices) and the readouts.
+pub(super) struct Readouts {
+    flash_ends: Vec<usize>,
+    last_id: Option<String>,
+    latency: Option<f64>,
+    rate: f64,
+    link: LinkStats,
+}
+
+impl Readouts {
+    /// Puts them on the page (only what changed is set).
+    pub(super) fn show(self, board: crate::state::board::Board) {
+        for i in self.flash_ends {
+            if let Some(row) = board.row(i) {
+                row.flash.set(0);
+            }
+        }
+        if board.last_event.with_untracked(|id| *id != self.last_id) {
+            board.last_event.set(self.last_id);
+        }
+        if board.latency_ms.get_untracked() != self.latency {
+            board.latency_ms.set(self.latency);
+        }
+        if board.event_rate.get_untracked() != self.rate {
+            board.event_rate.set(self.rate);
+        }
+        if board.link.with_untracked(|old| *old != self.link) {
+            board.link.set(self.link);
         }
     }
 }

@@ -144,6 +144,11 @@ pub struct Board {
     pub alerts: RwSignal<Vec<crate::wire::alerts::Alert>>,
     /// Their inbox of notifications, and the toasts on screen.
     pub inbox: RwSignal<crate::state::alerts::Inbox>,
+    /// Bumped at each animation frame that redraws the parts drawn ten times a second (the
+    /// watchlist's rows, the sparklines, the book): what else refreshes at that rate (the chart's
+    /// hidden table and summary) does it in the same frame, so the browser lays out and paints
+    /// once for all of them.
+    pub redraws: RwSignal<u32>,
 }
 
 impl Board {
@@ -208,6 +213,7 @@ impl Board {
                 unread: page.account.as_ref().map_or(0, |a| a.unread),
                 ..Default::default()
             }),
+            redraws: RwSignal::new(0),
         };
         let symbol = board.chart_symbol_untracked();
         let mut chart = board.empty_chart(&symbol, page.view.interval);

@@ -212,6 +212,17 @@ pub enum Layer {
 
 impl Layer {
     #[cfg(feature = "hydrate")]
+    const ALL: [Layer; 7] = [
+        Layer::Chart,
+        Layer::Live,
+        Layer::Axis,
+        Layer::Crosshair,
+        Layer::Rsi,
+        Layer::Depth,
+        Layer::Spark,
+    ];
+
+    #[cfg(feature = "hydrate")]
     fn name(self) -> &'static str {
         match self {
             Layer::Chart => "chart",
@@ -285,8 +296,7 @@ fn cleared(canvas: NodeRef<leptos::html::Canvas>) -> Option<web_sys::CanvasRende
         .get_context("2d")
         .ok()
         .flatten()?
-        .dyn_into::<web_sys::CanvasRenderingContext2d>()
-        .ok()?;
+        .unchecked_into::<web_sys::CanvasRenderingContext2d>();
     ctx.clear_rect(0.0, 0.0, f64::from(el.width()), f64::from(el.height()));
     Some(ctx)
 }
@@ -346,6 +356,30 @@ fn tag_font(px: f64) -> String {
     )
 }
 
+/// The width of `text` in the tag's font at `px`, measured again only when its shape changes
+/// (its length, or a sign or separator moving): the price changes at every frame, its digits
+/// are all as wide as each other (the UI fonts' figures are tabular), and `measureText` was
+/// the costliest call of a frame's tag.
+#[cfg(feature = "hydrate")]
+fn tag_width(ctx: &web_sys::CanvasRenderingContext2d, px: f64, text: &str) -> f64 {
+    thread_local! {
+        static LAST: std::cell::RefCell<(f64, String, f64)> = const { std::cell::RefCell::new((0.0, String::new(), 0.0)) };
+    }
+    let shape = |t: &str| {
+        t.chars()
+            .map(|c| if c.is_ascii_digit() { '0' } else { c })
+            .collect::<String>()
+    };
+    LAST.with_borrow_mut(|(at, key, width)| {
+        let now = shape(text);
+        if *at != px || *key != now {
+            *width = ctx.measure_text(&now).map_or(0.0, |m| m.width());
+            (*at, *key) = (px, now);
+        }
+        *width
+    })
+}
+
 /// Draws (or, with `None`, clears) a price tag on `canvas`: `text` on the accent colour, its
 /// right edge at the canvas's, centred on `fy` (0 at the top, 1 at the bottom), as the price
 /// axis's last-price marker. A canvas, so that a price moving at every frame costs no style,
@@ -364,7 +398,7 @@ pub fn paint_tag(
             let palette = Palette::new(dark);
             let (font, pad, height) = (12.0 * s.dpr, 6.0 * s.dpr, 18.0 * s.dpr);
             ctx.set_font(&tag_font(font));
-            let width = ctx.measure_text(text).map_or(0.0, |m| m.width()) + 2.0 * pad;
+            let width = tag_width(&ctx, font, text) + 2.0 * pad;
             let (x, y) = ((s.w - width).max(0.0).round(), (fy * s.h - height / 2.0).round());
             ctx.begin_path();
             let _ = ctx.round_rect_with_f64(x, y, width.round(), height.round(), 4.0 * s.dpr);
@@ -380,25 +414,35 @@ pub fn paint_tag(
     let _ = (canvas, s, tag, dark, layer);
 }
 
-/// Counts a canvas draw in `window.__tickertapeDraws[layer]` (read by `perf.spec.ts`).
+/// Counts a canvas draw in `window.__tickertapeDraws[layer]` (read by `perf.spec.ts`). The
+/// counts object and its keys are made once: this runs at every frame, for every layer drawn.
 #[cfg(feature = "hydrate")]
 fn count_draw(layer: Layer) {
-    let Some(window) = web_sys::window() else { return };
-    let key = wasm_bindgen::JsValue::from_str("__tickertapeDraws");
-    let counts = match js_sys::Reflect::get(&window, &key) {
-        Ok(v) if v.is_object() => v,
-        _ => {
-            let o: wasm_bindgen::JsValue = js_sys::Object::new().into();
-            let _ = js_sys::Reflect::set(&window, &key, &o);
-            o
-        }
-    };
-    let name = wasm_bindgen::JsValue::from_str(layer.name());
-    let n = js_sys::Reflect::get(&counts, &name)
-        .ok()
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0);
-    let _ = js_sys::Reflect::set(&counts, &name, &(n + 1.0).into());
+    use wasm_bindgen::JsValue;
+    struct Counts {
+        object: js_sys::Object,
+        keys: Vec<JsValue>,
+        counts: [f64; Layer::ALL.len()],
+    }
+    thread_local! {
+        static COUNTS: std::cell::RefCell<Option<Counts>> = const { std::cell::RefCell::new(None) };
+    }
+    COUNTS.with_borrow_mut(|c| {
+        let c = c.get_or_insert_with(|| {
+            let object = js_sys::Object::new();
+            if let Some(window) = web_sys::window() {
+                let _ = js_sys::Reflect::set(&window, &JsValue::from_str("__tickertapeDraws"), &object);
+            }
+            Counts {
+                object,
+                keys: Layer::ALL.iter().map(|l| JsValue::from_str(l.name())).collect(),
+                counts: [0.0; Layer::ALL.len()],
+            }
+        });
+        let i = layer as usize;
+        c.counts[i] += 1.0;
+        let _ = js_sys::Reflect::set(&c.object, &c.keys[i], &JsValue::from_f64(c.counts[i]));
+    });
 }
 
 /// Whether the page shows the dark theme (`None` until hydrated), shared by the theme switch and

@@ -1,6 +1,6 @@
 //! The charts, drawn on canvas: the main [`PriceChart`] (candles or line, volume, grid,
-//! indicators with RSI in a pane of its own, last-price marker, crosshair) and the watchlist's
-//! [`Sparkline`]. [`super::canvas`] says why canvas and how a draw stays cheap.
+//! indicators with RSI in a pane of its own, last-price marker, crosshair); the watchlist's
+//! sparklines are [`super::sparks`]. [`super::canvas`] says why canvas and how a draw stays cheap.
 //!
 //! Why not a chart crate: leptos-chartistry (the maintained Leptos option) draws lines and bars
 //! but not candlesticks, and a generic chart redraws far more than a live market screen needs
@@ -537,6 +537,37 @@ struct Gesture {
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const TABLE_MS: f64 = 100.0;
 
+/// Refreshes the chart's table once `limit` ms have passed since it last was, if it is still
+/// stale then; waits again if something refreshed it meanwhile.
+#[cfg(feature = "hydrate")]
+fn refresh_later(
+    stale: StoredValue<bool>,
+    pending: StoredValue<bool>,
+    drawn_at: StoredValue<f64>,
+    limit: f64,
+    refresh: impl Fn() + Copy + 'static,
+) {
+    let Some(at) = drawn_at.try_get_value() else { return };
+    let wait = (at + limit - js_sys::Date::now()).max(0.0);
+    set_timeout(
+        move || {
+            let Some(true) = stale.try_get_value() else {
+                pending.try_set_value(false);
+                return;
+            };
+            match drawn_at.try_get_value() {
+                Some(at) if js_sys::Date::now() - at >= limit => {
+                    pending.try_set_value(false);
+                    refresh();
+                }
+                Some(_) => refresh_later(stale, pending, drawn_at, limit, refresh),
+                None => {}
+            }
+        },
+        std::time::Duration::from_millis(wait.ceil() as u64),
+    );
+}
+
 #[component]
 pub fn PriceChart(
     data: RwSignal<ChartData>,
@@ -553,6 +584,10 @@ pub fn PriceChart(
     /// Whether the crosshair offers to add an alert (someone is signed in).
     #[prop(optional, into)]
     can_alert: Option<Signal<bool>>,
+    /// The page's ten-a-second redraws ([`Board::redraws`](crate::state::board::Board)): the
+    /// hidden table refreshes in their frames rather than in one of its own.
+    #[prop(optional, into)]
+    redraws: Option<Signal<u32>>,
 ) -> impl IntoView {
     let kinds = Signal::derive(move || studies.map(|s| s.get()).unwrap_or_default());
     // Index of the hovered candle among the visible ones (crosshair), if any.
@@ -690,35 +725,42 @@ pub fn PriceChart(
     let last_text = RwSignal::new(layout.with_untracked(last_of));
     #[cfg(feature = "hydrate")]
     {
+        // Changed since it was last refreshed, when, and whether a timer is set.
+        let stale = StoredValue::new(false);
         let drawn_at = StoredValue::new(f64::NEG_INFINITY);
         let pending = StoredValue::new(false);
         let refresh = move || {
+            stale.try_set_value(false);
             drawn_at.try_set_value(js_sys::Date::now());
             if let Some((candles, last)) = layout.try_with_untracked(|l| (l.candles.clone(), last_of(l))) {
                 table.try_set(candles);
                 last_text.try_set(last);
             }
         };
+        // With the page's redraws, the timer is only a fallback for when none comes (a paused
+        // or quiet market): it waits twice as long.
+        let limit = if redraws.is_some() { 2.0 * TABLE_MS } else { TABLE_MS };
+        if let Some(redraws) = redraws {
+            Effect::new(move |_| {
+                redraws.track();
+                if stale.get_value() {
+                    refresh();
+                }
+            });
+        }
         Effect::new(move |_| {
             layout.with(|_| ());
-            if pending.get_value() {
-                return;
-            }
-            let wait = drawn_at.get_value() + TABLE_MS - js_sys::Date::now();
-            if wait <= 0.0 {
+            stale.set_value(true);
+            if js_sys::Date::now() - drawn_at.get_value() >= limit {
                 refresh();
-            } else {
+            } else if !pending.get_value() {
                 pending.set_value(true);
-                set_timeout(
-                    move || {
-                        pending.try_set_value(false);
-                        refresh();
-                    },
-                    std::time::Duration::from_millis(wait.ceil() as u64),
-                );
+                refresh_later(stale, pending, drawn_at, limit, refresh);
             }
         });
     }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = redraws;
     let summary = move || {
         let (d, sd, symbol, interval) =
             data.with_untracked(|d| (d.decimals, d.size_decimals, d.symbol.clone(), d.series.interval()));
@@ -1173,65 +1215,6 @@ fn capture_pointer(ev: &leptos::ev::PointerEvent) {
     let _ = ev;
 }
 
-/// A minute of prices as a small line; green when the minute ended higher than it began.
-///
-/// Every row redraws its line up to ten times a second in a busy market (the feed throttles
-/// it), so it is a canvas: one stroked path, nothing for the browser to lay out.
-#[component]
-pub fn Sparkline(points: Signal<Vec<i64>>) -> impl IntoView {
-    let canvas = NodeRef::<leptos::html::Canvas>::new();
-    let surface = use_surface(canvas);
-    let dark = dark_theme();
-    let trend = Memo::new(move |_| points.with(|p| trend_of(p)));
-    Effect::new(move |_| {
-        let Some(s) = surface.get() else { return };
-        let dark = dark.get().unwrap_or(false);
-        points.with(|p| paint(canvas, &spark_scene(p, s), dark, Layer::Spark));
-    });
-    view! {
-        <canvas class="spark" data-testid="sparkline" data-trend=move || trend.get() aria-hidden="true" node_ref=canvas></canvas>
-    }
-}
-
-/// `up` when the last point is above the first, `down` below, else `flat`.
-fn trend_of(p: &[i64]) -> &'static str {
-    match (p.first(), p.last()) {
-        (Some(a), Some(b)) if b > a => "up",
-        (Some(a), Some(b)) if b < a => "down",
-        _ => "flat",
-    }
-}
-
-/// A sparkline's one path: the points spread across the width, the lowest and highest a
-/// pixel inside the edges, in the trend's colour.
-fn spark_scene(p: &[i64], s: Surface) -> Scene {
-    let mut scene = Scene::default();
-    let ink = match trend_of(p) {
-        "up" => Ink::Up,
-        "down" => Ink::Down,
-        _ => Ink::Muted,
-    };
-    let lo = p.iter().copied().min().unwrap_or(0);
-    let hi = p.iter().copied().max().unwrap_or(0);
-    let span = (hi - lo).max(1) as f64;
-    let n = (p.len().max(2) - 1) as f64;
-    let pad = 2.0 * s.px();
-    scene
-        .pass(
-            ink,
-            Paint::Stroke {
-                width: 1.5 * s.px(),
-                dashed: false,
-            },
-        )
-        .polyline(
-            p.iter()
-                .enumerate()
-                .map(|(i, v)| (i as f64 / n * s.w, pad + (hi - v) as f64 / span * (s.h - 2.0 * pad))),
-        );
-    scene
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1566,22 +1549,5 @@ mod tests {
             Seg::Move(500.5, 0.0),
             "one pixel wide: on its centre"
         );
-    }
-
-    #[test]
-    fn sparklines_span_their_box_in_the_trend_colour() {
-        let s = spark_scene(&[5, 9, 1, 7], SURFACE);
-        assert_eq!(s.passes.len(), 1);
-        assert_eq!(s.passes[0].ink, Ink::Up);
-        let ys: Vec<f64> = s.passes[0]
-            .path
-            .iter()
-            .map(|seg| match seg {
-                Seg::Move(_, y) | Seg::Line(_, y) => *y,
-                _ => f64::NAN,
-            })
-            .collect();
-        assert_eq!(ys, vec![250.0, 4.0, 496.0, 127.0]);
-        assert_eq!(spark_scene(&[3, 1], SURFACE).passes[0].ink, Ink::Down);
     }
 }

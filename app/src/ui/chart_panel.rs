@@ -121,7 +121,7 @@ pub(super) fn ChartPanel(board: Board) -> impl IntoView {
                     </label>
                 </div>
             </div>
-            <PriceChart data=board.chart mode studies alerts=alert_levels on_alert can_alert/>
+            <PriceChart data=board.chart mode studies alerts=alert_levels on_alert can_alert redraws=board.redraws/>
         </section>
     }
 }

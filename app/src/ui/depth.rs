@@ -6,7 +6,7 @@
 //! three levels rewrites three rows; the tape is keyed by each print's number, so a new print
 //! adds one row (highlighted once, by a CSS animation that runs when the row is created) and
 //! the others are left alone: no strobing, whatever the rate. The feed notifies the panel at
-//! most 10 times a second (`DEPTH_RENDER_MS` in `live/mod.rs` says why).
+//! most 10 times a second (`SLOW_RENDER_MS` in `live/mod.rs` says why).
 
 use super::canvas::{Ink, Layer, Paint, Scene, Seg, Surface, dark_theme, paint, use_surface};
 use super::format::{self, Units};

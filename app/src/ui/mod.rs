@@ -15,6 +15,7 @@ mod chart_panel;
 mod depth;
 pub mod format;
 mod header;
+mod sparks;
 mod studies;
 mod theme;
 mod transports;

@@ -1,8 +1,8 @@
 //! The watchlist: the symbol picker, the sortable table of live quotes, one row per watched
 //! instrument with its sparkline.
 
-use super::chart::Sparkline;
 use super::format;
+use super::sparks::{SparkSheet, SparkSlot};
 use crate::state::board::Board;
 use leptos::prelude::*;
 
@@ -119,8 +119,9 @@ pub(super) fn Watchlist(board: Board) -> impl IntoView {
             </th>
         }
     };
+    let wrap = NodeRef::<leptos::html::Div>::new();
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" node_ref=wrap>
             <table class="quotes">
                 <caption class="sr-only">"Live quotes; select a row to chart it; column headers sort"</caption>
                 <thead>
@@ -146,6 +147,7 @@ pub(super) fn Watchlist(board: Board) -> impl IntoView {
                     </For>
                 </tbody>
             </table>
+            <SparkSheet board wrap order/>
         </div>
     }
 }
@@ -210,7 +212,6 @@ fn quote_row(board: Board, index: usize, selected: Signal<bool>) -> Option<impl 
             select();
         }
     };
-    let points = Signal::derive(move || row.spark.with(|s| s.iter().map(|c| c.close).collect::<Vec<_>>()));
     Some(view! {
         <tr
             data-testid="quote-row"
@@ -238,7 +239,7 @@ fn quote_row(board: Board, index: usize, selected: Signal<bool>) -> Option<impl 
             <td class="num hide-sm">{move || quote.with(|q| format::price(q.bid, d))}</td>
             <td class="num hide-sm">{move || quote.with(|q| format::price(q.ask, d))}</td>
             <td class="num hide-md">{move || quote.with(|q| format::volume(q.volume, sd))}</td>
-            <td class="hide-sm"><Sparkline points/></td>
+            <td class="hide-sm"><SparkSlot board index/></td>
         </tr>
     })
 }
