@@ -116,6 +116,7 @@ pub(super) fn load_depth(live: &Shared, book: bool) {
             }
         });
         l.depth_dirty = true;
+        l.slow.mark(None);
         let resync = !board.depth.with_untracked(|d| d.synced);
         drop(l);
         schedule_frame(&live);
@@ -228,6 +229,7 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
             l.applied.market = Some(at.market);
             l.events += 1;
             count_in_page("__tickertapeSnapshots");
+            l.slow.mark(Some(snapshot.ts as f64));
             for q in snapshot.quotes {
                 let Some(i) = l.board.index_of(&q.symbol) else {
                     continue;
@@ -262,6 +264,8 @@ pub(super) fn handle(live: &Shared, incoming: Incoming) {
             record_seq(at.market.seq);
             l.events += 1;
             l.samples.push_back((now, now - frame.ts as f64));
+            // The parts drawn ten times a second count their period on the market's clock.
+            l.slow.mark(Some(frame.ts as f64));
             let chart_symbol = l.board.chart.with_untracked(|c| c.symbol.clone());
             for q in frame.quotes {
                 let Some(i) = l.board.index_of(&q.symbol) else {
@@ -380,9 +384,6 @@ fn render(live: &Shared) {
     // The parts drawn at a lower rate, together; not yet due, they are looked at again next
     // frame, so their last change is drawn even if nothing else arrives.
     let mut later = false;
-    if l.depth_dirty || l.readouts.is_some() || l.dirty.contains(&true) {
-        l.slow.mark();
-    }
     if let Some(due) = l.slow.due(now) {
         later = !due;
         if due {

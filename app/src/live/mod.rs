@@ -27,6 +27,7 @@ mod ws;
 pub(crate) use share::session_changed;
 
 use crate::state::board::{Board, Connection};
+use crate::state::throttle::Throttle;
 use crate::state::view::Transport;
 use crate::state::wants::Wants;
 use crate::wire::protocol::Interval;
@@ -80,7 +81,7 @@ pub(super) const STATS_WINDOW_MS: f64 = 5_000.0;
 const MAX_BACKOFF_MS: f64 = 30_000.0;
 /// How long a row stays tinted after its last move.
 pub(super) const FLASH_MS: f64 = 450.0;
-/// Least time between two redraws of the parts of the page drawn at most ten times a second:
+/// The period of the redraws of the parts of the page drawn at most ten times a second:
 /// the watchlist's rows (prices, changes, bid, ask, volume and their tint), the sparklines, and
 /// the book, the depth chart and the tape. Ten a second is the rate trading screens refresh such
 /// tables at, and exchanges publish depth to screens at (Binance's fastest depth stream is every
@@ -92,55 +93,6 @@ pub(super) const FLASH_MS: f64 = 450.0;
 /// the stream's readouts still redraw at every frame; every tick is applied as it arrives, only
 /// the drawing waits.
 pub(super) const SLOW_RENDER_MS: f64 = 100.0;
-/// How much sooner than its period a [`Throttle`] may draw: half a 60 Hz animation frame. A
-/// feed at exactly the period (a 10 Hz market) arrives a hair under the period after the last
-/// draw as often as over it, and without the slack every other draw slipped to a frame of its
-/// own.
-const FRAME_SLACK_MS: f64 = 8.0;
-
-/// Redraws of one part of the page, at most one per `period` ms: what changed is marked as it
-/// arrives and drawn at the first animation frame the period allows.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Throttle {
-    dirty: bool,
-    drawn: f64,
-    period: f64,
-}
-
-impl Throttle {
-    pub(super) fn new(period: f64) -> Self {
-        Throttle {
-            dirty: false,
-            drawn: f64::NEG_INFINITY,
-            period,
-        }
-    }
-
-    /// When it last drew.
-    pub(super) fn drawn(&self) -> f64 {
-        self.drawn
-    }
-
-    /// Something changed: draw it when due.
-    pub(super) fn mark(&mut self) {
-        self.dirty = true;
-    }
-
-    /// Whether to draw now (`Some(true)`, and it is then clean), later (`Some(false)`: ask
-    /// again at a later frame), or not at all (`None`: nothing changed).
-    pub(super) fn due(&mut self, now: f64) -> Option<bool> {
-        if !self.dirty {
-            return None;
-        }
-        let due = now - self.drawn >= self.period - FRAME_SLACK_MS;
-        if due {
-            self.dirty = false;
-            self.drawn = now;
-        }
-        Some(due)
-    }
-}
-
 pub(super) struct Live {
     pub(super) board: Board,
     /// Id of the last event applied: where the next connection resumes.

@@ -53,6 +53,10 @@ pub(super) fn housekeeping(live: &Shared) {
         .front()
         .map_or(STATS_WINDOW_MS, |(t, _)| (now - t).clamp(1_000.0, STATS_WINDOW_MS));
     let rate = lat.len() as f64 / (span / 1000.0);
+    // Flashes that ended by the last round and are still waiting end with these.
+    if let Some(waiting) = l.readouts.take() {
+        flash_ends.extend(waiting.flash_ends);
+    }
     let readouts = Readouts {
         flash_ends,
         last_id: l.last_id.clone(),
@@ -60,12 +64,13 @@ pub(super) fn housekeeping(live: &Shared) {
         rate,
         link,
     };
-    // Streaming: with the next redraw of the rows (a few frames away at most).
-    let streaming = !board.paused.get_untracked() && now - l.slow.drawn() < 3.0 * super::SLOW_RENDER_MS;
+    // Streaming (the rows were redrawn a moment ago): they go with the next redraw, which the
+    // market brings. They do not bring one of their own: it would spend the redraws' budget and
+    // put the market's next redraw off (`state::throttle`). Else, or if none came since the last
+    // round, now.
+    let streaming = !board.paused.get_untracked() && now - l.slow.drawn() < 2.0 * super::SLOW_RENDER_MS;
     if streaming {
         l.readouts = Some(readouts);
-        drop(l);
-        super::apply::schedule_frame(live);
     } else {
         drop(l);
         readouts.show(board);
