@@ -12,6 +12,14 @@
 //!   frame (the feed renders once per frame), in **device pixels** (the canvas's backing store
 //!   is its CSS size times `devicePixelRatio`, and edges are snapped to whole pixels), so lines
 //!   are sharp at any ratio.
+//!
+//! And **lines one pixel wide**. Without a GPU, Chrome rasterises a canvas with Skia on the CPU
+//! when it hands the frame to the compositor, and Skia strokes lines up to one pixel wide on a
+//! fast path: nineteen 60-point sparklines on one 80×860 canvas took 0.2 ms at 1 px, 2.0–2.6 ms
+//! at anything from 1.25 to 3 px (headless Chromium here, `end2end/bench/stroke-cost.mjs`). At
+//! 1.5 px the sparklines were the page's costliest draw. The indicators, RSI and the sparklines
+//! are one CSS pixel wide, as trading screens draw them by default; the line chart's price line
+//! stays two (it is the settled layer, drawn about once a second).
 
 use leptos::prelude::*;
 

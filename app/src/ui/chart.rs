@@ -437,10 +437,13 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface, part:
         let Some(values) = values_of(study).filter(|_| !matches!(kind, Kind::Rsi { .. })) else {
             continue;
         };
+        // One CSS pixel, as the trading screens' defaults: Skia rasterises strokes up to one
+        // device pixel wide on a fast path, about 13 times cheaper on the CPU than 1.5 pixels
+        // (`super::canvas` has the measurement).
         let pass = scene.pass(
             Ink::Study(k as u8),
             Paint::Stroke {
-                width: 1.5 * px,
+                width: px,
                 dashed: false,
             },
         );
@@ -492,7 +495,7 @@ fn rsi_scene(l: &Layout, rsi: &Study, ink: Ink, s: Surface) -> Scene {
             .pass(
                 ink,
                 Paint::Stroke {
-                    width: 1.5 * s.px(),
+                    width: s.px(),
                     dashed: false,
                 },
             )

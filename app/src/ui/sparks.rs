@@ -12,6 +12,7 @@
 //! feed throttles it).
 
 use super::canvas::{Ink, Layer, Paint, Scene, Surface, dark_theme, paint, use_surface};
+use super::format::Fixed;
 use crate::state::board::Board;
 use leptos::prelude::*;
 
@@ -66,7 +67,8 @@ pub(super) fn SparkSheet(board: Board, wrap: NodeRef<leptos::html::Div>, order: 
         });
         paint(canvas, &scene, dark, Layer::Spark);
     });
-    let px = |v: f64| format!("{v}px");
+    // (Through `Fixed`: std's float printing would add kilobytes to the WASM.)
+    let px = |v: f64| format!("{}px", Fixed(v, 2));
     // Which rows the sheet draws, top to bottom (for tests: it must follow a re-sort).
     let rows = move || {
         sheet.with(|s| {
@@ -187,7 +189,8 @@ pub(super) fn trend_of(mut closes: impl DoubleEndedIterator<Item = i64>) -> &'st
     }
 }
 
-/// One row's line on the sheet, in the pass of its trend's colour: the points spread across
+/// One row's line on the sheet, one CSS pixel wide (see [`super::canvas`] on stroke widths),
+/// in the pass of its trend's colour: the points spread across
 /// the sheet's width, the lowest and highest a pixel inside the band from `top` to
 /// `top + height` (device pixels).
 fn spark_into(scene: &mut Scene, p: &[i64], top: f64, height: f64, s: Surface) {
@@ -205,7 +208,7 @@ fn spark_into(scene: &mut Scene, p: &[i64], top: f64, height: f64, s: Surface) {
         .pass(
             ink,
             Paint::Stroke {
-                width: 1.5 * s.px(),
+                width: s.px(),
                 dashed: false,
             },
         )
