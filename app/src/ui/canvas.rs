@@ -47,6 +47,13 @@ pub enum Paint {
     Stroke { width: f64, dashed: bool },
 }
 
+impl Paint {
+    /// A solid line `width` device pixels wide.
+    pub const fn line(width: f64) -> Self {
+        Paint::Stroke { width, dashed: false }
+    }
+}
+
 /// One step of a path, in device pixels.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Seg {
@@ -499,13 +506,7 @@ mod tests {
     #[test]
     fn polylines_break_where_undefined() {
         let mut s = Scene::default();
-        let pass = s.pass(
-            Ink::Study(0),
-            Paint::Stroke {
-                width: 1.0,
-                dashed: false,
-            },
-        );
+        let pass = s.pass(Ink::Study(0), Paint::line(1.0));
         pass.polyline([(0.0, f64::NAN), (1.0, 1.0), (2.0, 2.0), (3.0, f64::NAN), (4.0, 4.0)]);
         assert_eq!(
             pass.path,

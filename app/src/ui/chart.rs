@@ -334,10 +334,7 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface, part:
     let f = l.frame;
     let px = s.px();
     let y = |p: f64| f.fy(p) * s.h;
-    let thin = Paint::Stroke {
-        width: px,
-        dashed: false,
-    };
+    let thin = Paint::line(px);
     let n = l.candles.len();
     let (bodies, points) = (&l.candles[part.candles(n)], part.points(n));
     // The study values of the part's points.
@@ -415,19 +412,11 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface, part:
             }
         }
         ChartMode::Line => {
-            scene
-                .pass(
-                    Ink::Accent,
-                    Paint::Stroke {
-                        width: 2.0 * px,
-                        dashed: false,
-                    },
-                )
-                .polyline(
-                    centres()
-                        .zip(&l.candles[points.clone()])
-                        .map(|(x, c)| (x, y(c.close as f64))),
-                );
+            scene.pass(Ink::Accent, Paint::line(2.0 * px)).polyline(
+                centres()
+                    .zip(&l.candles[points.clone()])
+                    .map(|(x, c)| (x, y(c.close as f64))),
+            );
             drawn.line = points.len();
         }
     }
@@ -440,13 +429,7 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface, part:
         // One CSS pixel, as the trading screens' defaults: Skia rasterises strokes up to one
         // device pixel wide on a fast path, about 13 times cheaper on the CPU than 1.5 pixels
         // (`super::canvas` has the measurement).
-        let pass = scene.pass(
-            Ink::Study(k as u8),
-            Paint::Stroke {
-                width: px,
-                dashed: false,
-            },
-        );
+        let pass = scene.pass(Ink::Study(k as u8), Paint::line(px));
         let before = pass.path.len();
         for line in 0..kind.lines() {
             pass.polyline(centres().zip(&values).map(|(x, v)| (x, y(v[line]))));
@@ -492,13 +475,7 @@ fn rsi_scene(l: &Layout, rsi: &Study, ink: Ink, s: Surface) -> Scene {
     }
     if let Some(values) = in_view(l, rsi) {
         scene
-            .pass(
-                ink,
-                Paint::Stroke {
-                    width: s.px(),
-                    dashed: false,
-                },
-            )
+            .pass(ink, Paint::line(s.px()))
             .polyline(l.candles.iter().zip(values).map(|(c, v)| {
                 let (x, slot) = l.slot(c.t, s.w);
                 (x + slot / 2.0, y(v[0]))

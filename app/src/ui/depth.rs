@@ -229,15 +229,7 @@ fn depth_scene(d: &Depth, s: Surface) -> Scene {
         let area = scene.pass(wash, Paint::Fill(1.0));
         area.polyline(points.iter().copied());
         area.path.push(Seg::Close);
-        scene
-            .pass(
-                ink,
-                Paint::Stroke {
-                    width: s.px(),
-                    dashed: false,
-                },
-            )
-            .polyline(points);
+        scene.pass(ink, Paint::line(s.px())).polyline(points);
     }
     scene
 }

@@ -205,13 +205,7 @@ fn spark_into(scene: &mut Scene, p: &[i64], top: f64, height: f64, s: Surface) {
     let n = (p.len().max(2) - 1) as f64;
     let pad = 2.0 * s.px();
     scene
-        .pass(
-            ink,
-            Paint::Stroke {
-                width: s.px(),
-                dashed: false,
-            },
-        )
+        .pass(ink, Paint::line(s.px()))
         .polyline(p.iter().enumerate().map(|(i, v)| {
             (
                 i as f64 / n * s.w,
