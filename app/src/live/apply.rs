@@ -387,6 +387,11 @@ fn render(live: &Shared) {
     if let Some(due) = l.slow.due(now) {
         later = !due;
         if due {
+            // First what housekeeping left for this redraw: a row that moved again since its
+            // tint ended is tinted anew just below.
+            if let Some(readouts) = l.readouts.take() {
+                readouts.show(board);
+            }
             for i in 0..l.dirty.len() {
                 if !std::mem::take(&mut l.dirty[i]) {
                     continue;
@@ -409,9 +414,6 @@ fn render(live: &Shared) {
             }
             if std::mem::take(&mut l.depth_dirty) {
                 board.depth.notify();
-            }
-            if let Some(readouts) = l.readouts.take() {
-                readouts.show(board);
             }
             board.redraws.update(|n| *n = n.wrapping_add(1));
         }
