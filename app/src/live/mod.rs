@@ -88,11 +88,13 @@ pub(super) const FLASH_MS: f64 = 450.0;
 /// 100 ms). Text in a table is what the browser lays out and paints: at every animation frame of
 /// a 200 Hz market the rows, and the book (which re-forms around the new touch at each trade),
 /// each took more of the main thread than the rest of the page (BENCHMARKS.md, "Page cost" and
-/// "Page cost against lightweight-charts"). They share one clock, so that the browser lays out
-/// and paints once for all of them, not in frames of their own. The chart, its last price and
-/// the stream's readouts still redraw at every frame; every tick is applied as it arrives, only
-/// the drawing waits.
+/// "Page cost against lightweight-charts"). They share one clock, counted in market time
+/// ([`Throttle`]), so that the browser lays out and paints once for all of them, not in frames of
+/// their own; the readouts and the end of a tint go with them while the market streams. The
+/// chart and its last price still redraw at every frame; every tick is applied as it arrives,
+/// only the drawing waits.
 pub(super) const SLOW_RENDER_MS: f64 = 100.0;
+
 pub(super) struct Live {
     pub(super) board: Board,
     /// Id of the last event applied: where the next connection resumes.

@@ -427,7 +427,7 @@ fn chart_scene(l: &Layout, mode: ChartMode, studies: &[Study], s: Surface, part:
             continue;
         };
         // One CSS pixel, as the trading screens' defaults: Skia rasterises strokes up to one
-        // device pixel wide on a fast path, about 13 times cheaper on the CPU than 1.5 pixels
+        // device pixel wide on a fast path, about ten times cheaper on the CPU than 1.5 pixels
         // (`super::canvas` has the measurement).
         let pass = scene.pass(Ink::Study(k as u8), Paint::line(px));
         let before = pass.path.len();
