@@ -3,10 +3,11 @@
 //! (time & sales).
 //!
 //! The ladder has a fixed slot per level, each reading its own memo, so a frame that changes
-//! three levels rewrites three rows; the tape is keyed by each print's number, so a new print
-//! adds one row (highlighted once, by a CSS animation that runs when the row is created) and
-//! the others are left alone: no strobing, whatever the rate. The feed notifies the panel at
-//! most 10 times a second (`SLOW_RENDER_MS` in `live/mod.rs` says why).
+//! three levels rewrites three rows; the tape has a fixed slot per row too (the newest print
+//! first), so a redraw rewrites the text of the slots whose print changed, and the newest three
+//! are tinted in their aggressor's colour without a fade: no strobing, whatever the rate. The
+//! feed notifies the panel at most 10 times a second (`SLOW_RENDER_MS` in `live/mod.rs` says
+//! why).
 
 use super::canvas::{Ink, Layer, Paint, Scene, Seg, Surface, dark_theme, paint, use_surface};
 use super::format::{self, Units};
