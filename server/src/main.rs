@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     // SAFETY: mallopt only sets the allocator's parameter; called before any thread starts.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
     }
     let config = match Config::try_parse() {
         Ok(config) => config,
@@ -206,6 +207,15 @@ const PURGE_SESSIONS_EVERY: std::time::Duration = std::time::Duration::from_secs
 /// stayed there: 178 MB of RSS after 100 sign-ups (BENCHMARKS.md, "Signed-in streams"). A fixed
 /// threshold keeps them mapped, given back the moment they are freed.
 const MMAP_THRESHOLD: libc::c_int = 1 << 20;
+
+/// Free memory a heap keeps at its top before handing it back to the kernel.
+///
+/// Why not glibc's default (128 KiB, fixed too once the mapping threshold is set): every SQLite
+/// transaction of an account change allocates its statement journal and frees it at the end, so
+/// a worker's heap grew at every change (`sysmalloc`, and page faults to fill the new pages) and
+/// shrank again after it (`heap_trim`): about a sixth of what SQLite cost per change in `perf`
+/// (BENCHMARKS.md, *Signed-in streams*). A few MiB kept per heap end the cycle.
+const TRIM_THRESHOLD: libc::c_int = 4 << 20;
 
 /// How often freed heap memory is handed back to the kernel.
 const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);

@@ -133,7 +133,7 @@ pub enum Saved {
 impl Store {
     /// Adds an active alert for `row.user_id`, unless they have `max` active ones already.
     pub async fn create_alert(&self, row: &AlertRow, now: i64, max: usize) -> Result<Saved, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // The user's row lock (PostgreSQL; SQLite has one writer) orders concurrent creations,
         // so two cannot both pass the count.
         sqlx::query("UPDATE users SET rev = rev WHERE id = $1")
@@ -229,7 +229,7 @@ impl Store {
     /// Writes what may change of an alert (level, frequency, expiry, note, state); an alert
     /// re-armed to `active` counts against `max` as a new one does.
     pub async fn update_alert(&self, row: &AlertRow, max: usize) -> Result<Saved, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let before = sqlx::query("SELECT state FROM alerts WHERE id = $1 AND user_id = $2")
             .bind(row.id)
             .bind(row.user_id)
@@ -298,7 +298,7 @@ impl Store {
     /// alert is no longer active (deleted or paused since the frame) or this firing is recorded
     /// already.
     pub async fn record_firing(&self, firing: &Firing) -> Result<Option<Recorded>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query("SELECT user_id, symbol, condition, note FROM alerts WHERE id = $1 AND state = 'active'")
             .bind(firing.alert_id)
             .fetch_optional(&mut *tx)
@@ -389,7 +389,7 @@ impl Store {
     /// Marks entries read (those up to `up_to`, and those in `ids`); returns the event number
     /// of the mark and how many stay unread.
     pub async fn mark_read(&self, user_id: i64, up_to: Option<i64>, ids: &[i64]) -> Result<(i64, i64), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rev = next_event(&mut tx, user_id).await?;
         if let Some(up_to) = up_to {
             sqlx::query("UPDATE inbox SET is_read = 1 WHERE user_id = $1 AND id <= $2 AND is_read = 0")

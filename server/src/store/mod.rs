@@ -9,9 +9,13 @@
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub mod alerts;
+mod direct;
+
+use direct::Direct;
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -119,12 +123,18 @@ pub enum StoreError {
     Taken,
     /// The database failed or could not be reached in time; nothing was changed.
     #[error("the account store is unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
-        StoreError::Unavailable(err)
+        StoreError::Unavailable(Box::new(err))
+    }
+}
+
+impl From<direct::DirectError> for StoreError {
+    fn from(err: direct::DirectError) -> Self {
+        StoreError::Unavailable(Box::new(err))
     }
 }
 
@@ -137,11 +147,21 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
-/// The store's handle: a pool of connections. Cheap to clone.
-#[derive(Clone, Debug)]
+/// The store's handle: a pool of connections and, on SQLite, the connection the account changes
+/// run on (see [`direct`]). Cheap to clone.
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    direct: Option<Arc<Direct>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -188,7 +208,43 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| format!("cannot migrate the database {}: {e}", url.redacted()))?;
-        Ok(Store { pool, backend })
+        let direct = match direct::file_of(&url.0) {
+            Some(path) if backend == Backend::Sqlite => {
+                Some(Arc::new(Direct::open(path).map_err(|e| {
+                    format!("cannot open the database {}: {e}", url.redacted())
+                })?))
+            }
+            _ => None,
+        };
+        Ok(Store { pool, backend, direct })
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at once (`IMMEDIATE`):
+    /// a transaction that read first could not write after another connection's commit.
+    async fn begin_write(&self) -> Result<Tx, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Runs an account change on the SQLite connection of [`direct`], and a checkpoint on the
+    /// pool's worker when one is due.
+    async fn direct<T, F>(&self, direct: &Arc<Direct>, change: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (out, checkpoint) = direct.run(true, change).await?;
+        if checkpoint {
+            let pool = self.pool.clone();
+            tokio::spawn(async move {
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                    tracing::warn!(error = %e, "the store's checkpoint failed; the next one tries again");
+                }
+            });
+        }
+        Ok(out)
     }
 
     pub fn backend(&self) -> Backend {
@@ -243,14 +299,15 @@ impl Store {
 
     /// The live session whose id hashes to `id_hash` (none once expired at `now`).
     pub async fn session(&self, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT s.user_id, u.username, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id_hash = $1 AND s.expires_at > $2",
-        )
-        .bind(id_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        if let Some(direct) = &self.direct {
+            let id_hash = id_hash.to_string();
+            return Ok(direct.run(false, move |tx| direct::session(tx, &id_hash, now)).await?.0);
+        }
+        let row = sqlx::query(SESSION)
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(match row {
             Some(row) => Some(SessionRow {
                 user_id: row.try_get(0)?,
@@ -263,7 +320,13 @@ impl Store {
 
     /// Moves a session's expiry (sliding expiry).
     pub async fn extend_session(&self, id_hash: &str, expires_at: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id_hash = $2")
+        if let Some(direct) = &self.direct {
+            let id_hash = id_hash.to_string();
+            return self
+                .direct(direct, move |tx| direct::extend_session(tx, &id_hash, expires_at))
+                .await;
+        }
+        sqlx::query(EXTEND_SESSION)
             .bind(expires_at)
             .bind(id_hash)
             .execute(&self.pool)
@@ -303,18 +366,19 @@ impl Store {
         symbols_json: &str,
         max: usize,
     ) -> Result<PutOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let to = rename.unwrap_or(name);
-        // The usual change, a list's symbols, in one statement batch on SQLite.
-        if self.backend == Backend::Sqlite && to == name {
-            if let Some(state) = sqlite_set_symbols(&mut tx, user_id, name, symbols_json).await? {
-                tx.commit().await?;
-                return Ok(PutOutcome::Done(state));
-            }
+        if let Some(direct) = &self.direct {
+            let (name, rename, symbols) = (name.to_string(), rename.map(str::to_string), symbols_json.to_string());
+            return self
+                .direct(direct, move |tx| {
+                    direct::put_watchlist(tx, user_id, &name, rename.as_deref(), &symbols, max)
+                })
+                .await;
         }
+        let mut tx = self.begin_write().await?;
+        let to = rename.unwrap_or(name);
         let rev = bump(&mut tx, user_id).await?;
         if to != name {
-            let taken = sqlx::query("SELECT 1 FROM watchlists WHERE user_id = $1 AND name = $2")
+            let taken = sqlx::query(NAME_TAKEN)
                 .bind(user_id)
                 .bind(to)
                 .fetch_optional(&mut *tx)
@@ -323,7 +387,7 @@ impl Store {
                 return Ok(PutOutcome::NameTaken);
             }
         }
-        let updated = sqlx::query("UPDATE watchlists SET symbols = $1, name = $2 WHERE user_id = $3 AND name = $4")
+        let updated = sqlx::query(UPDATE_LIST)
             .bind(symbols_json)
             .bind(to)
             .bind(user_id)
@@ -332,15 +396,12 @@ impl Store {
             .await?
             .rows_affected();
         if updated == 0 {
-            let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(position), 0) FROM watchlists WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await?;
+            let row = sqlx::query(COUNT_LISTS).bind(user_id).fetch_one(&mut *tx).await?;
             let (count, last): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
             if count as usize >= max {
                 return Ok(PutOutcome::TooMany);
             }
-            sqlx::query("INSERT INTO watchlists (user_id, name, position, symbols) VALUES ($1, $2, $3, $4)")
+            sqlx::query(INSERT_LIST)
                 .bind(user_id)
                 .bind(to)
                 .bind(last + 1)
@@ -355,9 +416,15 @@ impl Store {
 
     /// Deletes a watchlist; `None` if there was none of that name (nothing changes then).
     pub async fn delete_watchlist(&self, user_id: i64, name: &str) -> Result<Option<Versioned>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        if let Some(direct) = &self.direct {
+            let name = name.to_string();
+            return self
+                .direct(direct, move |tx| direct::delete_watchlist(tx, user_id, &name))
+                .await;
+        }
+        let mut tx = self.begin_write().await?;
         let rev = bump(&mut tx, user_id).await?;
-        let done = sqlx::query("DELETE FROM watchlists WHERE user_id = $1 AND name = $2")
+        let done = sqlx::query(DELETE_LIST)
             .bind(user_id)
             .bind(name)
             .execute(&mut *tx)
@@ -371,15 +438,19 @@ impl Store {
     }
 
     pub async fn put_view(&self, user_id: i64, view_json: &str) -> Result<Versioned, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        if let Some(direct) = &self.direct {
+            let view = view_json.to_string();
+            return self
+                .direct(direct, move |tx| direct::put_view(tx, user_id, &view))
+                .await;
+        }
+        let mut tx = self.begin_write().await?;
         let rev = bump(&mut tx, user_id).await?;
-        sqlx::query(
-            "INSERT INTO views (user_id, view) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET view = excluded.view",
-        )
-        .bind(user_id)
-        .bind(view_json)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(UPSERT_VIEW)
+            .bind(user_id)
+            .bind(view_json)
+            .execute(&mut *tx)
+            .await?;
         let state = read_state(&mut tx, user_id, rev).await?;
         tx.commit().await?;
         Ok(state)
@@ -419,85 +490,62 @@ pub enum PutOutcome {
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
-/// Bumps the user's revision (and marks it as the state's, see migration 0004), first thing in
-/// an account change's transaction: the row lock it takes
-/// (PostgreSQL; SQLite has one writer) orders concurrent changes of one user, so revisions follow
-/// the order in which the changes commit.
+// The statements that SQLite's direct connection ([`direct`]) runs too (SQLite reads `$N` as
+// names).
+const SESSION: &str = "SELECT s.user_id, u.username, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+     WHERE s.id_hash = $1 AND s.expires_at > $2";
+const EXTEND_SESSION: &str = "UPDATE sessions SET expires_at = $1 WHERE id_hash = $2";
+/// Bumps the user's revision and marks it as the state's (see migration 0004).
+const BUMP: &str = "UPDATE users SET rev = rev + 1, state_rev = rev + 1 WHERE id = $1 RETURNING rev";
+const NAME_TAKEN: &str = "SELECT 1 FROM watchlists WHERE user_id = $1 AND name = $2";
+const UPDATE_LIST: &str = "UPDATE watchlists SET symbols = $1, name = $2 WHERE user_id = $3 AND name = $4";
+const COUNT_LISTS: &str = "SELECT COUNT(*), COALESCE(MAX(position), 0) FROM watchlists WHERE user_id = $1";
+const INSERT_LIST: &str = "INSERT INTO watchlists (user_id, name, position, symbols) VALUES ($1, $2, $3, $4)";
+const DELETE_LIST: &str = "DELETE FROM watchlists WHERE user_id = $1 AND name = $2";
+const UPSERT_VIEW: &str =
+    "INSERT INTO views (user_id, view) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET view = excluded.view";
+
+/// Bumps the user's revision, first thing in an account change's transaction on PostgreSQL:
+/// the row lock it takes orders concurrent changes of one user, so revisions follow the order
+/// in which the changes commit. (SQLite has one writer.)
 async fn bump(tx: &mut Tx, user_id: i64) -> Result<i64, StoreError> {
-    let row = sqlx::query("UPDATE users SET rev = rev + 1, state_rev = rev + 1 WHERE id = $1 RETURNING rev")
-        .bind(user_id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let row = sqlx::query(BUMP).bind(user_id).fetch_one(&mut **tx).await?;
     Ok(row.try_get(0)?)
 }
 
-/// The watchlists (in order) and the view of user `$1`, in one query: each row is tagged `l` (a
-/// list: name, symbols) or `v` (the view, in the second column). A macro, so that
-/// [`SQLITE_SET_SYMBOLS`] can end with the same text.
-macro_rules! state_rows {
-    () => {
-        "SELECT 'l', name, symbols, position FROM watchlists WHERE user_id = $1 \
-         UNION ALL SELECT 'v', view, NULL, 0 FROM views WHERE user_id = $1 ORDER BY 1, 4"
-    };
+/// The watchlists and the view of user `$1`, in one query: each row is tagged `l` (a list: name,
+/// symbols, position) or `v` (the view, in the second column).
+///
+/// No `ORDER BY`: with one, SQLite prepared the statement again at every execution (rusqlite's
+/// `StatementStatus::RePrepare` counted one per run, and the parser was most of what reading
+/// the state cost). The lists are put in order here instead.
+const STATE_ROWS: &str = "SELECT 'l', name, symbols, position FROM watchlists WHERE user_id = $1 \
+     UNION ALL SELECT 'v', view, NULL, 0 FROM views WHERE user_id = $1";
+
+/// The lists of [`STATE_ROWS`] (position, name, symbols) in their order.
+fn in_order(mut lists: Vec<(i64, String, String)>) -> Vec<(String, String)> {
+    lists.sort_unstable_by_key(|&(position, ..)| position);
+    lists.into_iter().map(|(_, name, symbols)| (name, symbols)).collect()
 }
-const STATE_ROWS: &str = state_rows!();
 
 async fn read_state(tx: &mut Tx, user_id: i64, rev: i64) -> Result<Versioned, StoreError> {
     let rows = sqlx::query(STATE_ROWS).bind(user_id).fetch_all(&mut **tx).await?;
-    state_from_rows(&rows, rev)
-}
-
-/// A [`Versioned`] at `rev` from [`STATE_ROWS`]' rows (other rows are skipped).
-fn state_from_rows(rows: &[sqlx::any::AnyRow], rev: i64) -> Result<Versioned, StoreError> {
     let mut state = Versioned {
         rev,
         latest: rev,
         watchlists: Vec::new(),
         view: None,
     };
+    let mut lists = Vec::new();
     for row in rows {
         match row.try_get::<String, _>(0)?.as_str() {
-            "l" => state.watchlists.push((row.try_get(1)?, row.try_get(2)?)),
+            "l" => lists.push((row.try_get(3)?, row.try_get(1)?, row.try_get(2)?)),
             "v" => state.view = Some(row.try_get(1)?),
             _ => {}
         }
     }
+    state.watchlists = in_order(lists);
     Ok(state)
-}
-
-/// SQLite: a change of an existing list's symbols in one round trip to sqlx's worker thread
-/// (which runs every statement of a SQLite connection: each round trip is a channel hop and,
-/// on a busy core, two context switches). The revision is bumped only if the list was there
-/// (`changes()`: rows the last write changed), then the state is read back ([`STATE_ROWS`]).
-/// `$N` parameters keep their numbers across the statements.
-const SQLITE_SET_SYMBOLS: &str = concat!(
-    "UPDATE watchlists SET symbols = $3 WHERE user_id = $1 AND name = $2;
-     UPDATE users SET rev = rev + 1, state_rev = rev + 1 WHERE id = $1 AND changes() > 0 RETURNING 'r', rev, NULL, 0;
-     ",
-    state_rows!()
-);
-
-/// [`SQLITE_SET_SYMBOLS`] in `tx`: the new state, or `None` (and nothing changed) when the user
-/// has no list of that name.
-async fn sqlite_set_symbols(
-    tx: &mut Tx,
-    user_id: i64,
-    name: &str,
-    symbols_json: &str,
-) -> Result<Option<Versioned>, StoreError> {
-    let rows = sqlx::query(SQLITE_SET_SYMBOLS)
-        .bind(user_id)
-        .bind(name)
-        .bind(symbols_json)
-        .fetch_all(&mut **tx)
-        .await?;
-    let Some(bumped) = rows
-        .iter()
-        .find(|row| row.try_get::<String, _>(0).is_ok_and(|tag| tag == "r"))
-    else {
-        return Ok(None);
-    };
-    state_from_rows(&rows, bumped.try_get(1)?).map(Some)
 }
 
 #[cfg(test)]
