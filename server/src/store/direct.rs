@@ -26,7 +26,7 @@
 
 use super::{PutOutcome, STATE_ROWS, SessionRow, Versioned};
 use rusqlite::types::ToSql;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -83,13 +83,13 @@ impl Direct {
         })
     }
 
-    /// Runs `change` in one transaction and commits it: `IMMEDIATE` when `writes` (a change
-    /// that finds nothing to do writes nothing, so its commit is empty), else a read. Returns
-    /// its result and whether a checkpoint is due.
+    /// Runs `change` in one `IMMEDIATE` transaction and commits it when `writes` (a change that
+    /// finds nothing to do writes nothing, so its commit is empty); else runs it as it is, a
+    /// read of one statement. Returns its result and whether a checkpoint is due.
     pub async fn run<T, F>(self: &Arc<Self>, writes: bool, change: F) -> Result<(T, bool), DirectError>
     where
         T: Send + 'static,
-        F: Fn(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+        F: Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         if let Ok(mut conn) = self.conn.try_lock() {
             match self.attempt(&mut conn, writes, &change) {
@@ -128,19 +128,23 @@ impl Direct {
         &self,
         conn: &mut Connection,
         writes: bool,
-        change: &impl Fn(&Transaction<'_>) -> rusqlite::Result<T>,
+        change: &impl Fn(&Connection) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<(T, bool)> {
-        let behavior = if writes {
-            TransactionBehavior::Immediate
-        } else {
-            TransactionBehavior::Deferred
-        };
-        let tx = conn.transaction_with_behavior(behavior)?;
-        let out = change(&tx)?;
-        tx.commit()?;
+        // A read is one statement: it needs no transaction of its own.
         if !writes {
-            return Ok((out, false));
+            return Ok((change(conn)?, false));
         }
+        // `BEGIN` and `COMMIT` from the statement cache too (rusqlite's `Transaction` parses
+        // them at every use); anything that fails rolls the whole change back.
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let done = change(conn).and_then(|out| {
+            conn.prepare_cached("COMMIT")?.execute([])?;
+            Ok(out)
+        });
+        if done.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        let out = done?;
         let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
         Ok((out, n.is_multiple_of(CHECKPOINT_EVERY)))
     }
@@ -160,17 +164,17 @@ fn named<'a>(values: &'a [&'a dyn ToSql]) -> Vec<(&'static str, &'a dyn ToSql)> 
     NAMES.iter().copied().zip(values.iter().copied()).collect()
 }
 
-fn run(tx: &Transaction<'_>, sql: &str, values: &[&dyn ToSql]) -> rusqlite::Result<usize> {
+fn run(tx: &Connection, sql: &str, values: &[&dyn ToSql]) -> rusqlite::Result<usize> {
     tx.prepare_cached(sql)?.execute(named(values).as_slice())
 }
 
 /// Bumps the user's revision (see `store::bump`); SQLite's one writer orders the changes.
-fn bump(tx: &Transaction<'_>, user_id: i64) -> rusqlite::Result<i64> {
+fn bump(tx: &Connection, user_id: i64) -> rusqlite::Result<i64> {
     tx.prepare_cached(super::BUMP)?
         .query_row(named(&[&user_id]).as_slice(), |row| row.get(0))
 }
 
-fn read_state(tx: &Transaction<'_>, user_id: i64, rev: i64) -> rusqlite::Result<Versioned> {
+fn read_state(tx: &Connection, user_id: i64, rev: i64) -> rusqlite::Result<Versioned> {
     let mut state = Versioned {
         rev,
         latest: rev,
@@ -192,7 +196,7 @@ fn read_state(tx: &Transaction<'_>, user_id: i64, rev: i64) -> rusqlite::Result<
 }
 
 /// `Store::session` on SQLite.
-pub fn session(tx: &Transaction<'_>, id_hash: &str, now: i64) -> rusqlite::Result<Option<SessionRow>> {
+pub fn session(tx: &Connection, id_hash: &str, now: i64) -> rusqlite::Result<Option<SessionRow>> {
     tx.prepare_cached(super::SESSION)?
         .query_row(named(&[&id_hash, &now]).as_slice(), |row| {
             Ok(SessionRow {
@@ -205,14 +209,14 @@ pub fn session(tx: &Transaction<'_>, id_hash: &str, now: i64) -> rusqlite::Resul
 }
 
 /// `Store::extend_session` on SQLite.
-pub fn extend_session(tx: &Transaction<'_>, id_hash: &str, expires_at: i64) -> rusqlite::Result<()> {
+pub fn extend_session(tx: &Connection, id_hash: &str, expires_at: i64) -> rusqlite::Result<()> {
     run(tx, super::EXTEND_SESSION, &[&expires_at, &id_hash]).map(drop)
 }
 
 /// `Store::put_watchlist` on SQLite: the checks come before any write, so an outcome other
 /// than `Done` has written nothing.
 pub fn put_watchlist(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     user_id: i64,
     name: &str,
     rename: Option<&str>,
@@ -243,7 +247,7 @@ pub fn put_watchlist(
 }
 
 /// `Store::delete_watchlist` on SQLite.
-pub fn delete_watchlist(tx: &Transaction<'_>, user_id: i64, name: &str) -> rusqlite::Result<Option<Versioned>> {
+pub fn delete_watchlist(tx: &Connection, user_id: i64, name: &str) -> rusqlite::Result<Option<Versioned>> {
     if run(tx, super::DELETE_LIST, &[&user_id, &name])? == 0 {
         return Ok(None);
     }
@@ -252,7 +256,7 @@ pub fn delete_watchlist(tx: &Transaction<'_>, user_id: i64, name: &str) -> rusql
 }
 
 /// `Store::put_view` on SQLite.
-pub fn put_view(tx: &Transaction<'_>, user_id: i64, view_json: &str) -> rusqlite::Result<Versioned> {
+pub fn put_view(tx: &Connection, user_id: i64, view_json: &str) -> rusqlite::Result<Versioned> {
     run(tx, super::UPSERT_VIEW, &[&user_id, &view_json])?;
     let rev = bump(tx, user_id)?;
     read_state(tx, user_id, rev)
@@ -282,21 +286,30 @@ mod tests {
         (conn, path)
     }
 
-    #[test]
-    fn a_change_is_prepared_once_and_reads_the_lists_in_order() {
-        let (mut conn, path) = schema();
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_change_is_prepared_once_and_reads_the_lists_in_order() {
+        let (conn, path) = schema();
         conn.execute_batch(
             "INSERT INTO users (id, username, password, created_at) VALUES (1, 'a', 'x', 0), (2, 'b', 'x', 0);
+             INSERT INTO sessions VALUES ('h1', 1, 0, 1000), ('h2', 2, 0, 1000);
              INSERT INTO watchlists VALUES (1, 'Zeta', 1, '[]'), (1, 'Alpha', 2, '[]'), (2, 'Main', 1, '[]');",
         )
         .unwrap();
+        let direct = Arc::new(Direct::open(path.to_str().unwrap()).unwrap());
         for n in 0..6 {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).unwrap();
             let user = 1 + n % 2;
-            let PutOutcome::Done(state) = put_watchlist(&tx, user, "Main", None, r#"["AAPL"]"#, 20).unwrap() else {
-                panic!("not done");
+            let (found, _) = direct
+                .run(false, move |c| session(c, if user == 1 { "h1" } else { "h2" }, 500 + n))
+                .await
+                .unwrap();
+            assert_eq!(found.map(|s| s.user_id), Some(user));
+            let (outcome, _) = direct
+                .run(true, move |c| put_watchlist(c, user, "Main", None, r#"["AAPL"]"#, 20))
+                .await
+                .unwrap();
+            let PutOutcome::Done(state) = outcome else {
+                panic!("not done")
             };
-            tx.commit().unwrap();
             let names: Vec<_> = state.watchlists.iter().map(|(name, _)| name.as_str()).collect();
             assert_eq!(
                 names,
@@ -307,13 +320,23 @@ mod tests {
                 }
             );
         }
-        // Every statement of a change was prepared once and reused: none was prepared again at
-        // an execution (an `ORDER BY` in the state's query was, every time).
-        for sql in [STATE_ROWS, super::super::BUMP, super::super::UPDATE_LIST] {
-            let stmt = conn.prepare_cached(sql).unwrap();
-            assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0, "{sql}");
+        // Every statement was prepared once and reused: none was prepared again at a run (the
+        // state's query with an `ORDER BY`, and the session's with a join, were, every time: see
+        // `store::STATE_ROWS`).
+        {
+            let conn = direct.conn.lock().unwrap();
+            for sql in [
+                STATE_ROWS,
+                super::super::BUMP,
+                super::super::UPDATE_LIST,
+                super::super::SESSION,
+            ] {
+                let stmt = conn.prepare_cached(sql).unwrap();
+                assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0, "{sql}");
+                assert!(stmt.get_status(rusqlite::StatementStatus::Run) >= 3, "{sql}");
+            }
         }
-        drop(conn);
+        drop(direct);
         let _ = std::fs::remove_file(path);
     }
 
@@ -353,6 +376,37 @@ mod tests {
             (1, vec![("Main".into(), r#"["AAPL"]"#.into())])
         );
         drop(conn);
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// A change that fails half-way leaves nothing of itself, and the next one goes through (the
+    /// connection is not left inside its transaction).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failed_change_is_rolled_back_whole() {
+        let (conn, path) = schema();
+        conn.execute_batch(
+            "INSERT INTO users (id, username, password, created_at) VALUES (1, 'a', 'x', 0);
+             INSERT INTO watchlists VALUES (1, 'Main', 1, '[]');",
+        )
+        .unwrap();
+        let direct = Arc::new(Direct::open(path.to_str().unwrap()).unwrap());
+        let failed = direct
+            .run(true, |c| {
+                run(c, super::super::UPDATE_LIST, &[&r#"["TSLA"]"#, &"Main", &1i64, &"Main"])?;
+                Err::<(), _>(rusqlite::Error::QueryReturnedNoRows)
+            })
+            .await;
+        assert!(failed.is_err());
+        let symbols: String = conn
+            .query_row("SELECT symbols FROM watchlists WHERE user_id = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(symbols, "[]");
+        let (outcome, _) = direct
+            .run(true, |c| put_watchlist(c, 1, "Main", None, r#"["AAPL"]"#, 20))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, PutOutcome::Done(state) if state.rev == 1));
+        drop((conn, direct));
         let _ = std::fs::remove_file(path);
     }
 

@@ -233,7 +233,7 @@ impl Store {
     async fn direct<T, F>(&self, direct: &Arc<Direct>, change: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+        F: Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let (out, checkpoint) = direct.run(true, change).await?;
         if checkpoint {
@@ -492,8 +492,9 @@ type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 // The statements that SQLite's direct connection ([`direct`]) runs too (SQLite reads `$N` as
 // names).
-const SESSION: &str = "SELECT s.user_id, u.username, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-     WHERE s.id_hash = $1 AND s.expires_at > $2";
+/// The username by a subquery, not a join (see [`STATE_ROWS`] for why).
+const SESSION: &str = "SELECT s.user_id, (SELECT username FROM users WHERE id = s.user_id), s.expires_at \
+     FROM sessions s WHERE s.id_hash = $1 AND s.expires_at > $2";
 const EXTEND_SESSION: &str = "UPDATE sessions SET expires_at = $1 WHERE id_hash = $2";
 /// Bumps the user's revision and marks it as the state's (see migration 0004).
 const BUMP: &str = "UPDATE users SET rev = rev + 1, state_rev = rev + 1 WHERE id = $1 RETURNING rev";
@@ -516,9 +517,12 @@ async fn bump(tx: &mut Tx, user_id: i64) -> Result<i64, StoreError> {
 /// The watchlists and the view of user `$1`, in one query: each row is tagged `l` (a list: name,
 /// symbols, position) or `v` (the view, in the second column).
 ///
-/// No `ORDER BY`: with one, SQLite prepared the statement again at every execution (rusqlite's
-/// `StatementStatus::RePrepare` counted one per run, and the parser was most of what reading
-/// the state cost). The lists are put in order here instead.
+/// No `ORDER BY`: the lists are put in order here instead. SQLite marks a statement whose plan
+/// may depend on a bound value (one with an `ORDER BY` or a join, as it turned out) to be
+/// prepared again once its values are cleared, and rusqlite's statement cache clears them
+/// whenever it takes a statement back: so the statement was parsed and planned afresh at every
+/// change (`StatementStatus::RePrepare` counted one per run), most of what reading the state
+/// cost.
 const STATE_ROWS: &str = "SELECT 'l', name, symbols, position FROM watchlists WHERE user_id = $1 \
      UNION ALL SELECT 'v', view, NULL, 0 FROM views WHERE user_id = $1";
 
