@@ -335,10 +335,17 @@ impl Cursor {
 
     /// The next event to carry, if one is ready (see the module's docs).
     pub fn try_next(&mut self) -> Option<Delivery> {
-        self.try_next_at(Instant::now())
+        // The clock is read only when an event is missing: every stream asks at every frame,
+        // and nearly always there is nothing new.
+        self.try_next_with(Instant::now)
     }
 
+    #[cfg(test)]
     fn try_next_at(&mut self, now: Instant) -> Option<Delivery> {
+        self.try_next_with(|| now)
+    }
+
+    fn try_next_with(&mut self, now: impl Fn() -> Instant) -> Option<Delivery> {
         if self.watch.ended() {
             return None;
         }
@@ -382,6 +389,7 @@ impl Cursor {
                     resync: false,
                 }),
                 None => {
+                    let now = now();
                     let since = *self.gap_since.get_or_insert(now);
                     let trimmed = events.front().is_some_and(|e| e.seq > at + 1) && at < latest;
                     (trimmed || now.duration_since(since) >= GAP_WAIT)

@@ -2,6 +2,9 @@
 //! SQLite file by default, or in PostgreSQL when several nodes serve one market and share it.
 //! One interface over both, through sqlx's `Any` driver with runtime queries; each backend has
 //! its own versioned migrations (`server/migrations/{sqlite,postgres}`), applied at start-up.
+//! On SQLite the frequent calls (account changes, session lookups) skip sqlx's worker thread
+//! and run through rusqlite on the calling thread instead ([`direct`], which says why and how it
+//! keeps from stalling the async workers); both go through the same methods, with the same SQL.
 //!
 //! Only this module speaks SQL. The market (feed, hub, transports) never touches it: a database
 //! that is down makes account requests fail with `503`, and the market streams on.
