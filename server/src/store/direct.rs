@@ -24,7 +24,7 @@
 //! from) goes through sqlx's pool on the same file: rare next to these. Its transactions that write
 //! begin `IMMEDIATE` too, so neither side's read can go stale under the other's write.
 
-use super::{PutOutcome, STATE_ROWS, SessionRow, Versioned};
+use super::{PutOutcome, STATE_ROWS, SessionRow, StateRow, Versioned};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -175,24 +175,20 @@ fn bump(tx: &Connection, user_id: i64) -> rusqlite::Result<i64> {
 }
 
 fn read_state(tx: &Connection, user_id: i64, rev: i64) -> rusqlite::Result<Versioned> {
-    let mut state = Versioned {
-        rev,
-        latest: rev,
-        watchlists: Vec::new(),
-        view: None,
-    };
-    let mut lists = Vec::new();
+    let mut read = Vec::new();
     let mut stmt = tx.prepare_cached(STATE_ROWS)?;
     let mut rows = stmt.query(named(&[&user_id]).as_slice())?;
     while let Some(row) = rows.next()? {
-        match row.get_ref(0)?.as_str()? {
-            "l" => lists.push((row.get(3)?, row.get(1)?, row.get(2)?)),
-            "v" => state.view = Some(row.get(1)?),
-            _ => {}
-        }
+        read.push(match row.get_ref(0)?.as_str()? {
+            "l" => StateRow::List {
+                position: row.get(3)?,
+                name: row.get(1)?,
+                symbols: row.get(2)?,
+            },
+            _ => StateRow::View(row.get(1)?),
+        });
     }
-    state.watchlists = super::in_order(lists);
-    Ok(state)
+    Ok(super::versioned(rev, read))
 }
 
 /// `Store::session` on SQLite.
@@ -286,6 +282,18 @@ mod tests {
         (conn, path)
     }
 
+    /// A store with user 1 and their list `Main` (empty), a connection to it, and the direct one.
+    fn one_user() -> (Connection, std::path::PathBuf, Arc<Direct>) {
+        let (conn, path) = schema();
+        conn.execute_batch(
+            "INSERT INTO users (id, username, password, created_at) VALUES (1, 'a', 'x', 0);
+             INSERT INTO watchlists VALUES (1, 'Main', 1, '[]');",
+        )
+        .unwrap();
+        let direct = Arc::new(Direct::open(path.to_str().unwrap()).unwrap());
+        (conn, path, direct)
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn a_change_is_prepared_once_and_reads_the_lists_in_order() {
         let (conn, path) = schema();
@@ -344,13 +352,7 @@ mod tests {
     /// single one here); it waits on a blocking thread and is made once the lock is free.
     #[tokio::test(flavor = "current_thread")]
     async fn a_busy_store_is_waited_for_off_the_async_thread() {
-        let (conn, path) = schema();
-        conn.execute_batch(
-            "INSERT INTO users (id, username, password, created_at) VALUES (1, 'a', 'x', 0);
-             INSERT INTO watchlists VALUES (1, 'Main', 1, '[]');",
-        )
-        .unwrap();
-        let direct = Arc::new(Direct::open(path.to_str().unwrap()).unwrap());
+        let (conn, path, direct) = one_user();
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
         let change = tokio::spawn({
             let direct = direct.clone();
@@ -383,13 +385,7 @@ mod tests {
     /// connection is not left inside its transaction).
     #[tokio::test(flavor = "current_thread")]
     async fn a_failed_change_is_rolled_back_whole() {
-        let (conn, path) = schema();
-        conn.execute_batch(
-            "INSERT INTO users (id, username, password, created_at) VALUES (1, 'a', 'x', 0);
-             INSERT INTO watchlists VALUES (1, 'Main', 1, '[]');",
-        )
-        .unwrap();
-        let direct = Arc::new(Direct::open(path.to_str().unwrap()).unwrap());
+        let (conn, path, direct) = one_user();
         let failed = direct
             .run(true, |c| {
                 run(c, super::super::UPDATE_LIST, &[&r#"["TSLA"]"#, &"Main", &1i64, &"Main"])?;

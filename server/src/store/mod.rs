@@ -529,30 +529,52 @@ async fn bump(tx: &mut Tx, user_id: i64) -> Result<i64, StoreError> {
 const STATE_ROWS: &str = "SELECT 'l', name, symbols, position FROM watchlists WHERE user_id = $1 \
      UNION ALL SELECT 'v', view, NULL, 0 FROM views WHERE user_id = $1";
 
-/// The lists of [`STATE_ROWS`] (position, name, symbols) in their order.
-fn in_order(mut lists: Vec<(i64, String, String)>) -> Vec<(String, String)> {
+/// One row of [`STATE_ROWS`], as either backend reads it.
+enum StateRow {
+    List {
+        position: i64,
+        name: String,
+        symbols: String,
+    },
+    View(String),
+}
+
+/// The state at `rev` from its rows: the lists in their order, and the view.
+fn versioned(rev: i64, rows: impl IntoIterator<Item = StateRow>) -> Versioned {
+    let (mut lists, mut view) = (Vec::new(), None);
+    for row in rows {
+        match row {
+            StateRow::List {
+                position,
+                name,
+                symbols,
+            } => lists.push((position, name, symbols)),
+            StateRow::View(json) => view = Some(json),
+        }
+    }
     lists.sort_unstable_by_key(|&(position, ..)| position);
-    lists.into_iter().map(|(_, name, symbols)| (name, symbols)).collect()
+    Versioned {
+        rev,
+        latest: rev,
+        watchlists: lists.into_iter().map(|(_, name, symbols)| (name, symbols)).collect(),
+        view,
+    }
 }
 
 async fn read_state(tx: &mut Tx, user_id: i64, rev: i64) -> Result<Versioned, StoreError> {
     let rows = sqlx::query(STATE_ROWS).bind(user_id).fetch_all(&mut **tx).await?;
-    let mut state = Versioned {
-        rev,
-        latest: rev,
-        watchlists: Vec::new(),
-        view: None,
-    };
-    let mut lists = Vec::new();
+    let mut read = Vec::with_capacity(rows.len());
     for row in rows {
-        match row.try_get::<String, _>(0)?.as_str() {
-            "l" => lists.push((row.try_get(3)?, row.try_get(1)?, row.try_get(2)?)),
-            "v" => state.view = Some(row.try_get(1)?),
-            _ => {}
-        }
+        read.push(match row.try_get::<String, _>(0)?.as_str() {
+            "l" => StateRow::List {
+                position: row.try_get(3)?,
+                name: row.try_get(1)?,
+                symbols: row.try_get(2)?,
+            },
+            _ => StateRow::View(row.try_get(1)?),
+        });
     }
-    state.watchlists = in_order(lists);
-    Ok(state)
+    Ok(versioned(rev, read))
 }
 
 #[cfg(test)]
