@@ -19,10 +19,10 @@
 //!   this connection's automatic checkpoint is off, and the store runs one on the pool's worker
 //!   every [`CHECKPOINT_EVERY`] commits.
 //!
-//! So do the lookups of a session that the REST calls make (one per user every
-//! `SESSION_CACHE`). Everything else (sign-up, sign-in, alerts, the state a stream starts
-//! from) goes through sqlx's pool on the same file: rare next to these. Its transactions that write
-//! begin `IMMEDIATE` too, so neither side's read can go stale under the other's write.
+//! The session lookups of the REST calls (one per user every `SESSION_CACHE`) run here too.
+//! Everything else (sign-up, sign-in, alerts, the state a stream starts from) goes through sqlx's
+//! pool on the same file: rare next to these. Its transactions that write begin `IMMEDIATE` too,
+//! so neither side's read can go stale under the other's write.
 
 use super::{PutOutcome, STATE_ROWS, SessionRow, StateRow, Versioned};
 use rusqlite::types::ToSql;
@@ -130,6 +130,11 @@ impl Direct {
         writes: bool,
         change: &impl Fn(&Connection) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<(T, bool)> {
+        // A change that panicked half-way (the lock is then poisoned, and taken anyway) left
+        // its transaction open: nothing of it was committed.
+        if !conn.is_autocommit() {
+            conn.execute_batch("ROLLBACK")?;
+        }
         // A read is one statement: it needs no transaction of its own.
         if !writes {
             return Ok((change(conn)?, false));
@@ -402,6 +407,41 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(outcome, PutOutcome::Done(state) if state.rev == 1));
+        drop((conn, direct));
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// A change that panics half-way leaves nothing of itself either, and does not take the
+    /// store down with it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_change_that_panics_is_rolled_back_at_the_next_use() {
+        let (conn, path, direct) = one_user();
+        let panicked = tokio::spawn({
+            let direct = direct.clone();
+            async move {
+                direct
+                    .run(true, |c| {
+                        run(c, super::super::UPDATE_LIST, &[&r#"["TSLA"]"#, &"Main", &1i64, &"Main"])?;
+                        panic!("a bug half-way through a change");
+                        #[allow(unreachable_code)]
+                        Ok(())
+                    })
+                    .await
+            }
+        })
+        .await;
+        assert!(panicked.is_err_and(|e| e.is_panic()));
+        let (outcome, _) = direct
+            .run(true, |c| put_watchlist(c, 1, "Main", None, r#"["AAPL"]"#, 20))
+            .await
+            .unwrap();
+        let PutOutcome::Done(state) = outcome else {
+            panic!("not done")
+        };
+        assert_eq!(
+            (state.rev, state.watchlists),
+            (1, vec![("Main".into(), r#"["AAPL"]"#.into())])
+        );
         drop((conn, direct));
         let _ = std::fs::remove_file(path);
     }
