@@ -231,8 +231,8 @@ impl Store {
         })
     }
 
-    /// Runs an account change on the SQLite connection of [`direct`], and a checkpoint on the
-    /// pool's worker when one is due.
+    /// Runs a write (an account change, a session's new expiry) on the SQLite connection of
+    /// [`direct`], and a checkpoint on the pool's worker when one is due.
     async fn direct<T, F>(&self, direct: &Arc<Direct>, change: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
