@@ -337,6 +337,39 @@ async fn accounts_on_sqlite() {
     assert!(store.session("new", 3_000).await.unwrap().is_some());
 }
 
+/// A change whose request is dropped while it waits for a busy store (its client hung up) is
+/// still made once the store frees up, and still reaches the user's streams: the change and its
+/// event are one piece.
+#[tokio::test]
+async fn a_change_dropped_while_the_store_is_busy_still_reaches_the_streams() {
+    let url = sqlite_url("dropped");
+    let accounts = accounts(&url).await;
+    let (user, _session) = accounts.signup("dropper", PASSWORD).await.unwrap();
+    let universe = ["AAPL".to_string(), "MSFT".to_string()];
+    let put = |symbol: &str| accounts.put_watchlist(&user, "Main", None, vec![symbol.to_string()], &universe);
+    put("AAPL").await.unwrap();
+    let log = accounts.channels().log(user.id).expect("the first change filed an event");
+    let before = log.latest();
+
+    // Another connection holds SQLite's write lock: the change waits on a blocking thread.
+    let blocker = rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let dropped = tokio::time::timeout(Duration::from_millis(200), put("MSFT")).await;
+    assert!(dropped.is_err(), "the change waits for the store");
+    assert_eq!(log.latest(), before, "nothing is filed before the commit");
+    blocker.execute_batch("ROLLBACK").unwrap();
+
+    let filed = tokio::time::timeout(support::PATIENCE, async {
+        while log.latest() == before {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(filed.is_ok(), "the change was committed but never reached the user's streams");
+    let lists = accounts.watchlists(&user).await.unwrap();
+    assert_eq!(lists[0].symbols, ["MSFT"]);
+}
+
 #[tokio::test]
 async fn accounts_on_postgres() {
     let pg = Postgres::start();
