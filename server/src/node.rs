@@ -98,7 +98,7 @@ pub async fn start(
         let policy = config
             .policy()
             .with_live_reload(crate::security::live_reload_port(&leptos_options));
-        state.transports = state.transports.with_limits(limits).with_policy(policy);
+        state.transports = state.transports.clone().with_limits(limits).with_policy(policy);
         state.stale_after = Some(config.stale_after());
         state.with_accounts(accounts.clone())
     };

@@ -34,9 +34,16 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Shared by every handler.
+/// Shared by every handler: one `Arc`, so that the clone axum makes for every request (and
+/// every extractor of `State`) is one counter's increment, not one per field (about thirty
+/// `Arc`s, with the page options' strings: 7 % of a small request's CPU, BENCHMARKS.md "The
+/// floor of a REST call"). Set-up changes it through `DerefMut` before it is shared.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] holds.
+#[derive(Clone)]
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     /// The hub, the shutdown signal and the keep-alive period, as the transports take them.
     pub transports: Transports,
@@ -74,10 +81,25 @@ pub struct AppState {
 )]
 struct ApiDoc;
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    /// Copies the state if it is already shared (never, in practice: it is set up before the
+    /// router takes it).
+    fn deref_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
 impl AppState {
     /// A node serving `hub` on its own (no market bus): the embedded node, and the tests'.
     pub fn new(leptos_options: LeptosOptions, hub: Arc<Hub>, shutdown: CancellationToken, keepalive: Duration) -> Self {
-        AppState {
+        AppState(Arc::new(Shared {
             leptos_options,
             transports: Transports::new(hub, shutdown, keepalive),
             role: Role::All,
@@ -87,26 +109,22 @@ impl AppState {
             alerts: None,
             page_paths: Arc::from(Vec::new()),
             openapi: Arc::from(""),
-        }
+        }))
     }
 
     /// The same node with `accounts`: the account endpoints, and signed-in users' own events on
     /// their streams.
-    pub fn with_accounts(self, accounts: Option<crate::accounts::Accounts>) -> Self {
-        AppState {
-            transports: self.transports.with_accounts(accounts.clone()),
-            accounts,
-            ..self
-        }
+    pub fn with_accounts(mut self, accounts: Option<crate::accounts::Accounts>) -> Self {
+        self.transports = self.transports.clone().with_accounts(accounts.clone());
+        self.accounts = accounts;
+        self
     }
 
     /// The same node in `role` on a market bus, whose link is `bus`.
-    pub fn on_bus(self, role: Role, bus: Arc<BusStatus>) -> Self {
-        AppState {
-            role,
-            bus: Some(bus),
-            ..self
-        }
+    pub fn on_bus(mut self, role: Role, bus: Arc<BusStatus>) -> Self {
+        self.role = role;
+        self.bus = Some(bus);
+        self
     }
 
     pub fn hub(&self) -> &Arc<Hub> {

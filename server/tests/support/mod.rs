@@ -163,7 +163,7 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let mut state = AppState::new(options, hub.clone(), shutdown.clone(), keepalive);
-        state.transports = state.transports.with_limits(&limits);
+        state.transports = state.transports.clone().with_limits(&limits);
         let mut state = state.with_accounts(accounts.clone());
         let mut sink = Sink::Hub(hub.clone());
         if let (Some(accounts), Some(max)) = (accounts, alerts) {
