@@ -362,16 +362,21 @@ store_run() {
 
 # Signed-in streams against anonymous ones (BENCHMARKS.md, "Signed-in streams"): scenario 1's
 # load (1 000 SSE clients, 10 Hz, server on core 0, load generator on core 1) on a fresh server,
-# first anonymous, then as 100 users with 10 tabs each, every user changing a watchlist every
-# second; each with a store of its own (an SQLite file in a temporary directory).
+# first anonymous, then anonymous with a hundred bare REST calls a second (the floor a change
+# stands on), then as 100 users with 10 tabs each, every user changing a watchlist every second;
+# each with a store of its own (an SQLite file in a temporary directory).
 accounts_scenario() {
   cargo build --release -q -p tickertape-server --bin tickertape --example loadgen
   ulimit -n "$(ulimit -Hn)"
   local dir; dir=$(mktemp -d)
-  for users in 0 100; do
-    echo "== $([ "$users" = 0 ] && echo anonymous || echo "$users users × 10 tabs, a change per user per second")"
-    store_run "sqlite://$dir/bench-$users.db" --users "$users" --change-every 1
-  done
+  echo "== anonymous"
+  store_run "sqlite://$dir/bench-0.db"
+  # The floor under the changes: the same hundred requests a second, each the cheapest there is
+  # (GET /healthz, no session, no store), beside anonymous streams.
+  echo "== anonymous, and 100 GET /healthz a second (the floor of a REST call)"
+  store_run "sqlite://$dir/bench-probe.db" --probes 100 --change-every 1
+  echo "== 100 users × 10 tabs, a change per user per second"
+  store_run "sqlite://$dir/bench-100.db" --users 100 --change-every 1
   rm -rf "$dir"
 }
 

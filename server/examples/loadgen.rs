@@ -102,6 +102,13 @@ pub struct Args {
     pub users: usize,
     #[arg(long, default_value_t = 1.0)]
     pub change_every: f64,
+    /// Anonymous REST callers beside the streams: each sends `GET --probe-path` every
+    /// --change-every seconds (with `--probes 100` and `/healthz`, what a hundred requests a
+    /// second cost on their own, the floor under --users' changes).
+    #[arg(long, default_value_t = 0)]
+    pub probes: usize,
+    #[arg(long, default_value = "/healthz")]
+    pub probe_path: String,
 }
 
 /// What one client saw.
@@ -345,17 +352,11 @@ pub async fn run(args: Args) -> Report {
         }));
     }
     let changes = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let changers: Vec<_> = shared
-        .cookies
-        .iter()
-        .map(|cookie| {
-            tokio::spawn(change_loop(
-                shared.clone(),
-                http[0].clone(),
-                cookie.clone(),
-                changes.clone(),
-            ))
-        })
+    let calls = shared.cookies.iter().cloned().map(Call::Change);
+    let probes = (0..args.probes).map(|_| Call::Probe(args.probe_path.clone()));
+    let changers: Vec<_> = calls
+        .chain(probes)
+        .map(|call| tokio::spawn(call_loop(shared.clone(), http[0].clone(), call, changes.clone())))
         .collect();
     tokio::time::sleep_until(shared.window_start.into()).await;
     let rss_connected = sum(pids.iter().map(|&p| rss_kb(p)));
@@ -426,13 +427,17 @@ async fn sign_up(base: &str, users: usize) -> Vec<String> {
     cookies
 }
 
-/// One user changing their watchlist every --change-every seconds until the window ends.
-async fn change_loop(
-    shared: Arc<Shared>,
-    http: reqwest::Client,
-    cookie: String,
-    changes: Arc<std::sync::atomic::AtomicU64>,
-) {
+/// What a REST caller of the load sends.
+enum Call {
+    /// A signed-in user's change to their watchlist (the session cookie).
+    Change(String),
+    /// An anonymous `GET` of this path.
+    Probe(String),
+}
+
+/// One REST caller: a user changing their watchlist, or a probe, every --change-every seconds
+/// until the window ends. `changes` counts the changes that succeeded.
+async fn call_loop(shared: Arc<Shared>, http: reqwest::Client, call: Call, changes: Arc<std::sync::atomic::AtomicU64>) {
     let every = Duration::from_secs_f64(shared.args.change_every);
     // Never past the end of the run, however long the period.
     let pause = |d: Duration| tokio::time::sleep_until((Instant::now() + d).min(shared.window_end).into());
@@ -441,20 +446,30 @@ async fn change_loop(
     let mut n = 0u64;
     while !shared.stop.load(Ordering::Relaxed) && Instant::now() < shared.window_end {
         n += 1;
-        let symbols = if n.is_multiple_of(2) {
-            r#"["AAPL","MSFT"]"#
-        } else {
-            r#"["TSLA"]"#
-        };
-        let resp = http
-            .put(format!("{}/api/watchlists/Main", shared.urls[0]))
-            .header("content-type", "application/json")
-            .header("cookie", &cookie)
-            .body(format!(r#"{{"symbols":{symbols}}}"#))
-            .send()
-            .await;
-        if resp.is_ok_and(|r| r.status().is_success()) {
-            changes.fetch_add(1, Ordering::Relaxed);
+        let base = &shared.urls[0];
+        match &call {
+            Call::Change(cookie) => {
+                let symbols = if n.is_multiple_of(2) {
+                    r#"["AAPL","MSFT"]"#
+                } else {
+                    r#"["TSLA"]"#
+                };
+                let resp = http
+                    .put(format!("{base}/api/watchlists/Main"))
+                    .header("content-type", "application/json")
+                    .header("cookie", cookie)
+                    .body(format!(r#"{{"symbols":{symbols}}}"#))
+                    .send()
+                    .await;
+                if resp.is_ok_and(|r| r.status().is_success()) {
+                    changes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Call::Probe(path) => {
+                if let Ok(resp) = http.get(format!("{base}{path}")).send().await {
+                    let _ = resp.bytes().await;
+                }
+            }
         }
         pause(every).await;
     }
@@ -1401,6 +1416,8 @@ mod tests {
                 json: false,
                 users: 0,
                 change_every: 1.0,
+                probes: 0,
+                probe_path: "/healthz".into(),
             })
             .await;
             assert_eq!(report.connected, 12, "{transport:?}");
@@ -1428,6 +1445,8 @@ mod tests {
             json: false,
             users: 0,
             change_every: 1.0,
+            probes: 0,
+            probe_path: "/healthz".into(),
         })
         .await;
         assert_eq!((report.lost, report.duplicated), (0, 0), "{report:?}");
@@ -1463,6 +1482,8 @@ mod tests {
             json: false,
             users: 2,
             change_every: 0.2,
+            probes: 0,
+            probe_path: "/healthz".into(),
         })
         .await;
         shutdown.cancel();
