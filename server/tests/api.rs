@@ -156,9 +156,10 @@ async fn metrics_count_connected_clients() {
     assert!(body.contains("tickertape_clients{transport=\"Sse\"} 1"), "{body}");
 }
 
-/// Pages and assets are compressed; the event stream never is, whatever the client accepts.
+/// Pages, assets and large answers are compressed; the event stream and answers under
+/// `COMPRESS_FROM` never are, whatever the client accepts.
 #[tokio::test]
-async fn compression_skips_the_event_stream() {
+async fn compression_skips_the_event_stream_and_small_answers() {
     let server = TestServer::start().await;
     let client = reqwest::Client::new();
     let page = client
@@ -175,6 +176,15 @@ async fn compression_skips_the_event_stream() {
         .await
         .unwrap();
     assert_eq!(json.headers()["content-encoding"], "gzip");
+    let small = client
+        .get(server.url("/healthz"))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(small.headers().get("content-encoding").is_none(), "{:?}", small.headers());
+    let body = small.bytes().await.unwrap();
+    assert!(body.len() < usize::from(tickertape_server::http::COMPRESS_FROM), "{}", body.len());
     let stream = client
         .get(server.url("/api/stream"))
         .header("accept-encoding", "br, gzip")

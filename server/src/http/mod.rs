@@ -28,6 +28,7 @@ use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use utoipa::OpenApi;
@@ -248,8 +249,9 @@ pub fn router(mut state: AppState) -> Router {
         // gzip, as the client accepts); a precompressed file goes out as it is (the layer leaves
         // a response with a `content-encoding` alone). Events must leave the moment they are
         // written, never when a compressor's buffer fills: the streams are merged in after this
-        // layer (and its default predicate would skip `text/event-stream` anyway).
-        .layer(CompressionLayer::new())
+        // layer (and its default predicate would skip `text/event-stream` anyway). Small answers
+        // go as they are ([`COMPRESS_FROM`]).
+        .layer(CompressionLayer::new().compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_FROM))))
         .merge(streams)
         // Last, so that it covers every route, the streams included.
         .layer(axum::middleware::map_response_with_state(
@@ -258,6 +260,14 @@ pub fn router(mut state: AppState) -> Router {
         ))
         .with_state(state)
 }
+
+/// The smallest response the compression layer compresses, in bytes.
+///
+/// Why: an answer under a kilobyte (an account change's `200`, `/healthz`, an error) fits in
+/// one TCP segment either way, so compressing it saves the client nothing it would notice, and
+/// costs the server an encoder set up and torn down per response (tower-http's default
+/// compresses from 32 bytes, so a browser's 40-byte `PUT` answer was brotli'd).
+pub const COMPRESS_FROM: u16 = 1024;
 
 /// The headers every response carries (see [`crate::security`]).
 async fn security_headers(State(policy): State<Arc<Policy>>, mut response: Response) -> Response {
