@@ -7,6 +7,7 @@
 
 use crate::private::{Channels, PrivateEvent, Relayed, Seed};
 use crate::store::{PutOutcome, Store, StoreError, Versioned};
+use futures_util::FutureExt;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use sha2::{Digest, Sha256};
@@ -508,29 +509,36 @@ impl Accounts {
     }
 
     /// Makes a change in the store and files what it committed as the user's next private
-    /// event, as one piece that the caller going away cannot split: the change runs on a task of
-    /// its own, which the request only waits for.
+    /// event, as one piece that the caller going away cannot split: a change the store cannot
+    /// make at once goes on a task of its own, which the request only waits for.
     ///
     /// Why: a change that waits for a busy store (on a blocking thread, see
     /// `store::direct`), or whose commit is on its way, is made even if the request is dropped
     /// meanwhile (its client hung up, or timed out). Were the event filed by the request, a
     /// change committed after that would reach none of the user's streams until their next
-    /// event. A task that panics is `503`, as a store that failed.
+    /// event. The usual change (SQLite's direct path, done at the first poll) is filed at once,
+    /// with no task: nothing can come between its commit and its event. A task that panics is
+    /// `503`, as a store that failed.
     async fn committed<T, Change>(&self, user: &User, change: impl FnOnce(Store) -> Change) -> Result<T, AccountError>
     where
         T: Committed + Send + 'static,
         Change: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        let change = change(self.store.clone());
+        let mut change = Box::pin(change(self.store.clone()));
+        if let Some(made) = (&mut change).now_or_never() {
+            return Ok(self.filed(user, made?));
+        }
         let (accounts, user) = (self.clone(), user.clone());
-        let made = tokio::spawn(async move {
-            let made = change.await?;
-            if let Some(versioned) = made.versioned() {
-                accounts.publish(&user, versioned);
-            }
-            Ok::<_, AccountError>(made)
-        });
+        let made = tokio::spawn(async move { Ok::<_, AccountError>(accounts.filed(&user, change.await?)) });
         made.await.unwrap_or(Err(AccountError::Unavailable))
+    }
+
+    /// Files what a change committed, if anything, as the user's next private event.
+    fn filed<T: Committed>(&self, user: &User, made: T) -> T {
+        if let Some(versioned) = made.versioned() {
+            self.publish(user, versioned);
+        }
+        made
     }
 
     /// Files a change the store committed as the user's next private event.
