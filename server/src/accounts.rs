@@ -7,9 +7,9 @@
 
 use crate::private::{Channels, PrivateEvent, Relayed, Seed};
 use crate::store::{PutOutcome, Store, StoreError, Versioned};
-use futures_util::FutureExt;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use futures_util::FutureExt;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -599,7 +599,10 @@ impl Accounts {
     pub async fn delete_watchlist(&self, user: &User, name: &str) -> Result<(), AccountError> {
         let (id, list) = (user.id, name.trim().to_string());
         let deleted = self
-            .committed(user, move |store| async move { store.delete_watchlist(id, &list).await })
+            .committed(
+                user,
+                move |store| async move { store.delete_watchlist(id, &list).await },
+            )
             .await?;
         match deleted {
             Some(_) => Ok(()),
@@ -611,8 +614,11 @@ impl Accounts {
         check_view(&view, universe)?;
         let json = serde_json::to_string(&view).map_err(|_| AccountError::Unavailable)?;
         let id = user.id;
-        self.committed(user, move |store| async move { store.put_view(id, &json).await.map(Some) })
-            .await?;
+        self.committed(
+            user,
+            move |store| async move { store.put_view(id, &json).await.map(Some) },
+        )
+        .await?;
         Ok(view)
     }
 

@@ -348,7 +348,10 @@ async fn a_change_dropped_while_the_store_is_busy_still_reaches_the_streams() {
     let universe = ["AAPL".to_string(), "MSFT".to_string()];
     let put = |symbol: &str| accounts.put_watchlist(&user, "Main", None, vec![symbol.to_string()], &universe);
     put("AAPL").await.unwrap();
-    let log = accounts.channels().log(user.id).expect("the first change filed an event");
+    let log = accounts
+        .channels()
+        .log(user.id)
+        .expect("the first change filed an event");
     let before = log.latest();
 
     // Another connection holds SQLite's write lock: the change waits on a blocking thread.
@@ -365,7 +368,10 @@ async fn a_change_dropped_while_the_store_is_busy_still_reaches_the_streams() {
         }
     })
     .await;
-    assert!(filed.is_ok(), "the change was committed but never reached the user's streams");
+    assert!(
+        filed.is_ok(),
+        "the change was committed but never reached the user's streams"
+    );
     let lists = accounts.watchlists(&user).await.unwrap();
     assert_eq!(lists[0].symbols, ["MSFT"]);
 }

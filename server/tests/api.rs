@@ -169,7 +169,10 @@ async fn compression_skips_the_event_stream_and_small_answers() {
             .send()
             .await
             .unwrap();
-        let coding = resp.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
+        let coding = resp
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_owned());
         (resp, coding)
     };
     assert_eq!(ask("/", "br, gzip").await.1.as_deref(), Some("br"));
@@ -177,7 +180,11 @@ async fn compression_skips_the_event_stream_and_small_answers() {
     let (small, coding) = ask("/healthz", "br, gzip").await;
     assert_eq!(coding, None);
     let body = small.bytes().await.unwrap();
-    assert!(body.len() < usize::from(tickertape_server::http::COMPRESS_FROM), "{}", body.len());
+    assert!(
+        body.len() < usize::from(tickertape_server::http::COMPRESS_FROM),
+        "{}",
+        body.len()
+    );
     let (stream, coding) = ask("/api/stream", "br, gzip").await;
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
     assert_eq!(coding, None);
