@@ -352,9 +352,9 @@ pub async fn run(args: Args) -> Report {
         }));
     }
     let changes = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let calls = shared.cookies.iter().cloned().map(Call::Change);
+    let user_changes = shared.cookies.iter().cloned().map(Call::Change);
     let probes = (0..args.probes).map(|_| Call::Probe(args.probe_path.clone()));
-    let changers: Vec<_> = calls
+    let callers: Vec<_> = user_changes
         .chain(probes)
         .map(|call| tokio::spawn(call_loop(shared.clone(), http[0].clone(), call, changes.clone())))
         .collect();
@@ -378,8 +378,8 @@ pub async fn run(args: Args) -> Report {
     for t in tasks {
         logs.push(t.await.unwrap_or_default());
     }
-    for changer in changers {
-        let _ = changer.await;
+    for caller in callers {
+        let _ = caller.await;
     }
     let mut report = summarize(
         &args,
